@@ -1,0 +1,37 @@
+# The two commands of the README: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench fuzz lint dovecot clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/esp-coord demo
+
+# Dovecot is installed from Debian's packages when we are root and it is missing;
+# elsewhere the Dovecot tests skip with a visible notice.
+dovecot:
+	@if [ ! -x /usr/sbin/dovecot ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Dovecot from Debian's packages..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-lmtpd >/dev/null) \
+	      || echo "NOTICE: Dovecot could not be installed; its tests will skip."; \
+	  else echo "NOTICE: Dovecot is absent and we are not root; its tests will skip."; fi; \
+	fi
+
+test: $(STAMP) dovecot
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check esp_coord plans adapters tests
+
+clean:
+	rm -rf $(VENV) var/*.db build *.egg-info

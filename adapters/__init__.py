@@ -1,0 +1,1 @@
+"""Adapters: the outside world (IMAP, SMTP, embedded mail server, MSSanté specifics)."""

@@ -1,0 +1,1 @@
+"""esp-coord: coordination service for French primary care teams over MSSanté."""

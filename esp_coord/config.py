@@ -1,0 +1,327 @@
+"""The service's configuration: one TOML file, validated once at start.
+
+Every mistake is reported with the file, the key and what was expected, all of
+them at once, so that a coordinator fixes the file in one pass. Secrets come
+from a file or an environment variable, never from the TOML itself.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from stdnum import luhn
+
+Security = Literal["implicit", "starttls", "none"]
+AuthMethod = Literal["login", "external", "none"]
+ROLES = frozenset({"referent", "coordinator"})
+
+
+class ConfigError(ValueError):
+    """The configuration file is wrong; ``problems`` lists every mistake."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{self.path}: {len(problems)} problem(s) in the configuration:\n{lines}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Member:
+    name: str
+    email: str
+    profession: str
+    rpps: str | None = None
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_coordinator(self) -> bool:
+        return "coordinator" in self.roles
+
+    @property
+    def is_referent(self) -> bool:
+        return "referent" in self.roles
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    host: str
+    port: int
+    security: Security = "starttls"
+    ca_file: Path | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    auth: AuthMethod = "login"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Folders:
+    inbox: str = "INBOX"
+    processed: str = "Traités"
+    quarantine: str = "Quarantaine"
+    sent: str = "Envoyés"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    path: Path
+    team_name: str
+    timezone: ZoneInfo
+    bot_address: str
+    bot_name: str
+    trusted_domains: tuple[str, ...]
+    members: tuple[Member, ...]
+    imap: ServerSettings
+    smtp: ServerSettings
+    folders: Folders = Folders()
+    limits: Limits = Limits()
+    database_url: str = "sqlite+aiosqlite:///var/esp-coord.db"
+    key_file: Path = Path("var/esp-coord.key")
+
+    @property
+    def message_id_domain(self) -> str:
+        return self.bot_address.rpartition("@")[2]
+
+    def member(self, address: str) -> Member | None:
+        address = address.strip().lower()
+        for m in self.members:
+            if m.email == address:
+                return m
+        return None
+
+
+def domain_is_trusted(address: str, patterns: tuple[str, ...]) -> bool:
+    """Whether the address's domain matches one of the patterns.
+
+    ``*.mssante.fr`` matches ``x.mssante.fr`` and ``a.b.mssante.fr`` but never
+    ``mssante.fr.evil.test`` nor ``evilmssante.fr``: labels are compared, not text.
+    """
+    domain = address.rpartition("@")[2].strip().lower().rstrip(".")
+    if not domain or "@" not in address:
+        return False
+    for pattern in patterns:
+        p = pattern.strip().lower().rstrip(".")
+        if p.startswith("*."):
+            if domain.endswith("." + p[2:]):
+                return True
+        elif domain == p:
+            return True
+    return False
+
+
+def rpps_is_valid(rpps: str) -> bool:
+    return len(rpps) == 11 and rpps.isdigit() and luhn.is_valid(rpps)
+
+
+class _Reader:
+    """Reads typed values out of the TOML tree, collecting every problem."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.problems: list[str] = []
+
+    def problem(self, key: str, expected: str, got: Any = None) -> None:
+        tail = f" (found {got!r})" if got is not None else ""
+        self.problems.append(f"key '{key}': expected {expected}{tail}")
+
+    def table(self, key: str, required: bool = True) -> Mapping[str, Any]:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.problem(key, "a table [" + key + "]")
+            return {}
+        if not isinstance(value, Mapping):
+            self.problem(key, "a table [" + key + "]", value)
+            return {}
+        return value
+
+    def get(self, table: Mapping[str, Any], prefix: str, key: str, kind: type,
+            expected: str, default: Any = ..., ) -> Any:
+        full = f"{prefix}.{key}" if prefix else key
+        if key not in table:
+            if default is ...:
+                self.problem(full, expected + " (missing)")
+                return None
+            return default
+        value = table[key]
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            self.problem(full, expected, value)
+            return None if default is ... else default
+        return value
+
+
+def _read_secret(reader: _Reader, table: Mapping[str, Any], prefix: str, base: Path) -> str | None:
+    """A password from ``password_file`` or ``password_env``, never inline."""
+    if "password" in table:
+        reader.problem(f"{prefix}.password", "no inline password: use password_file or password_env")
+    pfile = reader.get(table, prefix, "password_file", str, "a file path", None)
+    penv = reader.get(table, prefix, "password_env", str, "an environment variable name", None)
+    if pfile:
+        p = (base / pfile) if not Path(pfile).is_absolute() else Path(pfile)
+        try:
+            return p.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            reader.problem(f"{prefix}.password_file", "a readable file", f"{p}: {e.strerror}")
+    if penv:
+        value = os.environ.get(penv)
+        if value is None:
+            reader.problem(f"{prefix}.password_env", f"environment variable {penv} to be set")
+        return value
+    return None
+
+
+def _server(reader: _Reader, name: str, base: Path, default_ports: dict[str, int]) -> ServerSettings:
+    t = reader.table(name)
+    host = reader.get(t, name, "host", str, "a host name")
+    security = reader.get(t, name, "security", str, "'implicit', 'starttls' or 'none'", "starttls")
+    if security not in ("implicit", "starttls", "none"):
+        reader.problem(f"{name}.security", "'implicit' (TLS from the start) or 'starttls'", security)
+        security = "starttls"
+    port = reader.get(t, name, "port", int, "a port number", default_ports.get(security, 0))
+    if port is not None and not 0 < port < 65536:
+        reader.problem(f"{name}.port", "a port number between 1 and 65535", port)
+
+    def path_of(key: str) -> Path | None:
+        v = reader.get(t, name, key, str, "a file path", None)
+        if v is None:
+            return None
+        p = Path(v) if Path(v).is_absolute() else base / v
+        if not p.is_file():
+            reader.problem(f"{name}.{key}", "an existing file", str(p))
+        return p
+
+    ca_file = path_of("ca_file")
+    client_cert = path_of("client_cert")
+    client_key = path_of("client_key")
+    if (client_cert is None) != (client_key is None):
+        reader.problem(f"{name}.client_cert / {name}.client_key", "both or neither")
+    username = reader.get(t, name, "username", str, "a login name", None)
+    password = _read_secret(reader, t, name, base)
+    default_auth = "login" if username else ("external" if client_cert else "none")
+    auth = reader.get(t, name, "auth", str, "'login', 'external' or 'none'", default_auth)
+    if auth not in ("login", "external", "none"):
+        reader.problem(f"{name}.auth", "'login', 'external' or 'none'", auth)
+        auth = default_auth
+    if auth == "login" and (username is None or password is None):
+        reader.problem(f"{name}.username / password_file / password_env",
+                       "a login and a password source when auth = 'login'")
+    if auth == "external" and client_cert is None:
+        reader.problem(f"{name}.client_cert", "a client certificate when auth = 'external'")
+    timeout = reader.get(t, name, "timeout", (int, float), "a number of seconds", 30.0)
+    return ServerSettings(host=host or "", port=port or 0, security=security, ca_file=ca_file,
+                          username=username, password=password, client_cert=client_cert,
+                          client_key=client_key, auth=auth, timeout=float(timeout or 30.0))
+
+
+def _members(reader: _Reader, team: Mapping[str, Any], trusted: tuple[str, ...]) -> tuple[Member, ...]:
+    raw = team.get("members")
+    if not isinstance(raw, list) or not raw:
+        reader.problem("team.members", "at least one [[team.members]] entry")
+        return ()
+    members: list[Member] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw, 1):
+        prefix = f"team.members[{i}]"
+        if not isinstance(entry, Mapping):
+            reader.problem(prefix, "a table", entry)
+            continue
+        name = reader.get(entry, prefix, "name", str, "the person's name")
+        email = reader.get(entry, prefix, "email", str, "a mail address")
+        profession = reader.get(entry, prefix, "profession", str, "a profession", "")
+        rpps = reader.get(entry, prefix, "rpps", str, "an 11-digit RPPS number", None) or None
+        roles = reader.get(entry, prefix, "roles", list, "a list of roles", [])
+        if email:
+            email = email.strip().lower()
+            if "@" not in email:
+                reader.problem(f"{prefix}.email", "a mail address", email)
+            elif not domain_is_trusted(email, trusted):
+                reader.problem(f"{prefix}.email", "an address in a trusted domain "
+                               f"({', '.join(trusted)})", email)
+            if email in seen:
+                reader.problem(f"{prefix}.email", "each address once", email)
+            seen.add(email)
+        if rpps is not None and not rpps_is_valid(rpps.replace(" ", "")):
+            reader.problem(f"{prefix}.rpps", "11 digits with a valid Luhn key", rpps)
+        bad_roles = [r for r in roles if r not in ROLES]
+        if bad_roles:
+            reader.problem(f"{prefix}.roles", f"roles among {sorted(ROLES)}", bad_roles)
+        if name and email:
+            members.append(Member(name=name.strip(), email=email, profession=profession.strip(),
+                                  rpps=rpps.replace(" ", "") if rpps else None,
+                                  roles=frozenset(r for r in roles if r in ROLES)))
+    return tuple(members)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the configuration file. Raises ``ConfigError``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, ["the file does not exist"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(path, [f"not valid TOML: {e}"]) from None
+    return config_from_dict(data, path=path)
+
+
+def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
+    base = path.parent
+    r = _Reader(path, data)
+    team = r.table("team")
+    team_name = r.get(team, "team", "name", str, "the team's name")
+    tz_name = r.get(team, "team", "timezone", str, "an IANA timezone like 'Europe/Paris'",
+                    "Europe/Paris")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.problem("team.timezone", "an IANA timezone like 'Europe/Paris'", tz_name)
+        tz = ZoneInfo("Europe/Paris")
+    bot = r.get(team, "team", "bot_address", str, "the service's own mail address")
+    if bot and "@" not in bot:
+        r.problem("team.bot_address", "a mail address", bot)
+    bot_name = r.get(team, "team", "bot_name", str, "a display name", "Coordination")
+    trusted = r.get(team, "team", "trusted_domains", list, "a list like ['*.mssante.fr']",
+                    ["*.mssante.fr"])
+    trusted_t = tuple(str(d) for d in trusted)
+    members = _members(r, team, trusted_t)
+    imap = _server(r, "imap", base, {"implicit": 993, "starttls": 143, "none": 143})
+    smtp = _server(r, "smtp", base, {"implicit": 465, "starttls": 587, "none": 25})
+
+    ft = r.table("folders", required=False)
+    folders = Folders(**{k: r.get(ft, "folders", k, str, "a folder name", getattr(Folders(), k))
+                         for k in ("inbox", "processed", "quarantine", "sent")})
+    lt = r.table("limits", required=False)
+    limits = Limits(**{k: r.get(lt, "limits", k, int, "a size in bytes", getattr(Limits(), k))
+                       for k in ("max_message_bytes", "max_attachment_bytes")})
+    st = r.table("storage", required=False)
+    db_url = r.get(st, "storage", "database_url", str, "a SQLAlchemy URL",
+                   "sqlite+aiosqlite:///var/esp-coord.db")
+    key_file = r.get(st, "storage", "key_file", str, "a file path", "var/esp-coord.key")
+    if db_url.startswith("sqlite") and ":///" in db_url and ":memory:" not in db_url:
+        db_path = db_url.split(":///", 1)[1]
+        if not Path(db_path).is_absolute():
+            db_url = db_url.split(":///", 1)[0] + ":///" + str(base / db_path)
+    key_path = Path(key_file) if Path(key_file).is_absolute() else base / key_file
+
+    if r.problems:
+        raise ConfigError(path, r.problems)
+    return Config(path=path, team_name=team_name, timezone=tz, bot_address=bot.lower(),
+                  bot_name=bot_name, trusted_domains=trusted_t, members=members, imap=imap,
+                  smtp=smtp, folders=folders, limits=limits, database_url=db_url,
+                  key_file=key_path)

@@ -1,0 +1,1 @@
+"""The care-plan domain (PPS/PPCS): pure Python, no I/O, no asyncio."""
