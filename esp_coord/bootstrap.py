@@ -1,0 +1,115 @@
+"""The composition root: the one place that builds the real service from the config.
+
+Tests and the demo build the same service with other adapters (a driven
+clock, the embedded mail server) through the same function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from esp_coord.clock import SystemClock
+from esp_coord.config import Config
+from esp_coord.crypto import Keyring
+from esp_coord.delivery import Delivery
+from esp_coord.handlers import make_handler
+from esp_coord.mailroom import Mailroom, Progress
+from esp_coord.ports import Clock, Mailbox, MailSender
+from esp_coord.processing import Processor
+from esp_coord.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tuning:
+    """Knobs tests turn to make minutes of behaviour take seconds."""
+
+    batch_size: int = 50
+    idle_timeout: float = 25.0
+    witness: bool = True
+    witness_grace: timedelta = timedelta(minutes=2)
+    retry_base: timedelta = timedelta(seconds=5)
+    retry_cap: timedelta = timedelta(minutes=10)
+    smtp_workers: int = 2
+    outbox_poll: float = 5.0
+
+
+@dataclass
+class Service:
+    config: Config
+    store: Store
+    mailbox: Mailbox
+    sender: MailSender
+    clock: Clock
+    processor: Processor
+    mailroom: Mailroom
+    delivery: Delivery
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Open the store, then run the mailbox loop and the outbox delivery
+        until the stack closes."""
+        await self.store.start(stack)
+        stack.push_async_callback(self.sender.close)
+        stack.push_async_callback(self.mailbox.close)
+        for name, coro in (("mailroom", self.mailroom.run()), ("delivery", self.delivery.run())):
+            task = asyncio.create_task(coro, name=name)
+            task.add_done_callback(_report_crash)
+            self._tasks.append(task)
+        stack.push_async_callback(self._stop_tasks)
+
+    async def _stop_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def settle(self) -> None:
+        """Wait until the backlog is drained and the outbox has nothing due."""
+        await self.mailroom.backlog_done.wait()
+        await self.delivery.wait_idle()
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("task %s stopped: %s", task.get_name(), type(task.exception()).__name__)
+
+
+def build_service(config: Config, *, keyring: Keyring | None = None,
+                  mailbox: Mailbox | None = None, sender: MailSender | None = None,
+                  clock: Clock | None = None, tuning: Tuning = Tuning(),
+                  progress: Progress | None = None,
+                  database_url: str | None = None) -> Service:
+    if mailbox is None:
+        from adapters.imap import ImapMailbox
+
+        mailbox = ImapMailbox(config.imap, config.folders)
+    if sender is None:
+        from adapters.smtp import SmtpSender
+
+        sender = SmtpSender(config.smtp, max_connections=tuning.smtp_workers)
+    clock = clock or SystemClock()
+    keyring = keyring or Keyring.load(config.key_file)
+    store = Store(database_url or config.database_url, keyring)
+    processor = Processor(config=config, store=store, handler=make_handler(config),
+                          now=clock.now)
+    delivery = Delivery(store=store, sender=sender, bot_address=config.bot_address,
+                        now=clock.now, witness=tuning.witness,
+                        witness_grace=tuning.witness_grace, retry_base=tuning.retry_base,
+                        retry_cap=tuning.retry_cap, workers=tuning.smtp_workers,
+                        poll_interval=tuning.outbox_poll)
+    on_drained: Callable[[], None] = lambda: delivery.note_drained(clock.now())
+    mailroom = Mailroom(mailbox=mailbox, processor=processor, on_committed=delivery.kick,
+                        on_drained=on_drained, batch_size=tuning.batch_size,
+                        idle_timeout=tuning.idle_timeout, progress=progress)
+    return Service(config=config, store=store, mailbox=mailbox, sender=sender, clock=clock,
+                   processor=processor, mailroom=mailroom, delivery=delivery)

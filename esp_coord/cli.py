@@ -1,0 +1,147 @@
+"""Command line: esp-coord check | serve | demo | keygen."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from esp_coord.config import Config, ConfigError, load_config
+from esp_coord.crypto import KeyFileError, Keyring
+
+log = logging.getLogger("esp_coord")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Library loggers can print protocol lines, hence mail content: keep them quiet.
+    for noisy in ("aioimaplib", "aiosmtplib", "mail.log", "pymap", "sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _check(config: Config) -> int:
+    from adapters.imap import ImapMailbox
+    from adapters.smtp import SmtpSender
+
+    ok = True
+    print(f"{config.path}: configuration valid ({len(config.members)} members, "
+          f"timezone {config.timezone.key}).")
+    try:
+        Keyring.load(config.key_file)
+        print(f"Key file {config.key_file}: readable.")
+    except KeyFileError as e:
+        ok = False
+        print(f"Key file: {e} Create one with: esp-coord keygen --config {config.path}")
+    mailbox = ImapMailbox(config.imap, config.folders)
+    try:
+        await mailbox.connect()
+        print(f"IMAP {config.imap.host}:{config.imap.port} ({config.imap.security}): "
+              f"connected, logged in, folders {config.folders.processed!r}, "
+              f"{config.folders.quarantine!r}, {config.folders.sent!r} ready.")
+    except Exception as e:  # every failure is reported in plain words
+        ok = False
+        print(f"IMAP {config.imap.host}:{config.imap.port}: {e}")
+    finally:
+        await mailbox.close()
+    sender = SmtpSender(config.smtp)
+    try:
+        await sender.check()
+        print(f"SMTP {config.smtp.host}:{config.smtp.port} ({config.smtp.security}): "
+              "connected and accepted our credentials.")
+    except Exception as e:
+        ok = False
+        print(f"SMTP {config.smtp.host}:{config.smtp.port}: {e}")
+    finally:
+        await sender.close()
+    print("Everything is ready." if ok else "Some checks failed: see above.")
+    return 0 if ok else 1
+
+
+async def _serve(config: Config) -> int:
+    from esp_coord.bootstrap import build_service
+    from esp_coord.progress import backlog_progress
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        keyring = Keyring.load(config.key_file)
+    except KeyFileError as e:
+        print(f"{e} Create one with: esp-coord keygen --config {config.path}", file=sys.stderr)
+        return 2
+    with backlog_progress() as progress:
+        service = build_service(config, keyring=keyring, progress=progress)
+        async with AsyncExitStack() as stack:
+            await service.start(stack)
+            log.info("esp-coord serving %s as %s", config.team_name, config.bot_address)
+            await stop.wait()
+            log.info("stopping")
+    return 0
+
+
+def _keygen(config_path: str | None, key_path: str | None, rotate: bool) -> int:
+    if key_path:
+        path = Path(key_path)
+    elif config_path:
+        path = _load(config_path).key_file
+    else:
+        print("Give --config FILE or --key-file PATH.", file=sys.stderr)
+        return 2
+    if rotate:
+        keyring = Keyring.load(path).rotate()
+        keyring.save(path, overwrite=True)
+        print(f"{path}: new current key added; older keys kept to read existing data.")
+        return 0
+    if path.exists():
+        print(f"{path} already exists: keep it (the data cannot be read without it), "
+              "or use --rotate.", file=sys.stderr)
+        return 1
+    Keyring.generate().save(path)
+    print(f"{path}: key file written (mode 600). Back it up apart from the database.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="esp-coord", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="validate the configuration and try IMAP and SMTP")
+    p.add_argument("--config", required=True)
+    p = sub.add_parser("serve", help="run the service until SIGINT/SIGTERM")
+    p.add_argument("--config", required=True)
+    p = sub.add_parser("demo", help="run the example team on an embedded mail server")
+    p.add_argument("--messages", help="folder of .eml files (default: ../shared/examples/messages)")
+    p = sub.add_parser("keygen", help="write the data key file")
+    p.add_argument("--config")
+    p.add_argument("--key-file")
+    p.add_argument("--rotate", action="store_true", help="add a new current key")
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    if args.command == "check":
+        code = asyncio.run(_check(_load(args.config)))
+    elif args.command == "serve":
+        code = 0
+        with contextlib.suppress(KeyboardInterrupt):
+            code = asyncio.run(_serve(_load(args.config)))
+    elif args.command == "demo":
+        from esp_coord.demo import run_demo
+
+        code = asyncio.run(run_demo(Path(args.messages) if args.messages else None))
+    else:
+        code = _keygen(args.config, args.key_file, args.rotate)
+    raise SystemExit(code)

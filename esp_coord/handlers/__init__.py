@@ -1,0 +1,33 @@
+"""Command handlers: one mail in, the answers out, inside the mail's transaction.
+
+``make_handler(config)`` returns the dispatcher the processor calls for every
+mail of a trusted team member. Each handler gets a ``Request`` and returns the
+answers to send; state changes go through ``request.tx`` so that they commit
+with the answers, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from esp_coord.answers import Answer
+from esp_coord.config import Config
+from esp_coord.processing import Handler, Request
+from plans.commands import Detected, detect_command
+
+from .basics import help_answer, not_understood_answer
+
+CommandHandler = Callable[[Request, Detected], Awaitable[list[Answer]]]
+
+
+def make_handler(config: Config) -> Handler:
+    handlers: dict[str, CommandHandler] = {"AIDE": help_answer}
+
+    async def dispatch(request: Request) -> list[Answer]:
+        detected = detect_command(request.mail.subject, request.mail.body)
+        handler = handlers.get(detected.name or "")
+        if handler is None:
+            return await not_understood_answer(request, detected)
+        return await handler(request, detected)
+
+    return dispatch

@@ -1,0 +1,152 @@
+"""What happens to one incoming mail, decided and recorded in one transaction.
+
+The decision (answer, quarantine, ignore), every state change a handler makes
+and the answers to send are committed together with the mail's dedup record.
+So a mail seen again after a crash (still in the inbox because the move did
+not happen) is recognised and only moved: its effect never happens twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from esp_coord.answers import Answer, render_answer, reply_subject
+from esp_coord.config import Config, Member, domain_is_trusted
+from esp_coord.intake import IncomingMail, parse_mail
+from plans.typography import french
+from esp_coord.store import Store, StoreBusy, Tx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a handler gets: the parsed mail, its (trusted) sender, the open transaction."""
+
+    mail: IncomingMail
+    sender: Member
+    config: Config
+    tx: Tx
+    now: datetime
+
+
+Handler = Callable[[Request], Awaitable[list[Answer]]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str       # answered | quarantined | ignored | own-copy
+    folder: str
+    replayed: bool     # already processed before: nothing done again
+    answers: int = 0
+
+
+class Processor:
+    def __init__(self, *, config: Config, store: Store, handler: Handler,
+                 now: Callable[[], datetime]) -> None:
+        self.config = config
+        self.store = store
+        self.handler = handler
+        self.now = now
+
+    async def process(self, raw: bytes) -> Outcome:
+        mail = parse_mail(raw, max_message_bytes=self.config.limits.max_message_bytes,
+                          max_attachment_bytes=self.config.limits.max_attachment_bytes)
+        try:
+            return await self.store.run(lambda tx: self._decide(tx, mail))
+        except StoreBusy:
+            raise
+        except Exception as e:
+            # A bug must not lose the mail nor stop the service. Only the type
+            # is logged: an exception message may quote the mail.
+            log.error("mail %s: handler failed (%s); kept in quarantine",
+                      mail.message_id or mail.dedup_key, type(e).__name__)
+            return await self.store.run(lambda tx: self._record_failure(tx, mail))
+
+    async def _record_failure(self, tx: Tx, mail: IncomingMail) -> Outcome:
+        done = await tx.processed(mail.dedup_key)
+        if done is not None:
+            return Outcome(done.outcome, done.folder, replayed=True)
+        now = self.now()
+        folder = self.config.folders.quarantine
+        answers = 0
+        member = self.config.member(mail.from_address)
+        if member is not None and not mail.automatic and domain_is_trusted(
+                mail.from_address, self.config.trusted_domains):
+            out = render_answer(failure_answer(mail), config=self.config, now=now, incoming=mail)
+            await tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
+                             recipients=out.recipients, raw=out.raw, at=now,
+                             cause=mail.dedup_key)
+            answers = 1
+        await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
+                                  sender=mail.from_address, outcome="failed",
+                                  folder=folder, at=now)
+        return Outcome("failed", folder, replayed=False, answers=answers)
+
+    async def _decide(self, tx: Tx, mail: IncomingMail) -> Outcome:
+        done = await tx.processed(mail.dedup_key)
+        if done is not None:
+            return Outcome(done.outcome, done.folder, replayed=True)
+        now = self.now()
+        outcome, folder, answers = await self._classify_and_handle(tx, mail, now)
+        for answer in answers:
+            out = render_answer(answer, config=self.config, now=now, incoming=mail)
+            # The bot's own address rides along as a blind copy: its arrival
+            # in our mailbox proves the server accepted the mail (see delivery).
+            await tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
+                             recipients=out.recipients, raw=out.raw, at=now,
+                             cause=mail.dedup_key)
+        await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
+                                  sender=mail.from_address, outcome=outcome,
+                                  folder=folder, at=now)
+        log.info("mail %s from %s: %s -> %s (%d answer(s))", mail.message_id or mail.dedup_key,
+                 mail.from_address or "?", outcome, folder, len(answers))
+        return Outcome(outcome, folder, replayed=False, answers=len(answers))
+
+    async def _classify_and_handle(self, tx: Tx, mail: IncomingMail,
+                                   now: datetime) -> tuple[str, str, list[Answer]]:
+        cfg = self.config
+        folders = cfg.folders
+        own_domain = "@" + cfg.message_id_domain + ">"
+        if mail.from_address == cfg.bot_address and (mail.message_id or "").endswith(own_domain):
+            await tx.confirm_delivered(mail.message_id or "", now)
+            return "own-copy", folders.sent, []
+        if mail.automatic:
+            # Auto-replies, bounces, receipts, lists: never answered (no loops).
+            log.info("mail %s is automatic (%s): not answered",
+                     mail.message_id or mail.dedup_key, mail.automatic)
+            return "ignored", folders.processed, []
+        member = cfg.member(mail.from_address)
+        if member is None or not domain_is_trusted(mail.from_address, cfg.trusted_domains):
+            # No answer at all to unknown senders: no backscatter, nothing revealed.
+            return "quarantined", folders.quarantine, []
+        request = Request(mail=mail, sender=member, config=cfg, tx=tx, now=now)
+        if mail.too_large:
+            return "answered", folders.processed, [too_large_answer(mail)]
+        return "answered", folders.processed, await self.handler(request)
+
+
+def failure_answer(mail: IncomingMail) -> Answer:
+    text = french(
+        "Bonjour,\n\n"
+        "Une erreur interne a empêché le traitement de votre message. "
+        "Rien n'a été enregistré ; le message est conservé et la coordination "
+        "de l'équipe peut le retrouver.\n\n"
+        "Vous pouvez renvoyer votre message plus tard, ou écrire AIDE pour "
+        "recevoir des exemples.\n"
+    )
+    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text)
+
+
+def too_large_answer(mail: IncomingMail) -> Answer:
+    text = french(
+        "Bonjour,\n\n"
+        f"Votre message n'a pas été traité : {mail.too_large}.\n"
+        "Il reste conservé dans la boîte de l'équipe ; rien n'a été enregistré.\n\n"
+        "Envoyez les informations du plan dans un message court, sans pièce jointe "
+        "volumineuse. Écrivez AIDE pour recevoir des exemples.\n"
+    )
+    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text)
