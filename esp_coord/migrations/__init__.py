@@ -1,0 +1,1 @@
+"""Alembic migrations, run programmatically by ``Store.start`` (no alembic.ini)."""

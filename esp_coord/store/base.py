@@ -1,0 +1,30 @@
+"""What every group of transaction operations shares: the connection and keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from esp_coord.crypto import Keyring
+
+
+class TxBase:
+    """One open database transaction; subclasses add the operations."""
+
+    __slots__ = ("_conn", "_keyring", "_dialect")
+
+    def __init__(self, conn: AsyncConnection, keyring: Keyring) -> None:
+        self._conn = conn
+        self._keyring = keyring
+        self._dialect = conn.dialect.name
+
+    def _upsert(self, table: Table) -> Any:
+        """An INSERT with ON CONFLICT support (both dialects spell it alike)."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        if self._dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"unsupported database dialect {self._dialect}")

@@ -1,0 +1,273 @@
+"""Encrypted documents (care plans, meetings), their blind indexes, members and history.
+
+A document's data is one encrypted JSON blob bound to its kind, reference and
+version. What must be searchable without decryption is stored beside it:
+blind indexes (keyed digests of patient identifiers) and the professional
+addresses that have access (not patient data, so in clear).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, Text, delete, insert, literal, select, update
+
+from esp_coord.store.base import TxBase
+from esp_coord.store.errors import ConflictError, UnknownDocument
+from esp_coord.store.records import Document, HistoryEntry
+from esp_coord.store.tables import document_blind, document_history, document_members, documents
+
+
+def _document_context(kind: str, ref: str, version: int) -> bytes:
+    return f"document:{kind}:{ref}:v{version}".encode()
+
+
+def _history_context(kind: str, ref: str, version: int) -> bytes:
+    return f"history:{kind}:{ref}:v{version}".encode()
+
+
+def _dump(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _member(address: str) -> str:
+    return address.strip().lower()
+
+
+class DocumentOps(TxBase):
+    __slots__ = ()
+
+    async def save_document(
+        self,
+        *,
+        kind: str,
+        ref: str,
+        data: dict[str, Any],
+        status: str,
+        expected_version: int | None,
+        blind: Mapping[str, str] = {},  # noqa: B006 - read only
+        members: Iterable[str] = (),
+        at: datetime,
+    ) -> int:
+        """Create (``expected_version=None``) or update a document; returns its
+        new version (1 on creation). ``blind`` and ``members`` describe the
+        whole document: on update they replace the stored ones.
+
+        Raises ``ConflictError`` if the reference exists on creation, or if the
+        stored version is not ``expected_version`` on update.
+        """
+        if expected_version is None:
+            version = 1
+            doc_id = await self._create(kind, ref, data, status, at)
+        else:
+            version = expected_version + 1
+            doc_id = await self._update(kind, ref, data, status, expected_version, at)
+            await self._conn.execute(
+                delete(document_blind).where(document_blind.c.document_id == doc_id)
+            )
+            await self._conn.execute(
+                delete(document_members).where(document_members.c.document_id == doc_id)
+            )
+        blind_rows = [
+            {
+                "document_id": doc_id,
+                "name": name,
+                "digest": self._keyring.blind_index(value, purpose=name),
+            }
+            for name, value in blind.items()
+        ]
+        if blind_rows:
+            await self._conn.execute(insert(document_blind), blind_rows)
+        member_rows = [{"document_id": doc_id, "member": m} for m in {_member(m) for m in members}]
+        if member_rows:
+            await self._conn.execute(insert(document_members), member_rows)
+        return version
+
+    async def _create(
+        self, kind: str, ref: str, data: dict[str, Any], status: str, at: datetime
+    ) -> int:
+        statement = (
+            self._upsert(documents)
+            .values(
+                kind=kind,
+                ref=ref,
+                version=1,
+                status=status,
+                data_enc=self._keyring.encrypt(
+                    _dump(data), context=_document_context(kind, ref, 1)
+                ),
+                created_at=at,
+                updated_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=["kind", "ref"])
+            .returning(documents.c.id)
+        )
+        doc_id = (await self._conn.execute(statement)).scalar_one_or_none()
+        if doc_id is None:
+            found = await self._version_of(kind, ref)
+            raise ConflictError(kind, ref, expected=None, found=found)
+        return int(doc_id)
+
+    async def _update(
+        self,
+        kind: str,
+        ref: str,
+        data: dict[str, Any],
+        status: str,
+        expected: int,
+        at: datetime,
+    ) -> int:
+        version = expected + 1
+        statement = (
+            update(documents)
+            .where(
+                documents.c.kind == kind,
+                documents.c.ref == ref,
+                documents.c.version == expected,
+            )
+            .values(
+                version=version,
+                status=status,
+                data_enc=self._keyring.encrypt(
+                    _dump(data), context=_document_context(kind, ref, version)
+                ),
+                updated_at=at,
+            )
+            .returning(documents.c.id)
+        )
+        doc_id = (await self._conn.execute(statement)).scalar_one_or_none()
+        if doc_id is None:
+            found = await self._version_of(kind, ref)
+            raise ConflictError(kind, ref, expected=expected, found=found)
+        return int(doc_id)
+
+    async def _version_of(self, kind: str, ref: str) -> int | None:
+        query = select(documents.c.version).where(documents.c.kind == kind, documents.c.ref == ref)
+        return (await self._conn.execute(query)).scalar_one_or_none()
+
+    async def load_document(self, kind: str, ref: str) -> Document | None:
+        found = await self._load(
+            select(documents).where(documents.c.kind == kind, documents.c.ref == ref)
+        )
+        return found[0] if found else None
+
+    async def find_documents(
+        self,
+        kind: str,
+        *,
+        blind: tuple[str, str] | None = None,
+        member: str | None = None,
+        status: str | None = None,
+    ) -> list[Document]:
+        """Documents of ``kind`` matching every given filter, oldest first.
+
+        ``blind`` = (index name, clear value), compared through its digest.
+        """
+        query = select(documents).where(documents.c.kind == kind)
+        if blind is not None:
+            name, value = blind
+            digest = self._keyring.blind_index(value, purpose=name)
+            query = query.where(
+                documents.c.id.in_(
+                    select(document_blind.c.document_id).where(
+                        document_blind.c.name == name, document_blind.c.digest == digest
+                    )
+                )
+            )
+        if member is not None:
+            query = query.where(
+                documents.c.id.in_(
+                    select(document_members.c.document_id).where(
+                        document_members.c.member == _member(member)
+                    )
+                )
+            )
+        if status is not None:
+            query = query.where(documents.c.status == status)
+        return await self._load(query.order_by(documents.c.id))
+
+    async def _load(self, query: Any) -> list[Document]:
+        rows = (await self._conn.execute(query)).mappings().all()
+        if not rows:
+            return []
+        members: dict[int, set[str]] = {row["id"]: set() for row in rows}
+        member_query = select(document_members.c.document_id, document_members.c.member).where(
+            document_members.c.document_id.in_(list(members))
+        )
+        for doc_id, address in (await self._conn.execute(member_query)).all():
+            members[doc_id].add(address)
+        return [
+            Document(
+                kind=row["kind"],
+                ref=row["ref"],
+                version=row["version"],
+                status=row["status"],
+                data=json.loads(
+                    self._keyring.decrypt(
+                        row["data_enc"],
+                        context=_document_context(row["kind"], row["ref"], row["version"]),
+                    )
+                ),
+                members=frozenset(members[row["id"]]),
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+            )
+            for row in rows
+        ]
+
+    async def add_history(
+        self,
+        *,
+        kind: str,
+        ref: str,
+        version: int,
+        author: str,
+        source_message_id: str | None,
+        at: datetime,
+        change: dict[str, Any],
+    ) -> None:
+        """Append a history entry (change encrypted). Raises ``UnknownDocument``."""
+        token = self._keyring.encrypt(_dump(change), context=_history_context(kind, ref, version))
+        # One statement: the document id comes from the (kind, ref) lookup.
+        source = select(
+            documents.c.id,
+            literal(version, type_=Integer),
+            literal(author, type_=Text),
+            literal(source_message_id, type_=Text),
+            literal(at, type_=document_history.c.at.type),
+            literal(token, type_=document_history.c.change_enc.type),
+        ).where(documents.c.kind == kind, documents.c.ref == ref)
+        statement = insert(document_history).from_select(
+            ["document_id", "version", "author", "source_message_id", "at", "change_enc"],
+            source,
+        )
+        result = await self._conn.execute(statement)
+        if result.rowcount == 0:
+            raise UnknownDocument(kind, ref)
+
+    async def history(self, kind: str, ref: str) -> list[HistoryEntry]:
+        query = (
+            select(document_history)
+            .join(documents, documents.c.id == document_history.c.document_id)
+            .where(documents.c.kind == kind, documents.c.ref == ref)
+            .order_by(document_history.c.id)
+        )
+        return [
+            HistoryEntry(
+                kind=kind,
+                ref=ref,
+                version=row["version"],
+                author=row["author"],
+                source_message_id=row["source_message_id"],
+                at=row["at"],
+                change=json.loads(
+                    self._keyring.decrypt(
+                        row["change_enc"], context=_history_context(kind, ref, row["version"])
+                    )
+                ),
+            )
+            for row in (await self._conn.execute(query)).mappings()
+        ]

@@ -1,0 +1,94 @@
+"""Engine construction, SQLite settings, busy detection, migrations.
+
+SQLite: WAL (readers never block the writer), ``synchronous=FULL`` (a commit
+survives a power cut: the service moves a mail out of the inbox right after
+committing, so a lost commit would be a lost mail), foreign keys on, and a
+busy timeout. Python's sqlite3 driver is put out of the way
+(``isolation_level=None``) and the store emits ``BEGIN IMMEDIATE`` itself:
+a write transaction takes the write lock up front, so two writers queue on the
+busy timeout instead of failing with a lock upgrade deadlock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+_PG_BUSY = frozenset({"40001", "40P01", "55P03"})
+_SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_SQLITE_BUSY_TEXT = ("database is locked", "database is busy", "database table is locked")
+
+
+def make_engine(
+    url: str, *, busy_timeout: float, options: Mapping[str, Any] | None = None
+) -> AsyncEngine:
+    parsed = make_url(url)
+    # SQL parameters never reach exception messages or logs: even encrypted,
+    # they have no business there, and addresses are personal data too.
+    options = {"hide_parameters": True, **(options or {})}
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(parsed, **options)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, **options)
+    timeout_ms = max(0, int(busy_timeout * 1000))
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_settings(dbapi_connection: Any, _record: Any) -> None:
+        # No implicit BEGIN from the driver: the store says when and how.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    return engine
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error means "locked or in conflict, try again"."""
+    if not isinstance(error, DBAPIError):
+        return False
+    candidates: list[BaseException] = [error.orig] if error.orig is not None else []
+    if error.orig is not None and error.orig.__cause__ is not None:
+        candidates.append(error.orig.__cause__)
+    for exc in candidates:
+        code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+        if code in _PG_BUSY:
+            return True
+        sqlite_code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(sqlite_code, int) and (sqlite_code & 0xFF) in _SQLITE_BUSY_CODES:
+            return True
+        text = str(exc).lower()
+        if any(marker in text for marker in _SQLITE_BUSY_TEXT):
+            return True
+    return False
+
+
+def upgrade_to_head(connection: Connection) -> None:
+    """Alembic ``upgrade head`` on an open connection (called through run_sync)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,81 @@
+"""Incoming mail bookkeeping (dedup) and reference numbering."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from esp_coord.store.base import TxBase
+from esp_coord.store.errors import AlreadyProcessed
+from esp_coord.store.records import OUTCOMES, ProcessedMail
+from esp_coord.store.tables import counters, processed_mail
+
+
+class MailOps(TxBase):
+    __slots__ = ()
+
+    async def processed(self, dedup_key: str) -> ProcessedMail | None:
+        row = (
+            await self._conn.execute(
+                select(
+                    processed_mail.c.dedup_key,
+                    processed_mail.c.message_id,
+                    processed_mail.c.sender,
+                    processed_mail.c.outcome,
+                    processed_mail.c.folder,
+                    processed_mail.c.at,
+                ).where(processed_mail.c.dedup_key == dedup_key)
+            )
+        ).first()
+        return ProcessedMail(*row) if row is not None else None
+
+    async def record_processed(
+        self,
+        *,
+        dedup_key: str,
+        message_id: str | None,
+        sender: str,
+        outcome: str,
+        folder: str,
+        at: datetime,
+    ) -> None:
+        """Record a handled mail. Raises ``AlreadyProcessed`` if the key is
+        known: the caller's transaction (with any answer it enqueued) must then
+        roll back, so a mail is never answered twice."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
+        # ON CONFLICT DO NOTHING rather than catching IntegrityError: on
+        # PostgreSQL a failed INSERT would poison the whole transaction.
+        statement = (
+            self._upsert(processed_mail)
+            .values(
+                dedup_key=dedup_key,
+                message_id=message_id,
+                sender=sender,
+                outcome=outcome,
+                folder=folder,
+                at=at,
+            )
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
+        result = await self._conn.execute(statement)
+        if result.rowcount == 0:
+            raise AlreadyProcessed(dedup_key)
+
+    async def quarantine_count(self, since: datetime | None = None) -> int:
+        query = select(func.count()).where(processed_mail.c.outcome == "quarantined")
+        if since is not None:
+            query = query.where(processed_mail.c.at >= since)
+        return int((await self._conn.execute(query)).scalar_one())
+
+    async def next_number(self, kind: str, year: int) -> int:
+        """1, 2, 3... per (kind, year). One atomic upsert: the row lock (or
+        SQLite's write lock) serialises concurrent callers, so numbers are
+        distinct, and a rolled-back transaction gives its number back."""
+        insert = self._upsert(counters).values(kind=kind, year=year, value=1)
+        statement = insert.on_conflict_do_update(
+            index_elements=["kind", "year"],
+            set_={"value": counters.c.value + 1},
+        ).returning(counters.c.value)
+        return int((await self._conn.execute(statement)).scalar_one())

@@ -1,0 +1,168 @@
+"""The database schema (SQLAlchemy Core), as the code reads and writes it.
+
+The migrations in ``esp_coord/migrations/versions`` create exactly this; a
+test compares the two. Columns named ``*_enc`` hold ``Keyring`` tokens: patient
+data never sits in clear in any other column. Professional mail addresses,
+message ids, plan references and statuses are not patient data and stay in
+clear so that lookups need no decryption.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on SQLite and PostgreSQL.
+
+    SQLite has no time zones: values are stored as naive UTC text (fixed-width,
+    so text comparison is time order). Naive datetimes are refused: they are
+    always a bug upstream, and guessing their zone would corrupt the order.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to the store; pass a timezone-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+processed_mail = Table(
+    "processed_mail",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dedup_key", String(255), nullable=False),
+    Column("message_id", Text),
+    Column("sender", Text, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("folder", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("dedup_key"),
+    Index(None, "outcome", "at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", String(998), nullable=False),
+    Column("sender", Text, nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list of addresses
+    Column("raw_enc", LargeBinary, nullable=False),
+    Column("cause", Text),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_attempt_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("message_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("data_enc", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "ref"),
+    Index(None, "kind", "status"),
+)
+
+document_blind = Table(
+    "document_blind",
+    metadata,
+    Column(
+        "document_id",
+        Integer,
+        ForeignKey("documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(32), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Index(None, "name", "digest"),
+)
+
+document_members = Table(
+    "document_members",
+    metadata,
+    Column(
+        "document_id",
+        Integer,
+        ForeignKey("documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("member", String(320), primary_key=True),
+    Index(None, "member"),
+)
+
+document_history = Table(
+    "document_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "document_id",
+        Integer,
+        ForeignKey("documents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("source_message_id", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Column("change_enc", LargeBinary, nullable=False),
+    Index(None, "document_id", "id"),
+)
