@@ -1,0 +1,142 @@
+"""The whole service against a real mailbox: Dovecot behind an aiosmtpd front.
+
+Mail from professionals is submitted over SMTP to the front, which delivers
+what is addressed to the bot into Dovecot over LMTP (and records everything).
+The service reads Dovecot over IMAPS and answers through the same front, so
+every answer and its witness copy take the real path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import tomllib
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+
+from esp_coord.bootstrap import Service, Tuning, build_service
+from esp_coord.config import Config, config_from_dict
+from esp_coord.crypto import Keyring
+from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.ports import Clock, Mailbox, MailSender
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp_front import Received, SmtpFront
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_CONFIG = ROOT / "config" / "esp.example.toml"
+
+FAST = Tuning(idle_timeout=5.0, outbox_poll=0.2, witness_grace=timedelta(seconds=1),
+              retry_base=timedelta(milliseconds=200), retry_cap=timedelta(seconds=1))
+
+
+def example_config(dovecot: DovecotServer, front: SmtpFront, folder: Path) -> Config:
+    data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    for server in ("imap", "smtp"):
+        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
+    config = config_from_dict(data, path=EXAMPLE_CONFIG)
+    return dataclasses.replace(
+        config,
+        imap=dovecot.imap_settings("implicit"),
+        smtp=front.settings(),
+        database_url=f"sqlite+aiosqlite:///{folder / 'esp.db'}",
+        key_file=folder / "esp.key",
+    )
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0,
+                     what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class Team:
+    """The example team's service on real servers, restartable on the same data."""
+
+    def __init__(self, dovecot: DovecotServer, front: SmtpFront, folder: Path,
+                 *, database_url: str | None = None) -> None:
+        self.dovecot = dovecot
+        self.front = front
+        self.config = example_config(dovecot, front, folder)
+        if database_url:
+            self.config = dataclasses.replace(self.config, database_url=database_url)
+        self.keyring = Keyring.generate()
+        self.service: Service | None = None
+        self._stack: AsyncExitStack | None = None
+
+    async def start(self, *, mailbox: Mailbox | None = None, sender: MailSender | None = None,
+                    clock: Clock | None = None, tuning: Tuning = FAST) -> Service:
+        self._stack = AsyncExitStack()
+        self.service = build_service(self.config, keyring=self.keyring, mailbox=mailbox,
+                                     sender=sender, clock=clock, tuning=tuning)
+        await self.service.start(self._stack)
+        return self.service
+
+    async def stop(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None
+
+    async def submit(self, raw: bytes, sender: str | None = None) -> IncomingMail:
+        """A professional sends ``raw`` to the bot through SMTP."""
+        mail = parse_mail(raw)
+        await aiosmtplib.send(raw, sender=sender or mail.from_address or "x@x.test",
+                              recipients=[self.config.bot_address], hostname=self.front.host,
+                              port=self.front.port, start_tls=True,
+                              tls_context=_trusting(self.front))
+        return mail
+
+    def answers_to(self, address: str) -> list[IncomingMail]:
+        """Mails the service sent to ``address`` (witness copies excluded)."""
+        return [parse_mail(m.content) for m in self.front.messages
+                if m.mail_from == self.config.bot_address and address in m.rcpt_tos]
+
+    def answers_in_reply_to(self, mail: IncomingMail) -> list[IncomingMail]:
+        return [a for a in self.answers_to(mail.from_address)
+                if mail.message_id in a.in_reply_to]
+
+    async def wait_answer(self, mail: IncomingMail, timeout: float = 15.0) -> IncomingMail:
+        await wait_until(lambda: self.answers_in_reply_to(mail), timeout,
+                         f"an answer to {mail.message_id}")
+        return self.answers_in_reply_to(mail)[0]
+
+    async def outcome(self, mail: IncomingMail) -> str | None:
+        assert self.service is not None
+        record = await self.service.store.run(lambda tx: tx.processed(mail.dedup_key))
+        return record.outcome if record else None
+
+    async def wait_outcome(self, mail: IncomingMail, timeout: float = 15.0) -> str:
+        await wait_until(lambda: self.outcome(mail), timeout, f"processing of {mail.message_id}")
+        result = await self.outcome(mail)
+        assert result is not None
+        return result
+
+
+def _trusting(front: SmtpFront):  # type: ignore[no-untyped-def]
+    import ssl
+
+    assert front.tls is not None
+    return ssl.create_default_context(cafile=str(front.tls.ca_file))
+
+
+def lmtp_into(dovecot: DovecotServer, bot: str) -> Callable[[Received], Awaitable[None]]:
+    """The front's delivery: what is addressed to the bot goes into Dovecot."""
+
+    async def deliver(received: Received) -> None:
+        if bot in received.rcpt_tos:
+            await dovecot.deliver(received.content, bot)
+
+    return deliver
