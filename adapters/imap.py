@@ -1,0 +1,551 @@
+"""The team's mailbox over IMAP (aioimaplib 2.0.3), implementing ``ports.Mailbox``.
+
+Where it differs from the port's documentation:
+
+- ``pending()`` leaves out messages flagged \\Deleted: on a server without
+  UIDPLUS a moved message stays in the inbox flagged \\Deleted (we never run a
+  plain EXPUNGE, which would also remove messages somebody else flagged).
+- ``wait_for_mail()`` first checks the inbox for UIDs not seen by the last
+  ``pending()`` (a message may have arrived while we were busy, and its EXISTS
+  went to another command), then IDLEs, or polls with NOOP.
+- Any other call made while ``wait_for_mail()`` is IDLE-ing ends the wait early.
+
+aioimaplib has no STARTTLS, does not wake pending commands when the connection
+drops, and leaves stray tokens in its capability set: this module handles the
+three (``loop.start_tls``, a per-connection "lost" future raced against every
+command, and a capability set of its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.parser
+import logging
+import random
+import re
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from aioimaplib import aioimaplib as aio
+
+from adapters.mutf7 import encode_mutf7
+from adapters.tls import client_context, describe_tls_error, no_starttls_message
+from esp_coord.config import Folders, ServerSettings
+from esp_coord.ports import (FetchedMail, MailboxAuthError, MailboxError, MailboxTLSError,
+                             MailboxUnavailable)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FETCH_BATCH = 100      # UIDs per FETCH: aioimaplib re-scans a response per line received
+UID_SET_BATCH = 1000   # UIDs per MOVE/COPY/STORE/EXPUNGE; ranges keep the line short
+IDLE_RENEW = 25 * 60.0  # servers may drop an IDLE after 30 minutes (RFC 2177)
+
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]", re.I)
+_FETCH_START = re.compile(rb"\d+ FETCH \(", re.I)
+_FETCH_UID = re.compile(rb"\bUID (\d+)", re.I)
+_PUSH_NEW = re.compile(rb"^\d+ (EXISTS|RECENT)\b", re.I)
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """Compact IMAP sequence set: [1, 2, 3, 7] -> "1:3,7"."""
+    ordered = sorted(set(uids))
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def parse_fetch_bodies(lines: Iterable[Any]) -> dict[int, bytes]:
+    """UID -> body from the lines of a ``UID FETCH (UID BODY.PEEK[])`` response.
+
+    aioimaplib gives each literal as a ``bytearray`` after the ``n FETCH (...{size}``
+    line; the UID may sit before or after the literal. Unsolicited FETCH lines
+    (flag changes) have no literal and are skipped.
+    """
+    result: dict[int, bytes] = {}
+    uid: int | None = None
+    body: bytes | None = None
+
+    def flush() -> None:
+        if uid is not None and body is not None:
+            result[uid] = body
+
+    for line in lines:
+        if isinstance(line, bytearray):
+            if body is None:
+                body = bytes(line)
+            continue
+        if _FETCH_START.match(line):
+            flush()
+            uid, body = None, None
+        m = _FETCH_UID.search(line)
+        if m and uid is None:
+            uid = int(m.group(1))
+    flush()
+    return result
+
+
+def _search_uids(lines: Sequence[Any]) -> list[int]:
+    # aioimaplib strips "* SEARCH" from the untagged line; the last line is the tagged text.
+    uids: list[int] = []
+    for line in lines[:-1]:
+        if isinstance(line, bytes) and re.fullmatch(rb"[\d ]*", line):
+            uids.extend(int(x) for x in line.split())
+    return sorted(set(uids))
+
+
+def _text(response: aio.Response) -> str:
+    last = response.lines[-1] if response.lines else b""
+    return bytes(last).decode("utf-8", "replace").strip() if last else response.result
+
+
+def backoff_delays(initial: float = 1.0, maximum: float = 300.0, factor: float = 2.0,
+                   jitter: float = 0.1) -> Iterator[float]:
+    """Delays for reconnecting after ``MailboxUnavailable``: 1, 2, 4... capped, jittered."""
+    delay = initial
+    while True:
+        yield delay * (1 + random.uniform(-jitter, jitter))
+        delay = min(delay * factor, maximum)
+
+
+class ImapMailbox:
+    """``ports.Mailbox`` over IMAP. ``disabled_capabilities`` hides server
+    capabilities (e.g. ``{"MOVE"}``) so tests can exercise the fallback paths."""
+
+    def __init__(self, settings: ServerSettings, folders: Folders, *,
+                 poll_interval: float = 1.0, disabled_capabilities: Iterable[str] = ()) -> None:
+        self._settings = settings
+        self._folders = folders
+        self._poll_interval = poll_interval
+        self._disabled = frozenset(c.upper() for c in disabled_capabilities)
+        self._imap: aio.IMAP4 | None = None
+        self._lost: asyncio.Future[BaseException | None] | None = None
+        self._caps: frozenset[str] = frozenset()
+        self._uidvalidity: int | None = None
+        self._known: set[int] | None = None
+        self._lock = asyncio.Lock()
+        self._interrupt = asyncio.Event()
+        self._idling = False
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self._caps
+
+    @property
+    def _where(self) -> str:
+        return f"{self._settings.host}:{self._settings.port}"
+
+    # --- plumbing -----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _op(self) -> AsyncIterator[aio.IMAP4]:
+        if self._idling:
+            self._interrupt.set()
+        async with self._lock:
+            yield self._require()
+
+    def _require(self) -> aio.IMAP4:
+        if self._imap is None:
+            raise MailboxUnavailable(f"not connected to the IMAP server {self._where}")
+        return self._imap
+
+    def _drop(self) -> None:
+        imap, self._imap = self._imap, None
+        self._idling = False
+        if imap is not None and imap.protocol.transport is not None:
+            imap.protocol.transport.close()
+        if imap is not None and imap._client_task.done() and not imap._client_task.cancelled():
+            imap._client_task.exception()  # retrieved: a failed connect is reported by us
+
+    def _lost_error(self, exc: BaseException | None, what: str) -> MailboxError:
+        if isinstance(exc, ssl.SSLError):
+            return MailboxTLSError(describe_tls_error(exc, self._settings))
+        detail = f" ({exc})" if exc else ""
+        return MailboxUnavailable(f"connection to the IMAP server {self._where} lost "
+                                  f"during {what}{detail}")
+
+    async def _call(self, aw: Awaitable[T], what: str, *, timeout: float | None = -1.0) -> T:
+        """Await one aioimaplib call, raced against the connection dropping.
+
+        ``timeout=-1`` means the configured timeout; ``None`` relies on the
+        command's own inactivity timer (long FETCHes keep receiving data).
+        """
+        lost = self._lost
+        assert lost is not None
+        limit = self._settings.timeout if timeout == -1.0 else timeout
+        task = asyncio.ensure_future(aw)
+        try:
+            done, _ = await asyncio.wait({task, lost}, timeout=limit,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task in done:
+            try:
+                return task.result()
+            except ssl.SSLError as e:
+                self._drop()
+                raise MailboxTLSError(describe_tls_error(e, self._settings)) from e
+            except (asyncio.TimeoutError, aio.CommandTimeout) as e:
+                self._drop()
+                raise MailboxUnavailable(f"no answer from the IMAP server {self._where} "
+                                         f"to {what} within {self._settings.timeout:g} s") from e
+            except (OSError, aio.Abort, aio.Error) as e:
+                self._drop()
+                if lost.done():
+                    raise self._lost_error(lost.result(), what) from e
+                raise MailboxUnavailable(f"IMAP {what} failed on {self._where}: {e}") from e
+        task.cancel()
+        self._drop()
+        if lost in done:
+            raise self._lost_error(lost.result(), what)
+        raise MailboxUnavailable(f"no answer from the IMAP server {self._where} to {what} "
+                                 f"within {limit:g} s")
+
+    async def _checked(self, aw: Awaitable[aio.Response], what: str, **kw: Any) -> aio.Response:
+        response = await self._call(aw, what, **kw)
+        if response.result != "OK":
+            raise MailboxError(f"the IMAP server {self._where} refused {what}: {_text(response)}")
+        return response
+
+    async def _refresh_capabilities(self, imap: aio.IMAP4, *, ask: bool = True) -> None:
+        if ask:
+            await self._call(imap.protocol.capability(), "CAPABILITY")
+        caps = {c.strip("[]()").upper() for c in imap.protocol.capabilities}
+        caps.discard("CAPABILITY")
+        self._caps = frozenset(c for c in caps if c) - self._disabled
+
+    # --- connection ---------------------------------------------------------------
+
+    async def connect(self) -> None:
+        await self.close()
+        s = self._settings
+        try:
+            ctx = client_context(s) if s.security != "none" else None
+        except (ssl.SSLError, OSError) as e:
+            raise MailboxTLSError(describe_tls_error(e, s)) from e
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[BaseException | None] = loop.create_future()
+        self._lost = lost
+
+        def on_lost(exc: BaseException | None) -> None:
+            if not lost.done():
+                lost.set_result(exc)
+
+        async with self._lock:
+            self._imap = imap = aio.IMAP4(s.host, s.port, timeout=s.timeout, conn_lost_cb=on_lost,
+                                          ssl_context=ctx if s.security == "implicit" else None)
+            try:
+                await self._open(imap, ctx)
+            except BaseException:
+                self._drop()
+                raise
+        self._known = None
+        log.info("IMAP connected to %s (%s), UIDVALIDITY %s", self._where, s.security,
+                 self._uidvalidity)
+
+    async def _open(self, imap: aio.IMAP4, ctx: ssl.SSLContext | None) -> None:
+        try:
+            await self._call(imap.wait_hello_from_server(), "the greeting")
+        except MailboxUnavailable as e:
+            cause = e.__cause__
+            if isinstance(cause, OSError) and not isinstance(cause, ssl.SSLError):
+                raise MailboxUnavailable(f"cannot reach the IMAP server {self._where}: "
+                                         f"{cause.strerror or cause}") from cause
+            raise
+        # The greeting handler has already asked for CAPABILITY.
+        await self._refresh_capabilities(imap, ask=False)
+        if self._settings.security == "starttls":
+            assert ctx is not None
+            await self._starttls(imap, ctx)
+        await self._authenticate(imap)
+        await self._refresh_capabilities(imap)
+        for name in (self._folders.processed, self._folders.quarantine, self._folders.sent):
+            await self._ensure_folder(imap, name)
+        await self._select_inbox(imap)
+
+    async def _starttls(self, imap: aio.IMAP4, ctx: ssl.SSLContext) -> None:
+        if "STARTTLS" not in self._caps:
+            self._drop()
+            raise MailboxTLSError(no_starttls_message(self._settings))
+        proto = imap.protocol
+        response = await self._call(
+            proto.execute(aio.Command("STARTTLS", proto.new_tag(), loop=proto.loop)), "STARTTLS")
+        if response.result != "OK":
+            self._drop()
+            raise MailboxTLSError(f"The server {self._where} refused STARTTLS "
+                                  f"({_text(response)}); the connection cannot be secured.")
+        loop = asyncio.get_running_loop()
+        transport = await self._call(
+            loop.start_tls(proto.transport, proto, ctx, server_hostname=self._settings.host,
+                           ssl_handshake_timeout=self._settings.timeout), "the TLS handshake")
+        if transport is None:
+            self._drop()
+            raise MailboxUnavailable(f"the IMAP server {self._where} closed the connection "
+                                     "during STARTTLS")
+        proto.transport = transport
+        # RFC 3501 6.2.1: capabilities before TLS must be forgotten.
+        await self._refresh_capabilities(imap)
+
+    async def _authenticate(self, imap: aio.IMAP4) -> None:
+        s = self._settings
+        proto = imap.protocol
+        if s.auth == "none":
+            return
+        if s.auth == "external":
+            if "AUTH=EXTERNAL" not in self._caps or "SASL-IR" not in self._caps:
+                self._drop()
+                raise MailboxAuthError(f"The server {self._where} does not offer "
+                                       "AUTHENTICATE EXTERNAL (login by client certificate). "
+                                       "Use auth = \"login\" with a user name and password.")
+            # "=" is an empty initial response: the identity comes from the certificate.
+            command = aio.Command("AUTHENTICATE", proto.new_tag(), "EXTERNAL", "=", loop=proto.loop)
+            response = await self._call(proto.execute(command), "AUTHENTICATE EXTERNAL")
+            if response.result == "OK":
+                async with proto.state_condition:
+                    proto.state = aio.AUTH
+                    proto.state_condition.notify_all()
+                return
+            who = "the client certificate"
+        else:
+            if "LOGINDISABLED" in self._caps:
+                self._drop()
+                raise MailboxTLSError(f"The server {self._where} refuses to receive a password "
+                                      "over an unencrypted connection. Use security = "
+                                      "\"starttls\" or \"implicit\".")
+            if s.username is None or s.password is None:
+                raise MailboxAuthError("no IMAP user name or password configured")
+            try:
+                login = proto.login(aio.quoted(s.username), s.password)
+                response = await self._call(login, "LOGIN")
+            except ValueError:
+                raise MailboxAuthError("the IMAP password contains a line break") from None
+            if response.result == "OK":
+                return
+            who = f"the user {s.username}"
+        text = _text(response)
+        self._drop()
+        if "PRIVACYREQUIRED" in text.upper():
+            raise MailboxTLSError(f"The server {self._where} refuses a login over an unencrypted "
+                                  f"connection ({text}).")
+        hint = (" Check client_cert and client_key in the configuration."
+                if "certificate" in text.lower() else
+                " Check the user name and password in the configuration.")
+        raise MailboxAuthError(f"The IMAP server {self._where} refused {who}: {text}.{hint}")
+
+    async def _ensure_folder(self, imap: aio.IMAP4, name: str) -> None:
+        wire = aio.quoted(encode_mutf7(name))
+        listed = await self._checked(imap.protocol.simple_command("LIST", '""', wire), "LIST")
+        if len(listed.lines) > 1:
+            return
+        created = await self._call(imap.protocol.simple_command("CREATE", wire), "CREATE")
+        if created.result != "OK" and "ALREADYEXISTS" not in _text(created).upper():
+            raise MailboxError(f"cannot create the folder « {name} » on {self._where}: "
+                               f"{_text(created)}")
+        # Subscribed, so that the coordinator's mail client shows it.
+        await self._call(imap.protocol.simple_command("SUBSCRIBE", wire), "SUBSCRIBE")
+        log.info("IMAP folder created: %s", name)
+
+    async def _select_inbox(self, imap: aio.IMAP4) -> None:
+        wire = aio.quoted(encode_mutf7(self._folders.inbox))
+        response = await self._checked(imap.protocol.select(wire), "SELECT")
+        for line in response.lines:
+            m = _UIDVALIDITY.search(bytes(line))
+            if m:
+                self._uidvalidity = int(m.group(1))
+
+    async def close(self) -> None:
+        imap = self._imap
+        if imap is None:
+            return
+        try:
+            if imap.has_pending_idle():
+                imap.idle_done()
+            if self._lost is not None and not self._lost.done() \
+                    and imap.protocol.state in (aio.AUTH, aio.SELECTED, aio.NONAUTH):
+                await asyncio.wait_for(self._call(imap.protocol.logout(), "LOGOUT"), 2.0)
+        except (MailboxError, asyncio.TimeoutError, OSError, aio.AioImapException):
+            pass
+        finally:
+            if self._imap is imap:
+                self._drop()
+
+    # --- the inbox ------------------------------------------------------------------
+
+    async def uidvalidity(self) -> int:
+        self._require()
+        assert self._uidvalidity is not None
+        return self._uidvalidity
+
+    async def _uids(self, imap: aio.IMAP4, criterion: str = "UNDELETED") -> list[int]:
+        # Dovecot runs a command on its current view and syncs after it: without this
+        # NOOP, mail delivered since the last command would be missing from the search.
+        await self._checked(imap.protocol.simple_command("NOOP"), "NOOP")
+        response = await self._checked(
+            imap.protocol.search(criterion, charset=None, by_uid=True), "UID SEARCH")
+        return _search_uids(response.lines)
+
+    async def pending(self) -> list[int]:
+        async with self._op() as imap:
+            uids = await self._uids(imap)
+        self._known = set(uids)
+        return uids
+
+    async def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+        wanted = sorted(set(uids))
+        found: dict[int, bytes] = {}
+        async with self._op() as imap:
+            for chunk in _chunks(wanted, FETCH_BATCH):
+                response = await self._checked(
+                    imap.protocol.fetch(uid_set(chunk), "(UID BODY.PEEK[])", by_uid=True,
+                                        timeout=self._settings.timeout),
+                    "UID FETCH", timeout=None)
+                found.update(parse_fetch_bodies(response.lines))
+        return [FetchedMail(uid, found[uid]) for uid in wanted if uid in found]
+
+    async def move(self, uids: Sequence[int], folder: str) -> None:
+        wanted = sorted(set(uids))
+        if not wanted:
+            return
+        target = aio.quoted(encode_mutf7(folder))
+        async with self._op() as imap:
+            proto = imap.protocol
+            for chunk in _chunks(wanted, UID_SET_BATCH):
+                uset = uid_set(chunk)
+                if "MOVE" in self._caps:
+                    await self._checked(proto.move(uset, target, by_uid=True), "UID MOVE")
+                    continue
+                await self._checked(proto.copy(uset, target, by_uid=True), "UID COPY")
+                await self._checked(proto.store(uset, "+FLAGS.SILENT", r"(\Deleted)", by_uid=True),
+                                    "UID STORE")
+                if "UIDPLUS" in self._caps:
+                    await self._checked(proto.expunge(uset, by_uid=True), "UID EXPUNGE")
+                else:
+                    log.warning("IMAP server %s has neither MOVE nor UIDPLUS: %d message(s) left "
+                                "in the inbox flagged \\Deleted", self._where, len(chunk))
+        if self._known is not None:
+            self._known.difference_update(wanted)
+        log.info("IMAP moved %d message(s) to %s", len(wanted), folder)
+
+    async def contains_message_id(self, folder: str, message_id: str) -> bool:
+        wanted = message_id.strip().strip("<>")
+        charset = None if wanted.isascii() else "UTF-8"
+        async with self._op() as imap:
+            proto = imap.protocol
+            other = folder != self._folders.inbox
+            if other:
+                await self._checked(
+                    proto.simple_command("EXAMINE", aio.quoted(encode_mutf7(folder))), "EXAMINE")
+            try:
+                response = await self._checked(
+                    proto.search("HEADER", "Message-ID", aio.quoted(wanted), charset=charset,
+                                 by_uid=True), "UID SEARCH")
+                hits = _search_uids(response.lines)
+                if not hits:
+                    return False
+                # SEARCH HEADER matches substrings, case-insensitively: compare exactly.
+                headers = await self._checked(
+                    proto.fetch(uid_set(hits), "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
+                                by_uid=True, timeout=self._settings.timeout), "UID FETCH")
+                parser = email.parser.BytesHeaderParser()
+                for raw in parse_fetch_bodies(headers.lines).values():
+                    found = str(parser.parsebytes(raw).get("Message-ID", "")).strip()
+                    if found.strip("<>") == wanted:
+                        return True
+                return False
+            finally:
+                if other and self._imap is imap:
+                    await self._select_inbox(imap)
+
+    # --- waiting --------------------------------------------------------------------
+
+    async def wait_for_mail(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with self._op() as imap:
+            uids = set(await self._uids(imap))
+            if self._known is None:
+                self._known = uids
+            elif uids - self._known:
+                return
+            self._interrupt.clear()
+            if "IDLE" in self._caps:
+                await self._idle(imap, deadline)
+            else:
+                await self._poll(imap, deadline)
+
+    async def _poll(self, imap: aio.IMAP4, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        while (remaining := deadline - loop.time()) > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._interrupt.wait(), min(self._poll_interval, remaining))
+                return
+            response = await self._checked(imap.protocol.simple_command("NOOP"), "NOOP")
+            if any(_PUSH_NEW.match(bytes(line)) for line in response.lines[:-1]):
+                return
+
+    async def _idle(self, imap: aio.IMAP4, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        queue = imap.protocol.idle_queue
+        while not queue.empty():  # pushes from an earlier IDLE: already looked at since
+            queue.get_nowait()
+        while (remaining := deadline - loop.time()) > 0 and not self._interrupt.is_set():
+            session = min(remaining, IDLE_RENEW)
+            idle = await self._call(imap.idle_start(timeout=session), "IDLE")
+            self._idling = True
+            try:
+                if await self._wait_push(imap, loop.time() + session):
+                    return
+            finally:
+                self._idling = False
+                if self._imap is imap and imap.has_pending_idle():
+                    imap.idle_done()
+                    await self._call(asyncio.shield(idle), "IDLE DONE")
+
+    async def _wait_push(self, imap: aio.IMAP4, until: float) -> bool:
+        """True when the server announced new mail, False when ``until`` came."""
+        loop = asyncio.get_running_loop()
+        interrupt = asyncio.ensure_future(self._interrupt.wait())
+        try:
+            while (remaining := until - loop.time()) > 0:
+                push = asyncio.ensure_future(imap.protocol.idle_queue.get())
+                try:
+                    done, _ = await self._wait_any(push, interrupt, remaining)
+                finally:
+                    push.cancel()
+                if interrupt in done:
+                    return True
+                if push not in done:
+                    return False
+                lines = push.result()
+                if lines is aio.STOP_WAIT_SERVER_PUSH or lines == aio.STOP_WAIT_SERVER_PUSH:
+                    return False
+                if any(_PUSH_NEW.match(bytes(line)) for line in lines):
+                    return True
+            return False
+        finally:
+            interrupt.cancel()
+
+    async def _wait_any(self, push: asyncio.Future[Any], interrupt: asyncio.Future[Any],
+                        remaining: float) -> tuple[set[Any], set[Any]]:
+        lost = self._lost
+        assert lost is not None
+        done, pending = await asyncio.wait({push, interrupt, lost}, timeout=remaining,
+                                           return_when=asyncio.FIRST_COMPLETED)
+        if lost in done:
+            self._drop()
+            raise self._lost_error(lost.result(), "IDLE")
+        return done, pending
