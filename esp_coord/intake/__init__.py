@@ -1,0 +1,172 @@
+"""Intake: raw RFC 5322 bytes in, one decoded ``IncomingMail`` out.
+
+``parse_mail`` is pure and never raises: whatever arrives in the mailbox must
+end up as a value the service can route (answer, quarantine or ignore).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+
+from .automatic import automatic_reason
+from .headers import Headers, decoded_text, message_id, message_ids, parse_date, return_path, sender
+from .mime import MAX_DEPTH, extract
+from .model import Attachment, IncomingMail
+from .quotes import extract_body
+
+__all__ = ["Attachment", "IncomingMail", "parse_mail"]
+
+_PARSER = BytesParser(policy=policy.default)
+_MAX_HEADER_BLOCK = 2**20
+# The stdlib parser recurses once per nesting level (RecursionError near 1000
+# levels, and quadratic before that): count containers before parsing.
+_CONTAINER = re.compile(rb"boundary|message/(?:rfc822|global)", re.I)
+_MAX_CONTAINERS = 2 * MAX_DEPTH
+
+
+def _megabytes(size: int) -> str:
+    value = size / 2**20
+    text = f"{value:.0f}" if value == int(value) else f"{value:.1f}"
+    return f"{text.replace('.', ',')} Mo"
+
+
+def _header_block(raw: bytes) -> bytes:
+    head = raw[:_MAX_HEADER_BLOCK]
+    ends = [pos for pos in (head.find(b"\n\n"), head.find(b"\n\r\n")) if pos >= 0]
+    return head[: min(ends) + 1] if ends else head
+
+
+def _too_complex(raw: bytes) -> bool:
+    for count, _ in enumerate(_CONTAINER.finditer(raw)):
+        if count >= _MAX_CONTAINERS:
+            return True
+    return False
+
+
+def _content_type(msg: Message) -> str:
+    try:
+        return msg.get_content_type()
+    except Exception:
+        return "text/plain"
+
+
+def _message_too_large(size: int, limit: int) -> str | None:
+    if size <= limit:
+        return None
+    return f"le message fait {_megabytes(size)}, au-delà de la limite de {_megabytes(limit)}"
+
+
+def _too_large_attachments(attachments: tuple[Attachment, ...], limit: int) -> list[str]:
+    return [
+        f"la pièce jointe n° {number} fait {_megabytes(a.size)}, "
+        f"au-delà de la limite de {_megabytes(limit)}"
+        for number, a in enumerate(attachments, start=1)
+        if a.size > limit
+    ]
+
+
+def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> IncomingMail:
+    defects: list[str] = []
+    too_large: list[str] = []
+    message_too_large = _message_too_large(len(raw), max_message_bytes)
+    if message_too_large:
+        too_large.append(message_too_large)
+        headers_only = True
+    elif _too_complex(raw):
+        defects.append("mime-too-complex")
+        headers_only = True
+    else:
+        headers_only = False
+    if headers_only:
+        msg = _PARSER.parsebytes(_header_block(raw), headersonly=True)
+    else:
+        msg = _PARSER.parsebytes(raw)
+    defects.extend(type(d).__name__ for d in msg.defects)
+    headers = Headers(msg.raw_items())
+
+    mid = message_id(headers.first("Message-ID"))
+    from_address, from_name, from_defect = sender(headers.all("From"))
+    if from_defect:
+        defects.append(from_defect)
+    subject = decoded_text(headers.first("Subject"))
+    path = return_path(headers.first("Return-Path"))
+    content_type = _content_type(msg)
+
+    text, attachments = "", ()
+    if not headers_only:
+        text, attachments, mime_defects = extract(msg)
+        defects.extend(mime_defects)
+        too_large.extend(_too_large_attachments(attachments, max_attachment_bytes))
+
+    return IncomingMail(
+        dedup_key=f"mid:{mid.lower()}" if mid else _digest_key(raw),
+        message_id=mid,
+        from_address=from_address,
+        from_name=from_name,
+        return_path=path,
+        subject=subject,
+        date=parse_date(headers.first("Date")),
+        in_reply_to=message_ids(headers.first("In-Reply-To")),
+        references=message_ids(headers.first("References")),
+        text=text,
+        body=extract_body(text),
+        automatic=automatic_reason(
+            headers,
+            subject=subject,
+            content_type=content_type,
+            return_path=path,
+            from_address=from_address,
+        ),
+        size=len(raw),
+        attachments=attachments,
+        too_large="; ".join(too_large) or None,
+        defects=tuple(dict.fromkeys(defects)),
+    )
+
+
+def _digest_key(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def parse_mail(
+    raw: bytes,
+    *,
+    max_message_bytes: int = 25 * 2**20,
+    max_attachment_bytes: int = 10 * 2**20,
+) -> IncomingMail:
+    """Decode one raw message (as an IMAP FETCH returns it). Never raises.
+
+    Over ``max_message_bytes`` only the header block is parsed and
+    ``too_large`` explains why in French; attachments over
+    ``max_attachment_bytes`` are reported the same way.
+    """
+    if not isinstance(raw, bytes):
+        try:
+            raw = bytes(raw)  # bytearray from aioimaplib, memoryview
+        except Exception:
+            raw = str(raw).encode("utf-8", "replace")
+    try:
+        return _parse(raw, max_message_bytes, max_attachment_bytes)
+    except Exception as exc:  # the last line of defence: see module docstring
+        return IncomingMail(
+            dedup_key=_digest_key(raw),
+            message_id=None,
+            from_address="",
+            from_name="",
+            return_path=None,
+            subject="",
+            date=None,
+            in_reply_to=(),
+            references=(),
+            text="",
+            body="",
+            automatic=None,
+            size=len(raw),
+            attachments=(),
+            too_large=_message_too_large(len(raw), max_message_bytes),
+            defects=(f"unparseable:{type(exc).__name__}",),
+        )

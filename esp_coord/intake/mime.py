@@ -1,0 +1,175 @@
+"""Walking the MIME tree: the readable text and the list of attachments.
+
+Attachments are never decoded, only measured (base64 size is computed from
+the encoded length), so a zip bomb or a huge PDF costs nothing. The tree walk
+is bounded in depth and in number of parts.
+"""
+
+from __future__ import annotations
+
+import binascii
+from email.message import Message
+
+from .html_text import html_to_text
+from .model import Attachment
+from .headers import decode_words
+from .text_clean import decode_bytes, normalise_text, one_line
+
+MAX_DEPTH = 24
+MAX_PARTS = 500
+# A structured care mail is a few kilobytes; more text is not worth parsing
+# (HTML parsing of megabytes is slow) and is cut.
+MAX_TEXT_BYTES = 2 * 2**20
+
+
+def _children(part: Message) -> list[Message]:
+    if part.get_content_maintype() != "multipart":
+        return []
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
+def _is_attachment(part: Message) -> bool:
+    return part.get_content_disposition() == "attachment" or part.get_filename() is not None
+
+
+def _select_body(part: Message, depth: int) -> Message | None:
+    """The part holding what the sender wrote: plain text preferred over HTML."""
+    if depth > MAX_DEPTH:
+        return None
+    ctype = part.get_content_type()
+    if ctype in ("text/plain", "text/html"):
+        return None if _is_attachment(part) else part
+    children = _children(part)
+    if not children:
+        return None
+    if ctype == "multipart/alternative":
+        found = [c for c in (_select_body(ch, depth + 1) for ch in children) if c is not None]
+        plain = [c for c in found if c.get_content_type() == "text/plain"]
+        return (plain or found or [None])[0]
+    if ctype == "multipart/related":
+        return _select_body(children[0], depth + 1)
+    # mixed, signed, report and unknown multiparts: the first readable part.
+    for child in children:
+        chosen = _select_body(child, depth + 1)
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """Undo format=flowed (RFC 3676): soft-wrapped lines joined back."""
+    out: list[str] = []
+    current: str | None = None
+    current_depth = 0
+    for line in text.split("\n"):
+        stripped = line.lstrip(">")
+        depth = len(line) - len(stripped)
+        if stripped.startswith(" "):
+            stripped = stripped[1:]  # space-stuffing
+        is_signature = stripped == "-- "
+        if current is not None and depth == current_depth and not is_signature:
+            current += stripped
+        else:
+            if current is not None:
+                out.append(_quoted(current_depth, current))
+            current, current_depth = stripped, depth
+        if current.endswith(" ") and not is_signature:
+            if delsp:
+                current = current[:-1]
+        else:
+            out.append(_quoted(current_depth, current))
+            current = None
+    if current is not None:
+        out.append(_quoted(current_depth, current))
+    return "\n".join(out)
+
+
+def _quoted(depth: int, line: str) -> str:
+    return "> " * depth + line if depth else line
+
+
+def _part_text(part: Message, defects: list[str]) -> str:
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return ""
+    if len(data) > MAX_TEXT_BYTES:
+        data = data[:MAX_TEXT_BYTES]
+        defects.append("text-truncated")
+    text, defect = decode_bytes(data, part.get_content_charset())
+    if defect:
+        defects.append(defect)
+    text = normalise_text(text)
+    if part.get_content_type() == "text/html":
+        return normalise_text(html_to_text(text))
+    if str(part.get_param("format", "")).lower() == "flowed":
+        text = _unflow(text, str(part.get_param("delsp", "")).lower() == "yes")
+    return text
+
+
+def _encoded_size(part: Message, depth: int = 0) -> int:
+    """Decoded size of a leaf, without decoding base64."""
+    payload = part.get_payload()
+    if isinstance(payload, list):  # message/rfc822 or multipart: the sum of the parts
+        if depth > MAX_DEPTH:
+            return 0
+        return sum(_encoded_size(p, depth + 1) for p in payload if isinstance(p, Message))
+    if not isinstance(payload, str):
+        return 0
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "base64":
+        length = len(payload) - sum(payload.count(c) for c in " \t\r\n")
+        padding = len(payload.rstrip()) - len(payload.rstrip().rstrip("="))
+        return max(0, length * 3 // 4 - min(padding, 2))
+    if cte == "quoted-printable":
+        try:
+            return len(binascii.a2b_qp(payload.encode("ascii", "surrogateescape")))
+        except (ValueError, UnicodeError):
+            return len(payload)
+    return len(payload)
+
+
+def _filename(part: Message) -> str | None:
+    name = part.get_filename()
+    if name is None:
+        return None
+    name = one_line(decode_words(str(name)))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return name[:255] or None
+
+
+def _attachments(root: Message, body: Message | None, defects: list[str]) -> list[Attachment]:
+    found: list[Attachment] = []
+    stack: list[tuple[Message, int]] = [(root, 0)]
+    seen = 0
+    while stack:
+        part, depth = stack.pop()
+        seen += 1
+        if seen > MAX_PARTS:
+            defects.append("too-many-parts")
+            break
+        if depth > MAX_DEPTH:
+            defects.append("mime-too-deep")
+            continue
+        children = _children(part)
+        if children:
+            stack.extend((child, depth + 1) for child in reversed(children))
+            continue
+        if part is body:
+            continue
+        ctype = part.get_content_type()
+        if ctype in ("text/plain", "text/html") and not _is_attachment(part):
+            continue  # the other alternative of the body, or a text fragment
+        if part.get_content_maintype() == "multipart":
+            continue  # a broken container (no boundary): nothing to count
+        found.append(Attachment(_filename(part), ctype, _encoded_size(part)))
+    return found
+
+
+def extract(root: Message) -> tuple[str, tuple[Attachment, ...], tuple[str, ...]]:
+    """(text, attachments, defects) of a parsed message."""
+    defects: list[str] = []
+    body = _select_body(root, 0)
+    text = _part_text(body, defects) if body is not None else ""
+    attachments = _attachments(root, body, defects)
+    return text, tuple(attachments), tuple(dict.fromkeys(defects))

@@ -1,0 +1,37 @@
+"""What the intake hands to the service: one parsed incoming mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str | None
+    content_type: str
+    size: int  # decoded size in bytes (estimated from base64 without decoding)
+
+
+@dataclass(frozen=True)
+class IncomingMail:
+    """A received message, decoded once. No field ever holds CR, LF (except
+    ``text`` and ``body``, where "\\n" is the only line break), control
+    characters or lone surrogates."""
+
+    dedup_key: str  # "mid:<id lower-cased>" or "sha256:<hex of raw>"
+    message_id: str | None  # "<...>"
+    from_address: str  # lower-case addr-spec, "" when missing or ambiguous
+    from_name: str
+    return_path: str | None  # None: absent; "": null path "<>" (a bounce)
+    subject: str
+    date: datetime | None  # timezone-aware
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    text: str  # the whole readable body
+    body: str  # what the sender wrote: line N is line N of ``text`` or blank
+    automatic: str | None  # why it must never be answered
+    size: int
+    attachments: tuple[Attachment, ...]
+    too_large: str | None  # French, for the reply to the sender
+    defects: tuple[str, ...]  # labels for logs, no content
