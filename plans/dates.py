@@ -328,7 +328,7 @@ def parse_duration(text: str) -> timedelta:
     if m is not None and (m["h"] or m["m"]):
         hours = number_value(m["h"]) if m["h"] else 0
         minutes = int(m["m"]) if m["m"] else 0
-        if m["h"] is None and m["m"] and not re.search(r"(min|mn|m)$", folded):
+        if m["h"] is None and m["m"] and not re.search(r"(min|minutes?|mn|m)$", folded):
             hours = None  # a bare number has no unit: refuse to guess
     if hours is None or minutes is None:
         raise FieldError(problem=f"{_quote(text)} n'est pas une durée",

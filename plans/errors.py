@@ -11,7 +11,7 @@ never carry patient data beyond what the user typed in the same line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 
 
 @dataclass(frozen=True)
@@ -27,3 +27,17 @@ class FieldError(Exception):
 
     def __str__(self) -> str:
         return f"{self.problem} (attendu : {self.expected} ; exemple : {self.example})"
+
+
+def _set_exception_attribute(self: FieldError, name: str, value: object) -> None:
+    # A frozen dataclass forbids every assignment, but Python itself sets
+    # __traceback__, __cause__, __context__ and __notes__ on exceptions it
+    # re-raises (contextlib, add_note, ExceptionGroup): allow those only.
+    if name.startswith("__") and name.endswith("__"):
+        object.__setattr__(self, name, value)
+        return
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+# Assigned after decoration: dataclass(frozen=True) refuses a __setattr__ in the class body.
+FieldError.__setattr__ = _set_exception_attribute  # type: ignore[method-assign, assignment]
