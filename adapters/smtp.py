@@ -109,9 +109,9 @@ class SmtpSender:
             try:
                 try:
                     await self._transaction(session, message, sender, recipients)
-                except _StaleConnection:
+                except _StaleConnection as stale:
                     if not reused:
-                        raise SendTemporaryError(self._lost()) from None
+                        raise self._translate(stale.cause, stage=stale.stage) from stale.cause
                     # The server closed our idle connection before we spoke:
                     # nothing was accepted, so one retry on a fresh session is safe.
                     log.info("SMTP connection to %s was closed by the server; reconnecting",
@@ -122,8 +122,8 @@ class SmtpSender:
                     self._busy.add(session)
                     try:
                         await self._transaction(session, message, sender, recipients)
-                    except _StaleConnection:
-                        raise SendTemporaryError(self._lost()) from None
+                    except _StaleConnection as stale:
+                        raise self._translate(stale.cause, stage=stale.stage) from stale.cause
             except SendError:
                 self._busy.discard(session)
                 # A refusal leaves a healthy session (the transaction was reset).
@@ -152,9 +152,6 @@ class SmtpSender:
     @property
     def _where(self) -> str:
         return f"{self._settings.host}:{self._settings.port}"
-
-    def _lost(self) -> str:
-        return f"the connection to the SMTP server {self._where} was lost; will retry"
 
     def _closed_after_handshake(self) -> str:
         # With TLS 1.3 a server that rejects (or wants) our client certificate
@@ -257,7 +254,14 @@ class SmtpSender:
             raise
         except (SMTPServerDisconnected, ConnectionError) as exc:
             if stage != "data":
-                raise _StaleConnection() from exc
+                raise _StaleConnection(exc, stage) from exc
+            raise self._translate(exc, stage=stage) from exc
+        except SMTPResponseException as exc:
+            # 421: the server is closing this session (idle too long, too many
+            # messages on one connection); before DATA a new session may do.
+            if exc.code == 421 and stage != "data":
+                client.close()
+                raise _StaleConnection(exc, stage) from exc
             raise self._translate(exc, stage=stage) from exc
         except BaseException as exc:
             raise self._translate(exc, stage=stage) from exc
@@ -301,7 +305,12 @@ def _disconnected(exc: BaseException) -> bool:
 
 
 class _StaleConnection(Exception):
-    """The connection dropped before DATA: nothing was accepted."""
+    """The session ended before DATA: nothing was accepted, a new session may retry."""
+
+    def __init__(self, cause: Exception, stage: str) -> None:
+        super().__init__(stage)
+        self.cause = cause
+        self.stage = stage
 
 
 def _refused_recipients(refused: list[SMTPRecipientRefused], where: str) -> SendError:

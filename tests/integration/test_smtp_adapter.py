@@ -269,3 +269,38 @@ async def test_client_certificate_from_another_authority(tls_material: TLSMateri
             await s.send(mail(), sender=BOT, recipients=[NURSE])
         await s.close()
         assert server.messages == []
+
+
+async def test_421_on_a_reused_session_opens_a_new_one(front: SmtpFront,
+                                                       sender: SmtpSender) -> None:
+    await sender.send(mail(), sender=BOT, recipients=[NURSE])
+    front.refuse(421, count=1, stage="mail")
+    await sender.send(mail(), sender=BOT, recipients=[NURSE])
+    assert len(front.messages) == 2
+    assert front.sessions == 2
+
+
+async def test_421_on_a_fresh_session_is_temporary(front: SmtpFront,
+                                                   sender: SmtpSender) -> None:
+    front.refuse(421, count=1, stage="mail")
+    with pytest.raises(SendTemporaryError, match="421"):
+        await sender.send(mail(), sender=BOT, recipients=[NURSE])
+    await sender.send(mail(), sender=BOT, recipients=[NURSE])
+    assert len(front.messages) == 1
+
+
+async def test_silent_server_times_out_as_temporary() -> None:
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never greets
+        writer.close()
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    s = SmtpSender(SmtpFront(security="none").settings(port=port, timeout=0.3))
+    try:
+        with pytest.raises(SendTemporaryError, match="did not answer in time"):
+            await s.send(mail(), sender=BOT, recipients=[NURSE])
+    finally:
+        await s.close()
+        server.close()
+        await server.wait_closed()
