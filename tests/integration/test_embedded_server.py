@@ -236,3 +236,31 @@ async def test_untrusted_client_never_reaches_login(embedded: EmbeddedTestServer
     with pytest.raises(ssl.SSLCertVerificationError):
         await asyncio.open_connection(settings.host, settings.port,
                                       ssl=client_context(settings))
+
+
+@pytest.mark.parametrize("security", ["implicit", "starttls"])
+async def test_the_service_mailbox_adapter_works_on_it(embedded: EmbeddedTestServer,
+                                                       security: str) -> None:
+    from adapters.imap import ImapMailbox
+    from esp_coord.config import Folders
+
+    mailbox = ImapMailbox(embedded.imap_settings(security), Folders())  # type: ignore[arg-type]
+    await mailbox.connect()
+    try:
+        sender = SmtpSender(embedded.server.smtp_settings(BOT))
+        await sender.send(mail("un"), sender=GP, recipients=[BOT])
+        await sender.close()
+        uids = await mailbox.pending()
+        assert [m.raw for m in await mailbox.fetch(uids)] == [crlf(mail("un"))]
+        await mailbox.move(uids, "Traités")
+        assert await mailbox.pending() == []
+        assert await embedded.messages("Traités") == [crlf(mail("un"))]
+        waiting = asyncio.create_task(mailbox.wait_for_mail(5))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await embedded.deliver(mail("deux"))
+        await asyncio.wait_for(waiting, 2)
+        assert time.monotonic() - started < 1.0
+        assert len(await mailbox.pending()) == 1
+    finally:
+        await mailbox.close()
