@@ -64,7 +64,10 @@ class MailOps(TxBase):
             raise AlreadyProcessed(dedup_key)
 
     async def quarantine_count(self, since: datetime | None = None) -> int:
-        query = select(func.count()).where(processed_mail.c.outcome == "quarantined")
+        """Mails put in quarantine (unknown sender, or the handler failed)."""
+        query = select(func.count()).where(
+            processed_mail.c.outcome.in_(("quarantined", "failed"))
+        )
         if since is not None:
             query = query.where(processed_mail.c.at >= since)
         return int((await self._conn.execute(query)).scalar_one())

@@ -4,8 +4,10 @@ An answer is enqueued in the same transaction as the state change it reports,
 so either both exist or neither. States::
 
     pending --mark_sending--> sending --mark_sent--> sent
-       ^                         |
+       ^                         |  ^ (mark_sending again: re-send after a crash)
        +-------mark_retry--------+--mark_failed--> failed
+
+    confirm_delivered: any state --> sent
 
 ``sending`` means an attempt started and its outcome is unknown (the process
 may have died mid-SMTP): on restart the service looks for its own copy in the
@@ -95,10 +97,15 @@ class OutboxOps(TxBase):
         return self._item(row._mapping) if row is not None else None
 
     async def mark_sending(self, item_id: int, now: datetime) -> None:
-        """pending -> sending. Refuses anything else: sending an item that is
-        already sent or being sent would deliver it twice."""
+        """pending (or sending, when re-sending after a crash) -> sending.
+
+        Raises ``OutboxStateError`` for an item already sent or failed: the
+        caller must not send it (it was delivered, e.g. witnessed meanwhile).
+        """
         await self._transition(
-            item_id, frm=("pending",), values={"status": "sending", "last_attempt_at": now}
+            item_id,
+            frm=("pending", "sending"),
+            values={"status": "sending", "last_attempt_at": now},
         )
 
     async def mark_sent(self, item_id: int, now: datetime) -> None:

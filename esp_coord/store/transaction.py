@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from esp_coord.crypto import Keyring
@@ -147,4 +147,10 @@ class Store:
         except DBAPIError as exc:
             if is_busy(exc):
                 raise StoreBusy("the database is busy (locked or in conflict)") from exc
+            raise
+        except StatementError as exc:
+            # A value refused before reaching the database (e.g. a naive
+            # datetime): the caller's bug, reported as the plain ValueError.
+            if isinstance(exc.orig, ValueError):
+                raise exc.orig from None
             raise
