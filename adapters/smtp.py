@@ -220,7 +220,7 @@ class SmtpSender:
                 await client.auth_login(s.username, s.password)
             else:
                 await client.login(s.username, s.password)
-        elif s.auth == "external" and "external" in client.supported_auth_methods:
+        elif s.auth == "external" and "external" in client.server_auth_methods:
             # The client certificate is the credential; "=" is the empty
             # authorisation identity (RFC 4954): the server derives it from the certificate.
             response = await client.execute_command(b"AUTH", b"EXTERNAL", b"=")

@@ -304,3 +304,26 @@ async def test_silent_server_times_out_as_temporary() -> None:
         await s.close()
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize("security", ["starttls", "implicit"])
+async def test_auth_external_with_the_client_certificate(tls_material: TLSMaterial,
+                                                         security: str) -> None:
+    async with SmtpFront(tls_material, security=security,  # type: ignore[arg-type]
+                         require_client_cert=True, external_auth=True) as server:
+        s = SmtpSender(server.settings())
+        for _ in range(2):
+            await s.send(mail(), sender=BOT, recipients=[NURSE])
+        await s.close()
+        assert server.auth_attempts == [("EXTERNAL", True)]
+        assert len(server.messages) == 2
+
+
+async def test_auth_required_but_none_configured_is_rejected(tls_material: TLSMaterial) -> None:
+    async with SmtpFront(tls_material, auth=USER) as server:
+        s = SmtpSender(server.settings(auth="none"))
+        with pytest.raises(SendRejected) as info:
+            await s.send(mail(), sender=BOT, recipients=[NURSE])
+        await s.close()
+        assert info.value.code == 530
+        assert server.messages == []

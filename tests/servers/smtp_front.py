@@ -87,7 +87,7 @@ class _Handler:
             return refusal
         content = envelope.original_content or envelope.content or b""
         assert isinstance(content, bytes)
-        cert = session.ssl.get("peercert") if session.ssl else None
+        cert = _peer_cert(server)
         received = Received(mail_from=envelope.mail_from or "", rcpt_tos=list(envelope.rcpt_tos),
                             content=content, session_number=self.front._session_of(server),
                             client_cert=cert)
@@ -98,6 +98,21 @@ class _Handler:
                 return "451 4.3.0 Local delivery failed"
         self.front.messages.append(received)
         return "250 2.0.0 Accepted"
+
+
+class _ExternalAuthHandler(_Handler):
+    """Also offers AUTH EXTERNAL: the TLS client certificate is the credential."""
+
+    async def auth_EXTERNAL(self, server: SMTP, args: list[str]) -> AuthResult:
+        cert = _peer_cert(server)
+        self.front.auth_attempts.append(("EXTERNAL", cert is not None))
+        return AuthResult(success=cert is not None, handled=False, auth_data=cert)
+
+
+def _peer_cert(server: SMTP) -> dict[str, Any] | None:
+    transport = server.transport
+    cert = transport.get_extra_info("peercert") if transport is not None else None
+    return cert or None
 
 
 class SmtpFront:
@@ -111,6 +126,7 @@ class SmtpFront:
     def __init__(self, tls: TLSMaterial | None = None, *, host: str = "127.0.0.1",
                  security: Literal["starttls", "implicit", "none"] = "starttls",
                  auth: tuple[str, str] | None = None, require_client_cert: bool = False,
+                 external_auth: bool = False,
                  deliver: Deliver | None = None, hostname: str = "smtp.test") -> None:
         if security != "none" and tls is None:
             raise ValueError("TLS material is needed unless security is 'none'")
@@ -129,7 +145,8 @@ class SmtpFront:
         self._refusals: list[_Refusal] = []
         self._live: dict[SMTP, int] = {}
         self._server: asyncio.AbstractServer | None = None
-        self._handler = _Handler(self)
+        self.external_auth = external_auth
+        self._handler = _ExternalAuthHandler(self) if external_auth else _Handler(self)
         self._ctx: ssl.SSLContext | None = None
 
     # --- TLS and authentication ------------------------------------------------
@@ -148,10 +165,9 @@ class SmtpFront:
 
     def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
                       mechanism: str, auth_data: Any) -> AuthResult:
-        assert self.auth is not None
         ok = False
         login = ""
-        if isinstance(auth_data, LoginPassword):
+        if self.auth is not None and isinstance(auth_data, LoginPassword):
             login = auth_data.login.decode("utf-8", "replace")
             ok = (login, auth_data.password.decode("utf-8", "replace")) == self.auth
         self.auth_attempts.append((login, ok))
@@ -173,8 +189,8 @@ class SmtpFront:
             # handled by the listening socket, below aiosmtpd.
             tls_context=ctx if self.security == "starttls" else None,
             require_starttls=self.security == "starttls",
-            authenticator=self._authenticate if self.auth else None,
-            auth_required=self.auth is not None,
+            authenticator=self._authenticate if self.auth or self.external_auth else None,
+            auth_required=self.auth is not None or self.external_auth,
             auth_require_tls=self.security == "starttls",
             loop=asyncio.get_running_loop(),
         )
@@ -259,5 +275,6 @@ class SmtpFront:
             values.update(client_cert=self.tls.client_cert, client_key=self.tls.client_key)
             if not self.auth:
                 values["auth"] = "external"
+                values["username"] = None
         values.update(overrides)
         return ServerSettings(**values)
