@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from plans.rhythm import When
 
-if TYPE_CHECKING:  # imported for annotations only: grammar imports the model
-    from plans.grammar import ActionDraft, PlanDraft, PlanUpdate
+if TYPE_CHECKING:  # annotations only: drafts and protocols import the model
+    from plans.drafts import ActionDraft, PlanDraft, PlanUpdate
     from plans.protocols import ProtocolDef
 
 __all__ = ["Action", "AppliedProtocol", "Entry", "Note", "Occurrence", "Patient", "Plan",
@@ -334,8 +334,9 @@ class Plan:
         action = self.action(number)
         if action.status != TODO:
             raise PlanError("not_todo", self.ref, number)
-        when = at or datetime.combine(on, datetime.min.time())
-        action.done.append(Occurrence(on, by, comment, at))
+        # Without the mail's instant, noon of that day in the plan's own zone.
+        when = at or datetime.combine(on, time(12), tzinfo=self.created_at.tzinfo)
+        action.done.append(Occurrence(on, by, comment, when))
         nxt = action._next_occurrence(max(on, action.due or on))
         if nxt is None:
             action.status, action.due = DONE, None
