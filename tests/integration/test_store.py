@@ -1,5 +1,7 @@
 """Contract tests of the store: the same tests on SQLite and on PostgreSQL."""
 
+# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
+
 from __future__ import annotations
 
 import asyncio
@@ -79,7 +81,7 @@ async def test_quarantine_count(store: Store) -> None:
 
 
 async def test_enqueue_is_idempotent_and_round_trips(store: Store) -> None:
-    raw = "Subject: PPS\r\n\r\nMARTIN Jeanne".encode()
+    raw = b"Subject: PPS\r\n\r\nMARTIN Jeanne"
     async with store.transaction() as tx:
         first = await tx.enqueue(message_id="<a@bot>", sender="bot@x", recipients=["p@x", "q@x"],
                                  raw=raw, at=T0, cause="k1")

@@ -100,7 +100,8 @@ async def backend(
                 "server_settings": {"search_path": schema, "application_name": schema}
             }
         }
-        yield Backend("postgresql", f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/test", options)
+        url = f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+        yield Backend("postgresql", url, options)
         left = await admin.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", schema
         )
@@ -121,7 +122,8 @@ async def store(backend: Backend, keyring: Keyring) -> AsyncIterator[Store]:
         store = backend.store(keyring)
         await store.start(stack)
         yield store
-        assert store.engine.pool.checkedout() == 0, "a connection is still checked out"  # type: ignore[attr-defined]
+        pool = store.engine.pool
+        assert pool.checkedout() == 0, "a connection is still checked out"  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="not started"):
         store.engine  # noqa: B018 - disposed and forgotten on close
 

@@ -1,5 +1,7 @@
 """PostgreSQL specifics: a real deadlock is retried, not dropped."""
 
+# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
+
 from __future__ import annotations
 
 import asyncio

@@ -12,7 +12,7 @@ import pytest
 
 from esp_coord.crypto import DecryptionError, KeyFileError, Keyring
 
-SECRET = "MARTIN Jeanne 248037505611878".encode()
+SECRET = b"MARTIN Jeanne 248037505611878"
 
 
 def test_round_trip_with_context() -> None:
