@@ -24,6 +24,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -107,16 +108,22 @@ class DovecotServer:
         self.lmtp_port = free_port(self.host)
         self.name = "dovecot"
         self._proc: asyncio.subprocess.Process | None = None
-        self.conf = workdir / "dovecot.conf"
+        # As root, Dovecot's unprivileged processes (login, mail as the internal user)
+        # must reach base_dir and the mail store; pytest's tmp_path is private to root,
+        # so they live in a world-traversable temp folder, removed on exit.
+        self.datadir = workdir
+        if os.getuid() == 0:
+            self.datadir = Path(tempfile.mkdtemp(prefix="esp-dovecot-"))
+            self.datadir.chmod(0o755)
+        self.conf = self.datadir / "dovecot.conf"
 
     # --- lifecycle ---------------------------------------------------------------
 
     def _write_config(self) -> None:
-        w = self.workdir
+        w = self.datadir
         for sub in ("run", "state", "mail"):
             (w / sub).mkdir(parents=True, exist_ok=True)
         user, group, login_user = _service_users()
-        w.chmod(0o755)  # the unprivileged login processes must reach base_dir
         # Dovecot never stores mail as root: as root, mail belongs to the internal user.
         mail_uid, mail_gid = pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid
         if os.getuid() == 0:
@@ -196,12 +203,13 @@ service stats {{
         self._write_config()
         self._proc = await asyncio.create_subprocess_exec(
             str(DOVECOT), "-F", "-c", str(self.conf),
-            stdout=asyncio.subprocess.DEVNULL, stderr=self._stderr_file())
+            stdout=asyncio.subprocess.DEVNULL, stderr=self._stderr_file(),
+            start_new_session=True)  # its own process group: stop(graceful=False) kills all
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             if self._proc.returncode is not None:
-                err = (self.workdir / "stderr.log").read_text(errors="replace")
+                err = (self.datadir / "stderr.log").read_text(errors="replace")
                 raise RuntimeError(f"dovecot exited ({self._proc.returncode}): {err}{self.log()}")
             if await self._greets():
                 return
@@ -215,7 +223,7 @@ service stats {{
 
     def _stderr_file(self) -> int:
         # A file, not a pipe: nobody reads a pipe while Dovecot runs, and it must not block.
-        fd = os.open(self.workdir / "stderr.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(self.datadir / "stderr.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._stderr_fd = fd
         return fd
 
@@ -234,23 +242,29 @@ service stats {{
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    async def stop(self) -> None:
+    async def stop(self, *, graceful: bool = True) -> None:
+        """SIGTERM and wait (about 1 s: clients get a BYE), or, with
+        ``graceful=False``, SIGKILL the whole process group at once (a crash)."""
         proc, self._proc = self._proc, None
         fd, self._stderr_fd = getattr(self, "_stderr_fd", None), None
         if fd is not None:
             os.close(fd)
         if proc is None or proc.returncode is not None:
             return
-        proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+        if graceful:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+                return
+            except asyncio.TimeoutError:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group we created at start
+        await proc.wait()
 
-    async def restart(self) -> None:
+    async def restart(self, *, graceful: bool = True) -> None:
         """Stop and start again on the same ports, mail kept (for reconnect tests)."""
-        await self.stop()
+        await self.stop(graceful=graceful)
         await self.start()
 
     async def __aenter__(self) -> DovecotServer:
@@ -258,10 +272,13 @@ service stats {{
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
+        # Nothing is left to say to clients: the fast way keeps the tests quick.
+        await self.stop(graceful=False)
+        if self.datadir != self.workdir:
+            shutil.rmtree(self.datadir, ignore_errors=True)
 
     def log(self) -> str:
-        p = self.workdir / "dovecot.log"
+        p = self.datadir / "dovecot.log"
         return p.read_text(errors="replace")[-4000:] if p.exists() else ""
 
     # --- what tests use ---------------------------------------------------------------
@@ -302,6 +319,11 @@ service stats {{
         """Every folder of the bot's mailbox, decoded."""
         return await asyncio.to_thread(self._list_sync)
 
+    async def messages(self, folder: str = "INBOX", user: str | None = None) -> list[bytes]:
+        """Raw messages of ``folder`` in UID order (read without setting \\Seen)."""
+        del user  # one mailbox here; the parameter mirrors the embedded server
+        return await asyncio.to_thread(self._messages_sync, folder)
+
     async def seen_uids(self, folder: str = "INBOX") -> list[int]:
         return await asyncio.to_thread(self._search_sync, folder, "SEEN")
 
@@ -340,6 +362,17 @@ service stats {{
                 assert m
                 names.append(decode_mutf7((m.group(1) or m.group(2)).decode()))
             return names
+        finally:
+            conn.logout()
+
+    def _messages_sync(self, folder: str) -> list[bytes]:
+        from adapters.mutf7 import encode_mutf7
+
+        conn = self._imaplib()
+        try:
+            conn.select(f'"{encode_mutf7(folder)}"', readonly=True)
+            _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
+            return [part[1] for part in data if isinstance(part, tuple)]
         finally:
             conn.logout()
 
