@@ -30,6 +30,7 @@ _BETWEEN_WORDS = re.compile(r"\s*")
 _MSG_ID = re.compile(r"<([^<>\s]{1,500})>")
 _ADDR_SPEC = re.compile(r"[^\s@<>()\[\],;:\\\"]{1,200}@[\w.-]{1,255}", re.UNICODE)
 _QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 
 
 class Headers:
@@ -39,6 +40,7 @@ class Headers:
         self._values: dict[str, list[str]] = {}
         for name, value in items:
             text = value if isinstance(value, str) else str(value)
+            text = _LINE_ENDS.sub("", text[: MAX_HEADER_CHARS + 100])  # unfold
             self._values.setdefault(name.strip().lower(), []).append(text[:MAX_HEADER_CHARS])
 
     def all(self, name: str) -> list[str]:
@@ -121,7 +123,7 @@ def message_id(value: str | None) -> str | None:
     found = _MSG_ID.search(value)
     if found:
         return f"<{one_line(found.group(1))}>"
-    bare = one_line(_raw_to_str(value)).replace(" ", "")
+    bare = re.sub(r"[\s<>]", "", one_line(_raw_to_str(value)))
     return f"<{bare[:500]}>" if bare else None
 
 

@@ -1,0 +1,89 @@
+"""HTML to text and quote stripping, on their own."""
+
+from __future__ import annotations
+
+from esp_coord.intake.html_text import html_to_text
+from esp_coord.intake.quotes import extract_body
+
+
+def test_blocks_lists_and_breaks() -> None:
+    html = (
+        "<html><head><title>T</title><style>p {color: red}</style></head><body>"
+        "<div>Patient : X</div><div><br></div><div>Né le : 1</div>"
+        "<p>a<br>b</p><ul><li>un</li><li><p>deux</p></li></ul>"
+        "<h2>Titre</h2><table><tr><td>INS :</td><td>1 2</td></tr></table>"
+        "<script>alert('x')</script></body></html>"
+    )
+    assert html_to_text(html).split("\n") == [
+        "Patient : X",
+        "",
+        "Né le : 1",
+        "a",
+        "b",
+        "- un",
+        "- deux",
+        "Titre",
+        "INS : 1 2",
+    ]
+
+
+def test_entities_whitespace_and_outlook_markup() -> None:
+    html = (
+        "<p class=MsoNormal>Probl&egrave;me&nbsp;:   plaie\n  du talon<o:p></o:p></p>"
+        "<p class=MsoNormal><![if !supportLists]>\u00b7\u00a0\u00a0\u00a0 <![endif]>"
+        "Action&nbsp;: IDE<o:p></o:p></p>"
+        "<p class=MsoNormal><o:p>&nbsp;</o:p></p><p>&lt;b&gt; &amp; &#233;</p>"
+    )
+    assert html_to_text(html).split("\n") == [
+        "Problème\u00a0: plaie du talon",
+        "- Action\u00a0: IDE",
+        "",
+        "<b> & é",
+    ]
+
+
+def test_unclosed_head_and_broken_markup() -> None:
+    assert html_to_text("<html><head><meta x><body><p>statut") == "statut"
+    assert html_to_text("<p>a</b></i><div <<>>b") in ("a", "a\nb", "a\n>b")
+    assert html_to_text("") == ""
+    assert html_to_text("<pre>  a\n   b</pre>") == "  a\n   b"
+
+
+def test_blockquote_becomes_quoted_lines() -> None:
+    html = (
+        "<div>FAIT 3</div>"
+        '<div class="moz-cite-prefix">Le 23/11/2026 à 09:13, Coordination a écrit&nbsp;:</div>'
+        '<blockquote type="cite"><p>Plan créé</p><blockquote>vieux</blockquote></blockquote>'
+    )
+    text = html_to_text(html)
+    assert text.split("\n") == [
+        "FAIT 3",
+        "Le 23/11/2026 à 09:13, Coordination a écrit\u00a0:",
+        "> Plan créé",
+        "> > vieux",
+    ]
+    assert extract_body(text) == "FAIT 3"
+
+
+def test_signature_separators() -> None:
+    assert extract_body("statut\n--\nDr X") == "statut"
+    assert extract_body("statut\n-- \nDr X") == "statut"
+    assert extract_body("statut\n---\nDr X") == "statut\n---\nDr X"
+    assert extract_body("a\n\n\n  \n\u00a0\n") == "a"
+
+
+def test_quoted_lines_inside_and_attribution_without_quotes() -> None:
+    assert extract_body("> a\nstatut\n> b\nFAIT 2") == "\nstatut\n\nFAIT 2"
+    # An attribution not followed by quoted text (Outlook style) cuts.
+    assert extract_body("statut\nLe 1 déc. 2026, X a écrit :\nancien texte") == "statut"
+    # Top-posting with the whole quote below: cut at the attribution.
+    assert extract_body("statut\n\nOn Mon, X wrote:\n> a\n> b\n") == "statut"
+
+
+def test_huge_line_is_fast() -> None:
+    import time
+
+    line = "Le " + "x" * 500_000 + " a écrit :"
+    started = time.perf_counter()
+    assert extract_body("statut\n" + line + "\n" + line) == "statut\n" + line + "\n" + line
+    assert time.perf_counter() - started < 0.5
