@@ -30,20 +30,55 @@ __all__ = [
 ]
 
 MONTH_NAMES = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 )
 WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 # Folded spellings -> month number / weekday number (0 = Monday).
 MONTHS: dict[str, int] = {fold(name): i for i, name in enumerate(MONTH_NAMES, start=1)}
-MONTHS.update({"fevr": 2, "fev": 2, "janv": 1, "avr": 4, "juil": 7, "sept": 9, "oct": 10,
-               "nov": 11, "dec": 12, "aout": 8})
+MONTHS.update(
+    {
+        "fevr": 2,
+        "fev": 2,
+        "janv": 1,
+        "avr": 4,
+        "juil": 7,
+        "sept": 9,
+        "oct": 10,
+        "nov": 11,
+        "dec": 12,
+        "aout": 8,
+    }
+)
 WEEKDAYS: dict[str, int] = {fold(name): i for i, name in enumerate(WEEKDAY_NAMES)}
 
 _NUMBER_WORDS = {
-    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
-    "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "quinze": 15, "vingt": 20,
+    "un": 1,
+    "une": 1,
+    "deux": 2,
+    "trois": 3,
+    "quatre": 4,
+    "cinq": 5,
+    "six": 6,
+    "sept": 7,
+    "huit": 8,
+    "neuf": 9,
+    "dix": 10,
+    "onze": 11,
+    "douze": 12,
+    "quinze": 15,
+    "vingt": 20,
     "trente": 30,
 }
 # Beyond this, a count is a typo, and dates would overflow.
@@ -205,8 +240,14 @@ def absolute_date(text: str, *, today: date, short_year: bool = True) -> date | 
 
 # --- relative dates ---------------------------------------------------------
 
-_FIXED_WORDS = {"aujourd'hui": 0, "aujourd hui": 0, "ce jour": 0, "demain": 1,
-                "apres-demain": 2, "apres demain": 2}
+_FIXED_WORDS = {
+    "aujourd'hui": 0,
+    "aujourd hui": 0,
+    "ce jour": 0,
+    "demain": 1,
+    "apres-demain": 2,
+    "apres demain": 2,
+}
 _J_PLUS = re.compile(r"^j\s*\+\s*(\d{1,4})$")
 _IN = re.compile(r"^(?:dans|d'ici)\s+(\w+)\s+(jours?|semaines?|mois|ans?|annees?)$")
 _NEXT_WEEKDAY = re.compile(r"^(" + "|".join(WEEKDAYS) + r")(?:\s+prochain)?$")
@@ -249,7 +290,8 @@ def _shift(today: date, count: int, unit: str, text: str) -> date:
     else:
         delta = relativedelta(years=count)
     try:
-        return today + delta
+        shifted: date = today + delta
+        return shifted
     except (OverflowError, ValueError):
         raise FieldError(
             problem=f"{_quote(text)} est trop loin",
@@ -288,12 +330,16 @@ def parse_time(text: str) -> time:
         return _TIME_WORDS[folded]
     m = _TIME.match(folded)
     if m is None:
-        raise FieldError(problem=f"{_quote(text)} n'est pas une heure",
-                         expected=TIME_EXPECTED, example="12h30")
+        raise FieldError(
+            problem=f"{_quote(text)} n'est pas une heure", expected=TIME_EXPECTED, example="12h30"
+        )
     hour, minute = int(m[1]), int(m[2] or 0)
     if hour > 23 or minute > 59:
-        raise FieldError(problem=f"{_quote(text)} n'est pas une heure réelle",
-                         expected=TIME_EXPECTED + " (de 0h00 à 23h59)", example="12h30")
+        raise FieldError(
+            problem=f"{_quote(text)} n'est pas une heure réelle",
+            expected=TIME_EXPECTED + " (de 0h00 à 23h59)",
+            example="12h30",
+        )
     return time(hour, minute)
 
 
@@ -331,10 +377,16 @@ def parse_duration(text: str) -> timedelta:
         if m["h"] is None and m["m"] and not re.search(r"(min|minutes?|mn|m)$", folded):
             hours = None  # a bare number has no unit: refuse to guess
     if hours is None or minutes is None:
-        raise FieldError(problem=f"{_quote(text)} n'est pas une durée",
-                         expected=DURATION_EXPECTED, example="1h30")
+        raise FieldError(
+            problem=f"{_quote(text)} n'est pas une durée",
+            expected=DURATION_EXPECTED,
+            example="1h30",
+        )
     total = timedelta(hours=hours, minutes=minutes)
     if total <= timedelta(0) or total > timedelta(hours=24):
-        raise FieldError(problem=f"{_quote(text)} n'est pas une durée plausible",
-                         expected=DURATION_EXPECTED + " (au plus 24 h)", example="1h30")
+        raise FieldError(
+            problem=f"{_quote(text)} n'est pas une durée plausible",
+            expected=DURATION_EXPECTED + " (au plus 24 h)",
+            example="1h30",
+        )
     return total

@@ -22,7 +22,10 @@ _FEMALE = {"f", "femme", "feminin", "feminine", "mme", "madame", "mlle", "mademo
 _MALE = {"m", "h", "homme", "masculin", "masculine", "m.", "mr", "monsieur", "garcon"}
 EARLIEST_BIRTH_YEAR = 1890
 BIRTH_EXPECTED = "une date de naissance réelle et passée, au format JJ/MM/AAAA"
-INS_EXPECTED = "le matricule INS de 15 caractères (13 chiffres et la clé de 2 chiffres ; 2A ou 2B pour la Corse)"
+INS_EXPECTED = (
+    "le matricule INS de 15 caractères (13 chiffres et la clé de 2 chiffres ;"
+    " 2A ou 2B pour la Corse)"
+)
 _INS_SEPARATORS = re.compile(r"[\s.\-\u00a0\u202f]+")
 # Sex digit: 1/2 for a NIR, 7/8 for a temporary number (NIA).
 _SEX_OF_DIGIT = {"1": "M", "2": "F", "7": "M", "8": "F"}
@@ -51,23 +54,35 @@ def parse_birth_date(text: str, *, today: date) -> date:
     shown = f"« {' '.join(text.split())[:40]} »"
     folded = fold(text)
     if relative_date(text, today=today) is not None or folded in WEEKDAYS:
-        raise FieldError(problem=f"{shown} n'est pas une date de naissance",
-                         expected=BIRTH_EXPECTED, example="12/03/1948")
+        raise FieldError(
+            problem=f"{shown} n'est pas une date de naissance",
+            expected=BIRTH_EXPECTED,
+            example="12/03/1948",
+        )
     born = absolute_date(text, today=today, short_year=False)
     if born is None:
-        raise FieldError(problem=f"{shown} n'est pas une date", expected=BIRTH_EXPECTED,
-                         example="12/03/1948")
+        raise FieldError(
+            problem=f"{shown} n'est pas une date", expected=BIRTH_EXPECTED, example="12/03/1948"
+        )
     if not re.search(r"\d{4}", folded):
         # "12/03" was completed with a year by absolute_date: a birth date needs its own.
-        raise FieldError(problem=f"{shown} n'a pas d'année", expected=BIRTH_EXPECTED,
-                         example=f"{format_date(born)[:6]}1948")
+        raise FieldError(
+            problem=f"{shown} n'a pas d'année",
+            expected=BIRTH_EXPECTED,
+            example=f"{format_date(born)[:6]}1948",
+        )
     if born > today:
-        raise FieldError(problem=f"le {format_date(born)} est dans le futur",
-                         expected=BIRTH_EXPECTED, example=f"{format_date(born)[:6]}1948")
+        raise FieldError(
+            problem=f"le {format_date(born)} est dans le futur",
+            expected=BIRTH_EXPECTED,
+            example=f"{format_date(born)[:6]}1948",
+        )
     if born.year < EARLIEST_BIRTH_YEAR:
-        raise FieldError(problem=f"l'année {born.year} est trop ancienne",
-                         expected=f"{BIRTH_EXPECTED}, après {EARLIEST_BIRTH_YEAR}",
-                         example=f"{format_date(born)[:6]}19{born.year % 100:02d}")
+        raise FieldError(
+            problem=f"l'année {born.year} est trop ancienne",
+            expected=f"{BIRTH_EXPECTED}, après {EARLIEST_BIRTH_YEAR}",
+            example=f"{format_date(born)[:6]}19{born.year % 100:02d}",
+        )
     return born
 
 
@@ -94,10 +109,18 @@ def parse_ins(text: str, *, sex: str | None, birth_date: date | None) -> str:
     if len(ins) != 15:
         raise _ins_error(f"l'INS a {len(ins)} caractères au lieu de 15")
     if not _well_formed(ins):
-        bad = next((c for i, c in enumerate(ins) if not c.isdigit() and not (
-            i in (5, 6) and ins[5:7] in ("2A", "2B"))), ins[:1])
-        raise _ins_error(f"l'INS contient un caractère non autorisé « {bad} »"
-                         " (seuls les chiffres, et 2A ou 2B pour la Corse, sont permis)")
+        bad = next(
+            (
+                c
+                for i, c in enumerate(ins)
+                if not c.isdigit() and not (i in (5, 6) and ins[5:7] in ("2A", "2B"))
+            ),
+            ins[:1],
+        )
+        raise _ins_error(
+            f"l'INS contient un caractère non autorisé « {bad} »"
+            " (seuls les chiffres, et 2A ou 2B pour la Corse, sont permis)"
+        )
     key = nir.calc_check_digits(ins)
     try:
         nir.validate(ins)
@@ -109,16 +132,23 @@ def parse_ins(text: str, *, sex: str | None, birth_date: date | None) -> str:
             format_ins(ins[:13] + key),
         ) from None
     if ins[0] not in _SEX_OF_DIGIT:
-        raise _ins_error(f"le premier chiffre de l'INS est {ins[0]} : il doit être 1 ou 2 "
-                         "(7 ou 8 pour un numéro provisoire)")
+        raise _ins_error(
+            f"le premier chiffre de l'INS est {ins[0]} : il doit être 1 ou 2 "
+            "(7 ou 8 pour un numéro provisoire)"
+        )
     _check_sex(ins, sex)
     _check_birth(ins, birth_date)
     return ins
 
 
 def _well_formed(ins: str) -> bool:
-    return (len(ins) == 15 and ins[:5].isdigit() and ins[7:].isdigit()
-            and (ins[5:7].isdigit() or ins[5:7] in ("2A", "2B")) and ins.isascii())
+    return (
+        len(ins) == 15
+        and ins[:5].isdigit()
+        and ins[7:].isdigit()
+        and (ins[5:7].isdigit() or ins[5:7] in ("2A", "2B"))
+        and ins.isascii()
+    )
 
 
 def _check_sex(ins: str, sex: str | None) -> None:
@@ -126,7 +156,7 @@ def _check_sex(ins: str, sex: str | None) -> None:
         return
     raise FieldError(
         problem=f"l'INS commence par {ins[0]} ({_SEX_WORDS[_SEX_OF_DIGIT[ins[0]]]}) "
-                f"mais le sexe indiqué est {sex} ({_SEX_WORDS.get(sex, sex)})",
+        f"mais le sexe indiqué est {sex} ({_SEX_WORDS.get(sex, sex)})",
         expected="un INS et un sexe qui concordent (1 ou 7 pour un homme, 2 ou 8 pour une femme)",
         example=format_ins(ins),
     )
@@ -138,14 +168,16 @@ def _check_birth(ins: str, born: date | None) -> None:
     month = int(ins[3:5])
     known_month = 1 <= month <= 12
     if not (known_month or 20 <= month <= 42 or month >= 50):
-        raise _ins_error(f"le mois {ins[3:5]} de l'INS n'existe pas (01 à 12 ; 20 à 42 ou "
-                         "50 et plus pour un mois inconnu)")
+        raise _ins_error(
+            f"le mois {ins[3:5]} de l'INS n'existe pas (01 à 12 ; 20 à 42 ou "
+            "50 et plus pour un mois inconnu)"
+        )
     if int(ins[1:3]) != born.year % 100 or (known_month and month != born.month):
         said = f"{ins[3:5]}/{ins[1:3]} (mois/année)" if known_month else f"l'année {ins[1:3]}"
         raise FieldError(
             problem=f"l'INS indique une naissance en {said} mais la date de "
-                    f"naissance indiquée est le {format_date(born)}",
+            f"naissance indiquée est le {format_date(born)}",
             expected="un INS dont l'année et le mois (2e à 5e chiffres) concordent avec la "
-                     "date de naissance",
+            "date de naissance",
             example=format_ins(ins),
         )

@@ -15,8 +15,15 @@ from dataclasses import dataclass, field
 from plans.errors import FieldError
 from plans.normalize import fold
 
-__all__ = ["FieldError", "Person", "parse_people", "profession_label", "profession_name",
-           "profession_of", "resolve_person"]
+__all__ = [
+    "FieldError",
+    "Person",
+    "parse_people",
+    "profession_label",
+    "profession_name",
+    "profession_of",
+    "resolve_person",
+]
 
 
 @dataclass(frozen=True)
@@ -33,16 +40,47 @@ class Person:
 
 
 _SYNONYMS: dict[str, tuple[str, ...]] = {
-    "medecin": ("medecin", "mg", "md", "mt", "medecin traitant", "medecin generaliste",
-                "generaliste", "dr", "docteur", "medecin de famille"),
-    "infirmier": ("infirmier", "infirmiere", "ide", "idel", "inf", "infirmier liberal",
-                  "infirmiere liberale", "infirmier diplome d'etat",
-                  "infirmiere diplomee d'etat"),
-    "pharmacien": ("pharmacien", "pharmacienne", "pharmacie", "pharma", "officine",
-                   "pharmacien d'officine"),
-    "masseur-kinesitherapeute": ("masseur-kinesitherapeute", "masseur kinesitherapeute",
-                                 "kinesitherapeute", "kine", "kinesi", "mk", "mkde",
-                                 "masseuse-kinesitherapeute"),
+    "medecin": (
+        "medecin",
+        "mg",
+        "md",
+        "mt",
+        "medecin traitant",
+        "medecin generaliste",
+        "generaliste",
+        "dr",
+        "docteur",
+        "medecin de famille",
+    ),
+    "infirmier": (
+        "infirmier",
+        "infirmiere",
+        "ide",
+        "idel",
+        "inf",
+        "infirmier liberal",
+        "infirmiere liberale",
+        "infirmier diplome d'etat",
+        "infirmiere diplomee d'etat",
+    ),
+    "pharmacien": (
+        "pharmacien",
+        "pharmacienne",
+        "pharmacie",
+        "pharma",
+        "officine",
+        "pharmacien d'officine",
+    ),
+    "masseur-kinesitherapeute": (
+        "masseur-kinesitherapeute",
+        "masseur kinesitherapeute",
+        "kinesitherapeute",
+        "kine",
+        "kinesi",
+        "mk",
+        "mkde",
+        "masseuse-kinesitherapeute",
+    ),
     "dieteticien": ("dieteticien", "dieteticienne", "diet", "dietetique"),
     "orthophoniste": ("orthophoniste", "ortho"),
     "podologue": ("podologue", "pedicure", "pedicure-podologue", "pedicure podologue"),
@@ -50,23 +88,60 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "psychologue": ("psychologue", "psy"),
     "ergotherapeute": ("ergotherapeute", "ergo"),
     "orthoptiste": ("orthoptiste",),
-    "assistant-social": ("assistant social", "assistante sociale", "assistant-social",
-                         "assistante-sociale", "as", "travailleur social"),
-    "coordinatrice": ("coordinatrice", "coordinateur", "coordination", "coordo",
-                      "coordinateur de parcours", "coordinatrice de parcours"),
+    "assistant-social": (
+        "assistant social",
+        "assistante sociale",
+        "assistant-social",
+        "assistante-sociale",
+        "as",
+        "travailleur social",
+    ),
+    "coordinatrice": (
+        "coordinatrice",
+        "coordinateur",
+        "coordination",
+        "coordo",
+        "coordinateur de parcours",
+        "coordinatrice de parcours",
+    ),
 }
 _CANONICAL: dict[str, str] = {
     synonym: canonical for canonical, words in _SYNONYMS.items() for synonym in words
 }
-_LABELS = {"medecin": "Dr", "infirmier": "IDE", "masseur-kinesitherapeute": "kiné",
-           "dieteticien": "diététicien", "ergotherapeute": "ergothérapeute",
-           "assistant-social": "assistant social"}
-_READABLE = {"medecin": "médecin", "masseur-kinesitherapeute": "kinésithérapeute",
-             "dieteticien": "diététicien", "ergotherapeute": "ergothérapeute",
-             "assistant-social": "assistant social"}
+_LABELS = {
+    "medecin": "Dr",
+    "infirmier": "IDE",
+    "masseur-kinesitherapeute": "kiné",
+    "dieteticien": "diététicien",
+    "ergotherapeute": "ergothérapeute",
+    "assistant-social": "assistant social",
+}
+_READABLE = {
+    "medecin": "médecin",
+    "masseur-kinesitherapeute": "kinésithérapeute",
+    "dieteticien": "diététicien",
+    "ergotherapeute": "ergothérapeute",
+    "assistant-social": "assistant social",
+}
 # Titles before a name: they say nothing about the person but "Dr" hints at a doctor.
-_TITLES = {"m", "m.", "mr", "mr.", "mme", "mme.", "mlle", "madame", "monsieur",
-           "mademoiselle", "pr", "pr.", "professeur", "dr", "dr.", "docteur"}
+_TITLES = {
+    "m",
+    "m.",
+    "mr",
+    "mr.",
+    "mme",
+    "mme.",
+    "mlle",
+    "madame",
+    "monsieur",
+    "mademoiselle",
+    "pr",
+    "pr.",
+    "professeur",
+    "dr",
+    "dr.",
+    "docteur",
+}
 _DOCTOR_TITLES = {"dr", "dr.", "docteur", "pr", "pr.", "professeur"}
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _GENDER_SUFFIX = re.compile(r"\((?:e|ne|ere|se|euse|rice)\)(?=\s|$)")
@@ -128,7 +203,7 @@ class _Query:
 
 def _split_query(text: str) -> _Query:
     folded = _GENDER_SUFFIX.sub("", fold(text))
-    words = folded.replace("(", " ").replace(")", " ").replace(".", ". ").split()
+    words = re.sub(r"[(),;:]", " ", folded).replace(".", ". ").split()
     doctor = False
     profession: str | None = None
     # A profession may come first ("IDE Julien MARIE") or last ("Julien MARIE, IDE").
@@ -178,8 +253,11 @@ def resolve_person(text: str, *, team: Sequence[Person], roster: Sequence[Person
     the roster. Accepts an address, a name (« Dr DURAND », « MARIE »), a
     profession (« IDE », « médecin traitant ») or both (« kiné BENALI »)."""
     if not text.strip():
-        raise FieldError(problem="aucune personne n'est nommée", expected=WHO_EXPECTED,
-                         example=_example(team, roster))
+        raise FieldError(
+            problem="aucune personne n'est nommée",
+            expected=WHO_EXPECTED,
+            example=_example(team, roster),
+        )
     address = _EMAIL.search(text)
     if address is not None:
         wanted = address.group(0).lower()
@@ -188,7 +266,8 @@ def resolve_person(text: str, *, team: Sequence[Person], roster: Sequence[Person
                 if person.email.lower() == wanted:
                     return person
         raise FieldError(
-            problem=f"l'adresse {_shown(address.group(0))} n'est pas dans l'équipe ni dans l'annuaire",
+            problem=f"l'adresse {_shown(address.group(0))} n'est pas dans l'équipe"
+            " ni dans l'annuaire",
             expected=WHO_EXPECTED,
             example=_example(team, roster),
         )
@@ -245,8 +324,16 @@ def _unique(people: list[Person]) -> list[Person]:
 
 
 _SEPARATORS = re.compile(r"\s*(?:[,;\n/+]|\bet\b)\s*", re.IGNORECASE)
-_EVERYONE = {"tous", "toutes", "tout le monde", "toute l'equipe", "l'equipe", "equipe",
-             "tous les membres", "toute l'equipe de soins"}
+_EVERYONE = {
+    "tous",
+    "toutes",
+    "tout le monde",
+    "toute l'equipe",
+    "l'equipe",
+    "equipe",
+    "tous les membres",
+    "toute l'equipe de soins",
+}
 
 
 def parse_people(
@@ -261,6 +348,7 @@ def parse_people(
     people: list[Person] = []
     errors: list[FieldError] = []
     # Addresses may contain separators ('+'): protect them from the split.
+    text = text.replace("\x00", "")
     addresses = _EMAIL.findall(text)
     masked = _EMAIL.sub("\x00", text)
     items = _SEPARATORS.split(masked)
@@ -274,6 +362,11 @@ def parse_people(
         except FieldError as error:
             errors.append(error)
     if not people and not errors:
-        errors.append(FieldError(problem="aucune personne n'est nommée", expected=WHO_EXPECTED,
-                                 example=_example(team, roster)))
+        errors.append(
+            FieldError(
+                problem="aucune personne n'est nommée",
+                expected=WHO_EXPECTED,
+                example=_example(team, roster),
+            )
+        )
     return _unique(people), errors
