@@ -422,7 +422,7 @@ def parse_update(lines: Sequence[tuple[int, str]], *, today: date, sender: Perso
     update.protocols = [p.name for p in protocols]
     _lists(reader, update)
     update.team = [p.email for p in members if p.email not in before]
-    if not reader.errors and update.empty:
+    if not reader.errors and update.empty and not set(update.team) - {sender.email}:
         reader.error(None, "note", "aucune modification n'a été trouvée dans le message",
                      "au moins une ligne « Rubrique : valeur » sous MAJ",
                      "passage fait, patiente fatiguée")

@@ -451,8 +451,7 @@ class Plan:
         if draft.when.rhythm is None:
             action.due = draft.when.due
         else:
-            first = next(draft.when.rhythm.occurrences(start, until=draft.when.until, count=1),
-                         None)
+            first = next(draft.when.rhythm.occurrences(start, until=draft.when.until), None)
             action.due = first
             if first is None:
                 action.status = DONE
@@ -467,7 +466,8 @@ class Plan:
         self.versions.append(Version(self.version + 1, author, at, source_message_id, summary))
 
 
-_KIND_WORDS = {"team": ("membre d'équipe", "membres d'équipe"), "referent": ("référent", "référent"),
+_KIND_WORDS = {"team": ("membre d'équipe", "membres d'équipe"),
+               "referent": ("référent", "référent"),
                "problem": ("problème", "problèmes"), "objective": ("objectif", "objectifs"),
                "preference": ("souhait", "souhaits"), "alert": ("alerte", "alertes"),
                "note": ("note", "notes"), "review_date": ("réévaluation", "réévaluation"),

@@ -120,7 +120,8 @@ def parse_library_file(filename: str, content: str) -> ProtocolDef:
             follow_up.when_for(_PROBE_DAY)
         except FieldError as exc:
             raise ProtocolFileError(filename, where + "quand",
-                                    f"a date or rhythm as in an Action line ({exc.problem})") from None
+                                    f"a date or rhythm as in an Action line ({exc.problem})"
+                                    ) from None
         follow_ups.append(follow_up)
     return ProtocolDef(name, _text(data, "titre", filename), _text(data, "description", filename),
                        tuple(follow_ups))
