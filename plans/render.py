@@ -296,9 +296,10 @@ def render_closed(plan: Plan, *, people: Sequence[Person], tz: tzinfo | None = N
     return _done(f"[{plan.ref}] Plan clos", lines)
 
 
-def render_help() -> Rendered:
+def render_help(sender_name: str | None = None) -> Rendered:
     """``AIDE``: one example per command."""
-    lines = ["Écrivez la commande dans l'objet du message ou sur sa première ligne ; "
+    lines = [f"Bonjour {sender_name},", ""] if sender_name else []
+    lines += ["Écrivez la commande dans l'objet du message ou sur sa première ligne ; "
              "majuscules et accents ne comptent pas.", ""]
     for name, (purpose, example) in COMMAND_EXAMPLES.items():
         lines += [f"{DISPLAY[name]} : {purpose}", *("    " + ln for ln in example.split("\n")), ""]
@@ -309,10 +310,12 @@ def render_help() -> Rendered:
     return _done("Aide - commandes du service de coordination", lines)
 
 
-def render_not_understood(text: str, suggestions: Sequence[str]) -> Rendered:
+def render_not_understood(text: str, suggestions: Sequence[str],
+                          sender_name: str | None = None) -> Rendered:
     """Anything else: what was not understood, the closest commands with examples."""
     shown = " ".join(text.split())[:80]
-    lines = [f"Votre message n'a pas été compris : « {shown} » n'est pas une commande."
+    lines = [f"Bonjour {sender_name},", ""] if sender_name else []
+    lines += [f"Votre message n'a pas été compris : « {shown} » n'est pas une commande."
              if shown else "Votre message n'a pas été compris : il ne contient pas de commande.",
              "Rien n'a été enregistré.", ""]
     names = list(suggestions) or ["STATUT", "MAJ", "AIDE"]

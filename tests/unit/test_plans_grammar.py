@@ -223,3 +223,26 @@ def test_sender_and_new_members_join_in_update() -> None:
 def test_lexer_stops_at_signature_separator() -> None:
     lexed = lex(lines("Note : a\n-- \nNote : signature\n"))
     assert [ln.value for ln in lexed] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("stem", "command", "sender", "errors"),
+    [("01-nouveau-pps", "NOUVEAU_PPS", DURAND, 0), ("02-maj-pps-reponse", "MAJ", MARIE, 0),
+     ("06-erreurs", "NOUVEAU_PPS", GIRARD, 4), ("07-html-outlook", "NOUVEAU_PPS", GIRARD, 0),
+     ("10-latin1-qp", "MAJ", MARIE, 0)],
+)
+def test_real_example_mails_through_intake(example_messages: dict[str, bytes], stem: str,
+                                           command: str, sender, errors: int) -> None:
+    """The same bodies as the intake really decodes them (charset, QP, HTML)."""
+    from esp_coord.intake import parse_mail
+
+    mail = parse_mail(example_messages[stem])
+    found = detect_command(mail.subject, mail.body)
+    assert found.name == command
+    today = mail.date.date()
+    if command == "MAJ":
+        parsed = parse_update(found.lines, today=today, sender=sender, team=TEAM_01,
+                              roster=ROSTER)
+    else:
+        parsed = parse_new_plan(found.lines, today=today, sender=sender, roster=ROSTER)
+    assert len(parsed.errors) == errors and parsed.ok == (errors == 0)

@@ -123,7 +123,8 @@ def test_done_postponed_closed_list() -> None:
 
 
 def test_help_has_one_example_per_command() -> None:
-    text = plain(render_help().text)
+    text = plain(render_help("Ana COSTA").text)
+    assert text.startswith("Bonjour Ana COSTA,")
     for name, (_, example) in COMMAND_EXAMPLES.items():
         first = example.split("\n")[0]
         assert first in text, name
