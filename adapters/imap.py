@@ -33,8 +33,13 @@ from aioimaplib import aioimaplib as aio
 from adapters.mutf7 import encode_mutf7
 from adapters.tls import client_context, describe_tls_error, no_starttls_message
 from esp_coord.config import Folders, ServerSettings
-from esp_coord.ports import (FetchedMail, MailboxAuthError, MailboxError, MailboxTLSError,
-                             MailboxUnavailable)
+from esp_coord.ports import (
+    FetchedMail,
+    MailboxAuthError,
+    MailboxError,
+    MailboxTLSError,
+    MailboxUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -199,7 +204,7 @@ class ImapMailbox:
             except ssl.SSLError as e:
                 self._drop()
                 raise MailboxTLSError(describe_tls_error(e, self._settings)) from e
-            except (asyncio.TimeoutError, aio.CommandTimeout) as e:
+            except (TimeoutError, aio.CommandTimeout) as e:
                 self._drop()
                 raise MailboxUnavailable(f"no answer from the IMAP server {self._where} "
                                          f"to {what} within {self._settings.timeout:g} s") from e
@@ -377,7 +382,7 @@ class ImapMailbox:
             if self._lost is not None and not self._lost.done() \
                     and imap.protocol.state in (aio.AUTH, aio.SELECTED, aio.NONAUTH):
                 await asyncio.wait_for(self._call(imap.protocol.logout(), "LOGOUT"), 2.0)
-        except (MailboxError, asyncio.TimeoutError, OSError, aio.AioImapException):
+        except (TimeoutError, MailboxError, OSError, aio.AioImapException):
             pass
         finally:
             if self._imap is imap:

@@ -148,6 +148,7 @@ base_dir = {w}/run
 state_dir = {w}/state
 log_path = {w}/dovecot.log
 auth_verbose = yes
+auth_failure_delay = 0
 protocols = imap lmtp
 listen = {self.host}, {self.insecure_host}
 default_internal_user = {user}
@@ -235,7 +236,7 @@ service stats {{
         try:
             line = await asyncio.wait_for(reader.readline(), 2)
             return line.startswith(b"* OK")
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return False
         finally:
             writer.close()
@@ -253,13 +254,13 @@ service stats {{
             return
         if graceful:
             proc.terminate()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(proc.wait(), 10)
-                return
-            except asyncio.TimeoutError:
-                pass
+        # The master may exit before its children (imap-login, imap): they would keep
+        # the old connections, and the old listening sockets, alive. Kill the group
+        # we created at start, so that a restart really cuts every client.
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the group we created at start
+            os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
 
     async def restart(self, *, graceful: bool = True) -> None:
