@@ -51,12 +51,13 @@ class _MessageIdsHeader(UnstructuredHeader):
 
 _REGISTRY = HeaderRegistry()
 for _name in ("message-id", "in-reply-to", "references"):
-    _REGISTRY.map_to_type(_name, _MessageIdsHeader)
+    # A mixin, as HeaderRegistry documents; typeshed wants a BaseHeader.
+    _REGISTRY.map_to_type(_name, _MessageIdsHeader)  # type: ignore[arg-type]
 _POLICY = policy.SMTP.clone(header_factory=_REGISTRY)
 
 
 def make_message_id(domain: str, tag: str = "") -> str:
-    """"<tag.uuid@domain>": unique, and the tag tells which plan it is about."""
+    """A unique "<tag.uuid@domain>"; the tag tells what the message is about."""
     clean_tag = re.sub(r"\.{2,}", ".", _TAG_CHARS.sub("", tag)).strip(".")[:64]
     clean_domain = re.sub(r"\.{2,}", ".", _TAG_CHARS.sub("", domain)).strip(".") or "localhost"
     unique = uuid.uuid4().hex

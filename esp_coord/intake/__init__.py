@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 from email import policy
-from email.message import Message
 from email.parser import BytesParser
 
 from .automatic import automatic_reason
 from .headers import Headers, decoded_text, message_id, message_ids, parse_date, return_path, sender
-from .mime import MAX_DEPTH, extract
+from .mime import MAX_DEPTH, MAX_PARTS, extract
+from .mime import content_type as root_content_type
 from .model import Attachment, IncomingMail
 from .quotes import extract_body
 
@@ -26,6 +26,7 @@ _MAX_HEADER_BLOCK = 2**20
 # levels, and quadratic before that): count containers before parsing.
 _CONTAINER = re.compile(rb"boundary|message/(?:rfc822|global)", re.I)
 _MAX_CONTAINERS = 2 * MAX_DEPTH
+_MAX_DELIMITERS = 2 * MAX_PARTS
 
 
 def _megabytes(size: int) -> str:
@@ -41,17 +42,14 @@ def _header_block(raw: bytes) -> bytes:
 
 
 def _too_complex(raw: bytes) -> bool:
+    # Each part costs the stdlib parser about half a millisecond with
+    # policy.default: bound the number of delimiter lines too.
+    if raw.count(b"\n--") > _MAX_DELIMITERS:
+        return True
     for count, _ in enumerate(_CONTAINER.finditer(raw)):
         if count >= _MAX_CONTAINERS:
             return True
     return False
-
-
-def _content_type(msg: Message) -> str:
-    try:
-        return msg.get_content_type()
-    except Exception:
-        return "text/plain"
 
 
 def _message_too_large(size: int, limit: int) -> str | None:
@@ -94,9 +92,10 @@ def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> Inc
         defects.append(from_defect)
     subject = decoded_text(headers.first("Subject"))
     path = return_path(headers.first("Return-Path"))
-    content_type = _content_type(msg)
+    content_type = root_content_type(msg)
 
-    text, attachments = "", ()
+    text = ""
+    attachments: tuple[Attachment, ...] = ()
     if not headers_only:
         text, attachments, mime_defects = extract(msg)
         defects.extend(mime_defects)

@@ -24,6 +24,8 @@ from .text_clean import decode_bytes, one_line
 # header parser is quadratic on some inputs, and no honest field needs more.
 MAX_HEADER_CHARS = 16_384
 MAX_IDS = 100
+# The address parser is quadratic on quotes and comments; a real From is short.
+MAX_FROM_CHARS = 2048
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"\s*")
@@ -31,6 +33,11 @@ _MSG_ID = re.compile(r"<([^<>\s]{1,500})>")
 _ADDR_SPEC = re.compile(r"[^\s@<>()\[\],;:\\\"]{1,200}@[\w.-]{1,255}", re.UNICODE)
 _QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 _LINE_ENDS = re.compile(r"\r\n|\r|\n")
+_SIMPLE_ADDR = r"(?P<addr>[^<>\s@,;:\"()\\\[\]]+@[A-Za-z0-9.-]+)"
+_SIMPLE_FROM = re.compile(
+    r'\s*(?:"(?P<quoted>[^"\\<>]*)"\s*|(?P<plain>[^"\\<>,;:@()\[\]]*))<' + _SIMPLE_ADDR + r">\s*"
+)
+_BARE_FROM = re.compile(r"\s*" + _SIMPLE_ADDR + r"\s*")
 
 
 class Headers:
@@ -168,6 +175,13 @@ def sender(values: list[str]) -> tuple[str, str, str | None]:
         return "", "", "from-missing"
     if len(values) > 1:
         return "", "", "from-duplicated"
+    if len(values[0]) > MAX_FROM_CHARS:
+        return "", "", "from-too-long"
+    simple = _SIMPLE_FROM.fullmatch(values[0]) or _BARE_FROM.fullmatch(values[0])
+    if simple:  # the usual shapes, without the (slow) full address parser
+        name = simple.groupdict().get("quoted") or simple.groupdict().get("plain") or ""
+        clean = clean_address(simple.group("addr"))
+        return clean, one_line(decode_words(name)), None if clean else "from-unparseable"
     try:
         header = email_policy.default.header_factory("from", values[0])
         addresses = header.addresses
@@ -177,7 +191,8 @@ def sender(values: list[str]) -> tuple[str, str, str | None]:
         return "", "", "from-ambiguous" if addresses else "from-unparseable"
     address = addresses[0]
     name = one_line(decode_words(address.display_name or ""))
-    return clean_address(address.addr_spec), name, None
+    clean = clean_address(address.addr_spec)
+    return clean, name, None if clean else "from-unparseable"
 
 
 def return_path(value: str | None) -> str | None:

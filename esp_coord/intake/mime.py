@@ -8,53 +8,88 @@ is bounded in depth and in number of parts.
 from __future__ import annotations
 
 import binascii
+from dataclasses import dataclass
 from email.message import Message
 
+from .headers import decode_words
 from .html_text import html_to_text
 from .model import Attachment
-from .headers import decode_words
 from .text_clean import decode_bytes, normalise_text, one_line
 
 MAX_DEPTH = 24
 MAX_PARTS = 500
 # A structured care mail is a few kilobytes; more text is not worth parsing
 # (HTML parsing of megabytes is slow) and is cut.
-MAX_TEXT_BYTES = 2 * 2**20
+MAX_TEXT_BYTES = 2**20
 
 
-def _children(part: Message) -> list[Message]:
-    if part.get_content_maintype() != "multipart":
-        return []
-    payload = part.get_payload()
-    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+@dataclass(frozen=True)
+class _Info:
+    content_type: str
+    params: dict[str, str]
+    is_attachment: bool
 
 
-def _is_attachment(part: Message) -> bool:
-    return part.get_content_disposition() == "attachment" or part.get_filename() is not None
+class _Parts:
+    """Content-Type and disposition of each part, parsed once.
 
+    With ``policy.default`` every ``get_content_type()``/``get_param()`` call
+    parses the header again; this cache halves the cost of a small mail.
+    """
 
-def _select_body(part: Message, depth: int) -> Message | None:
-    """The part holding what the sender wrote: plain text preferred over HTML."""
-    if depth > MAX_DEPTH:
+    def __init__(self) -> None:
+        self._cache: dict[int, _Info] = {}
+
+    def info(self, part: Message) -> _Info:
+        known = self._cache.get(id(part))
+        if known is not None:
+            return known
+        header = part.get("content-type")
+        ctype = str(getattr(header, "content_type", "") or "").lower()
+        if ctype.count("/") != 1:
+            ctype = "text/plain"  # RFC 2045 5.2: the default, also for invalid values
+        params = {str(k).lower(): str(v) for k, v in getattr(header, "params", {}).items()}
+        disposition = part.get("content-disposition")
+        is_attachment = (
+            str(getattr(disposition, "content_disposition", "") or "").lower() == "attachment"
+            or "filename" in getattr(disposition, "params", {})
+            or "name" in params
+        )
+        info = _Info(ctype, params, is_attachment)
+        self._cache[id(part)] = info
+        return info
+
+    def children(self, part: Message) -> list[Message]:
+        if not self.info(part).content_type.startswith("multipart/"):
+            return []
+        payload = part.get_payload()
+        if not isinstance(payload, list):
+            return []
+        return [p for p in payload if isinstance(p, Message)]
+
+    def select_body(self, part: Message, depth: int) -> Message | None:
+        """The part holding what the sender wrote: plain text preferred over HTML."""
+        if depth > MAX_DEPTH:
+            return None
+        info = self.info(part)
+        if info.content_type in ("text/plain", "text/html"):
+            return None if info.is_attachment else part
+        children = self.children(part)
+        if not children:
+            return None
+        if info.content_type == "multipart/alternative":
+            found = [c for c in (self.select_body(ch, depth + 1) for ch in children) if c]
+            plain = [c for c in found if self.info(c).content_type == "text/plain"]
+            candidates = plain or found
+            return candidates[0] if candidates else None
+        if info.content_type == "multipart/related":
+            return self.select_body(children[0], depth + 1)
+        # mixed, signed, report and unknown multiparts: the first readable part.
+        for child in children:
+            chosen = self.select_body(child, depth + 1)
+            if chosen is not None:
+                return chosen
         return None
-    ctype = part.get_content_type()
-    if ctype in ("text/plain", "text/html"):
-        return None if _is_attachment(part) else part
-    children = _children(part)
-    if not children:
-        return None
-    if ctype == "multipart/alternative":
-        found = [c for c in (_select_body(ch, depth + 1) for ch in children) if c is not None]
-        plain = [c for c in found if c.get_content_type() == "text/plain"]
-        return (plain or found or [None])[0]
-    if ctype == "multipart/related":
-        return _select_body(children[0], depth + 1)
-    # mixed, signed, report and unknown multiparts: the first readable part.
-    for child in children:
-        chosen = _select_body(child, depth + 1)
-        if chosen is not None:
-            return chosen
-    return None
 
 
 def _unflow(text: str, delsp: bool) -> str:
@@ -89,21 +124,21 @@ def _quoted(depth: int, line: str) -> str:
     return "> " * depth + line if depth else line
 
 
-def _part_text(part: Message, defects: list[str]) -> str:
+def _part_text(part: Message, info: _Info, defects: list[str]) -> str:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return ""
     if len(data) > MAX_TEXT_BYTES:
         data = data[:MAX_TEXT_BYTES]
         defects.append("text-truncated")
-    text, defect = decode_bytes(data, part.get_content_charset())
+    text, defect = decode_bytes(data, info.params.get("charset"))
     if defect:
         defects.append(defect)
     text = normalise_text(text)
-    if part.get_content_type() == "text/html":
+    if info.content_type == "text/html":
         return normalise_text(html_to_text(text))
-    if str(part.get_param("format", "")).lower() == "flowed":
-        text = _unflow(text, str(part.get_param("delsp", "")).lower() == "yes")
+    if info.params.get("format", "").lower() == "flowed":
+        text = _unflow(text, info.params.get("delsp", "").lower() == "yes")
     return text
 
 
@@ -138,7 +173,9 @@ def _filename(part: Message) -> str | None:
     return name[:255] or None
 
 
-def _attachments(root: Message, body: Message | None, defects: list[str]) -> list[Attachment]:
+def _attachments(
+    parts: _Parts, root: Message, body: Message | None, defects: list[str]
+) -> list[Attachment]:
     found: list[Attachment] = []
     stack: list[tuple[Message, int]] = [(root, 0)]
     seen = 0
@@ -151,25 +188,30 @@ def _attachments(root: Message, body: Message | None, defects: list[str]) -> lis
         if depth > MAX_DEPTH:
             defects.append("mime-too-deep")
             continue
-        children = _children(part)
+        children = parts.children(part)
         if children:
             stack.extend((child, depth + 1) for child in reversed(children))
             continue
         if part is body:
             continue
-        ctype = part.get_content_type()
-        if ctype in ("text/plain", "text/html") and not _is_attachment(part):
+        info = parts.info(part)
+        if info.content_type in ("text/plain", "text/html") and not info.is_attachment:
             continue  # the other alternative of the body, or a text fragment
-        if part.get_content_maintype() == "multipart":
+        if info.content_type.startswith("multipart/"):
             continue  # a broken container (no boundary): nothing to count
-        found.append(Attachment(_filename(part), ctype, _encoded_size(part)))
+        found.append(Attachment(_filename(part), info.content_type, _encoded_size(part)))
     return found
+
+
+def content_type(root: Message) -> str:
+    return _Parts().info(root).content_type
 
 
 def extract(root: Message) -> tuple[str, tuple[Attachment, ...], tuple[str, ...]]:
     """(text, attachments, defects) of a parsed message."""
     defects: list[str] = []
-    body = _select_body(root, 0)
-    text = _part_text(body, defects) if body is not None else ""
-    attachments = _attachments(root, body, defects)
+    parts = _Parts()
+    body = parts.select_body(root, 0)
+    text = _part_text(body, parts.info(body), defects) if body is not None else ""
+    attachments = _attachments(parts, root, body, defects)
     return text, tuple(attachments), tuple(dict.fromkeys(defects))

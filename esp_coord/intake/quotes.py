@@ -29,9 +29,7 @@ _SEPARATOR = re.compile(
 )
 _UNDERSCORES = re.compile(r"\s*_{10,}\s*$")
 _OUTLOOK_FROM = re.compile(r"\s*\*?(?:De|From)\s*\*?\s*:", re.I)
-_OUTLOOK_FIELD = re.compile(
-    r"\s*\*?(Envoyé|Sent|Date|À|A|To|Cc|Objet|Subject)\s*\*?\s*:", re.I
-)
+_OUTLOOK_FIELD = re.compile(r"\s*\*?(Envoyé|Sent|Date|À|A|To|Cc|Objet|Subject)\s*\*?\s*:", re.I)
 _OUTLOOK_SPAN = 6
 
 

@@ -108,7 +108,9 @@ def test_not_automatic() -> None:
     ):
         assert parse_mail(HEAD + b"Subject: x\r\n" + header + b"\r\nbody").automatic is None
     assert (
-        parse_mail(HEAD + b"Return-Path: <Julien.Marie@Infirmier.mssante.test>\r\n\r\nx").return_path
+        parse_mail(
+            HEAD + b"Return-Path: <Julien.Marie@Infirmier.mssante.test>\r\n\r\nx"
+        ).return_path
         == "julien.marie@infirmier.mssante.test"
     )
 
@@ -146,7 +148,9 @@ def test_outlook_french_reply_header_block_is_cut() -> None:
     assert mail.body == "FAIT 3\nSéance faite."
     without_rule = body.replace("________________________________\n", "")
     assert parse_mail(plain(without_rule.encode())).body == "FAIT 3\nSéance faite."
-    english = body.replace("De :", "From:").replace("Envoyé :", "Sent:").replace("Objet :", "Subject:")
+    english = (
+        body.replace("De :", "From:").replace("Envoyé :", "Sent:").replace("Objet :", "Subject:")
+    )
     assert parse_mail(plain(english.encode())).body == "FAIT 3\nSéance faite."
 
 
@@ -235,7 +239,9 @@ def test_ambiguous_or_spoofed_sender_is_empty() -> None:
     )
     mail = parse_mail(smuggled)
     assert mail.from_address == "attacker@evil.test"
-    assert mail.from_name == "claire.durand@medecin.mssante.test <claire.durand@medecin.mssante.test>"
+    assert (
+        mail.from_name == "claire.durand@medecin.mssante.test <claire.durand@medecin.mssante.test>"
+    )
     assert parse_mail(b"From: no address here\r\n\r\nx").from_address == ""
 
 

@@ -105,7 +105,6 @@ def test_arbitrary_text_in_headers_and_body(subject: str, body: str) -> None:
     raw = (
         b"From: " + subject.encode("utf-8", "surrogatepass") + b" <a@b.test>\r\n"
         b"Subject: " + subject.encode("utf-8", "surrogatepass") + b"\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
-        + body.encode("utf-8", "surrogatepass")
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.encode("utf-8", "surrogatepass")
     )
     check(parse_mail(raw), raw)
