@@ -143,7 +143,8 @@ class ImapMailbox:
         self._known: set[int] | None = None
         self._lock = asyncio.Lock()
         self._interrupt = asyncio.Event()
-        self._idling = False
+        self._waiting = False
+        self._queued = 0
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -157,10 +158,18 @@ class ImapMailbox:
 
     @contextlib.asynccontextmanager
     async def _op(self) -> AsyncIterator[aio.IMAP4]:
-        if self._idling:
+        # A wait_for_mail() holding the connection gives way to any other call.
+        self._queued += 1
+        if self._waiting:
             self._interrupt.set()
-        async with self._lock:
+        try:
+            await self._lock.acquire()
+        finally:
+            self._queued -= 1
+        try:
             yield self._require()
+        finally:
+            self._lock.release()
 
     def _require(self) -> aio.IMAP4:
         if self._imap is None:
@@ -169,7 +178,6 @@ class ImapMailbox:
 
     def _drop(self) -> None:
         imap, self._imap = self._imap, None
-        self._idling = False
         if imap is not None and imap.protocol.transport is not None:
             imap.protocol.transport.close()
         if imap is not None and imap._client_task.done() and not imap._client_task.cancelled():
@@ -376,6 +384,7 @@ class ImapMailbox:
         imap = self._imap
         if imap is None:
             return
+        self._interrupt.set()  # a wait_for_mail() in another task stops waiting
         try:
             if imap.has_pending_idle():
                 imap.idle_done()
@@ -447,6 +456,8 @@ class ImapMailbox:
 
     async def contains_message_id(self, folder: str, message_id: str) -> bool:
         wanted = message_id.strip().strip("<>")
+        if not wanted or aio.CONTROL_CHARS.search(wanted):
+            return False  # no valid Message-ID looks like this: nothing can match
         charset = None if wanted.isascii() else "UTF-8"
         async with self._op() as imap:
             proto = imap.protocol
@@ -480,17 +491,24 @@ class ImapMailbox:
     async def wait_for_mail(self, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        async with self._op() as imap:
-            uids = set(await self._uids(imap))
-            if self._known is None:
-                self._known = uids
-            elif uids - self._known:
-                return
+        async with self._lock:
+            imap = self._require()
             self._interrupt.clear()
-            if "IDLE" in self._caps:
-                await self._idle(imap, deadline)
-            else:
-                await self._poll(imap, deadline)
+            self._waiting = True
+            try:
+                if self._queued:
+                    return
+                uids = set(await self._uids(imap))
+                if self._known is None:
+                    self._known = uids
+                elif uids - self._known:
+                    return
+                if "IDLE" in self._caps:
+                    await self._idle(imap, deadline)
+                else:
+                    await self._poll(imap, deadline)
+            finally:
+                self._waiting = False
 
     async def _poll(self, imap: aio.IMAP4, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -510,12 +528,10 @@ class ImapMailbox:
         while (remaining := deadline - loop.time()) > 0 and not self._interrupt.is_set():
             session = min(remaining, IDLE_RENEW)
             idle = await self._call(imap.idle_start(timeout=session), "IDLE")
-            self._idling = True
             try:
                 if await self._wait_push(imap, loop.time() + session):
                     return
             finally:
-                self._idling = False
                 if self._imap is imap and imap.has_pending_idle():
                     imap.idle_done()
                     await self._call(asyncio.shield(idle), "IDLE DONE")

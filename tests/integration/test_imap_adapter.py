@@ -4,6 +4,7 @@ reconnection, and the fallback paths (COPY + EXPUNGE, polling)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import ssl
 import time
@@ -313,3 +314,45 @@ def test_parse_fetch_bodies_with_uid_before_or_after_the_literal() -> None:
 def test_backoff_grows_and_caps() -> None:
     delays = backoff_delays(initial=1, maximum=8, jitter=0)
     assert [next(delays) for _ in range(6)] == [1, 2, 4, 8, 8, 8]
+
+
+async def test_concurrent_calls_do_not_wait_for_the_idle_timeout(dovecot: DovecotServer,
+                                                                 box: ImapMailbox) -> None:
+    """A call queued while wait_for_mail() is still starting must not sit out the wait."""
+    await dovecot.deliver(mail(1))
+    await box.pending()
+    started = time.monotonic()
+    waiter = asyncio.create_task(box.wait_for_mail(60))
+    fetched, _ = await asyncio.gather(box.fetch([1]), waiter)
+    assert [f.uid for f in fetched] == [1]
+    assert time.monotonic() - started < 2
+
+
+async def test_odd_message_ids(box: ImapMailbox) -> None:
+    assert await box.contains_message_id("Traités", "") is False
+    assert await box.contains_message_id("Traités", "<a\r\nb@x>") is False
+    assert await box.contains_message_id("Traités", '<"quoted"\\@x>') is False
+
+
+async def test_idle_is_renewed_and_still_hears_new_mail(dovecot: DovecotServer, box: ImapMailbox,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import adapters.imap
+
+    monkeypatch.setattr(adapters.imap, "IDLE_RENEW", 0.3)  # instead of 25 minutes
+    await box.pending()
+    waiter = asyncio.create_task(box.wait_for_mail(30))
+    await asyncio.sleep(1.0)  # three IDLE sessions in a row
+    assert not waiter.done()
+    delivered_at = time.monotonic()
+    await dovecot.deliver(mail(1))
+    await asyncio.wait_for(waiter, 5)
+    assert time.monotonic() - delivered_at < 2.0
+
+
+async def test_close_ends_a_wait_in_another_task(box: ImapMailbox) -> None:
+    await box.pending()
+    waiter = asyncio.create_task(box.wait_for_mail(60))
+    await asyncio.sleep(0.3)
+    await box.close()
+    with contextlib.suppress(MailboxUnavailable):
+        await asyncio.wait_for(waiter, 3)
