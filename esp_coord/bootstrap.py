@@ -7,7 +7,6 @@ clock, the embedded mail server) through the same function.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -68,9 +67,10 @@ class Service:
     async def _stop_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # wait() never raises: a task that died of its own error was
+            # already reported by _report_crash.
+            await asyncio.wait(self._tasks)
         self._tasks.clear()
 
     async def settle(self) -> None:

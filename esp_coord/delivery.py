@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from esp_coord.ports import MailSender, SendRejected, SendTemporaryError
-from esp_coord.store import OutboxItem, Store, StoreBusy
+from esp_coord.store import OutboxItem, OutboxStateError, Store, StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,10 @@ class Delivery:
             await self._send(queue.get_nowait())
 
     async def _send(self, item: OutboxItem) -> None:
-        await self.store.run(lambda tx: tx.mark_sending(item.id, self.now()))
+        try:
+            await self.store.run(lambda tx: tx.mark_sending(item.id, self.now()))
+        except OutboxStateError:
+            return  # its witness copy came back meanwhile: already delivered
         recipients = list(item.recipients)
         if self.witness and self.bot_address not in recipients:
             recipients.append(self.bot_address)

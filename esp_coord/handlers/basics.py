@@ -28,7 +28,7 @@ EXAMPLES: dict[str, str] = {
 
 async def help_answer(request: Request, detected: Detected) -> list[Answer]:
     return [Answer(subject=reply_subject(request.mail.subject, "Aide"),
-                   text=render_help(request.sender.name))]
+                   text=render_help(request.sender.name).text)]
 
 
 async def not_understood_answer(request: Request, detected: Detected) -> list[Answer]:
