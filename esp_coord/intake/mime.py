@@ -42,8 +42,16 @@ class _Parts:
 
     def info(self, part: Message) -> _Info:
         known = self._cache.get(id(part))
-        if known is not None:
-            return known
+        if known is None:
+            try:
+                known = self._parse_info(part)
+            except Exception:  # a header the registry cannot read: opaque data
+                known = _Info("application/octet-stream", {}, True)
+            self._cache[id(part)] = known
+        return known
+
+    @staticmethod
+    def _parse_info(part: Message) -> _Info:
         header = part.get("content-type")
         ctype = str(getattr(header, "content_type", "") or "").lower()
         if ctype.count("/") != 1:
@@ -55,9 +63,7 @@ class _Parts:
             or "filename" in getattr(disposition, "params", {})
             or "name" in params
         )
-        info = _Info(ctype, params, is_attachment)
-        self._cache[id(part)] = info
-        return info
+        return _Info(ctype, params, is_attachment)
 
     def children(self, part: Message) -> list[Message]:
         if not self.info(part).content_type.startswith("multipart/"):
@@ -125,7 +131,11 @@ def _quoted(depth: int, line: str) -> str:
 
 
 def _part_text(part: Message, info: _Info, defects: list[str]) -> str:
-    data = part.get_payload(decode=True)
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        defects.append("undecodable-body")
+        return ""
     if not isinstance(data, bytes):
         return ""
     if len(data) > MAX_TEXT_BYTES:
@@ -165,7 +175,10 @@ def _encoded_size(part: Message, depth: int = 0) -> int:
 
 
 def _filename(part: Message) -> str | None:
-    name = part.get_filename()
+    try:
+        name = part.get_filename()
+    except Exception:
+        return None
     if name is None:
         return None
     name = one_line(decode_words(str(name)))

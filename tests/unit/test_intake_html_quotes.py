@@ -87,3 +87,26 @@ def test_huge_line_is_fast() -> None:
     started = time.perf_counter()
     assert extract_body("statut\n" + line + "\n" + line) == "statut\n" + line + "\n" + line
     assert time.perf_counter() - started < 0.5
+
+
+def test_outlook_html_reply_is_cut_at_its_header_block() -> None:
+    html = (
+        '<html><body><div dir="ltr">FAIT 3 PPS-2026-0001</div>'
+        '<div id="appendonsend"></div><hr style="display:inline-block;width:98%">'
+        '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri"><b>De&nbsp;:</b> Coordination '
+        "&lt;coordination@esp-valdelorge.mssante.test&gt;<br><b>Envoyé&nbsp;:</b> mardi 24 "
+        "novembre 2026 18:05<br><b>À&nbsp;:</b> Karim BENALI<br><b>Objet&nbsp;:</b> "
+        "[PPS-2026-0001] Rappel</font><div>&nbsp;</div></div>"
+        "<div>Patient : MARTIN Jeanne</div></body></html>"
+    )
+    assert extract_body(html_to_text(html)) == "FAIT 3 PPS-2026-0001"
+
+
+def test_gmail_html_reply_is_cut_at_the_attribution() -> None:
+    html = (
+        '<div dir="ltr">statut</div><br><div class="gmail_quote"><div dir="ltr" '
+        'class="gmail_attr">Le mar. 24 nov. 2026 à 18:05, Coordination &lt;<a href="mailto:'
+        'c@x.test">c@x.test</a>&gt; a écrit&nbsp;:<br></div><blockquote class="gmail_quote">'
+        "<div>Plan créé</div></blockquote></div>"
+    )
+    assert extract_body(html_to_text(html)) == "statut"
