@@ -22,14 +22,22 @@ import asyncio
 import contextlib
 import email.parser
 import logging
-import random
-import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from aioimaplib import aioimaplib as aio
 
+from adapters.imap_wire import (
+    announces_new_mail,
+    backoff_delays,
+    chunks,
+    parse_fetch_bodies,
+    response_text,
+    search_uids,
+    uid_set,
+    uidvalidity_of,
+)
 from adapters.mutf7 import encode_mutf7
 from adapters.tls import client_context, describe_tls_error, no_starttls_message
 from esp_coord.config import Folders, ServerSettings
@@ -43,87 +51,18 @@ from esp_coord.ports import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["ImapMailbox", "backoff_delays"]
 
 FETCH_BATCH = 100      # UIDs per FETCH: aioimaplib re-scans a response per line received
 UID_SET_BATCH = 1000   # UIDs per MOVE/COPY/STORE/EXPUNGE; ranges keep the line short
 IDLE_RENEW = 25 * 60.0  # servers may drop an IDLE after 30 minutes (RFC 2177)
 
-_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]", re.I)
-_FETCH_START = re.compile(rb"\d+ FETCH \(", re.I)
-_FETCH_UID = re.compile(rb"\bUID (\d+)", re.I)
-_PUSH_NEW = re.compile(rb"^\d+ (EXISTS|RECENT)\b", re.I)
-
-
-def uid_set(uids: Iterable[int]) -> str:
-    """Compact IMAP sequence set: [1, 2, 3, 7] -> "1:3,7"."""
-    ordered = sorted(set(uids))
-    parts: list[str] = []
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
-        i = j + 1
-    return ",".join(parts)
-
-
-def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def parse_fetch_bodies(lines: Iterable[Any]) -> dict[int, bytes]:
-    """UID -> body from the lines of a ``UID FETCH (UID BODY.PEEK[])`` response.
-
-    aioimaplib gives each literal as a ``bytearray`` after the ``n FETCH (...{size}``
-    line; the UID may sit before or after the literal. Unsolicited FETCH lines
-    (flag changes) have no literal and are skipped.
-    """
-    result: dict[int, bytes] = {}
-    uid: int | None = None
-    body: bytes | None = None
-
-    def flush() -> None:
-        if uid is not None and body is not None:
-            result[uid] = body
-
-    for line in lines:
-        if isinstance(line, bytearray):
-            if body is None:
-                body = bytes(line)
-            continue
-        if _FETCH_START.match(line):
-            flush()
-            uid, body = None, None
-        m = _FETCH_UID.search(line)
-        if m and uid is None:
-            uid = int(m.group(1))
-    flush()
-    return result
-
-
-def _search_uids(lines: Sequence[Any]) -> list[int]:
-    # aioimaplib strips "* SEARCH" from the untagged line; the last line is the tagged text.
-    uids: list[int] = []
-    for line in lines[:-1]:
-        if isinstance(line, bytes) and re.fullmatch(rb"[\d ]*", line):
-            uids.extend(int(x) for x in line.split())
-    return sorted(set(uids))
-
+FETCH_BATCH = 100      # UIDs per FETCH: aioimaplib re-scans a response per line received
+UID_SET_BATCH = 1000   # UIDs per MOVE/COPY/STORE/EXPUNGE; ranges keep the line short
+IDLE_RENEW = 25 * 60.0  # servers may drop an IDLE after 30 minutes (RFC 2177)
 
 def _text(response: aio.Response) -> str:
-    last = response.lines[-1] if response.lines else b""
-    return bytes(last).decode("utf-8", "replace").strip() if last else response.result
-
-
-def backoff_delays(initial: float = 1.0, maximum: float = 300.0, factor: float = 2.0,
-                   jitter: float = 0.1) -> Iterator[float]:
-    """Delays for reconnecting after ``MailboxUnavailable``: 1, 2, 4... capped, jittered."""
-    delay = initial
-    while True:
-        yield delay * (1 + random.uniform(-jitter, jitter))
-        delay = min(delay * factor, maximum)
+    return response_text(response.result, response.lines)
 
 
 class ImapMailbox:
@@ -375,10 +314,7 @@ class ImapMailbox:
     async def _select_inbox(self, imap: aio.IMAP4) -> None:
         wire = aio.quoted(encode_mutf7(self._folders.inbox))
         response = await self._checked(imap.protocol.select(wire), "SELECT")
-        for line in response.lines:
-            m = _UIDVALIDITY.search(bytes(line))
-            if m:
-                self._uidvalidity = int(m.group(1))
+        self._uidvalidity = uidvalidity_of(response.lines) or self._uidvalidity
 
     async def close(self) -> None:
         imap = self._imap
@@ -410,7 +346,7 @@ class ImapMailbox:
         await self._checked(imap.protocol.simple_command("NOOP"), "NOOP")
         response = await self._checked(
             imap.protocol.search(criterion, charset=None, by_uid=True), "UID SEARCH")
-        return _search_uids(response.lines)
+        return search_uids(response.lines)
 
     async def pending(self) -> list[int]:
         async with self._op() as imap:
@@ -422,7 +358,7 @@ class ImapMailbox:
         wanted = sorted(set(uids))
         found: dict[int, bytes] = {}
         async with self._op() as imap:
-            for chunk in _chunks(wanted, FETCH_BATCH):
+            for chunk in chunks(wanted, FETCH_BATCH):
                 response = await self._checked(
                     imap.protocol.fetch(uid_set(chunk), "(UID BODY.PEEK[])", by_uid=True,
                                         timeout=self._settings.timeout),
@@ -437,7 +373,7 @@ class ImapMailbox:
         target = aio.quoted(encode_mutf7(folder))
         async with self._op() as imap:
             proto = imap.protocol
-            for chunk in _chunks(wanted, UID_SET_BATCH):
+            for chunk in chunks(wanted, UID_SET_BATCH):
                 uset = uid_set(chunk)
                 if "MOVE" in self._caps:
                     await self._checked(proto.move(uset, target, by_uid=True), "UID MOVE")
@@ -469,7 +405,7 @@ class ImapMailbox:
                 response = await self._checked(
                     proto.search("HEADER", "Message-ID", aio.quoted(wanted), charset=charset,
                                  by_uid=True), "UID SEARCH")
-                hits = _search_uids(response.lines)
+                hits = search_uids(response.lines)
                 if not hits:
                     return False
                 # SEARCH HEADER matches substrings, case-insensitively: compare exactly.
@@ -517,7 +453,7 @@ class ImapMailbox:
                 await asyncio.wait_for(self._interrupt.wait(), min(self._poll_interval, remaining))
                 return
             response = await self._checked(imap.protocol.simple_command("NOOP"), "NOOP")
-            if any(_PUSH_NEW.match(bytes(line)) for line in response.lines[:-1]):
+            if announces_new_mail(response.lines[:-1]):
                 return
 
     async def _idle(self, imap: aio.IMAP4, deadline: float) -> None:
@@ -554,7 +490,7 @@ class ImapMailbox:
                 lines = push.result()
                 if lines is aio.STOP_WAIT_SERVER_PUSH or lines == aio.STOP_WAIT_SERVER_PUSH:
                     return False
-                if any(_PUSH_NEW.match(bytes(line)) for line in lines):
+                if announces_new_mail(lines):
                     return True
             return False
         finally:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.imap import ImapMailbox, backoff_delays, parse_fetch_bodies, uid_set
+from adapters.imap import ImapMailbox
+from adapters.imap_wire import backoff_delays, parse_fetch_bodies, uid_set
 from esp_coord.config import Folders
 from esp_coord.ports import MailboxAuthError, MailboxError, MailboxTLSError, MailboxUnavailable
 from tests.integration.conftest import require_dovecot
