@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import logging
 import secrets
 import tempfile
 import time
@@ -58,7 +59,10 @@ def example_config(folder: Path) -> Config:
 
 
 async def run_demo(messages: Path | None = None, *, console: Console | None = None) -> int:
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, soft_wrap=True)
+    # The conversation is the output: service logs would drown it.
+    logging.getLogger("esp_coord").setLevel(logging.WARNING)
+    logging.getLogger("adapters").setLevel(logging.WARNING)
     folder_in = messages or EXAMPLE_MESSAGES
     files = sorted(folder_in.glob("*.eml"))
     if not files:
@@ -91,7 +95,8 @@ async def run_demo(messages: Path | None = None, *, console: Console | None = No
             for path in files:
                 await _replay(path, server=server, service_config=config, clock=clock,
                               passwords=passwords, console=console, service=service)
-            console.print(Panel.fit(await _summary(service), border_style="cyan"))
+            console.rule()
+            console.print(await _summary(service))
     return 0
 
 
@@ -152,5 +157,6 @@ def _name(config: Config, address: str) -> str:
 async def _summary(service) -> str:  # type: ignore[no-untyped-def]
     stats = await service.store.run(lambda tx: tx.outbox_stats())
     quarantined = await service.store.run(lambda tx: tx.quarantine_count())
-    return (f"Messages traités : {service.mailroom.processed} · réponses envoyées : "
-            f"{stats.get('sent', 0)} · en quarantaine : {quarantined}")
+    return (f"Messages lus dans la boîte : {service.mailroom.processed} (dont les copies "
+            f"des réponses, preuves d'envoi) · réponses envoyées : {stats.get('sent', 0)} · "
+            f"en quarantaine : {quarantined}")

@@ -16,12 +16,13 @@ from esp_coord.processing import Handler, Request
 from plans.commands import Detected, detect_command
 
 from .basics import help_answer, not_understood_answer
+from .plans import HANDLERS as PLAN_HANDLERS
 
 CommandHandler = Callable[[Request, Detected], Awaitable[list[Answer]]]
 
 
 def make_handler(config: Config) -> Handler:
-    handlers: dict[str, CommandHandler] = {"AIDE": help_answer}
+    handlers: dict[str, CommandHandler] = {"AIDE": help_answer, **PLAN_HANDLERS}
 
     async def dispatch(request: Request) -> list[Answer]:
         detected = detect_command(request.mail.subject, request.mail.body)

@@ -1,0 +1,365 @@
+"""Plan commands: NOUVEAU PPS, MAJ, CLORE, STATUT, LISTE, FAIT, REPORTER.
+
+Plans are stored as encrypted documents; the patient's INS and identity are
+only kept as blind indexes, the care team's addresses in clear (they are not
+patient data) so that access checks need no decryption. A refusal never
+reveals whether a plan exists: the same answer for "unknown" and "not yours".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+from esp_coord.answers import Answer, reply_subject
+from esp_coord.config import Config, Member
+from esp_coord.processing import Request
+from esp_coord.store import Tx
+from plans.commands import Detected
+from plans.dates import parse_date
+from plans.errors import FieldError
+from plans.grammar import parse_new_plan, parse_update
+from plans.model import Plan, PlanError
+from plans.people import Person
+from plans.protocols import ProtocolDef, load_library
+from plans.render import (
+    Rendered,
+    render_closed,
+    render_created,
+    render_done,
+    render_errors,
+    render_list,
+    render_postponed,
+    render_status,
+    render_updated,
+)
+from plans.typography import french
+
+KIND = "plan"
+_OWN_REF = re.compile(r"^<(PPS-\d{4}-\d{4})\.[^@>]*@(.+)>$")
+
+
+@cache
+def library() -> dict[str, ProtocolDef]:
+    return load_library()
+
+
+def people_of(config: Config) -> list[Person]:
+    return [Person(name=m.name, email=m.email, profession=m.profession, roles=m.roles)
+            for m in config.members]
+
+
+def today_of(request: Request) -> date:
+    """Relative dates ("demain", "J+10") count from the mail's own date."""
+    moment = request.mail.date or request.now
+    return moment.astimezone(request.config.timezone).date()
+
+
+def _answer(request: Request, rendered: Rendered, *, plan: Plan | None = None,
+            kind: str = "ans") -> Answer:
+    # Acknowledgements get a Message-ID naming the plan and version, so that a
+    # reply to them finds the plan from In-Reply-To alone.
+    if plan is not None:
+        return Answer(subject=rendered.subject, text=rendered.text,
+                      message_id_tag=f"{plan.ref}.{kind}.{plan.version}", stable_id=True)
+    return Answer(subject=reply_subject(request.mail.subject, rendered.subject),
+                  text=rendered.text)
+
+
+def referenced_plan(request: Request, detected: Detected) -> str | None:
+    """The plan a mail is about: written reference, then the service's own mail
+    it answers, then the subject tag."""
+    if detected.ref and detected.ref.startswith("PPS-"):
+        return detected.ref
+    domain = request.config.message_id_domain
+    for mid in (*request.mail.in_reply_to, *reversed(request.mail.references)):
+        m = _OWN_REF.match(mid)
+        if m and m.group(2).lower() == domain:
+            return m.group(1)
+    return detected.subject_tag_ref
+
+
+def may_read(member: Member, plan: Plan) -> bool:
+    return (member.is_coordinator or member.is_referent or member.email == plan.referent
+            or member.email in plan.team)
+
+
+@dataclass
+class Loaded:
+    plan: Plan
+    version: int
+
+
+async def load_plan(tx: Tx, ref: str) -> Loaded | None:
+    doc = await tx.load_document(KIND, ref)
+    if doc is None:
+        return None
+    return Loaded(Plan.from_dict(doc.data), doc.version)
+
+
+async def save_plan(tx: Tx, plan: Plan, *, expected: int | None, request: Request,
+                    summary: str) -> int:
+    patient = plan.patient
+    version = await tx.save_document(
+        kind=KIND, ref=plan.ref, data=plan.to_dict(), status=plan.status,
+        expected_version=expected,
+        blind={"ins": patient.ins,
+               "identity": f"{patient.family_name.upper()}|{patient.given_name.upper()}|"
+                           f"{patient.birth_date.isoformat()}"},
+        members={plan.referent, *plan.team}, at=request.now)
+    await tx.add_history(kind=KIND, ref=plan.ref, version=version, author=request.sender.email,
+                         source_message_id=request.mail.message_id, at=request.now,
+                         change={"summary": summary})
+    return version
+
+
+def refusal(request: Request, ref: str | None) -> list[Answer]:
+    """Identical whether the plan does not exist or is someone else's."""
+    what = f"le plan {ref}" if ref else "le plan visé"
+    text = french(
+        f"Bonjour {request.sender.name},\n\n"
+        f"Je ne trouve pas {what} parmi les plans auxquels vous avez accès. "
+        "Rien n'a été fait.\n\n"
+        "Vérifiez la référence (par exemple PPS-2026-0001), ou répondez directement "
+        "à un message du service au sujet de ce plan. LISTE vous renvoie les plans "
+        "de vos patients.\n")
+    return [Answer(subject=reply_subject(request.mail.subject, "Plan introuvable"), text=text)]
+
+
+def missing_ref(request: Request, command: str) -> list[Answer]:
+    text = french(
+        f"Bonjour {request.sender.name},\n\n"
+        f"Pour {command}, indiquez le plan concerné : écrivez sa référence avec la commande "
+        f"(par exemple « {command} PPS-2026-0001 ») ou répondez à un message du service "
+        "au sujet de ce plan. Rien n'a été fait.\n")
+    return [Answer(subject=reply_subject(request.mail.subject, "Plan non précisé"), text=text)]
+
+
+async def new_plan(request: Request, detected: Detected) -> list[Answer]:
+    tx, people = request.tx, people_of(request.config)
+    sender = next(p for p in people if p.email == request.sender.email)
+    parsed = parse_new_plan(detected.lines, today=today_of(request), sender=sender,
+                            roster=people, library=library())
+    if not parsed.ok:
+        return [_answer(request, render_errors(parsed.errors, parsed.warnings,
+                                               command="NOUVEAU_PPS"))]
+    draft = parsed.value
+    assert draft is not None
+    existing = await tx.find_documents(KIND, blind=("ins", draft.patient.ins), status="active")
+    if existing:
+        ref = existing[0].ref
+        text = french(
+            f"Bonjour {request.sender.name},\n\nCette patiente ou ce patient a déjà un plan "
+            f"actif : {ref}. Rien n'a été créé.\n\n"
+            f"Pour le compléter, écrivez « MAJ {ref} » en objet, ou répondez à un message "
+            "du service au sujet de ce plan.\n")
+        return [Answer(subject=reply_subject(request.mail.subject, f"[{ref}] Plan existant"),
+                       text=text)]
+    identity = (f"{draft.patient.family_name.upper()}|{draft.patient.given_name.upper()}|"
+                f"{draft.patient.birth_date.isoformat()}")
+    namesakes = [d.ref for d in await tx.find_documents(KIND, blind=("identity", identity))]
+    year = today_of(request).year
+    ref = f"PPS-{year}-{await tx.next_number('PPS', year):04d}"
+    plan = Plan.create(draft, ref=ref, author=request.sender.email, at=request.now,
+                       source_message_id=request.mail.message_id, protocols=library())
+    await save_plan(tx, plan, expected=None, request=request, summary="création")
+    answers = [_answer(request, render_created(plan, people=people, warnings=parsed.warnings,
+                                               tz=request.config.timezone),
+                       plan=plan, kind="ack")]
+    if namesakes:
+        answers.append(identity_flag(request, ref, namesakes))
+    return answers
+
+
+def identity_flag(request: Request, ref: str, namesakes: list[str]) -> Answer:
+    """Same name and birth date, another INS: never merged, a human decides."""
+    coordinators = tuple(m.email for m in request.config.members if m.is_coordinator)
+    text = french(
+        "Bonjour,\n\n"
+        f"Le plan {ref} vient d'être créé avec le même nom et la même date de naissance "
+        f"que {', '.join(namesakes)}, mais un INS différent. Les plans n'ont pas été "
+        "fusionnés : vérifiez l'identité de la patiente ou du patient auprès de "
+        "l'équipe.\n")
+    return Answer(subject=f"[{ref}] Identité à vérifier", text=text,
+                  to=coordinators or (request.config.bot_address,),
+                  auto_submitted="auto-generated")
+
+
+async def _plan_for(request: Request, detected: Detected, command: str
+                    ) -> tuple[Loaded | None, list[Answer]]:
+    ref = referenced_plan(request, detected)
+    if ref is None:
+        return None, missing_ref(request, command)
+    loaded = await load_plan(request.tx, ref)
+    if loaded is None or not may_read(request.sender, loaded.plan):
+        return None, refusal(request, ref)
+    return loaded, []
+
+
+async def update_plan(request: Request, detected: Detected) -> list[Answer]:
+    loaded, refused = await _plan_for(request, detected, "MAJ")
+    if loaded is None:
+        return refused
+    plan, people = loaded.plan, people_of(request.config)
+    if not plan.is_active:
+        return [_closed_answer(request, plan)]
+    sender = next(p for p in people if p.email == request.sender.email)
+    team = [p for p in people if p.email in plan.team]
+    parsed = parse_update(detected.lines, today=today_of(request), sender=sender, team=team,
+                          roster=people, library=library(), patient=plan.patient,
+                          applied_protocols=[p.name for p in plan.protocols])
+    if parsed.ok and parsed.value is not None and parsed.value.referent and not (
+            request.sender.is_coordinator or request.sender.email == plan.referent):
+        from plans.drafts import LineError
+
+        parsed.errors.append(LineError(
+            line=None, text="Référent", problem="seuls le référent du plan et la coordination "
+            "peuvent changer de référent", expected="une demande du référent ou de la "
+            "coordination", example="Référent : Dr Claire DURAND", field="referent"))
+    if not parsed.ok:
+        return [_answer(request, render_errors(parsed.errors, parsed.warnings, command="MAJ",
+                                               ref=plan.ref))]
+    assert parsed.value is not None
+    changes = plan.apply(parsed.value, author=request.sender.email, at=request.now,
+                         source_message_id=request.mail.message_id, protocols=library())
+    await save_plan(request.tx, plan, expected=loaded.version, request=request,
+                    summary="mise à jour")
+    return [_answer(request, render_updated(plan, changes, people=people,
+                                            warnings=parsed.warnings,
+                                            tz=request.config.timezone), plan=plan, kind="ack")]
+
+
+def _closed_answer(request: Request, plan: Plan) -> Answer:
+    text = french(f"Bonjour {request.sender.name},\n\nLe plan {plan.ref} est clos : il ne "
+                  "peut plus être modifié. Rien n'a été fait. Pour reprendre le suivi, "
+                  "créez un nouveau plan (NOUVEAU PPS).\n")
+    return Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Plan clos"),
+                  text=text)
+
+
+async def close_plan(request: Request, detected: Detected) -> list[Answer]:
+    loaded, refused = await _plan_for(request, detected, "CLORE")
+    if loaded is None:
+        return refused
+    plan = loaded.plan
+    if not (request.sender.is_coordinator or request.sender.email == plan.referent):
+        text = french(f"Bonjour {request.sender.name},\n\nSeuls le référent du plan "
+                      f"{plan.ref} et la coordination peuvent le clore. Rien n'a été fait.\n")
+        return [Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Clôture"),
+                       text=text)]
+    if not plan.is_active:
+        return [_closed_answer(request, plan)]
+    reason = " ".join(text for _, text in detected.lines if text.strip())[:500]
+    plan.close(by=request.sender.email, at=request.now,
+               source_message_id=request.mail.message_id, reason=reason)
+    await save_plan(request.tx, plan, expected=loaded.version, request=request,
+                    summary="clôture")
+    return [_answer(request, render_closed(plan, people=people_of(request.config),
+                                           tz=request.config.timezone), plan=plan, kind="closed")]
+
+
+async def plan_status(request: Request, detected: Detected) -> list[Answer]:
+    loaded, refused = await _plan_for(request, detected, "STATUT")
+    if loaded is None:
+        return refused
+    rendered = render_status(loaded.plan, people=people_of(request.config),
+                             today=today_of(request), tz=request.config.timezone)
+    return [_answer(request, rendered, plan=loaded.plan, kind="status")]
+
+
+async def plan_list(request: Request, detected: Detected) -> list[Answer]:
+    member = request.sender
+    everyone = member.is_coordinator or member.is_referent
+    docs = await request.tx.find_documents(KIND, status="active",
+                                           member=None if everyone else member.email)
+    plans = [Plan.from_dict(d.data) for d in docs]
+    rendered = render_list(plans, people=people_of(request.config), today=today_of(request))
+    return [_answer(request, rendered)]
+
+
+_NUMBER = re.compile(r"^\s*(?:n°|no|#)?\s*(\d{1,3})\b\s*(.*)$", re.IGNORECASE)
+
+
+def _action_number(request: Request, detected: Detected, command: str
+                   ) -> tuple[int | None, str, list[Answer]]:
+    m = _NUMBER.match(detected.args)
+    if m:
+        return int(m.group(1)), m.group(2), []
+    text = french(f"Bonjour {request.sender.name},\n\nIndiquez le numéro de l'action après "
+                  f"{command}, par exemple « {command} 2 PPS-2026-0001 » : les numéros "
+                  "figurent dans l'accusé de réception et dans STATUT. Rien n'a été fait.\n")
+    return None, "", [Answer(subject=reply_subject(request.mail.subject, "Numéro d'action"),
+                             text=text)]
+
+
+def _action_problem(request: Request, plan: Plan, error: PlanError) -> list[Answer]:
+    reasons = {"closed": f"le plan {plan.ref} est clos",
+               "no_action": f"le plan {plan.ref} n'a pas d'action n° {error.number}",
+               "not_todo": f"l'action n° {error.number} du plan {plan.ref} n'est plus à faire"}
+    text = french(f"Bonjour {request.sender.name},\n\nRien n'a été fait : "
+                  f"{reasons.get(error.code, 'demande impossible')}. STATUT {plan.ref} "
+                  "vous renvoie la liste des actions avec leur numéro.\n")
+    return [Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Action"),
+                   text=text)]
+
+
+async def action_done(request: Request, detected: Detected) -> list[Answer]:
+    number, _, problem = _action_number(request, detected, "FAIT")
+    if number is None:
+        return problem
+    loaded, refused = await _plan_for(request, detected, "FAIT")
+    if loaded is None:
+        return refused
+    plan = loaded.plan
+    comment = "\n".join(text for _, text in detected.lines).strip()
+    try:
+        action = plan.mark_done(number, by=request.sender.email, on=today_of(request),
+                                comment=comment, at=request.now,
+                                source_message_id=request.mail.message_id)
+    except PlanError as e:
+        return _action_problem(request, plan, e)
+    await save_plan(request.tx, plan, expected=loaded.version, request=request,
+                    summary=f"action {number} faite")
+    return [_answer(request, render_done(plan, action, people=people_of(request.config)),
+                    plan=plan, kind="done")]
+
+
+async def action_postponed(request: Request, detected: Detected) -> list[Answer]:
+    number, rest, problem = _action_number(request, detected, "REPORTER")
+    if number is None:
+        return problem
+    loaded, refused = await _plan_for(request, detected, "REPORTER")
+    if loaded is None:
+        return refused
+    plan = loaded.plan
+    when = re.sub(r"^(au|a|à|le|pour)\s+", "", rest.strip(), flags=re.IGNORECASE)
+    try:
+        new_date = parse_date(when, today=today_of(request))
+    except FieldError as e:
+        text = french(f"Bonjour {request.sender.name},\n\nJe n'ai pas compris la nouvelle date "
+                      f"« {when} » : {e.problem}. Attendu : {e.expected}. Exemple : REPORTER "
+                      f"{number} au {e.example} {plan.ref}. Rien n'a été fait.\n")
+        return [Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Date"),
+                       text=text)]
+    try:
+        action = plan.postpone(number, new_date, by=request.sender.email, at=request.now,
+                               source_message_id=request.mail.message_id)
+    except PlanError as e:
+        return _action_problem(request, plan, e)
+    await save_plan(request.tx, plan, expected=loaded.version, request=request,
+                    summary=f"action {number} reportée")
+    return [_answer(request, render_postponed(plan, action, people=people_of(request.config)),
+                    plan=plan, kind="postponed")]
+
+
+HANDLERS = {
+    "NOUVEAU_PPS": new_plan,
+    "MAJ": update_plan,
+    "CLORE": close_plan,
+    "STATUT": plan_status,
+    "LISTE": plan_list,
+    "FAIT": action_done,
+    "REPORTER": action_postponed,
+}
