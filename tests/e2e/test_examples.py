@@ -1,0 +1,117 @@
+"""The example team's mails, replayed in order through the real mailbox.
+
+What must happen is written in ../shared/examples/README.md; each assertion
+below is one line of that table (04, the meeting, belongs to the scheduling
+issue and is only checked to get an answer here).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from esp_coord.clock import DrivenClock
+from esp_coord.store import Store
+from plans.model import Plan
+from tests.e2e.harness import Team
+
+
+async def load(store: Store, ref: str) -> tuple[Plan, int]:
+    doc = await store.run(lambda tx: tx.load_document("plan", ref))
+    assert doc is not None, ref
+    return Plan.from_dict(doc.data), doc.version
+
+
+async def test_examples_replayed_in_order(team: Team, example_messages: dict[str, bytes]) -> None:
+    first = example_messages["01-nouveau-pps"]
+    from esp_coord.intake import parse_mail
+
+    clock = DrivenClock(parse_mail(first).date)  # type: ignore[arg-type]
+    service = await team.start(clock=clock)
+    store = service.store
+    answers: dict[str, str] = {}
+    for name, raw in example_messages.items():
+        mail = parse_mail(raw)
+        if mail.date is not None:
+            await clock.set(mail.date)
+        await team.submit(raw)
+        outcome = await team.wait_outcome(mail)
+        if outcome == "answered":
+            answers[name] = (await team.wait_answer(mail)).text
+        else:
+            answers[name] = outcome
+
+    # 01: the plan, its team, its actions and the protocol's follow-ups.
+    plan, _ = await load(store, "PPS-2026-0001")
+    assert plan.patient.family_name == "MARTIN" and plan.patient.ins == "248037505611878"
+    assert len(plan.problems) == 3 + 1          # + 10's problem
+    assert len(plan.objectives) == 2
+    assert [p.name for p in plan.protocols] == ["diabete-type-2"]
+    assert plan.review_date == date(2027, 5, 15)
+    assert plan.team[:4] == ["claire.durand@medecin.mssante.test",
+                             "julien.marie@infirmier.mssante.test",
+                             "sophie.leroy@pharmacien.mssante.test",
+                             "karim.benali@mk.mssante.test"]
+    assert len(plan.alerts) == 1
+    assert "PPS-2026-0001" in answers["01-nouveau-pps"]
+    # 02: found by In-Reply-To/subject tag; only the lines above the quote count.
+    assert "éducation à l'autosurveillance glycémique" in answers["02-maj-pps-reponse"]
+    assert any("fille présente le mercredi" in n.text for n in plan.notes)
+    # 03: the status of PPS-2026-0001 to the coordinator.
+    assert "PPS-2026-0001" in answers["03-statut-reponse"]
+    assert "Actions" in answers["03-statut-reponse"]
+    # 05: action 3 done for this occurrence, next one scheduled, body kept.
+    action3 = plan.action(3)
+    assert action3.status == "todo" and len(action3.done) == 1
+    assert "déambulateur" in action3.done[0].comment
+    assert action3.due is not None and action3.due > date(2026, 11, 26)
+    # 06: nothing created, the four problems with their lines.
+    text06 = answers["06-erreurs"]
+    assert "Rien n'a été enregistré" in text06
+    for expected in ("Ligne 2", "31 février", "87", "podologue", "quatre jeudis"):
+        assert expected in text06, expected
+    # 07: HTML-only mail becomes plan 2, IDE is the only nurse.
+    plan2, _ = await load(store, "PPS-2026-0002")
+    assert plan2.patient.ins == "241062A00402743"
+    assert plan2.patient.birth_date == date(1941, 6, 25)
+    assert plan2.actions[0].assignee == "julien.marie@infirmier.mssante.test"
+    # 08 and 09: silence.
+    assert answers["08-expediteur-inconnu"] == "quarantined"
+    assert answers["09-absence-auto"] == "ignored"
+    assert team.answers_to("marc.petit@medecin.mssante.test") == []
+    # 10: latin-1 quoted-printable, upper-case keys: every 2 days until 31/12.
+    heel = plan.actions[-1]
+    assert "talon" in heel.what
+    assert heel.when.rhythm is not None and heel.when.rhythm.interval == 2
+    assert heel.when.until == date(2026, 12, 31)
+    # No third plan: 06 created nothing.
+    assert await store.run(lambda tx: tx.load_document("plan", "PPS-2026-0003")) is None
+
+
+async def test_reply_statut_to_an_acknowledgement_finds_the_plan(team: Team,
+                                                                 example_messages) -> None:
+    await team.start()
+    created = await team.submit(example_messages["01-nouveau-pps"])
+    ack = await team.wait_answer(created)
+    reply = (f"From: Ana COSTA <ana.costa@esp-valdelorge.mssante.test>\r\n"
+             f"To: coordination@esp-valdelorge.mssante.test\r\nSubject: Re: merci\r\n"
+             f"Date: Wed, 25 Nov 2026 08:30:00 +0100\r\nMessage-ID: <reply-1@esp.test>\r\n"
+             f"In-Reply-To: {ack.message_id}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+             "statut\r\n\r\n> FAIT 2\r\n").encode()
+    status = await team.wait_answer(await team.submit(reply))
+    assert "PPS-2026-0001" in status.text and "MARTIN" in status.text
+
+
+async def test_a_member_outside_the_team_learns_nothing(team: Team, example_messages) -> None:
+    await team.start()
+    await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
+    # Lea FONTAINE (dietician) is on the roster but not on this plan's team.
+    probe = ("From: Lea FONTAINE <lea.fontaine@dieteticien.mssante.test>\r\n"
+             "To: coordination@esp-valdelorge.mssante.test\r\n"
+             "Subject: STATUT PPS-2026-0001\r\nMessage-ID: <lea-1@esp.test>\r\n"
+             "Date: Wed, 25 Nov 2026 08:30:00 +0100\r\n\r\nmerci\r\n").encode()
+    unknown = probe.replace(b"PPS-2026-0001", b"PPS-2026-0999").replace(b"lea-1", b"lea-2")
+    mine = await team.wait_answer(await team.submit(probe))
+    none = await team.wait_answer(await team.submit(unknown))
+    assert "MARTIN" not in mine.text and "248037505611878" not in mine.text
+    assert (mine.text.replace("le plan PPS-2026-0001", "le plan X")
+            == none.text.replace("le plan PPS-2026-0999", "le plan X"))
