@@ -140,6 +140,12 @@ class SmtpSender:
             session.messages_sent += 1
             self._idle.append(session)
 
+    async def check(self) -> None:
+        """Connect, secure, authenticate, send nothing (``esp-coord check``).
+        Raises the same errors as ``send``, written for a coordinator."""
+        async with self._slots:
+            self._idle.append(await self._open())
+
     async def close(self) -> None:
         sessions = self._idle + list(self._busy)
         self._idle.clear()
