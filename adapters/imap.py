@@ -84,6 +84,7 @@ class ImapMailbox:
         self._interrupt = asyncio.Event()
         self._waiting = False
         self._queued = 0
+        self._established = False  # logged in on the current connection
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -122,9 +123,17 @@ class ImapMailbox:
         if imap is not None and imap._client_task.done() and not imap._client_task.cancelled():
             imap._client_task.exception()  # retrieved: a failed connect is reported by us
 
+    def _tls_failure(self, exc: ssl.SSLError, what: str) -> MailboxError:
+        # Before login a TLS error is a configuration matter (certificates, versions);
+        # once logged in, a TLS-level error is a broken connection like any other.
+        if self._established:
+            return MailboxUnavailable(f"connection to the IMAP server {self._where} lost "
+                                      f"during {what} ({exc})")
+        return MailboxTLSError(describe_tls_error(exc, self._settings))
+
     def _lost_error(self, exc: BaseException | None, what: str) -> MailboxError:
         if isinstance(exc, ssl.SSLError):
-            return MailboxTLSError(describe_tls_error(exc, self._settings))
+            return self._tls_failure(exc, what)
         detail = f" ({exc})" if exc else ""
         return MailboxUnavailable(f"connection to the IMAP server {self._where} lost "
                                   f"during {what}{detail}")
@@ -150,7 +159,7 @@ class ImapMailbox:
                 return task.result()
             except ssl.SSLError as e:
                 self._drop()
-                raise MailboxTLSError(describe_tls_error(e, self._settings)) from e
+                raise self._tls_failure(e, what) from e
             except (TimeoutError, aio.CommandTimeout) as e:
                 self._drop()
                 raise MailboxUnavailable(f"no answer from the IMAP server {self._where} "
@@ -192,6 +201,7 @@ class ImapMailbox:
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[BaseException | None] = loop.create_future()
         self._lost = lost
+        self._established = False
 
         def on_lost(exc: BaseException | None) -> None:
             if not lost.done():
@@ -224,6 +234,7 @@ class ImapMailbox:
             assert ctx is not None
             await self._starttls(imap, ctx)
         await self._authenticate(imap)
+        self._established = True
         await self._refresh_capabilities(imap)
         for name in (self._folders.processed, self._folders.quarantine, self._folders.sent):
             await self._ensure_folder(imap, name)

@@ -189,7 +189,10 @@ async def test_server_gone_then_back(dovecot: DovecotServer, box: ImapMailbox) -
     assert await box.pending() == [1]
 
 
-async def test_server_crash_during_idle(dovecot: DovecotServer, box: ImapMailbox) -> None:
+@pytest.mark.parametrize("security", ["implicit", "starttls"])
+async def test_server_crash_during_idle(dovecot: DovecotServer, security: str) -> None:
+    box = ImapMailbox(dovecot.imap_settings(security), FOLDERS)
+    await box.connect()
     await box.pending()
     waiter = asyncio.create_task(box.wait_for_mail(60))
     await asyncio.sleep(0.3)
