@@ -14,7 +14,7 @@ instants to the team's local time.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
@@ -296,13 +296,21 @@ def render_closed(plan: Plan, *, people: Sequence[Person], tz: tzinfo | None = N
     return _done(f"[{plan.ref}] Plan clos", lines)
 
 
-def render_help(sender_name: str | None = None) -> Rendered:
-    """``AIDE``: one example per command."""
+def render_help(sender_name: str | None = None,
+                available: Collection[str] | None = None) -> Rendered:
+    """``AIDE``: one example per command; commands outside ``available`` (when
+    given) are only named as coming soon."""
     lines = [f"Bonjour {sender_name},", ""] if sender_name else []
     lines += ["Écrivez la commande dans l'objet du message ou sur sa première ligne ; "
              "majuscules et accents ne comptent pas.", ""]
+    later = []
     for name, (purpose, example) in COMMAND_EXAMPLES.items():
+        if available is not None and name not in available:
+            later.append(DISPLAY[name])
+            continue
         lines += [f"{DISPLAY[name]} : {purpose}", *("    " + ln for ln in example.split("\n")), ""]
+    if later:
+        lines += [f"Bientôt disponibles : {', '.join(later)}.", ""]
     lines.append("Les personnes s'écrivent par leur nom (Dr DURAND), leur adresse ou leur "
                  "profession (IDE, kiné, pharmacien) ; les dates en 15/12/2026, J+10 ou "
                  "« dans 2 semaines » ; les rythmes en « chaque semaine », « tous les 2 jours », "

@@ -15,20 +15,23 @@ from esp_coord.config import Config
 from esp_coord.processing import Handler, Request
 from plans.commands import Detected, detect_command
 
-from .basics import help_answer, not_understood_answer
+from .basics import help_handler, not_available_answer, not_understood_answer
 from .plans import HANDLERS as PLAN_HANDLERS
 
 CommandHandler = Callable[[Request, Detected], Awaitable[list[Answer]]]
 
 
 def make_handler(config: Config) -> Handler:
-    handlers: dict[str, CommandHandler] = {"AIDE": help_answer, **PLAN_HANDLERS}
+    handlers: dict[str, CommandHandler] = dict(PLAN_HANDLERS)
+    handlers["AIDE"] = help_handler(frozenset(handlers) | {"AIDE"})
 
     async def dispatch(request: Request) -> list[Answer]:
         detected = detect_command(request.mail.subject, request.mail.body)
-        handler = handlers.get(detected.name or "")
-        if handler is None:
+        if detected.name is None:
             return await not_understood_answer(request, detected)
+        handler = handlers.get(detected.name)
+        if handler is None:
+            return await not_available_answer(request, detected)
         return await handler(request, detected)
 
     return dispatch

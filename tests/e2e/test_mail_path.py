@@ -45,8 +45,15 @@ async def test_unknown_text_gets_closest_commands_not_silence(team: Team) -> Non
     await team.start()
     sent = await team.submit(mail("stauts", "ou en est Mme MARTIN ?"))
     answer = await team.wait_answer(sent)
-    assert "pas reconnu" in answer.text
-    assert "STATUT" in answer.text
+    assert "pas été compris" in answer.text and "Rien n'a été enregistré" in answer.text
+    assert "STATUT PPS-2026-0001" in answer.text     # the closest command, with its example
+
+
+async def test_recognised_but_unavailable_commands_say_so(team: Team) -> None:
+    await team.start()
+    sent = await team.submit(mail("RCP NOUVELLE", "Date : 03/12/2026 à 12h30"))
+    answer = await team.wait_answer(sent)
+    assert "RCP NOUVELLE" in answer.text and "pas encore disponible" in answer.text
 
 
 async def test_strangers_get_silence_and_quarantine(team: Team) -> None:
