@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -107,7 +106,9 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
                         witness_grace=tuning.witness_grace, retry_base=tuning.retry_base,
                         retry_cap=tuning.retry_cap, workers=tuning.smtp_workers,
                         poll_interval=tuning.outbox_poll)
-    on_drained: Callable[[], None] = lambda: delivery.note_drained(clock.now())
+    def on_drained() -> None:
+        delivery.note_drained(clock.now())
+
     mailroom = Mailroom(mailbox=mailbox, processor=processor, on_committed=delivery.kick,
                         on_drained=on_drained, batch_size=tuning.batch_size,
                         idle_timeout=tuning.idle_timeout, progress=progress)

@@ -169,7 +169,8 @@ class _Reader:
 def _read_secret(reader: _Reader, table: Mapping[str, Any], prefix: str, base: Path) -> str | None:
     """A password from ``password_file`` or ``password_env``, never inline."""
     if "password" in table:
-        reader.problem(f"{prefix}.password", "no inline password: use password_file or password_env")
+        reader.problem(f"{prefix}.password",
+                       "no inline password: use password_file or password_env")
     pfile = reader.get(table, prefix, "password_file", str, "a file path", None)
     penv = reader.get(table, prefix, "password_env", str, "an environment variable name", None)
     if pfile:
@@ -186,12 +187,14 @@ def _read_secret(reader: _Reader, table: Mapping[str, Any], prefix: str, base: P
     return None
 
 
-def _server(reader: _Reader, name: str, base: Path, default_ports: dict[str, int]) -> ServerSettings:
+def _server(reader: _Reader, name: str, base: Path,
+            default_ports: dict[str, int]) -> ServerSettings:
     t = reader.table(name)
     host = reader.get(t, name, "host", str, "a host name")
     security = reader.get(t, name, "security", str, "'implicit', 'starttls' or 'none'", "starttls")
     if security not in ("implicit", "starttls", "none"):
-        reader.problem(f"{name}.security", "'implicit' (TLS from the start) or 'starttls'", security)
+        reader.problem(f"{name}.security", "'implicit' (TLS from the start) or 'starttls'",
+                       security)
         security = "starttls"
     port = reader.get(t, name, "port", int, "a port number", default_ports.get(security, 0))
     if port is not None and not 0 < port < 65536:
@@ -229,7 +232,8 @@ def _server(reader: _Reader, name: str, base: Path, default_ports: dict[str, int
                           client_key=client_key, auth=auth, timeout=float(timeout or 30.0))
 
 
-def _members(reader: _Reader, team: Mapping[str, Any], trusted: tuple[str, ...]) -> tuple[Member, ...]:
+def _members(reader: _Reader, team: Mapping[str, Any],
+             trusted: tuple[str, ...]) -> tuple[Member, ...]:
     raw = team.get("members")
     if not isinstance(raw, list) or not raw:
         reader.problem("team.members", "at least one [[team.members]] entry")

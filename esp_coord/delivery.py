@@ -98,15 +98,17 @@ class Delivery:
         try:
             await self.sender.send(item.raw, sender=self.bot_address, recipients=recipients)
         except SendTemporaryError as e:
+            error = str(e)[:200]
             delay = min(self.retry_cap, self.retry_base * 2 ** min(item.attempts, 16))
             log.warning("outbox %s: temporary failure (%s), retry in %ss",
                         item.message_id, type(e).__name__, int(delay.total_seconds()))
             await self.store.run(lambda tx: tx.mark_retry(
-                item.id, self.now(), error=str(e)[:200], next_attempt_at=self.now() + delay))
+                item.id, self.now(), error=error, next_attempt_at=self.now() + delay))
             return
         except SendRejected as e:
+            error = str(e)[:200]
             log.error("outbox %s: rejected by the server (code %s)", item.message_id, e.code)
-            await self.store.run(lambda tx: tx.mark_failed(item.id, self.now(), error=str(e)[:200]))
+            await self.store.run(lambda tx: tx.mark_failed(item.id, self.now(), error=error))
             return
         await self.store.run(lambda tx: tx.mark_sent(item.id, self.now()))
         self.sent += 1

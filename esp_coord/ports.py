@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-
 # --- Mailbox (IMAP) -----------------------------------------------------------
 
 

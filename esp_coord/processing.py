@@ -16,8 +16,8 @@ from datetime import datetime
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member, domain_is_trusted
 from esp_coord.intake import IncomingMail, parse_mail
-from plans.typography import french
 from esp_coord.store import Store, StoreBusy, Tx
+from plans.typography import french
 
 log = logging.getLogger(__name__)
 

@@ -105,10 +105,10 @@ async def test_a_member_outside_the_team_learns_nothing(team: Team, example_mess
     await team.start()
     await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
     # Lea FONTAINE (dietician) is on the roster but not on this plan's team.
-    probe = ("From: Lea FONTAINE <lea.fontaine@dieteticien.mssante.test>\r\n"
-             "To: coordination@esp-valdelorge.mssante.test\r\n"
-             "Subject: STATUT PPS-2026-0001\r\nMessage-ID: <lea-1@esp.test>\r\n"
-             "Date: Wed, 25 Nov 2026 08:30:00 +0100\r\n\r\nmerci\r\n").encode()
+    probe = (b"From: Lea FONTAINE <lea.fontaine@dieteticien.mssante.test>\r\n"
+             b"To: coordination@esp-valdelorge.mssante.test\r\n"
+             b"Subject: STATUT PPS-2026-0001\r\nMessage-ID: <lea-1@esp.test>\r\n"
+             b"Date: Wed, 25 Nov 2026 08:30:00 +0100\r\n\r\nmerci\r\n")
     unknown = probe.replace(b"PPS-2026-0001", b"PPS-2026-0999").replace(b"lea-1", b"lea-2")
     mine = await team.wait_answer(await team.submit(probe))
     none = await team.wait_answer(await team.submit(unknown))

@@ -75,7 +75,8 @@ async def test_strangers_get_silence_and_quarantine(team: Team) -> None:
 async def test_auto_replies_are_never_answered(team: Team, example_messages) -> None:
     await team.start()
     auto = await team.submit(example_messages["09-absence-auto"])
-    bounce = await team.submit(mail("Undelivered", "gone", extra="Auto-Submitted: auto-generated\r\n"))
+    bounce = await team.submit(mail("Undelivered", "gone",
+                                    extra="Auto-Submitted: auto-generated\r\n"))
     assert await team.wait_outcome(auto) == "ignored"
     assert await team.wait_outcome(bounce) == "ignored"
     assert team.answers_to(auto.from_address) == []

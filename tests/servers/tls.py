@@ -23,13 +23,14 @@ class TLSMaterial:
     other_ca_file: Path      # a CA nobody's certificate is signed by
 
 
-def make_tls_material(folder: Path, *, hosts: tuple[str, ...] = ("127.0.0.1", "127.0.0.2", "localhost")) -> TLSMaterial:
+def make_tls_material(folder: Path, *, hosts: tuple[str, ...] = ("127.0.0.1", "127.0.0.2",
+                                                                  "localhost")) -> TLSMaterial:
     folder.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA()
     server = ca.issue_cert(*hosts)
     client = ca.issue_cert("coordination@esp-valdelorge.mssante.test",
                            common_name="esp-coord test client")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     expired = ca.issue_cert(*hosts, not_before=now - dt.timedelta(days=30),
                             not_after=now - dt.timedelta(days=1))
     other = trustme.CA()
