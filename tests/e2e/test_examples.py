@@ -7,7 +7,11 @@ issue and is only checked to get an answer here).
 
 from __future__ import annotations
 
+import logging
 from datetime import date
+from pathlib import Path
+
+import pytest
 
 from esp_coord.clock import DrivenClock
 from esp_coord.store import Store
@@ -21,7 +25,13 @@ async def load(store: Store, ref: str) -> tuple[Plan, int]:
     return Plan.from_dict(doc.data), doc.version
 
 
-async def test_examples_replayed_in_order(team: Team, example_messages: dict[str, bytes]) -> None:
+PATIENT_STRINGS = ("MARTIN", "Jeanne", "248037505611878", "1948-03-12", "PETIT", "Odette",
+                   "241062A00402743", "déambulateur", "fille présente")
+
+
+async def test_examples_replayed_in_order(team: Team, example_messages: dict[str, bytes],
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     first = example_messages["01-nouveau-pps"]
     from esp_coord.intake import parse_mail
 
@@ -85,6 +95,18 @@ async def test_examples_replayed_in_order(team: Team, example_messages: dict[str
     assert heel.when.until == date(2026, 12, 31)
     # No third plan: 06 created nothing.
     assert await store.run(lambda tx: tx.load_document("plan", "PPS-2026-0003")) is None
+
+    # Patient data is in no log line and nowhere in clear in the database files.
+    # (Our own loggers, at every level. Library loggers that echo protocol
+    # lines, like aiosmtpd's or aioimaplib's, are kept at WARNING by the CLI.)
+    logged = "\n".join(r.getMessage() for r in caplog.records
+                       if r.name.split(".")[0] in ("esp_coord", "adapters", "plans"))
+    db_file = Path(team.config.database_url.split(":///", 1)[1])
+    await team.stop()
+    stored = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    for secret in PATIENT_STRINGS:
+        assert secret not in logged, secret
+        assert secret.encode() not in stored, secret
 
 
 async def test_reply_statut_to_an_acknowledgement_finds_the_plan(team: Team,
