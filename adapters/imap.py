@@ -148,8 +148,9 @@ class ImapMailbox:
         assert lost is not None
         limit = self._settings.timeout if timeout == -1.0 else timeout
         task = asyncio.ensure_future(aw)
+        racers: set[asyncio.Future[Any]] = {task, lost}
         try:
-            done, _ = await asyncio.wait({task, lost}, timeout=limit,
+            done, _ = await asyncio.wait(racers, timeout=limit,
                                          return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             task.cancel()
@@ -194,6 +195,9 @@ class ImapMailbox:
     async def connect(self) -> None:
         await self.close()
         s = self._settings
+        if s.security == "none":
+            log.warning("IMAP to %s WITHOUT encryption (security = none): for tests only",
+                        self._where)
         try:
             ctx = client_context(s) if s.security != "none" else None
         except (ssl.SSLError, OSError) as e:
@@ -479,7 +483,7 @@ class ImapMailbox:
                 if await self._wait_push(imap, loop.time() + session):
                     return
             finally:
-                if self._imap is imap and imap.has_pending_idle():
+                if self._imap is not None and self._imap is imap and imap.has_pending_idle():
                     imap.idle_done()
                     await self._call(asyncio.shield(idle), "IDLE DONE")
 
