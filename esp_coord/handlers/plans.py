@@ -305,13 +305,21 @@ def _action_problem(request: Request, plan: Plan, error: PlanError) -> list[Answ
                    text=text)]
 
 
-async def action_done(request: Request, detected: Detected) -> list[Answer]:
-    number, _, problem = _action_number(request, detected, "FAIT")
+async def _action_target(request: Request, detected: Detected, command: str
+                         ) -> tuple[int, str, Loaded | None, list[Answer]]:
+    """The action number, the rest of the command line and the plan, or the answer
+    that says what is missing."""
+    number, rest, problem = _action_number(request, detected, command)
     if number is None:
-        return problem
-    loaded, refused = await _plan_for(request, detected, "FAIT")
+        return 0, "", None, problem
+    loaded, refused = await _plan_for(request, detected, command)
+    return number, rest, loaded, refused
+
+
+async def action_done(request: Request, detected: Detected) -> list[Answer]:
+    number, _, loaded, answers = await _action_target(request, detected, "FAIT")
     if loaded is None:
-        return refused
+        return answers
     plan = loaded.plan
     comment = "\n".join(text for _, text in detected.lines).strip()
     try:
@@ -327,12 +335,9 @@ async def action_done(request: Request, detected: Detected) -> list[Answer]:
 
 
 async def action_postponed(request: Request, detected: Detected) -> list[Answer]:
-    number, rest, problem = _action_number(request, detected, "REPORTER")
-    if number is None:
-        return problem
-    loaded, refused = await _plan_for(request, detected, "REPORTER")
+    number, rest, loaded, answers = await _action_target(request, detected, "REPORTER")
     if loaded is None:
-        return refused
+        return answers
     plan = loaded.plan
     when = re.sub(r"^(au|a|à|le|pour)\s+", "", rest.strip(), flags=re.IGNORECASE)
     try:

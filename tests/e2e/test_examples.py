@@ -137,3 +137,36 @@ async def test_a_member_outside_the_team_learns_nothing(team: Team, example_mess
     assert "MARTIN" not in mine.text and "248037505611878" not in mine.text
     assert (mine.text.replace("le plan PPS-2026-0001", "le plan X")
             == none.text.replace("le plan PPS-2026-0999", "le plan X"))
+
+
+def _from(name: str, address: str, subject: str, body: str, mid: str) -> bytes:
+    return (f"From: {name} <{address}>\r\nTo: coordination@esp-valdelorge.mssante.test\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <{mid}@esp.test>\r\n"
+            "Date: Wed, 25 Nov 2026 08:30:00 +0100\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+async def test_postpone_list_and_close_with_their_rights(team: Team, example_messages) -> None:
+    service = await team.start()
+    await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
+    julien = ("Julien MARIE", "julien.marie@infirmier.mssante.test")
+    moved = await team.wait_answer(await team.submit(
+        _from(*julien, "REPORTER 2 au 18/12/2026 PPS-2026-0001", "", "r1")))
+    assert "18/12/2026" in moved.text
+    plan, _ = await load(service.store, "PPS-2026-0001")
+    assert plan.action(2).due == date(2026, 12, 18)
+    listing = await team.wait_answer(await team.submit(_from(*julien, "LISTE", "", "l1")))
+    assert "PPS-2026-0001" in listing.text
+    lea = await team.wait_answer(await team.submit(
+        _from("Lea FONTAINE", "lea.fontaine@dieteticien.mssante.test", "LISTE", "", "l2")))
+    assert "PPS-2026-0001" not in lea.text
+    # A nurse of the team may not close the plan; the coordinator may.
+    refused = await team.wait_answer(await team.submit(
+        _from(*julien, "CLORE PPS-2026-0001", "", "c1")))
+    assert "Seuls le référent" in refused.text
+    closed = await team.wait_answer(await team.submit(
+        _from("Ana COSTA", "ana.costa@esp-valdelorge.mssante.test", "CLORE PPS-2026-0001",
+              "Déménagement de la patiente", "c2")))
+    assert "PPS-2026-0001" in closed.text
+    plan, _ = await load(service.store, "PPS-2026-0001")
+    assert plan.status == "closed"
