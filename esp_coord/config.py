@@ -151,7 +151,7 @@ class _Reader:
             return {}
         return value
 
-    def get(self, table: Mapping[str, Any], prefix: str, key: str, kind: type,
+    def get(self, table: Mapping[str, Any], prefix: str, key: str, kind: type | tuple[type, ...],
             expected: str, default: Any = ..., ) -> Any:
         full = f"{prefix}.{key}" if prefix else key
         if key not in table:
