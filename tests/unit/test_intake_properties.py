@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from esp_coord.intake import IncomingMail, parse_mail
+from tests.conftest import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples" / "messages"
-SEEDS = [p.read_bytes() for p in sorted(EXAMPLES.glob("*.eml"))] or [
+EXAMPLE_MAILS = EXAMPLES / "messages"
+SEEDS = [p.read_bytes() for p in sorted(EXAMPLE_MAILS.glob("*.eml"))] or [
     b"From: a@b.test\r\nSubject: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
 ]
 FRAGMENTS = [

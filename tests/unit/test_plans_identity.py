@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,9 +12,10 @@ from stdnum.fr import nir
 
 from plans.errors import FieldError
 from plans.identity import format_ins, parse_birth_date, parse_ins, parse_sex
+from tests.conftest import EXAMPLES
 
 TODAY = date(2026, 11, 23)
-PATIENTS_CSV = Path("/work/shared/examples/patients.csv")
+PATIENTS_CSV = EXAMPLES / "patients.csv"
 
 
 def _patients() -> list[dict[str, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,8 +10,9 @@ from hypothesis import strategies as st
 
 from plans.errors import FieldError
 from plans.people import Person, parse_people, profession_label, profession_of, resolve_person
+from tests.conftest import EXAMPLES
 
-ROSTER_CSV = Path("/work/shared/examples/roster.csv")
+ROSTER_CSV = EXAMPLES / "roster.csv"
 
 
 def _load_roster() -> list[Person]:
