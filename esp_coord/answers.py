@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from esp_coord.config import Config
@@ -29,7 +29,6 @@ class Answer:
     message_id_tag: str = "ans"
     stable_id: bool = False
     auto_submitted: str = "auto-replied"
-    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def reply_subject(subject: str, fallback: str) -> str:

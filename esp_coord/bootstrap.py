@@ -72,11 +72,6 @@ class Service:
             await asyncio.wait(self._tasks)
         self._tasks.clear()
 
-    async def settle(self) -> None:
-        """Wait until the backlog is drained and the outbox has nothing due."""
-        await self.mailroom.backlog_done.wait()
-        await self.delivery.wait_idle()
-
 
 def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:

@@ -42,7 +42,6 @@ class Delivery:
         self.last_drain: datetime | None = None
         self.sent = 0
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
 
     def note_drained(self, at: datetime) -> None:
         """The mailroom emptied the inbox at ``at``: copies sent before are in."""
@@ -65,12 +64,10 @@ class Delivery:
                 busy = False
             if busy:
                 continue
-            self._idle.set()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except TimeoutError:
                 pass
-            self._idle.clear()
 
     async def deliver_due(self) -> bool:
         """Send every due row; True if there may be more."""
@@ -124,9 +121,3 @@ class Delivery:
             log.warning("outbox %s: no proof of delivery after a crash: sending again",
                         item.message_id)
             await self._send(item)
-
-    async def wait_idle(self) -> None:
-        """For tests and the demo: return once nothing is due."""
-        self.kick()
-        await asyncio.sleep(0)
-        await self._idle.wait()
