@@ -1,10 +1,12 @@
-"""Command line: esp-coord check | serve | demo | keygen."""
+"""Command line: esp-coord check | serve | demo | keygen, and the subcommands
+of the modules listed in ``EXTRA_COMMANDS``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import sys
@@ -15,6 +17,10 @@ from esp_coord.config import Config, ConfigError, load_config
 from esp_coord.crypto import KeyFileError, Keyring
 
 log = logging.getLogger("esp_coord")
+
+# Each module has ``register(subparsers)``, which adds its subcommand(s) and
+# sets ``run=<function(args) -> int>`` as the parser's default.
+EXTRA_COMMANDS: tuple[str, ...] = ()
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -130,9 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config")
     p.add_argument("--key-file")
     p.add_argument("--rotate", action="store_true", help="add a new current key")
+    for name in EXTRA_COMMANDS:
+        importlib.import_module(name).register(sub)
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
-    if args.command == "check":
+    if getattr(args, "run", None) is not None:
+        code = args.run(args)
+    elif args.command == "check":
         code = asyncio.run(_check(_load(args.config)))
     elif args.command == "serve":
         code = 0

@@ -166,3 +166,43 @@ document_history = Table(
     Column("change_enc", LargeBinary, nullable=False),
     Index(None, "document_id", "id"),
 )
+
+# Append-only: rows are only ever inserted. Each row's ``hash`` covers its own
+# fields and the previous row's hash, so an edit or a deletion breaks the
+# chain. ``detail`` is written by the service and never holds patient data.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("ref", String(64)),
+    Column("source_message_id", Text),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "ref", "id"),
+)
+
+# The database is the source of truth for reminders: the scheduler only wakes
+# up at ``due_at``. ``key`` names one reminder occurrence (source, occurrence,
+# recipient, kind) so that recomputing a plan's reminders is idempotent.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("source_ref", String(64), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("payload_enc", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("late", Integer, nullable=False, default=0),
+    UniqueConstraint("key"),
+    Index(None, "status", "due_at"),
+    Index(None, "source_ref"),
+)
