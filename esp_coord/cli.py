@@ -8,13 +8,18 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from esp_coord.config import Config, ConfigError, load_config
 from esp_coord.crypto import KeyFileError, Keyring
+
+if TYPE_CHECKING:
+    from esp_coord.bootstrap import Tuning
 
 log = logging.getLogger("esp_coord")
 
@@ -77,6 +82,36 @@ async def _check(config: Config) -> int:
     return 0 if ok else 1
 
 
+def _tuning_from_env() -> Tuning:
+    """``ESP_COORD_TUNING="witness_grace=1,outbox_poll=0.2"``: the knobs of
+    ``Tuning`` for tests and benchmarks that run the real command (durations
+    in seconds). Unset: the production defaults."""
+    from dataclasses import fields, replace
+    from datetime import timedelta
+
+    from esp_coord.bootstrap import Tuning
+
+    tuning = Tuning()
+    text = os.environ.get("ESP_COORD_TUNING", "").strip()
+    kinds = {f.name: type(getattr(tuning, f.name)) for f in fields(Tuning)}
+    changes: dict[str, object] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        kind = kinds.get(name.strip())
+        if kind is None:
+            raise ConfigError("ESP_COORD_TUNING", [f"unknown knob {name.strip()!r}"])
+        try:
+            if kind is timedelta:
+                changes[name.strip()] = timedelta(seconds=float(value))
+            elif kind is bool:
+                changes[name.strip()] = value.strip().lower() in ("1", "true", "yes")
+            else:
+                changes[name.strip()] = kind(value)
+        except ValueError:
+            raise ConfigError("ESP_COORD_TUNING", [f"{item!r}: not a number"]) from None
+    return replace(tuning, **changes)
+
+
 async def _serve(config: Config) -> int:
     from esp_coord.bootstrap import build_service
     from esp_coord.progress import backlog_progress
@@ -90,8 +125,13 @@ async def _serve(config: Config) -> int:
     except KeyFileError as e:
         print(f"{e} Create one with: esp-coord keygen --config {config.path}", file=sys.stderr)
         return 2
+    try:
+        tuning = _tuning_from_env()
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return 2
     with backlog_progress() as progress:
-        service = build_service(config, keyring=keyring, progress=progress)
+        service = build_service(config, keyring=keyring, progress=progress, tuning=tuning)
         async with AsyncExitStack() as stack:
             await service.start(stack)
             log.info("esp-coord serving %s as %s", config.team_name, config.bot_address)
