@@ -15,6 +15,7 @@ from functools import cache
 
 from esp_coord.answers import Answer, reply_subject
 from esp_coord.config import Config, Member
+from esp_coord.intake import IncomingMail
 from esp_coord.processing import Request
 from esp_coord.store import Tx
 from plans.commands import Detected
@@ -69,12 +70,16 @@ def _answer(request: Request, rendered: Rendered, *, plan: Plan | None = None,
 
 
 def referenced_plan(request: Request, detected: Detected) -> str | None:
+    return plan_ref_of(request.mail, request.config, detected)
+
+
+def plan_ref_of(mail: IncomingMail, config: Config, detected: Detected) -> str | None:
     """The plan a mail is about: written reference, then the service's own mail
-    it answers, then the subject tag."""
+    it answers, then the subject tag. No database: ``esp-coord parse`` uses it too."""
     if detected.ref and detected.ref.startswith("PPS-"):
         return detected.ref
-    domain = request.config.message_id_domain
-    for mid in (*request.mail.in_reply_to, *reversed(request.mail.references)):
+    domain = config.message_id_domain
+    for mid in (*mail.in_reply_to, *reversed(mail.references)):
         m = _OWN_REF.match(mid)
         if m and m.group(2).lower() == domain:
             return m.group(1)
@@ -282,11 +287,22 @@ async def plan_list(request: Request, detected: Detected) -> list[Answer]:
 _NUMBER = re.compile(r"^\s*(?:n°|no|#)?\s*(\d{1,3})\b\s*(.*)$", re.IGNORECASE)
 
 
+def split_action_number(args: str) -> tuple[int | None, str]:
+    """``FAIT 3 …`` / ``REPORTER 2 au …``: the action number and the rest."""
+    m = _NUMBER.match(args)
+    return (int(m.group(1)), m.group(2)) if m else (None, args)
+
+
+def postponed_date_text(rest: str) -> str:
+    """« au 15/12/2026 » -> « 15/12/2026 »."""
+    return re.sub(r"^(au|a|à|le|pour)\s+", "", rest.strip(), flags=re.IGNORECASE)
+
+
 def _action_number(request: Request, detected: Detected, command: str
                    ) -> tuple[int | None, str, list[Answer]]:
-    m = _NUMBER.match(detected.args)
-    if m:
-        return int(m.group(1)), m.group(2), []
+    number, rest = split_action_number(detected.args)
+    if number is not None:
+        return number, rest, []
     text = french(f"Bonjour {request.sender.name},\n\nIndiquez le numéro de l'action après "
                   f"{command}, par exemple « {command} 2 PPS-2026-0001 » : les numéros "
                   "figurent dans l'accusé de réception et dans STATUT. Rien n'a été fait.\n")
@@ -339,7 +355,7 @@ async def action_postponed(request: Request, detected: Detected) -> list[Answer]
     if loaded is None:
         return answers
     plan = loaded.plan
-    when = re.sub(r"^(au|a|à|le|pour)\s+", "", rest.strip(), flags=re.IGNORECASE)
+    when = postponed_date_text(rest)
     try:
         new_date = parse_date(when, today=today_of(request))
     except FieldError as e:
