@@ -167,13 +167,15 @@ document_history = Table(
     Index(None, "document_id", "id"),
 )
 
-# Append-only: rows are only ever inserted. Each row's ``hash`` covers its own
-# fields and the previous row's hash, so an edit or a deletion breaks the
-# chain. ``detail`` is written by the service and never holds patient data.
+# Append-only: rows are only ever inserted. ``id`` is the position in the
+# chain (1, 2, 3... with no gap), assigned by the writer under the head lock.
+# Each row's ``hash`` covers its own fields and the previous row's hash, so an
+# edit, a deletion or a reordering breaks the chain. ``detail`` is written by
+# the service and never holds patient data.
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=False),
     Column("at", UTCDateTime, nullable=False),
     Column("actor", Text, nullable=False),
     Column("action", String(32), nullable=False),
@@ -183,6 +185,17 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index(None, "ref", "id"),
+)
+
+# One row (id 1): the last record's position and hash. Appends lock it, which
+# serialises them on PostgreSQL, and it lets ``verify`` notice that the last
+# records were deleted (which the chain alone cannot show).
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 # The database is the source of truth for reminders: the scheduler only wakes

@@ -19,17 +19,19 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from esp_coord.crypto import Keyring
+from esp_coord.store.audit import AuditOps
 from esp_coord.store.documents import DocumentOps
 from esp_coord.store.engine import is_busy, is_sqlite, make_engine, upgrade_to_head
 from esp_coord.store.errors import StoreBusy, StoreError
 from esp_coord.store.mail import MailOps
 from esp_coord.store.outbox import OutboxOps
+from esp_coord.store.reminders import ReminderOps
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class Tx(MailOps, OutboxOps, DocumentOps):
+class Tx(MailOps, OutboxOps, DocumentOps, AuditOps, ReminderOps):
     """One open transaction: dedup, outbox, numbering, documents.
 
     Valid only inside the ``Store.transaction()`` block (or ``Store.run``

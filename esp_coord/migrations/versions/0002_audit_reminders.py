@@ -21,7 +21,7 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 def upgrade() -> None:
     op.create_table(
         "audit_log",
-        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("at", UTC_DATETIME, nullable=False),
         sa.Column("actor", sa.Text, nullable=False),
         sa.Column("action", sa.String(32), nullable=False),
@@ -33,6 +33,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
     )
     op.create_index("ix_audit_log_ref_id", "audit_log", ["ref", "id"])
+    head = op.create_table(
+        "audit_head",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_head"),
+    )
+    # The chain starts empty: position 0, the genesis value (esp_coord/store/audit.py).
+    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": "0" * 64}])
 
     op.create_table(
         "reminders",
@@ -56,4 +65,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("reminders")
+    op.drop_table("audit_head")
     op.drop_table("audit_log")

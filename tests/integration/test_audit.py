@@ -1,0 +1,206 @@
+"""The audit chain on SQLite and PostgreSQL: append, verify, and every kind of tampering."""
+
+# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from esp_coord.store import Store, Tx
+from esp_coord.store.audit import GENESIS, record_hash
+from esp_coord.store.tables import audit_head, audit_log
+from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
+    Backend,
+    backend,
+    keyring,
+    postgres_user,
+    store,
+)
+
+T0 = datetime(2026, 11, 23, 9, 12, 44, 123456, tzinfo=UTC)
+ANA = "ana.costa@esp-valdelorge.mssante.test"
+JULIEN = "julien.marie@infirmier.mssante.test"
+
+
+async def fill(store: Store, n: int) -> None:
+    for i in range(n):
+        ref = f"PPS-2026-{i % 3 + 1:04d}"
+        await store.run(lambda tx, i=i, ref=ref: tx.audit(
+            JULIEN if i % 2 else ANA, "status", ref, f"<m{i}@x.test>", f"version {i}",
+            T0 + timedelta(minutes=i)))
+
+
+async def verify(store: Store, **kwargs):  # type: ignore[no-untyped-def]
+    async with store.transaction(readonly=True) as tx:
+        return await tx.verify_audit(**kwargs)
+
+
+async def tamper(store: Store, statement) -> None:  # type: ignore[no-untyped-def]
+    async with store.transaction() as tx:
+        await tx.connection.execute(statement)
+
+
+async def test_empty_chain_is_intact(store: Store) -> None:
+    report = await verify(store)
+    assert report.intact and report.records == 0 and report.head == (0, GENESIS)
+
+
+async def test_append_chains_each_record_to_the_previous(store: Store) -> None:
+    await fill(store, 5)
+    async with store.transaction(readonly=True) as tx:
+        records = await tx.audit_records()
+        plan_two = await tx.audit_records("PPS-2026-0002")
+        by_julien = await tx.audit_records(actor="Julien.Marie@infirmier.mssante.test")
+    assert [r.id for r in records] == [1, 2, 3, 4, 5]
+    assert records[0].prev_hash == GENESIS
+    for before, after in zip(records, records[1:], strict=False):
+        assert after.prev_hash == before.hash
+    first = records[0]
+    assert first.at == T0 and first.actor == ANA and first.action == "status"
+    assert first.source_message_id == "<m0@x.test>" and first.detail == "version 0"
+    assert first.hash == record_hash(id=1, at=T0, actor=ANA, action="status",
+                                     ref="PPS-2026-0001", source_message_id="<m0@x.test>",
+                                     detail="version 0", prev_hash=GENESIS)
+    assert [r.id for r in plan_two] == [2, 5]
+    assert [r.id for r in by_julien] == [2, 4]
+    report = await verify(store)
+    assert report.intact and report.records == 5 and report.head == (5, records[-1].hash)
+
+
+async def test_time_in_another_zone_hashes_as_utc(store: Store) -> None:
+    paris = T0.astimezone(timezone(timedelta(hours=1)))
+    await store.run(lambda tx: tx.audit(ANA, "list", None, None, "2 plans", paris))
+    report = await verify(store)
+    assert report.intact and report.records == 1
+
+
+async def test_audit_rolls_back_with_its_transaction(store: Store) -> None:
+    await fill(store, 2)
+
+    async def fails(tx: Tx) -> None:
+        await tx.audit(ANA, "close", "PPS-2026-0001", None, "version 3", T0)
+        raise RuntimeError("the mail's handler failed")
+
+    with pytest.raises(RuntimeError):
+        await store.run(fails)
+    await fill(store, 1)
+    report = await verify(store)
+    assert report.intact and report.records == 3
+
+
+async def test_an_edited_record_is_named(store: Store) -> None:
+    await fill(store, 6)
+    await tamper(store, update(audit_log).where(audit_log.c.id == 3)
+                 .values(actor="someone.else@x.mssante.test"))
+    report = await verify(store)
+    assert report.broken is not None and report.broken.id == 3
+    assert "edited" in report.broken.reason and report.records == 2
+
+
+async def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(store: Store) -> None:
+    await fill(store, 6)
+    async with store.transaction() as tx:
+        row = (await tx.connection.execute(select(audit_log).where(audit_log.c.id == 3))).one()
+        forged = record_hash(id=3, at=row.at, actor=row.actor, action=row.action, ref=row.ref,
+                             source_message_id=row.source_message_id, detail="version 99",
+                             prev_hash=row.prev_hash)
+        await tx.connection.execute(update(audit_log).where(audit_log.c.id == 3)
+                                    .values(detail="version 99", hash=forged))
+    report = await verify(store)
+    assert report.broken is not None and report.broken.id == 4
+    assert "does not follow record 3" in report.broken.reason
+
+
+async def test_a_deleted_record_is_detected(store: Store) -> None:
+    await fill(store, 6)
+    await tamper(store, delete(audit_log).where(audit_log.c.id == 4))
+    report = await verify(store)
+    assert report.broken is not None and report.broken.id == 5
+    assert "record 4 is missing" in report.broken.reason
+
+
+async def test_deleting_the_first_record_is_detected(store: Store) -> None:
+    await fill(store, 3)
+    await tamper(store, delete(audit_log).where(audit_log.c.id == 1))
+    report = await verify(store)
+    assert report.broken is not None and report.broken.id == 2
+
+
+async def test_deleting_the_last_records_is_detected_by_the_head(store: Store) -> None:
+    await fill(store, 6)
+    await tamper(store, delete(audit_log).where(audit_log.c.id >= 5))
+    report = await verify(store)
+    assert report.broken is not None and report.broken.id == 5
+    assert "last records were deleted" in report.broken.reason
+    assert report.records == 4
+
+
+async def test_reordered_records_are_detected(store: Store) -> None:
+    await fill(store, 6)
+    # Swap the positions of records 2 and 3 (their contents stay consistent).
+    await tamper(store, update(audit_log).where(audit_log.c.id == 2).values(id=-2))
+    await tamper(store, update(audit_log).where(audit_log.c.id == 3).values(id=2))
+    await tamper(store, update(audit_log).where(audit_log.c.id == -2).values(id=3))
+    report = await verify(store)
+    assert report.broken is not None and report.broken.id == 2
+
+
+async def test_a_rewritten_chain_is_caught_by_a_noted_anchor(store: Store) -> None:
+    await fill(store, 4)
+    noted = (await verify(store)).head
+    # Someone with write access rewrites record 2 and recomputes everything after.
+    async with store.transaction() as tx:
+        rows = (await tx.connection.execute(select(audit_log).order_by(audit_log.c.id))).all()
+        prev = GENESIS
+        for row in rows:
+            detail = "version 99" if row.id == 2 else row.detail
+            digest = record_hash(id=row.id, at=row.at, actor=row.actor, action=row.action,
+                                 ref=row.ref, source_message_id=row.source_message_id,
+                                 detail=detail, prev_hash=prev)
+            await tx.connection.execute(update(audit_log).where(audit_log.c.id == row.id)
+                                        .values(detail=detail, prev_hash=prev, hash=digest))
+            prev = digest
+        await tx.connection.execute(update(audit_head).values(hash=prev))
+    assert (await verify(store)).intact, "the limit: a full rewrite is self-consistent"
+    report = await verify(store, anchor=noted)
+    assert report.broken is not None and report.broken.id == 4
+    assert "noted earlier" in report.broken.reason
+    # An anchor beyond the end means records were removed.
+    missing = await verify(store, anchor=(9, noted[1]))
+    assert missing.broken is not None and "missing" in missing.broken.reason
+
+
+async def test_refuses_patient_sized_details_and_naive_times(store: Store) -> None:
+    async with store.transaction() as tx:
+        with pytest.raises(ValueError):
+            await tx.audit(ANA, "status", None, None, "x" * 201, T0)
+        with pytest.raises(ValueError):
+            await tx.audit(ANA, "status", None, None, "", T0.replace(tzinfo=None))
+        with pytest.raises(ValueError):
+            await tx.audit(ANA, "", None, None, "", T0)
+
+
+async def test_concurrent_appends_keep_one_chain(store: Store) -> None:
+    # Writers in parallel transactions (PostgreSQL: real concurrency on the
+    # head lock; SQLite: queued on the write lock), some rolled back.
+    async def one(i: int) -> None:
+        async def work(tx: Tx) -> None:
+            await tx.audit(ANA, "status", f"PPS-2026-{i:04d}", None, f"n {i}", T0)
+            await asyncio.sleep(0.001)
+            if i % 5 == 0:
+                raise LookupError("rolled back")
+            await tx.audit(JULIEN, "done", f"PPS-2026-{i:04d}", None, f"n {i}", T0)
+
+        try:
+            await store.run(work, attempts=20)
+        except LookupError:
+            pass
+
+    await asyncio.gather(*(one(i) for i in range(1, 21)))
+    report = await verify(store)
+    assert report.intact, report.broken
+    assert report.records == 2 * 16
