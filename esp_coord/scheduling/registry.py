@@ -1,0 +1,58 @@
+"""Who writes the mails of each kind of reminder.
+
+A module that creates reminders of a kind registers, at import, the function
+that composes them::
+
+    register_composer("meeting_j7", compose_j7)
+
+``compose(tx, reminder, now, config)`` runs inside the dispatch transaction
+and returns the answers to send (each with ``to`` set), or ``[]`` to drop the
+reminder (plan closed, meeting cancelled, action already done). It may read
+and write through ``tx`` (e.g. schedule the next occurrence); it must not do
+any other I/O: the transaction can run again after a busy database.
+
+``digest=True`` lets the engine gather that kind into one daily mail per
+person when the team asked for digests (``[reminders] digest``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from esp_coord.answers import Answer
+from esp_coord.config import Config
+from esp_coord.store.reminders import Reminder
+
+if TYPE_CHECKING:
+    from esp_coord.store import Tx
+
+Composer = Callable[["Tx", Reminder, datetime, Config], Awaitable[list[Answer]]]
+
+__all__ = ["Composer", "Registered", "composer_for", "register_composer", "registered_kinds"]
+
+
+@dataclass(frozen=True)
+class Registered:
+    compose: Composer
+    digest: bool = False
+
+
+_COMPOSERS: dict[str, Registered] = {}
+
+
+def register_composer(kind: str, fn: Composer, *, digest: bool = False) -> None:
+    """Register (or replace, e.g. on module reload in tests) the composer of ``kind``."""
+    if not kind or len(kind) > 32:
+        raise ValueError("a reminder kind has 1 to 32 characters (column kind)")
+    _COMPOSERS[kind] = Registered(fn, digest)
+
+
+def composer_for(kind: str) -> Registered | None:
+    return _COMPOSERS.get(kind)
+
+
+def registered_kinds() -> frozenset[str]:
+    return frozenset(_COMPOSERS)
