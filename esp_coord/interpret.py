@@ -1,0 +1,280 @@
+"""What the service understands of one mail, without a database nor sending anything.
+
+``interpret(raw, config)`` returns the report that ``esp-coord parse`` prints:
+a JSON-safe dict (keys documented in ``REPORT_KEYS``). It goes through the
+code the service runs: ``parse_mail`` (intake), ``detect_command``, the plan
+grammar, the handlers' own reference and action-number helpers, so that
+``parse`` and the service never disagree on what a mail says.
+
+What needs the database is left out: a plan's current team (people in a
+``MAJ`` are resolved against the roster), whether a patient already has a
+plan, access rights. A reference that only the database could give stays
+null, but the bot's acknowledgements carry stable Message-IDs
+(``<PPS-2026-0001.ack.1@domain>``), so a reply to one of them gives its plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from esp_coord.config import Config, domain_is_trusted
+from esp_coord.handlers.plans import (
+    library,
+    people_of,
+    plan_ref_of,
+    postponed_date_text,
+    split_action_number,
+)
+from esp_coord.intake import IncomingMail, parse_mail
+from plans.commands import DISPLAY, Detected, closest_commands, detect_command
+from plans.dates import parse_date
+from plans.drafts import ActionDraft, LineError, LineWarning
+from plans.errors import FieldError
+from plans.grammar import parse_new_plan, parse_update
+from plans.people import Person
+from plans.rhythm import When
+
+__all__ = ["COMMAND_NAMES", "REPORT_KEYS", "exit_code", "ignored_reason", "interpret"]
+
+COMMAND_NAMES: dict[str | None, str] = {
+    "NOUVEAU_PPS": "create_plan",
+    "MAJ": "update_plan",
+    "CLORE": "close_plan",
+    "STATUT": "status",
+    "LISTE": "list",
+    "FAIT": "done",
+    "REPORTER": "postpone",
+    "RCP_NOUVELLE": "schedule_meeting",
+    "RCP": "list_meetings",
+    "ANNULER_RCP": "cancel_meeting",
+    "COMPTE_RENDU": "meeting_report",
+    "AIDE": "help",
+    None: "unknown",
+}
+_NEEDS_PLAN = {"MAJ", "CLORE", "STATUT", "FAIT", "REPORTER"}
+_MEETING_COMMANDS = {"RCP_NOUVELLE", "RCP", "ANNULER_RCP", "COMPTE_RENDU"}
+
+REPORT_KEYS = (
+    "command", "ignored_reason", "sender", "message_id", "plan_ref", "meeting_ref",
+    "patient", "consent", "referent", "team", "problems", "objectives", "preferences",
+    "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
+    "comment", "meeting", "mail_date", "errors", "warnings",
+)
+
+# Exit codes of ``esp-coord parse``.
+VALID, HAS_ERRORS, IGNORED = 0, 1, 3
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _empty(mail: IncomingMail) -> dict[str, Any]:
+    report: dict[str, Any] = dict.fromkeys(REPORT_KEYS)
+    for key in ("team", "problems", "objectives", "preferences", "alerts", "notes", "actions",
+                "protocols", "errors", "warnings"):
+        report[key] = []
+    report["sender"] = mail.from_address or None
+    report["message_id"] = mail.message_id
+    return report
+
+
+def ignored_reason(mail: IncomingMail, config: Config) -> str | None:
+    """Why the service would not process the mail at all (English), as
+    ``Processor._classify_and_handle`` decides: its own copy, an automatic
+    mail, a sender off the roster or outside the trusted domains."""
+    own_domain = "@" + config.message_id_domain + ">"
+    if mail.from_address == config.bot_address and (mail.message_id or "").endswith(own_domain):
+        return "own copy of an answer of the service"
+    if mail.automatic:
+        return f"automatic mail ({mail.automatic}): never answered"
+    if not mail.from_address:
+        return "no usable sender address: quarantined"
+    if config.member(mail.from_address) is None:
+        return "sender not on the team roster: quarantined, no answer"
+    if not domain_is_trusted(mail.from_address, config.trusted_domains):
+        return "sender domain not trusted: quarantined, no answer"
+    return None
+
+
+def _line_error(e: LineError) -> dict[str, Any]:
+    return {"line": e.line, "field": e.field, "text": e.text, "message": e.message}
+
+
+def _warning(w: LineWarning) -> dict[str, Any]:
+    return {"line": w.line, "text": w.text, "message": w.message}
+
+
+def _error(field: str, message: str, *, text: str = "", line: int | None = None
+           ) -> dict[str, Any]:
+    return {"line": line, "field": field, "text": text, "message": message}
+
+
+def first_due(when: When, today: date) -> date | None:
+    """The first due date the plan will show (``Plan._add_action``'s rule):
+    the date asked, or the rhythm's first occurrence from it (else from today)."""
+    if when.rhythm is None:
+        return when.due
+    return next(when.rhythm.occurrences(when.due or today, until=when.until), None)
+
+
+def _action(draft: ActionDraft, today: date) -> dict[str, Any]:
+    when = draft.when
+    return {"assignee": draft.assignee, "what": draft.what,
+            "due": _iso(first_due(when, today)),
+            "rhythm": when.rhythm.to_rrule() if when.rhythm else None,
+            "until": _iso(when.until), "protocol": draft.protocol,
+            "profession": draft.profession, "line": draft.line}
+
+
+class _Context:
+    def __init__(self, mail: IncomingMail, config: Config, detected: Detected, today: date,
+                 report: dict[str, Any]) -> None:
+        self.mail, self.config, self.detected = mail, config, detected
+        self.today, self.report = today, report
+        self.people: list[Person] = people_of(config)
+        self.sender = next(p for p in self.people if p.email == mail.from_address)
+
+    def error(self, field: str, message: str, *, text: str = "") -> None:
+        self.report["errors"].append(_error(field, message, text=text))
+
+    def grammar_result(self, errors: Sequence[LineError], warnings: Sequence[LineWarning]
+                       ) -> None:
+        self.report["errors"] += [_line_error(e) for e in errors]
+        self.report["warnings"] += [_warning(w) for w in warnings]
+
+
+def _new_plan(ctx: _Context) -> None:
+    parsed = parse_new_plan(ctx.detected.lines, today=ctx.today, sender=ctx.sender,
+                            roster=ctx.people, library=library())
+    ctx.grammar_result(parsed.errors, parsed.warnings)
+    draft = parsed.value
+    if not parsed.ok or draft is None:
+        return
+    r = ctx.report
+    r["patient"] = draft.patient.to_dict()
+    r["consent"] = draft.consent
+    r["referent"] = draft.referent
+    r["team"] = list(draft.team)
+    r["actions"] = [_action(a, ctx.today) for a in draft.actions]
+    r["protocols"] = list(draft.protocols)
+    r["review_date"] = _iso(draft.review_date)
+    for key in ("problems", "objectives", "preferences", "alerts", "notes"):
+        r[key] = list(getattr(draft, key))
+
+
+def _update(ctx: _Context) -> None:
+    # Without the plan, its team is unknown: people are resolved on the roster.
+    parsed = parse_update(ctx.detected.lines, today=ctx.today, sender=ctx.sender, team=[],
+                          roster=ctx.people, library=library())
+    ctx.grammar_result(parsed.errors, parsed.warnings)
+    update = parsed.value
+    if not parsed.ok or update is None:
+        return
+    r = ctx.report
+    r["referent"] = update.referent
+    r["team"] = list(update.team)
+    r["actions"] = [_action(a, ctx.today) for a in update.actions]
+    r["protocols"] = list(update.protocols)
+    r["review_date"] = _iso(update.review_date)
+    for key in ("problems", "objectives", "preferences", "alerts", "notes"):
+        r[key] = list(getattr(update, key))
+
+
+def _body_text(ctx: _Context) -> str:
+    return "\n".join(text for _, text in ctx.detected.lines).strip()
+
+
+def _close(ctx: _Context) -> None:
+    ctx.report["comment"] = " ".join(t for _, t in ctx.detected.lines if t.strip())[:500] or None
+
+
+def _action_number(ctx: _Context, command: str) -> str | None:
+    number, rest = split_action_number(ctx.detected.args)
+    if number is None:
+        ctx.error("action_number", f"numéro d'action absent après {command} ; exemple : "
+                  f"{command} 2 PPS-2026-0001", text=ctx.detected.text)
+        return None
+    ctx.report["action_number"] = number
+    return rest
+
+
+def _done(ctx: _Context) -> None:
+    if _action_number(ctx, "FAIT") is not None:
+        ctx.report["comment"] = _body_text(ctx) or None
+
+
+def _postpone(ctx: _Context) -> None:
+    rest = _action_number(ctx, "REPORTER")
+    if rest is None:
+        return
+    when = postponed_date_text(rest)
+    try:
+        ctx.report["date"] = parse_date(when, today=ctx.today).isoformat()
+    except FieldError as e:
+        ctx.error("date", f"{e.problem} ; attendu : {e.expected} ; exemple : REPORTER "
+                  f"{ctx.report['action_number']} au {e.example}", text=when)
+
+
+def _unknown(ctx: _Context) -> None:
+    suggestions = [DISPLAY[n] for n in closest_commands(ctx.detected.text)]
+    hint = f" ; commandes proches : {', '.join(suggestions)}" if suggestions else ""
+    ctx.error("command", "aucune commande reconnue dans l'objet ni sur la première ligne"
+              + hint, text=ctx.detected.text)
+
+
+def _meeting(ctx: _Context) -> None:
+    ctx.report["meeting_ref"] = ctx.detected.ref if (ctx.detected.ref or "").startswith(
+        "RCP-") else None
+    ctx.report["warnings"].append(_warning(LineWarning(
+        None, ctx.detected.text, "les réunions (RCP) ne sont pas encore interprétées par "
+        "esp-coord parse")))
+
+
+_STEPS: dict[str | None, Callable[[_Context], None]] = {
+    "NOUVEAU_PPS": _new_plan, "MAJ": _update, "CLORE": _close, "FAIT": _done,
+    "REPORTER": _postpone, None: _unknown,
+    **dict.fromkeys(_MEETING_COMMANDS, _meeting),
+}
+
+
+def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dict[str, Any]:
+    """The report of what the service would understand of ``raw`` (see module
+    docstring). Relative dates count from the mail's Date header (else ``now``,
+    else the current time)."""
+    mail = parse_mail(raw, max_message_bytes=config.limits.max_message_bytes,
+                      max_attachment_bytes=config.limits.max_attachment_bytes)
+    report = _empty(mail)
+    reason = ignored_reason(mail, config)
+    if reason is not None:
+        report["command"], report["ignored_reason"] = "ignored", reason
+        return report
+    detected = detect_command(mail.subject, mail.body)
+    report["command"] = COMMAND_NAMES.get(detected.name, "unknown")
+    if mail.too_large:
+        report["errors"].append(_error("message", mail.too_large))
+        return report
+    moment = mail.date or now or datetime.now(config.timezone)
+    today = moment.astimezone(config.timezone).date()
+    report["mail_date"] = today.isoformat()
+    ctx = _Context(mail, config, detected, today, report)
+    if detected.name in _NEEDS_PLAN:
+        report["plan_ref"] = plan_ref_of(mail, config, detected)
+        if report["plan_ref"] is None:
+            ctx.error("plan_ref", "plan non précisé : écrire sa référence avec la commande "
+                      "(PPS-2026-0001) ou répondre à un message du service au sujet du plan",
+                      text=detected.text)
+    step = _STEPS.get(detected.name)
+    if step is not None:
+        step(ctx)
+    return report
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    """0: the service would act on the mail; 1: it would answer with the
+    errors; 3: it would not process it (ignored or quarantined)."""
+    if report["command"] == "ignored":
+        return IGNORED
+    return HAS_ERRORS if report["errors"] else VALID
