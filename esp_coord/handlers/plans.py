@@ -38,6 +38,8 @@ from plans.render import (
 )
 from plans.typography import french
 
+from .trail import record
+
 KIND = "plan"
 _OWN_REF = re.compile(r"^<(PPS-\d{4}-\d{4})\.[^@>]*@(.+)>$")
 
@@ -155,6 +157,7 @@ async def new_plan(request: Request, detected: Detected) -> list[Answer]:
     existing = await tx.find_documents(KIND, blind=("ins", draft.patient.ins), status="active")
     if existing:
         ref = existing[0].ref
+        await record(request, "duplicate", ref, "active plan exists, nothing created")
         text = french(
             f"Bonjour {request.sender.name},\n\nCette patiente ou ce patient a déjà un plan "
             f"actif : {ref}. Rien n'a été créé.\n\n"
@@ -170,11 +173,14 @@ async def new_plan(request: Request, detected: Detected) -> list[Answer]:
     plan = Plan.create(draft, ref=ref, author=request.sender.email, at=request.now,
                        source_message_id=request.mail.message_id, protocols=library())
     await save_plan(tx, plan, expected=None, request=request, summary="création")
+    await record(request, "create", ref, f"version 1, {len(plan.actions)} actions")
     answers = [_answer(request, render_created(plan, people=people, warnings=parsed.warnings,
                                                tz=request.config.timezone),
                        plan=plan, kind="ack")]
     if namesakes:
         answers.append(identity_flag(request, ref, namesakes))
+        await record(request, "identity-flag", ref,
+                     f"same name and birth date as {', '.join(namesakes)}"[:200])
     return answers
 
 
@@ -199,6 +205,9 @@ async def _plan_for(request: Request, detected: Detected, command: str
         return None, missing_ref(request, command)
     loaded = await load_plan(request.tx, ref)
     if loaded is None or not may_read(request.sender, loaded.plan):
+        # The answer is the same either way; the audit keeps which it was.
+        why = "no such plan" if loaded is None else "not on the care team"
+        await record(request, "refused", ref, f"{command}: {why}")
         return None, refusal(request, ref)
     return loaded, []
 
@@ -231,6 +240,7 @@ async def update_plan(request: Request, detected: Detected) -> list[Answer]:
                          source_message_id=request.mail.message_id, protocols=library())
     await save_plan(request.tx, plan, expected=loaded.version, request=request,
                     summary="mise à jour")
+    await record(request, "update", plan.ref, f"version {plan.version}")
     return [_answer(request, render_updated(plan, changes, people=people,
                                             warnings=parsed.warnings,
                                             tz=request.config.timezone), plan=plan, kind="ack")]
@@ -252,6 +262,7 @@ async def close_plan(request: Request, detected: Detected) -> list[Answer]:
     if not (request.sender.is_coordinator or request.sender.email == plan.referent):
         text = french(f"Bonjour {request.sender.name},\n\nSeuls le référent du plan "
                       f"{plan.ref} et la coordination peuvent le clore. Rien n'a été fait.\n")
+        await record(request, "refused", plan.ref, "CLORE: neither referent nor coordinator")
         return [Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Clôture"),
                        text=text)]
     if not plan.is_active:
@@ -261,6 +272,7 @@ async def close_plan(request: Request, detected: Detected) -> list[Answer]:
                source_message_id=request.mail.message_id, reason=reason)
     await save_plan(request.tx, plan, expected=loaded.version, request=request,
                     summary="clôture")
+    await record(request, "close", plan.ref, f"version {plan.version}")
     return [_answer(request, render_closed(plan, people=people_of(request.config),
                                            tz=request.config.timezone), plan=plan, kind="closed")]
 
@@ -271,6 +283,7 @@ async def plan_status(request: Request, detected: Detected) -> list[Answer]:
         return refused
     rendered = render_status(loaded.plan, people=people_of(request.config),
                              today=today_of(request), tz=request.config.timezone)
+    await record(request, "status", loaded.plan.ref, f"version {loaded.plan.version}")
     return [_answer(request, rendered, plan=loaded.plan, kind="status")]
 
 
@@ -281,6 +294,7 @@ async def plan_list(request: Request, detected: Detected) -> list[Answer]:
                                            member=None if everyone else member.email)
     plans = [Plan.from_dict(d.data) for d in docs]
     rendered = render_list(plans, people=people_of(request.config), today=today_of(request))
+    await record(request, "list", None, f"{len(plans)} active plans")
     return [_answer(request, rendered)]
 
 
@@ -346,6 +360,7 @@ async def action_done(request: Request, detected: Detected) -> list[Answer]:
         return _action_problem(request, plan, e)
     await save_plan(request.tx, plan, expected=loaded.version, request=request,
                     summary=f"action {number} faite")
+    await record(request, "done", plan.ref, f"action {number}, version {plan.version}")
     return [_answer(request, render_done(plan, action, people=people_of(request.config)),
                     plan=plan, kind="done")]
 
@@ -371,6 +386,7 @@ async def action_postponed(request: Request, detected: Detected) -> list[Answer]
         return _action_problem(request, plan, e)
     await save_plan(request.tx, plan, expected=loaded.version, request=request,
                     summary=f"action {number} reportée")
+    await record(request, "postpone", plan.ref, f"action {number}, version {plan.version}")
     return [_answer(request, render_postponed(plan, action, people=people_of(request.config)),
                     plan=plan, kind="postponed")]
 
