@@ -11,6 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -78,6 +79,20 @@ class Limits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReminderSettings:
+    """When reminders go out, in the team's timezone (``[reminders]``)."""
+
+    hour: time = time(8, 0)                  # due-day and overdue reminders, local time
+    overdue_days: int = 3                    # "not done N days after due"
+    meeting_offsets: tuple[int, ...] = (7, 1)  # days before a meeting: J-7, J-1
+    digest: bool = False                     # everyone gets one mail a day instead of one each
+    digest_members: frozenset[str] = frozenset()  # or only these addresses
+
+    def wants_digest(self, address: str) -> bool:
+        return self.digest or address.strip().lower() in self.digest_members
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path
     team_name: str
@@ -90,6 +105,7 @@ class Config:
     smtp: ServerSettings
     folders: Folders = Folders()
     limits: Limits = Limits()
+    reminders: ReminderSettings = ReminderSettings()
     database_url: str = "sqlite+aiosqlite:///var/esp-coord.db"
     key_file: Path = Path("var/esp-coord.key")
 
@@ -272,6 +288,39 @@ def _members(reader: _Reader, team: Mapping[str, Any],
     return tuple(members)
 
 
+def _reminders(reader: _Reader) -> ReminderSettings:
+    t = reader.table("reminders", required=False)
+    default = ReminderSettings()
+    hour_text = reader.get(t, "reminders", "hour", str, "a local time like '08:00'", "08:00")
+    try:
+        hour = time.fromisoformat(hour_text)
+        if hour.tzinfo is not None:
+            raise ValueError(hour_text)
+    except ValueError:
+        reader.problem("reminders.hour", "a local time like '08:00'", hour_text)
+        hour = default.hour
+    overdue = reader.get(t, "reminders", "overdue_days", int, "a number of days (1 to 60)",
+                         default.overdue_days)
+    if overdue is not None and not 1 <= overdue <= 60:
+        reader.problem("reminders.overdue_days", "a number of days (1 to 60)", overdue)
+        overdue = default.overdue_days
+    offsets = reader.get(t, "reminders", "meeting_offsets", list,
+                         "a list of days before a meeting, like [7, 1]",
+                         list(default.meeting_offsets))
+    if not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 60
+               for d in offsets):
+        reader.problem("reminders.meeting_offsets", "days before a meeting between 0 and 60",
+                       offsets)
+        offsets = list(default.meeting_offsets)
+    digest = reader.get(t, "reminders", "digest", bool, "true or false", default.digest)
+    members = reader.get(t, "reminders", "digest_members", list,
+                         "a list of roster addresses", [])
+    return ReminderSettings(
+        hour=hour, overdue_days=overdue or default.overdue_days,
+        meeting_offsets=tuple(sorted(set(offsets), reverse=True)), digest=bool(digest),
+        digest_members=frozenset(str(a).strip().lower() for a in members))
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate the configuration file. Raises ``ConfigError``."""
     path = Path(path)
@@ -313,6 +362,10 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
     lt = r.table("limits", required=False)
     limits = Limits(**{k: r.get(lt, "limits", k, int, "a size in bytes", getattr(Limits(), k))
                        for k in ("max_message_bytes", "max_attachment_bytes")})
+    reminders = _reminders(r)
+    strangers = sorted(reminders.digest_members - {m.email for m in members})
+    if strangers:
+        r.problem("reminders.digest_members", "addresses of roster members", strangers)
     st = r.table("storage", required=False)
     db_url = r.get(st, "storage", "database_url", str, "a SQLAlchemy URL",
                    "sqlite+aiosqlite:///var/esp-coord.db")
@@ -327,5 +380,6 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
         raise ConfigError(path, r.problems)
     return Config(path=path, team_name=team_name, timezone=tz, bot_address=bot.lower(),
                   bot_name=bot_name, trusted_domains=trusted_t, members=members, imap=imap,
-                  smtp=smtp, folders=folders, limits=limits, database_url=db_url,
+                  smtp=smtp, folders=folders, limits=limits, reminders=reminders,
+                  database_url=db_url,
                   key_file=key_path)
