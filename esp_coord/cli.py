@@ -25,7 +25,8 @@ log = logging.getLogger("esp_coord")
 
 # Each module has ``register(subparsers)``, which adds its subcommand(s) and
 # sets ``run=<function(args) -> int>`` as the parser's default.
-EXTRA_COMMANDS: tuple[str, ...] = ("esp_coord.cli_parse", "esp_coord.cli_audit")
+EXTRA_COMMANDS: tuple[str, ...] = ("esp_coord.cli_parse", "esp_coord.cli_audit",
+                                   "esp_coord.cli_plans")
 
 
 def _setup_logging(verbose: bool) -> None:

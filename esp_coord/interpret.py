@@ -15,6 +15,7 @@ null, but the bot's acknowledgements carry stable Message-IDs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from plans.dates import parse_date
 from plans.drafts import ActionDraft, LineError, LineWarning
 from plans.errors import FieldError
 from plans.grammar import parse_new_plan, parse_update
+from plans.meeting_grammar import parse_cancel, parse_new_meeting, parse_report
 from plans.people import Person
 from plans.rhythm import When
 
@@ -54,13 +56,13 @@ COMMAND_NAMES: dict[str | None, str] = {
     None: "unknown",
 }
 _NEEDS_PLAN = {"MAJ", "CLORE", "STATUT", "FAIT", "REPORTER"}
-_MEETING_COMMANDS = {"RCP_NOUVELLE", "RCP", "ANNULER_RCP", "COMPTE_RENDU"}
+_OWN_MEETING = re.compile(r"^<(RCP-\d{4}-\d{3})\.[^@>]*@(.+)>$")
 
 REPORT_KEYS = (
     "command", "ignored_reason", "sender", "message_id", "plan_ref", "meeting_ref",
     "patient", "consent", "referent", "team", "problems", "objectives", "preferences",
     "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
-    "comment", "meeting", "mail_date", "errors", "warnings",
+    "comment", "meeting", "decisions", "mail_date", "errors", "warnings",
 )
 
 # Exit codes of ``esp-coord parse``.
@@ -74,7 +76,7 @@ def _iso(value: date | None) -> str | None:
 def _empty(mail: IncomingMail) -> dict[str, Any]:
     report: dict[str, Any] = dict.fromkeys(REPORT_KEYS)
     for key in ("team", "problems", "objectives", "preferences", "alerts", "notes", "actions",
-                "protocols", "errors", "warnings"):
+                "protocols", "decisions", "errors", "warnings"):
         report[key] = []
     report["sender"] = mail.from_address or None
     report["message_id"] = mail.message_id
@@ -225,18 +227,61 @@ def _unknown(ctx: _Context) -> None:
               + hint, text=ctx.detected.text)
 
 
-def _meeting(ctx: _Context) -> None:
-    ctx.report["meeting_ref"] = ctx.detected.ref if (ctx.detected.ref or "").startswith(
-        "RCP-") else None
-    ctx.report["warnings"].append(_warning(LineWarning(
-        None, ctx.detected.text, "les réunions (RCP) ne sont pas encore interprétées par "
-        "esp-coord parse")))
+def _meeting_ref(ctx: _Context) -> str | None:
+    """A written ``RCP-AAAA-NNN``, else the service's own mail about a meeting
+    that this one answers (its Message-IDs start with the reference)."""
+    if (ctx.detected.ref or "").startswith("RCP-"):
+        return ctx.detected.ref
+    domain = ctx.config.message_id_domain
+    for mid in (*ctx.mail.in_reply_to, *reversed(ctx.mail.references)):
+        m = _OWN_MEETING.match(mid)
+        if m and m.group(2).lower() == domain:
+            return m.group(1)
+    return None
+
+
+def _new_meeting(ctx: _Context) -> None:
+    parsed = parse_new_meeting(ctx.detected.lines, today=ctx.today, tz=ctx.config.timezone,
+                               sender=ctx.sender, roster=ctx.people, now=ctx.mail.date)
+    ctx.grammar_result(parsed.errors, parsed.warnings)
+    if parsed.ok and parsed.value is not None:
+        ctx.report["meeting"] = parsed.value.to_json()
+        ctx.report["notes"] = list(parsed.value.notes)
+
+
+def _targeted_meeting(ctx: _Context) -> bool:
+    ctx.report["meeting_ref"] = _meeting_ref(ctx)
+    if ctx.report["meeting_ref"] is None:
+        ctx.error("meeting_ref", "réunion non précisée : écrire sa référence avec la commande "
+                  "(RCP-2026-001) ou répondre à un message du service au sujet de la réunion",
+                  text=ctx.detected.text)
+    return ctx.report["meeting_ref"] is not None
+
+
+def _cancel_meeting(ctx: _Context) -> None:
+    _targeted_meeting(ctx)
+    parsed = parse_cancel(ctx.detected.args, ctx.detected.lines, today=ctx.today)
+    ctx.grammar_result(parsed.errors, parsed.warnings)
+    if parsed.ok and parsed.value is not None:
+        ctx.report["date"] = _iso(parsed.value.day)
+        ctx.report["comment"] = parsed.value.reason or None
+
+
+def _meeting_report(ctx: _Context) -> None:
+    _targeted_meeting(ctx)
+    parsed = parse_report(ctx.detected.args, ctx.detected.lines, today=ctx.today)
+    ctx.grammar_result(parsed.errors, parsed.warnings)
+    if parsed.ok and parsed.value is not None:
+        ctx.report["date"] = _iso(parsed.value.day)
+        ctx.report["decisions"] = [{"line": line, "plan_ref": ref, "text": text}
+                                   for line, ref, text in parsed.value.decisions]
+        ctx.report["notes"] = list(parsed.value.notes)
 
 
 _STEPS: dict[str | None, Callable[[_Context], None]] = {
     "NOUVEAU_PPS": _new_plan, "MAJ": _update, "CLORE": _close, "FAIT": _done,
-    "REPORTER": _postpone, None: _unknown,
-    **dict.fromkeys(_MEETING_COMMANDS, _meeting),
+    "REPORTER": _postpone, None: _unknown, "RCP_NOUVELLE": _new_meeting,
+    "ANNULER_RCP": _cancel_meeting, "COMPTE_RENDU": _meeting_report,
 }
 
 
