@@ -65,8 +65,12 @@ def _answer(request: Request, rendered: Rendered, *, plan: Plan | None = None,
     # Acknowledgements get a Message-ID naming the plan and version, so that a
     # reply to them finds the plan from In-Reply-To alone.
     if plan is not None:
+        # A status can be asked many times at one version: a stable id would
+        # collide in the outbox and the later answers be dropped. The unique id
+        # still starts with the reference, so a reply finds the plan all the same.
         return Answer(subject=rendered.subject, text=rendered.text,
-                      message_id_tag=f"{plan.ref}.{kind}.{plan.version}", stable_id=True)
+                      message_id_tag=f"{plan.ref}.{kind}.{plan.version}",
+                      stable_id=kind != "status")
     return Answer(subject=reply_subject(request.mail.subject, rendered.subject),
                   text=rendered.text)
 
@@ -259,7 +263,9 @@ async def close_plan(request: Request, detected: Detected) -> list[Answer]:
     if loaded is None:
         return refused
     plan = loaded.plan
-    if not (request.sender.is_coordinator or request.sender.email == plan.referent):
+    # Issue 4: the roster's referent and coordinators may close any plan of the team.
+    if not (request.sender.is_coordinator or request.sender.is_referent
+            or request.sender.email == plan.referent):
         text = french(f"Bonjour {request.sender.name},\n\nSeuls le référent du plan "
                       f"{plan.ref} et la coordination peuvent le clore. Rien n'a été fait.\n")
         await record(request, "refused", plan.ref, "CLORE: neither referent nor coordinator")
