@@ -93,6 +93,7 @@ class MeetingDraft:
     plans: list[str] = field(default_factory=list)
     title: str | None = None
     notes: list[str] = field(default_factory=list)
+    plans_line: Line | None = None  # the « Patients » line, for errors found later
 
     @property
     def recurrence(self) -> str | None:
@@ -302,7 +303,8 @@ def parse_new_meeting(lines: Sequence[tuple[int, str]], *, today: date, tz: tzin
         return Parsed(None, out.errors, out.warnings)
     draft = MeetingDraft(start=start, duration=duration, location=location,
                          participants=addresses, everyone=everyone, rhythm=rhythm, until=until,
-                         plans=plans, title=title or None, notes=notes)
+                         plans=plans, title=title or None, notes=notes,
+                         plans_line=single.get("patients"))
     return Parsed(draft, [], out.warnings)
 
 

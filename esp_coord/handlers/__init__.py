@@ -16,6 +16,8 @@ from esp_coord.processing import Handler, Request
 from plans.commands import Detected, detect_command
 
 from .basics import help_handler, not_available_answer, not_understood_answer
+from .meetings import HANDLERS as MEETING_HANDLERS
+from .meetings import calendar_reply
 from .plans import HANDLERS as PLAN_HANDLERS
 
 CommandHandler = Callable[[Request, Detected], Awaitable[list[Answer]]]
@@ -23,11 +25,14 @@ CommandHandler = Callable[[Request, Detected], Awaitable[list[Answer]]]
 
 def make_handler(config: Config) -> Handler:
     handlers: dict[str, CommandHandler] = dict(PLAN_HANDLERS)
+    handlers.update(MEETING_HANDLERS)
     handlers["AIDE"] = help_handler(frozenset(handlers) | {"AIDE"})
 
     async def dispatch(request: Request) -> list[Answer]:
         detected = detect_command(request.mail.subject, request.mail.body)
         if detected.name is None:
+            if calendar_reply(request):
+                return []  # "accepted"/"declined" from a calendar: never answered
             return await not_understood_answer(request, detected)
         handler = handlers.get(detected.name)
         if handler is None:

@@ -49,11 +49,12 @@ async def test_unknown_text_gets_closest_commands_not_silence(team: Team) -> Non
     assert "STATUT PPS-2026-0001" in answer.text     # the closest command, with its example
 
 
-async def test_recognised_but_unavailable_commands_say_so(team: Team) -> None:
+async def test_meeting_commands_are_answered_with_their_errors(team: Team) -> None:
     await team.start()
-    sent = await team.submit(mail("RCP NOUVELLE", "Date : 03/12/2026 à 12h30"))
+    sent = await team.submit(mail("RCP NOUVELLE", "Durée : 1h30"))
     answer = await team.wait_answer(sent)
-    assert "RCP NOUVELLE" in answer.text and "pas encore disponible" in answer.text
+    assert "RCP NOUVELLE" in answer.text and "Rien n'a été enregistré" in answer.text
+    assert "la date de la réunion n'est pas indiquée" in answer.text
 
 
 async def test_strangers_get_silence_and_quarantine(team: Team) -> None:
