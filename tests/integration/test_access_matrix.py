@@ -332,3 +332,10 @@ async def test_a_member_removed_from_the_roster_loses_access_at_once(
     for command in (f"STATUT {P1}", "LISTE", f"FAIT 1 {P1}", "AIDE"):
         outcome, answers = await desk_for.send(julien, command)
         assert outcome.outcome == "quarantined" and answers == [], command
+
+
+async def test_the_same_status_asked_twice_is_answered_twice(desk_for: Desk) -> None:
+    # Two readers (or one, twice) at the same plan version: each gets an answer.
+    for sender in (ANA, ANA, CLAIRE):
+        _, answers = await desk_for.send(sender, f"STATUT {P1}")
+        assert len(answers) == 1 and answers[0].shows(P1)
