@@ -1,10 +1,11 @@
 """Every example of the users' guide (docs/guide.md) is understood, without error.
 
 A mail example is a fenced code block (any fence but those of other languages:
-toml, json, shell...). Its subject is, in order: a first line ``Objet : …``
-inside the block; none when the block's first line is itself a command (a
-command written in the body); else the last « Objet : `…` » written in the
-section's text before the block. Examples that answer a plan (``MAJ``,
+toml, json, shell..., and command lines starting with ``esp-coord``). Its
+subject is, in order: a first line ``Objet : …`` inside the block; none
+when the block's first line is itself a command (a command written in the
+body); else the last « Objet : `…` » written in the section's text before
+the block. Examples that answer a plan (``MAJ``,
 ``FAIT 3``…) are sent as replies to the acknowledgement of PPS-2026-0001,
 which the guide's first example creates.
 
@@ -98,7 +99,9 @@ def guide_examples(text: str) -> list[Example]:
         fence, language = m.group(1), m.group(2).lower()
         end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(fence)),
                    len(lines))
-        if language not in _NOT_MAIL:
+        first = next((t.strip() for t in lines[i + 1:end] if t.strip()), "")
+        # A command line for the coordinator's terminal is not a mail.
+        if language not in _NOT_MAIL and not first.startswith(("esp-coord ", "$ ")):
             examples.append(_example(i + 1, section, prose, lines[i + 1:end]))
         i = end + 1
     return examples
@@ -138,7 +141,8 @@ def test_the_guide_has_examples() -> None:
 def test_the_extraction_reads_subjects() -> None:
     text = ("## A\n\nObjet : `NOUVEAU PPS`.\n\n```\nPatient : X Y\n```\n\n"
             "```\nMAJ\nNote : n\n```\n\n```\nObjet : STATUT PPS-2026-0001\n```\n\n"
-            "## B\n\n```toml\nname = 1\n```\n\n```\nNote : sans commande\n```\n")
+            "## B\n\n```toml\nname = 1\n```\n\n```\nesp-coord audit verify\n```\n\n"
+            "```\nNote : sans commande\n```\n")
     found = [(e.section, e.subject, e.body) for e in guide_examples(text)]
     assert found == [("A", "NOUVEAU PPS", "Patient : X Y"), ("A", "", "MAJ\nNote : n"),
                      ("A", "STATUT PPS-2026-0001", ""), ("B", None, "Note : sans commande")]
