@@ -225,8 +225,10 @@ register_composer(REMINDER_KIND, compose_reminder)
 
 def _reply(request: Request, rendered: Rendered, *,
            attachments: tuple[OutAttachment, ...] = ()) -> Answer:
-    return Answer(subject=reply_subject(request.mail.subject, rendered.subject),
-                  text=rendered.text, attachments=attachments)
+    # Acknowledgements carry the meeting's tag, so replies to them keep it.
+    subject = rendered.subject if rendered.subject.startswith("[RCP-") else reply_subject(
+        request.mail.subject, rendered.subject)
+    return Answer(subject=subject, text=rendered.text, attachments=attachments)
 
 
 def _say(request: Request, subject: str, body: str) -> list[Answer]:
