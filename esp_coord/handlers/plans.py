@@ -287,8 +287,12 @@ async def plan_status(request: Request, detected: Detected) -> list[Answer]:
     loaded, refused = await _plan_for(request, detected, "STATUT")
     if loaded is None:
         return refused
+    from .meetings import next_meeting_for  # meetings import this module
+
+    nxt = await next_meeting_for(request.tx, loaded.plan.ref, request.now, request.config)
     rendered = render_status(loaded.plan, people=people_of(request.config),
-                             today=today_of(request), tz=request.config.timezone)
+                             today=today_of(request), next_meeting=nxt,
+                             tz=request.config.timezone)
     await record(request, "status", loaded.plan.ref, f"version {loaded.plan.version}")
     return [_answer(request, rendered, plan=loaded.plan, kind="status")]
 
