@@ -154,49 +154,90 @@ class AuditOps(TxBase):
         return [_record(row) for row in (await self._conn.execute(query)).all()]
 
     async def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> ChainReport:
-        """Walk the whole chain; stop at the first broken record."""
-        expected_id, prev = 1, GENESIS
-        count = 0
-        anchor_seen = anchor is None
+        """Walk the whole chain; stop at the first broken record.
+
+        Safe while the service appends: the head is read first and the walk
+        goes up to it (records 1..head were committed with it); records found
+        beyond it must be covered by a newer head, else they were added
+        outside the service.
+        """
+        walk = _Walk(anchor)
+        head = await self._read_head()
         while True:
-            query = (select(audit_log).where(audit_log.c.id >= expected_id)
-                     .order_by(audit_log.c.id).limit(_BATCH))
-            rows = [_record(r) for r in (await self._conn.execute(query)).all()]
-            for r in rows:
-                broken = _check(r, expected_id, prev)
-                if broken is not None:
-                    return ChainReport(count, (expected_id - 1, prev), broken)
-                if anchor is not None and r.id == anchor[0]:
-                    anchor_seen = True
-                    if r.hash != anchor[1]:
-                        return ChainReport(count, (expected_id - 1, prev), BrokenRecord(
-                            r.id, "its hash differs from the one noted earlier: the chain "
-                                  "was rewritten up to here"))
-                count += 1
-                expected_id, prev = r.id + 1, r.hash
-            if len(rows) < _BATCH:
+            broken = await self._walk_to(walk, head[0] if head else None)
+            if broken is not None:
+                return walk.report(broken)
+            beyond = (await self._conn.execute(
+                select(audit_log.c.id).where(audit_log.c.id > walk.last)
+                .order_by(audit_log.c.id).limit(1))).scalar_one_or_none()
+            if beyond is None or head is None:
                 break
-        last = expected_id - 1
-        head = (await self._conn.execute(
+            newer = await self._read_head()
+            if newer is None or newer[0] <= head[0]:
+                return walk.report(BrokenRecord(
+                    beyond, "it lies beyond the head: added outside the service"))
+            head = newer
+        if head is None:
+            if walk.last:
+                return walk.report(BrokenRecord(
+                    walk.last, "the head row is missing (audit_head was tampered with)"))
+        elif head[0] > walk.last:
+            return walk.report(BrokenRecord(
+                walk.last + 1, f"the head says {head[0]} records but the table ends at "
+                               f"{walk.last}: the last records were deleted"))
+        elif head[1] != walk.prev:
+            return walk.report(BrokenRecord(
+                walk.last, "the head's hash does not match the last record"))
+        if anchor is not None and not walk.anchor_seen:
+            return walk.report(BrokenRecord(
+                anchor[0], f"record {anchor[0]}, noted earlier, is missing"))
+        return walk.report(None)
+
+    async def _read_head(self) -> tuple[int, str] | None:
+        row = (await self._conn.execute(
             select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == _HEAD_ID)
         )).first()
-        if head is None:
-            if last:
-                return ChainReport(count, (last, prev), BrokenRecord(
-                    last, "the head row is missing (audit_head was tampered with)"))
-        elif head.seq != last or head.hash != prev:
-            if head.seq > last:
-                why = (f"the head says {head.seq} records but the table ends at {last}: "
-                       "the last records were deleted")
-            else:
-                why = f"the head (record {head.seq}) does not match the last record"
-            return ChainReport(count, (last, prev), BrokenRecord(last + 1 if head.seq > last
-                                                                 else last, why))
-        if not anchor_seen:
-            assert anchor is not None
-            return ChainReport(count, (last, prev), BrokenRecord(
-                anchor[0], f"record {anchor[0]}, noted earlier, is missing"))
-        return ChainReport(count, (last, prev), None)
+        return (int(row.seq), str(row.hash)) if row is not None else None
+
+    async def _walk_to(self, walk: _Walk, last: int | None) -> BrokenRecord | None:
+        while True:
+            query = select(audit_log).where(audit_log.c.id > walk.last)
+            if last is not None:
+                query = query.where(audit_log.c.id <= last)
+            rows = [_record(r) for r in (await self._conn.execute(
+                query.order_by(audit_log.c.id).limit(_BATCH))).all()]
+            for r in rows:
+                broken = walk.step(r)
+                if broken is not None:
+                    return broken
+            if len(rows) < _BATCH:
+                return None
+
+
+class _Walk:
+    """Where a verification stands: the last good record and its hash."""
+
+    def __init__(self, anchor: tuple[int, str] | None) -> None:
+        self.anchor = anchor
+        self.anchor_seen = False
+        self.last = 0
+        self.prev = GENESIS
+        self.count = 0
+
+    def step(self, r: AuditRecord) -> BrokenRecord | None:
+        broken = _check(r, self.last + 1, self.prev)
+        if broken is not None:
+            return broken
+        if self.anchor is not None and r.id == self.anchor[0]:
+            self.anchor_seen = True
+            if r.hash != self.anchor[1]:
+                return BrokenRecord(r.id, "its hash differs from the one noted earlier: the "
+                                          "chain was rewritten up to here")
+        self.last, self.prev, self.count = r.id, r.hash, self.count + 1
+        return None
+
+    def report(self, broken: BrokenRecord | None) -> ChainReport:
+        return ChainReport(self.count, (self.last, self.prev), broken)
 
 
 def _check(r: AuditRecord, expected_id: int, prev: str) -> BrokenRecord | None:

@@ -204,3 +204,39 @@ async def test_concurrent_appends_keep_one_chain(store: Store) -> None:
     report = await verify(store)
     assert report.intact, report.broken
     assert report.records == 2 * 16
+
+
+async def test_a_record_slipped_in_after_the_head_is_detected(store: Store) -> None:
+    await fill(store, 3)
+    async with store.transaction() as tx:
+        last = (await tx.audit_records())[-1]
+        forged = record_hash(id=4, at=T0, actor=ANA, action="status", ref="PPS-2026-0001",
+                             source_message_id=None, detail="", prev_hash=last.hash)
+        await tx.connection.execute(audit_log.insert().values(
+            id=4, at=T0, actor=ANA, action="status", ref="PPS-2026-0001",
+            source_message_id=None, detail="", prev_hash=last.hash, hash=forged))
+    report = await verify(store)
+    assert report.broken is not None and report.broken.id == 4
+    assert "beyond the head" in report.broken.reason
+
+
+async def test_verifying_while_the_service_appends_never_cries_wolf(store: Store) -> None:
+    await fill(store, 3)
+    stop = asyncio.Event()
+
+    async def append() -> None:
+        for i in range(30):
+            await store.run(lambda tx, i=i: tx.audit(JULIEN, "done", "PPS-2026-0001", None,
+                                                     f"action {i}", T0), attempts=20)
+        stop.set()
+
+    async def check() -> list[bool]:
+        seen = []
+        while not stop.is_set():
+            seen.append((await verify(store)).intact)
+            await asyncio.sleep(0)
+        return seen
+
+    _, seen = await asyncio.gather(append(), check())
+    assert seen and all(seen)
+    assert (await verify(store)).records == 33
