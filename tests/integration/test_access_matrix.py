@@ -86,6 +86,16 @@ Action : IDE | pansement de l'ulcère | tous les jours
 """
 
 
+P1_BODY = """Patient : MARTIN Jeanne
+Née le : 12/03/1948
+Sexe : F
+INS : 2 48 03 75 056 118 78
+Consentement : oui
+Référent : Dr DURAND
+Problème : chutes
+"""
+
+
 def may_read(member: Member, ref: str) -> bool:
     """The rule, written from the issue (not from the code under test)."""
     return ("coordinator" in member.roles or "referent" in member.roles
@@ -248,6 +258,12 @@ async def test_each_member_sees_exactly_what_the_rules_allow(desk_for: Desk,
         absent[command] = answers[0]
         assert absent[command].recipients == (member.email,)
         _check_no_leak(member, answers, command)
+
+    # A second NOUVEAU PPS for P1's patient: refused with the reference only,
+    # nothing of the plan's content, whoever asks.
+    _, (dup,) = await desk.send(me, "NOUVEAU PPS", P1_BODY)
+    assert P1 in dup.text and "examen des pieds" not in dup.text, member.email
+    assert "PPS-2026-0004" not in dup.text
 
     # CLORE last: it must not change what the other commands see.
     for command in COMMANDS:
