@@ -7,10 +7,16 @@ grammar, the handlers' own reference and action-number helpers, so that
 ``parse`` and the service never disagree on what a mail says.
 
 What needs the database is left out: a plan's current team (people in a
-``MAJ`` are resolved against the roster), whether a patient already has a
-plan, access rights. A reference that only the database could give stays
-null, but the bot's acknowledgements carry stable Message-IDs
-(``<PPS-2026-0001.ack.1@domain>``), so a reply to one of them gives its plan.
+``MAJ`` are resolved against the roster, so a profession shared by several
+roster members is ambiguous here while the service may find one on the plan's
+team), whether a patient already has a plan, access rights. A reference that
+only the database could give stays null, but the service's acknowledgements
+carry stable Message-IDs (``<PPS-2026-0001.ack.1@domain>``,
+``<RCP-2026-001.…@domain>``), so a reply to one of them gives its plan or
+meeting. "Now" is the mail's Date: a meeting date is checked against it.
+
+For a ``MAJ``, ``team`` lists who joins the plan (the sender at least, unless
+already on its team: only the database knows).
 """
 
 from __future__ import annotations
@@ -176,6 +182,13 @@ def _update(ctx: _Context) -> None:
     if not parsed.ok or update is None:
         return
     r = ctx.report
+    member = ctx.config.member(ctx.mail.from_address)
+    if update.referent and not (member is not None and member.is_coordinator):
+        # The service also accepts it from the plan's referent, whom only the
+        # database knows.
+        ctx.report["warnings"].append(_warning(LineWarning(
+            None, "Référent", "seuls le référent du plan et la coordination peuvent changer "
+            "de référent : refusé si l'expéditeur n'est pas le référent actuel")))
     r["referent"] = update.referent
     r["team"] = list(update.team)
     r["actions"] = [_action(a, ctx.today) for a in update.actions]

@@ -231,3 +231,12 @@ def test_unknown_keys_are_warnings_not_errors(config: Config) -> None:
     assert r["errors"] == [] and exit_code(r) == 0
     assert any("Allergie" in w["message"] for w in r["warnings"])
     assert "Allergie : pénicilline" in r["notes"]
+
+
+def test_referent_change_is_flagged_unless_from_the_coordination(config: Config) -> None:
+    body = "Référent : Dr GIRARD\n"
+    nurse = interpret(mail(body, subject="MAJ PPS-2026-0001", sender=MARIE), config)
+    assert nurse["referent"] == GIRARD and nurse["errors"] == []
+    assert any("référent" in w["message"] for w in nurse["warnings"])
+    coordination = interpret(mail(body, subject="MAJ PPS-2026-0001", sender=COSTA), config)
+    assert coordination["referent"] == GIRARD and coordination["warnings"] == []
