@@ -20,6 +20,7 @@ from esp_coord.handlers import make_handler
 from esp_coord.mailroom import Mailroom, Progress
 from esp_coord.ports import Clock, Mailbox, MailSender
 from esp_coord.processing import Processor
+from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Service:
     processor: Processor
     mailroom: Mailroom
     delivery: Delivery
+    reminders: ReminderEngine | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, stack: AsyncExitStack) -> None:
@@ -62,6 +64,8 @@ class Service:
             task.add_done_callback(_report_crash)
             self._tasks.append(task)
         stack.push_async_callback(self._stop_tasks)
+        if self.reminders is not None:
+            await self.reminders.start(stack)  # sends what was missed while down
 
     async def _stop_tasks(self) -> None:
         for task in self._tasks:
@@ -104,8 +108,16 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
     def on_drained() -> None:
         delivery.note_drained(clock.now())
 
-    mailroom = Mailroom(mailbox=mailbox, processor=processor, on_committed=delivery.kick,
+    reminders = ReminderEngine(store=store, config=config, clock=clock,
+                               on_enqueued=delivery.kick)
+
+    def on_committed() -> None:
+        delivery.kick()
+        reminders.wake()  # a handler may have scheduled reminders
+
+    mailroom = Mailroom(mailbox=mailbox, processor=processor, on_committed=on_committed,
                         on_drained=on_drained, batch_size=tuning.batch_size,
                         idle_timeout=tuning.idle_timeout, progress=progress)
     return Service(config=config, store=store, mailbox=mailbox, sender=sender, clock=clock,
-                   processor=processor, mailroom=mailroom, delivery=delivery)
+                   processor=processor, mailroom=mailroom, delivery=delivery,
+                   reminders=reminders)

@@ -123,6 +123,10 @@ async def save_plan(tx: Tx, plan: Plan, *, expected: int | None, request: Reques
     await tx.add_history(kind=KIND, ref=plan.ref, version=version, author=request.sender.email,
                          source_message_id=request.mail.message_id, at=request.now,
                          change={"summary": summary})
+    # Follow-up reminders follow every change of the plan, in this transaction.
+    from esp_coord.scheduling.plan_reminders import schedule_plan
+
+    await schedule_plan(tx, plan, request.config, request.now)
     return version
 
 

@@ -7,6 +7,7 @@ same source is idempotent. States::
 
     pending --mark_reminder_sent--> sent        (final: never re-created)
     pending --mark_reminder_dropped--> dropped  (due, but nothing to send)
+    pending --mark_reminder_failed--> failed    (composing it crashed: a bug, logged)
     pending --replace_reminders--> cancelled --replace_reminders--> pending
 
 A spec due before ``now`` is never inserted: a reminder is not created late
@@ -26,14 +27,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.tables import reminders
 
 __all__ = ["REMINDER_STATUSES", "Reconciled", "Reminder", "ReminderOps", "ReminderSpec"]
 
-REMINDER_STATUSES: tuple[str, ...] = ("pending", "sent", "dropped", "cancelled")
+REMINDER_STATUSES: tuple[str, ...] = ("pending", "sent", "dropped", "failed", "cancelled")
 _KEY_MAX = 255
 
 
@@ -170,11 +171,26 @@ class ReminderOps(TxBase):
                 payload_enc=self._keyring.encrypt(_dump(spec.payload),
                                                   context=_context(spec.key))))
 
-    async def reminders_due(self, until: datetime, limit: int = 100) -> list[Reminder]:
-        """Pending reminders due at or before ``until``, oldest first."""
-        query = (select(reminders)
-                 .where(reminders.c.status == "pending", reminders.c.due_at <= until)
-                 .order_by(reminders.c.due_at, reminders.c.id).limit(limit))
+    async def reminders_due(self, until: datetime, limit: int = 100, *,
+                            after: tuple[datetime, int] | None = None,
+                            recipient: str | None = None,
+                            kinds: Iterable[str] | None = None) -> list[Reminder]:
+        """Pending reminders due at or before ``until``, oldest first.
+
+        ``after`` = (due_at, id) of the last row of the previous batch (keyset
+        paging: a row left pending cannot hold the next batches back);
+        ``recipient`` and ``kinds`` narrow the search (daily digests)."""
+        query = select(reminders).where(reminders.c.status == "pending",
+                                        reminders.c.due_at <= until)
+        if after is not None:
+            due, last_id = after
+            query = query.where(or_(reminders.c.due_at > due,
+                                    and_(reminders.c.due_at == due, reminders.c.id > last_id)))
+        if recipient is not None:
+            query = query.where(reminders.c.recipient == recipient.strip().lower())
+        if kinds is not None:
+            query = query.where(reminders.c.kind.in_(list(kinds)))
+        query = query.order_by(reminders.c.due_at, reminders.c.id).limit(limit)
         return [self._reminder(row) for row in (await self._conn.execute(query)).mappings()]
 
     async def next_reminder_due(self) -> datetime | None:
@@ -207,6 +223,10 @@ class ReminderOps(TxBase):
         """pending -> dropped: due, but nothing to send (plan closed, recipient
         gone, action already done)."""
         return await self._finish(reminder_id, "dropped", now, False)
+
+    async def mark_reminder_failed(self, reminder_id: int, now: datetime) -> bool:
+        """pending -> failed: composing it raised (a bug); kept for inspection."""
+        return await self._finish(reminder_id, "failed", now, False)
 
     async def _finish(self, reminder_id: int, status: str, now: datetime, late: bool) -> bool:
         result = await self._conn.execute(

@@ -93,7 +93,7 @@ async def test_due_order_next_due_and_batches(store: Store) -> None:
         assert [r.key for r in rest] == ["a2"]
         assert await tx.next_reminder_due() == T0 + timedelta(hours=8)
         stats = await tx.reminder_stats()
-    assert stats == {"pending": 3, "sent": 0, "dropped": 3, "cancelled": 0}
+    assert stats == {"pending": 3, "sent": 0, "dropped": 3, "failed": 0, "cancelled": 0}
 
 
 async def test_payload_is_encrypted_and_recipient_normalised(store: Store) -> None:

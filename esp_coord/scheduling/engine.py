@@ -1,0 +1,362 @@
+"""The reminder engine: APScheduler wakes it, the database says what is due.
+
+Design
+------
+The ``reminders`` table is the only truth. The scheduler holds exactly one
+APScheduler job, ``dispatch-reminders``, with a ``DateTrigger`` at the
+earliest pending ``due_at`` (an indexed ``min`` over ``(status, due_at)``).
+When it fires, due rows are read in keyset-paged batches and each is sent in
+its own store transaction: re-check it is still pending, check the recipient
+is still on the roster, compose (``registry``), render and enqueue the mails
+in the outbox, mark the row sent. Then the job is re-armed at the next due
+time. So starting the service *is* the rebuild: one ``min()`` query and one
+job, whatever the number of rows (no job per reminder: 100,000 rows cost no
+memory), and rows due while the service was down are simply due now: sent at
+start, marked ``late``. A crash before the commit leaves the row pending and
+nothing enqueued; after it, the row is sent and the outbox delivers the mail
+exactly once. A reminder is never sent twice.
+
+Time
+----
+APScheduler 3.11 reads "now" as ``datetime.now(scheduler.timezone)`` and
+waits with ``loop.call_later``. To run the same code on the real clock and on
+the tests' ``DrivenClock`` (months in seconds), ``ClockedScheduler``:
+
+- is given ``ClockZone`` as its timezone: a UTC ``tzinfo`` whose ``fromutc``
+  (what ``datetime.now(tz)`` calls) answers the service clock's now. Every
+  datetime handed to APScheduler carries that same ``tzinfo`` object, so its
+  ``astimezone(zone)`` calls are the identity and never reach ``fromutc``;
+  misfire checks (which read the wall clock) are disabled on the job;
+- replaces the ``call_later`` timer by ``clock.sleep_until`` (at most
+  ``max_sleep`` at a time, so a wall clock that jumps, e.g. after a suspend,
+  is noticed within minutes).
+
+With ``SystemClock`` this is exactly APScheduler's own behaviour; with a
+``DrivenClock`` the job fires as soon as a test moves the clock past it.
+
+Wake-ups: ``wake()`` (synchronous, for the mailroom's ``on_committed`` hook)
+and ``notify_changed()`` re-read the earliest due time and re-arm, so a
+reminder added earlier than the armed time is honoured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from esp_coord.answers import Answer, render_answer
+from esp_coord.config import Config
+from esp_coord.ports import Clock
+from esp_coord.scheduling.registry import composer_for, registered_kinds
+from esp_coord.store import Store, StoreBusy, Tx
+from esp_coord.store.reminders import Reminder
+from plans.typography import french
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "dispatch-reminders"
+__all__ = ["JOB_ID", "ClockZone", "ClockedScheduler", "ReminderEngine"]
+
+
+class ClockZone(tzinfo):
+    """UTC whose "now" is the service clock's (see the module docstring)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "UTC"
+
+    def fromutc(self, dt: datetime) -> datetime:
+        # Reached from datetime.now(zone) only (see the module docstring).
+        return self._clock.now().astimezone(UTC).replace(tzinfo=self)
+
+    def at(self, moment: datetime) -> datetime:
+        """``moment`` expressed in this zone without asking the clock."""
+        return moment.astimezone(UTC).replace(tzinfo=self)
+
+
+class ClockedScheduler(AsyncIOScheduler):  # type: ignore[misc]
+    """An ``AsyncIOScheduler`` whose time is the service clock's."""
+
+    def __init__(self, clock: Clock, *, max_sleep: float = 300.0, **options: Any) -> None:
+        self._clock = clock
+        self._max_sleep = max_sleep
+        self._timer_task: asyncio.Task[None] | None = None
+        self.zone = ClockZone(clock)
+        super().__init__(timezone=self.zone, **options)
+
+    def _start_timer(self, wait_seconds: float | None) -> None:
+        self._stop_timer()
+        if wait_seconds is not None:
+            deadline = self._clock.now() + timedelta(seconds=min(wait_seconds, self._max_sleep))
+            self._timer_task = self._eventloop.create_task(self._sleep_then_wake(deadline))
+
+    async def _sleep_then_wake(self, deadline: datetime) -> None:
+        await self._clock.sleep_until(deadline)
+        self.wakeup()
+
+    def _stop_timer(self) -> None:
+        task, self._timer_task = self._timer_task, None
+        if task is not None and not task.done():
+            task.cancel()
+
+
+class ReminderEngine:
+    """Sends due reminders; see the module docstring."""
+
+    def __init__(self, *, store: Store, config: Config, clock: Clock,
+                 on_enqueued: Callable[[], None] = lambda: None, batch_size: int = 200,
+                 late_after: timedelta = timedelta(minutes=15),
+                 busy_pause: timedelta = timedelta(seconds=30)) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.on_enqueued = on_enqueued
+        self.batch_size = batch_size
+        self.late_after = late_after
+        self.busy_pause = busy_pause
+        self.scheduler: ClockedScheduler | None = None
+        self.sent = 0            # reminders sent since start (mails may be fewer: digests)
+        self.dispatches = 0      # completed dispatch passes, for tests and the benchmark
+        self._running = False
+        self._again = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- life cycle -------------------------------------------------------------
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Start the scheduler and arm the job from the database (the store
+        must be started). Stops when ``stack`` closes."""
+        # The plan follow-ups register their composers on import.
+        from esp_coord.scheduling import plan_reminders  # noqa: F401
+
+        self.scheduler = ClockedScheduler(self.clock)
+        self.scheduler.start()
+        stack.push_async_callback(self.stop)
+        await self.notify_changed()
+
+    async def stop(self) -> None:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+            scheduler._stop_timer()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def caught_up(self) -> bool:
+        """Nothing due is left unsent and no pass is running (tests, demo)."""
+        if self._running or any(not t.done() for t in self._tasks):
+            return False
+        nxt = await self.store.run(lambda tx: tx.next_reminder_due())
+        return nxt is None or nxt > self.clock.now()
+
+    def wake(self) -> None:
+        """Something may have added reminders: re-arm soon (callable from sync code)."""
+        if self.scheduler is None:
+            return
+        self._spawn(self.notify_changed())
+
+    async def notify_changed(self) -> None:
+        """Re-arm the job at the earliest pending due time in the database."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        try:
+            nxt = await self.store.run(lambda tx: tx.next_reminder_due())
+        except StoreBusy:
+            nxt = self.clock.now() + self.busy_pause
+        if self.scheduler is None:
+            return
+        if nxt is None:
+            if scheduler.get_job(JOB_ID) is not None:
+                scheduler.remove_job(JOB_ID)
+            return
+        scheduler.add_job(self._run, trigger=DateTrigger(run_date=scheduler.zone.at(nxt)),
+                          id=JOB_ID, replace_existing=True, misfire_grace_time=None,
+                          coalesce=True, max_instances=8)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self) -> None:
+        """The APScheduler job. Re-entrant calls (a re-arm while a pass runs)
+        only ask the running pass for one more round."""
+        if self._running:
+            self._again = True
+            return
+        self._running = True
+        try:
+            while True:
+                self._again = False
+                try:
+                    await self.dispatch_due()
+                except StoreBusy:
+                    log.warning("reminders: database busy; trying again later")
+                    await self.clock.sleep_until(self.clock.now() + self.busy_pause)
+                    self._again = True
+                except Exception as e:  # noqa: BLE001 - the engine must keep running
+                    log.error("reminders: dispatch pass failed (%s)", type(e).__name__)
+                if not self._again:
+                    break
+        finally:
+            self._running = False
+        await self.notify_changed()
+
+    # --- dispatch ---------------------------------------------------------------
+
+    async def dispatch_due(self) -> int:
+        """Send every reminder due now; returns how many were sent."""
+        now = self.clock.now()
+        sent = 0
+        after: tuple[datetime, int] | None = None
+        while True:
+            batch = await self.store.run(
+                lambda tx, after=after: tx.reminders_due(now, self.batch_size, after=after))
+            for reminder in batch:
+                sent += await self._dispatch_one(reminder, now)
+            if len(batch) < self.batch_size:
+                break
+            after = (batch[-1].due_at, batch[-1].id)
+        self.sent += sent
+        self.dispatches += 1
+        if sent:
+            self.on_enqueued()
+        return sent
+
+    async def _dispatch_one(self, reminder: Reminder, now: datetime) -> int:
+        registered = composer_for(reminder.kind)
+        digest = (registered is not None and registered.digest
+                  and self.config.reminders.wants_digest(reminder.recipient))
+        try:
+            if digest:
+                return await self.store.run(lambda tx: self._send_digest(tx, reminder, now))
+            return await self.store.run(lambda tx: self._send(tx, reminder.id, now))
+        except StoreBusy:
+            raise
+        except Exception as e:  # noqa: BLE001 - a composer bug must not stop the others
+            # Only the type: an exception message may quote patient data.
+            log.error("reminder %d (%s): composing failed (%s); marked failed",
+                      reminder.id, reminder.kind, type(e).__name__)
+            await self.store.run(lambda tx: tx.mark_reminder_failed(reminder.id, now))
+            return 0
+
+    async def _pending(self, tx: Tx, reminder_id: int, now: datetime) -> Reminder | None:
+        """The row if it is still to be sent; unsendable rows are closed here."""
+        current = await tx.reminder(reminder_id)
+        if current is None or current.status != "pending":
+            return None
+        if self.config.member(current.recipient) is None:
+            await tx.mark_reminder_dropped(current.id, now)  # no longer on the roster
+            return None
+        if composer_for(current.kind) is None:
+            log.error("reminder %d: no composer for kind %s; marked failed",
+                      current.id, current.kind)
+            await tx.mark_reminder_failed(current.id, now)
+            return None
+        return current
+
+    async def _compose(self, tx: Tx, reminder: Reminder, now: datetime) -> list[Answer]:
+        registered = composer_for(reminder.kind)
+        assert registered is not None
+        answers = await registered.compose(tx, reminder, now, self.config)
+        return self._on_roster(answers)
+
+    async def _send(self, tx: Tx, reminder_id: int, now: datetime) -> int:
+        reminder = await self._pending(tx, reminder_id, now)
+        if reminder is None:
+            return 0
+        answers = await self._compose(tx, reminder, now)
+        if not answers:
+            await tx.mark_reminder_dropped(reminder.id, now)
+            return 0
+        await self._enqueue(tx, answers, now, cause=f"reminder:{reminder.key}")
+        await self._mark_sent(tx, reminder, now)
+        return 1
+
+    async def _send_digest(self, tx: Tx, first: Reminder, now: datetime) -> int:
+        """All of one person's due digest items in one mail."""
+        kinds = [k for k in registered_kinds() if (r := composer_for(k)) and r.digest]
+        rows = await tx.reminders_due(now, 1000, recipient=first.recipient, kinds=kinds)
+        items: list[tuple[Reminder, list[Answer]]] = []
+        for row in rows:
+            reminder = await self._pending(tx, row.id, now)
+            if reminder is None:
+                continue
+            answers = await self._compose(tx, reminder, now)
+            if not answers:
+                await tx.mark_reminder_dropped(reminder.id, now)
+                continue
+            items.append((reminder, answers))
+        if not items:
+            return 0
+        sections = [a for _, answers in items for a in answers]
+        await self._enqueue(tx, [digest_answer(self.config, first.recipient, sections, now)],
+                            now, cause=f"digest:{first.key}")
+        for reminder, _ in items:
+            await self._mark_sent(tx, reminder, now)
+        return len(items)
+
+    async def _mark_sent(self, tx: Tx, reminder: Reminder, now: datetime) -> None:
+        late = now - reminder.due_at > self.late_after
+        if not await tx.mark_reminder_sent(reminder.id, now, late):
+            raise RuntimeError("reminder changed during dispatch")  # rolls the mail back
+
+    def _on_roster(self, answers: Sequence[Answer]) -> list[Answer]:
+        """Never mail anyone who is not (or no longer) on the team's roster."""
+        kept = []
+        for answer in answers:
+            to = tuple(a for a in answer.to if self.config.member(a) is not None)
+            if to:
+                kept.append(answer if to == answer.to else _with_to(answer, to))
+        return kept
+
+    async def _enqueue(self, tx: Tx, answers: Sequence[Answer], now: datetime,
+                       *, cause: str) -> None:
+        for answer in answers:
+            out = render_answer(answer, config=self.config, now=now, incoming=None)
+            await tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
+                             recipients=out.recipients, raw=out.raw, at=now, cause=cause)
+
+
+def _with_to(answer: Answer, to: tuple[str, ...]) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, to=to)
+
+
+_GREETING = re.compile(r"^\s*Bonjour[^\n]*\n+", re.IGNORECASE)
+
+
+def digest_answer(config: Config, recipient: str, sections: Sequence[Answer],
+                  now: datetime) -> Answer:
+    """One mail with each item under its own subject line (greetings removed)."""
+    member = config.member(recipient)
+    name = member.name if member else ""
+    day = now.astimezone(config.timezone)
+    parts = [f"Bonjour {name},".replace(" ,", ","), "",
+             f"Vos rappels du {day:%d/%m/%Y} ({len(sections)}) :", ""]
+    for n, section in enumerate(sections, 1):
+        parts += [f"{n}. {section.subject}", "", _GREETING.sub("", section.text).strip(), ""]
+    return Answer(subject=french(f"Rappels du {day:%d/%m/%Y} : {len(sections)}"),
+                  text=french("\n".join(parts) + "\n"), to=(recipient,),
+                  message_id_tag="digest", auto_submitted="auto-generated")

@@ -1,0 +1,196 @@
+"""Follow-up reminders of care plans: rows from ``plans.followups``, and their mails.
+
+``schedule_plan`` is called wherever a plan is saved, in the same
+transaction: the plan's reminder rows are reconciled with what it now wants
+(a FAIT, a REPORTER or a closure cancels what no longer applies). The
+composers re-check the plan when a reminder is due (still active, action
+still open, same occurrence, recipient still concerned) and reschedule the
+plan from that day, which is how a recurring action that is neither done nor
+touched keeps producing its next occurrences.
+
+Reminder mails carry a stable Message-ID naming the plan
+(``<PPS-2026-0001.rappel.<hash>@domain>``), so a reply "FAIT 3" finds the
+plan from In-Reply-To alone (see ``handlers.plans.referenced_plan``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+
+from esp_coord.answers import Answer
+from esp_coord.config import Config, Member
+from esp_coord.scheduling.registry import register_composer
+from esp_coord.scheduling.times import local_day, local_instant
+from esp_coord.store import Tx
+from esp_coord.store.reminders import Reminder, ReminderSpec
+from plans.dates import format_date
+from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
+from plans.model import Action, Plan, PlanError
+from plans.typography import french
+
+__all__ = ["plan_specs", "schedule_plan"]
+
+PLAN_KIND = "plan"  # the document kind of plans (esp_coord.handlers.plans.KIND)
+_KEY_MAX = 255
+
+
+def _key(followup: FollowUp) -> str:
+    key = followup.key
+    if len(key) <= _KEY_MAX:
+        return key
+    # An unusually long address: keep the key unique and within the column.
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{key[:_KEY_MAX - 33]}#{digest}"
+
+
+def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
+    """The reminder rows ``plan`` wants, timed at the team's reminder hour."""
+    settings = config.reminders
+    followups = plan_followups(
+        plan, today=local_day(now, config.timezone), overdue_days=settings.overdue_days,
+        roster=[m.email for m in config.members],
+        coordinators=[m.email for m in config.members if m.is_coordinator])
+    return [ReminderSpec(key=_key(f), kind=f.kind, source_ref=plan.ref, recipient=f.recipient,
+                         due_at=local_instant(f.day, settings.hour, config.timezone),
+                         payload={"ref": f.ref, "number": f.number,
+                                  "occurrence": f.occurrence.isoformat()})
+            for f in followups]
+
+
+async def schedule_plan(tx: Tx, plan: Plan, config: Config, now: datetime,
+                        *, keep: Reminder | None = None) -> None:
+    """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
+    specs = plan_specs(plan, config, now)
+    if keep is not None and all(s.key != keep.key for s in specs):
+        specs.append(ReminderSpec(key=keep.key, kind=keep.kind, source_ref=keep.source_ref,
+                                  recipient=keep.recipient, due_at=keep.due_at,
+                                  payload=keep.payload))
+    await tx.replace_reminders(plan.ref, specs, now)
+
+
+# --- composing the mails ---------------------------------------------------------
+
+
+async def _still_wanted(tx: Tx, reminder: Reminder, now: datetime, config: Config
+                        ) -> tuple[Plan, Action] | None:
+    doc = await tx.load_document(PLAN_KIND, reminder.source_ref)
+    if doc is None:
+        return None
+    plan = Plan.from_dict(doc.data)
+    await schedule_plan(tx, plan, config, now, keep=reminder)
+    if not plan.is_active:
+        return None
+    try:
+        action = plan.action(int(reminder.payload["number"]))
+    except (PlanError, KeyError, ValueError):
+        return None
+    occurrence = date.fromisoformat(reminder.payload["occurrence"])
+    if action.status != "todo" or action.due is None:
+        return None
+    if reminder.kind == DUE:
+        # One-off: that very date. Recurring: an occurrence not yet behind us
+        # (one before the current due date was done or skipped).
+        ok = occurrence >= action.due if action.recurring else occurrence == action.due
+        concerned = reminder.recipient == (action.assignee or "").lower()
+    else:
+        ok = occurrence == action.due
+        if reminder.kind == OVERDUE:
+            concerned = reminder.recipient == (action.assignee or "").lower()
+        else:
+            member = config.member(reminder.recipient)
+            concerned = reminder.recipient == plan.referent.lower() or bool(
+                member and member.is_coordinator)
+    return (plan, action) if ok and concerned else None
+
+
+def _name(config: Config, address: str | None) -> str:
+    member: Member | None = config.member(address or "")
+    return member.name if member else (address or "personne (à attribuer)")
+
+
+def _message_tag(reminder: Reminder) -> str:
+    return f"{reminder.source_ref}.rappel.{hashlib.sha256(reminder.key.encode()).hexdigest()[:16]}"
+
+
+def _answer(reminder: Reminder, subject: str, lines: list[str]) -> Answer:
+    return Answer(subject=french(subject), text=french("\n".join(lines) + "\n"),
+                  to=(reminder.recipient,), message_id_tag=_message_tag(reminder),
+                  stable_id=True, auto_submitted="auto-generated")
+
+
+def _action_lines(plan: Plan, action: Action, config: Config) -> list[str]:
+    return [f"Plan {plan.ref} - {plan.patient.display_name}",
+            f"Action n° {action.number} : {action.what}",
+            f"Qui : {_name(config, action.assignee)} ; quand : {action.when.describe()}"]
+
+
+def _reply_help(action: Action, plan: Plan, today: date) -> list[str]:
+    later = format_date(today + timedelta(days=7))
+    return ["Répondez simplement à ce message :",
+            f"    FAIT {action.number}",
+            "quand c'est fait (une ligne de commentaire peut suivre), ou",
+            f"    REPORTER {action.number} au {later}",
+            "pour changer la date. Depuis un nouveau message, ajoutez la référence : "
+            f"FAIT {action.number} {plan.ref}."]
+
+
+async def compose_due(tx: Tx, reminder: Reminder, now: datetime,
+                      config: Config) -> list[Answer]:
+    found = await _still_wanted(tx, reminder, now, config)
+    if found is None:
+        return []
+    plan, action = found
+    assert action.due is not None
+    occurrence = date.fromisoformat(reminder.payload["occurrence"])
+    today = local_day(now, config.timezone)
+    when = "aujourd'hui" if occurrence == today else f"le {format_date(occurrence)}"
+    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
+             f"Rappel : une action du plan {plan.ref} est prévue {when}"
+             f" ({format_date(occurrence)}).", "",
+             *_action_lines(plan, action, config), ""]
+    if action.recurring and occurrence > action.due:
+        lines += [f"L'occurrence du {format_date(action.due)} n'est pas encore notée "
+                  "faite ; FAIT la note et fait passer à la suivante.", ""]
+    lines += _reply_help(action, plan, today)
+    return [_answer(reminder, f"[{plan.ref}] Rappel : action {action.number} à faire "
+                              f"le {format_date(occurrence)}", lines)]
+
+
+async def compose_overdue(tx: Tx, reminder: Reminder, now: datetime,
+                          config: Config) -> list[Answer]:
+    found = await _still_wanted(tx, reminder, now, config)
+    if found is None:
+        return []
+    plan, action = found
+    assert action.due is not None
+    days = (local_day(now, config.timezone) - action.due).days
+    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
+             f"L'action n° {action.number} du plan {plan.ref}, prévue le "
+             f"{format_date(action.due)}, n'est pas notée faite ({days} jours de retard).",
+             "La référente ou le référent du plan et la coordination en sont informés.", "",
+             *_action_lines(plan, action, config), "",
+             *_reply_help(action, plan, local_day(now, config.timezone))]
+    return [_answer(reminder, f"[{plan.ref}] En retard : action {action.number}", lines)]
+
+
+async def compose_overdue_note(tx: Tx, reminder: Reminder, now: datetime,
+                               config: Config) -> list[Answer]:
+    found = await _still_wanted(tx, reminder, now, config)
+    if found is None:
+        return []
+    plan, action = found
+    assert action.due is not None
+    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
+             f"Pour information : l'action n° {action.number} du plan {plan.ref}, prévue le "
+             f"{format_date(action.due)} et confiée à {_name(config, action.assignee)}, "
+             f"n'est pas notée faite après {config.reminders.overdue_days} jours.",
+             "Un rappel a été envoyé à la personne concernée.", "",
+             *_action_lines(plan, action, config), "",
+             f"STATUT {plan.ref} donne l'état complet du plan."]
+    return [_answer(reminder, f"[{plan.ref}] Action {action.number} en retard", lines)]
+
+
+register_composer(DUE, compose_due, digest=True)
+register_composer(OVERDUE, compose_overdue, digest=True)
+register_composer(OVERDUE_NOTE, compose_overdue_note, digest=True)

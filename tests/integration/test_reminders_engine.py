@@ -1,0 +1,363 @@
+"""The reminder engine on a real SQLite store with a driven clock: months in seconds.
+
+Plans are created and changed through the real processor (the example mails),
+the engine runs its APScheduler job on the ``DrivenClock``, and what it sends
+is read back from the outbox (the delivery is not running: every mail the
+engine enqueued is still there, each exactly once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import tomllib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from esp_coord.clock import DrivenClock
+from esp_coord.config import Config, ReminderSettings, config_from_dict
+from esp_coord.crypto import Keyring
+from esp_coord.handlers import make_handler
+from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.processing import Processor
+from esp_coord.scheduling.engine import ReminderEngine
+from esp_coord.store import Store, Tx
+from esp_coord.store.reminders import Reminder
+from plans.model import Plan
+from tests.e2e.harness import EXAMPLE_CONFIG, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+MESSAGES = ROOT / "config" / "examples" / "messages"
+PARIS = ZoneInfo("Europe/Paris")
+CLAIRE = "claire.durand@medecin.mssante.test"
+JULIEN = "julien.marie@infirmier.mssante.test"
+SOPHIE = "sophie.leroy@pharmacien.mssante.test"
+KARIM = "karim.benali@mk.mssante.test"
+ANA = "ana.costa@esp-valdelorge.mssante.test"
+
+
+def team_config(folder: Path, **reminders: object) -> Config:
+    data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    for server in ("imap", "smtp"):
+        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
+    config = config_from_dict(data, path=EXAMPLE_CONFIG)
+    return dataclasses.replace(
+        config, database_url=f"sqlite+aiosqlite:///{folder / 'esp.db'}",
+        reminders=dataclasses.replace(ReminderSettings(), **reminders))  # type: ignore[arg-type]
+
+
+@dataclass
+class Sent:
+    key: str
+    kind: str
+    recipient: str
+    at: datetime
+    mail: IncomingMail
+
+    @property
+    def local(self) -> datetime:
+        return self.at.astimezone(PARIS)
+
+
+class Rig:
+    """Store + processor + engine on one database, restartable; a driven clock."""
+
+    def __init__(self, folder: Path, start: datetime, **reminders: object) -> None:
+        self.config = team_config(folder, **reminders)
+        self.keyring = Keyring.generate()
+        self.clock = DrivenClock(start)
+        self.stack: AsyncExitStack | None = None
+        self.engine: ReminderEngine | None = None
+
+    async def start(self) -> None:
+        self.stack = AsyncExitStack()
+        self.store = Store(self.config.database_url, self.keyring)
+        await self.store.start(self.stack)
+        self.processor = Processor(config=self.config, store=self.store,
+                                   handler=make_handler(self.config), now=self.clock.now)
+        self.engine = ReminderEngine(store=self.store, config=self.config, clock=self.clock)
+        await self.engine.start(self.stack)
+        await self.settle()
+
+    async def stop(self) -> None:
+        if self.stack is not None:
+            await self.stack.aclose()
+            self.stack = None
+            self.engine = None
+
+    async def settle(self) -> None:
+        assert self.engine is not None
+        for _ in range(20):  # most passes finish within a few loop turns
+            await asyncio.sleep(0.002)
+            if await self.engine.caught_up():
+                return
+        await wait_until(self.engine.caught_up, timeout=10, what="the engine to catch up")
+
+    async def mail(self, raw: bytes) -> IncomingMail:
+        mail = parse_mail(raw)
+        if mail.date is not None:
+            await self.clock.set(mail.date)
+        await self.processor.process(raw)
+        if self.engine is not None:
+            await self.engine.notify_changed()
+            await self.settle()
+        return mail
+
+    async def run_until(self, end: datetime) -> None:
+        """Move the clock to ``end``, stopping at each due time on the way (as
+        real time would), and let the engine catch up at each stop."""
+        while self.clock.now() < end:
+            nxt = await self.store.run(lambda tx: tx.next_reminder_due())
+            target = end if nxt is None or nxt <= self.clock.now() else min(end, nxt)
+            await self.clock.set(target)
+            await self.settle()
+
+    async def sent(self) -> list[Sent]:
+        async def read(tx: Tx) -> list[Sent]:
+            items = await tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000)
+            out = []
+            for item in items:
+                if not (item.cause or "").startswith("reminder:"):
+                    continue
+                key = item.cause.removeprefix("reminder:")  # type: ignore[union-attr]
+                kind = key.split(":")[3]
+                out += [Sent(key, kind, r, item.created_at, parse_mail(item.raw))
+                        for r in item.recipients]
+            return out
+
+        return await self.store.run(read)
+
+    async def rows(self, ref: str = "PPS-2026-0001") -> list[Reminder]:
+        return await self.store.run(lambda tx: tx.reminders_of(ref))
+
+    async def plan(self, ref: str = "PPS-2026-0001") -> Plan:
+        doc = await self.store.run(lambda tx: tx.load_document("plan", ref))
+        assert doc is not None
+        return Plan.from_dict(doc.data)
+
+
+def example(name: str) -> bytes:
+    return (MESSAGES / name).read_bytes()
+
+
+def reply(to: IncomingMail, sender: str, body: str, at: datetime, subject: str = "") -> bytes:
+    mid = email.utils.make_msgid(domain="medecin.mssante.test")
+    return (f"From: {sender}\r\nTo: coordination@esp-valdelorge.mssante.test\r\n"
+            f"Subject: {subject or 'RE: ' + (to.subject or '')}\r\n"
+            f"Date: {email.utils.format_datetime(at)}\r\nMessage-ID: {mid}\r\n"
+            f"In-Reply-To: {to.message_id}\r\nReferences: {to.message_id}\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            f"{body}\r\n").encode()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    await rig.start()
+    try:
+        yield rig
+    finally:
+        await rig.stop()
+
+
+def expected_due_days(plan: Plan, number: int, first: date, last: date) -> list[date]:
+    action = plan.action(number)
+    assert action.when.rhythm is not None and action.start is not None
+    return [d for d in action.when.rhythm.occurrences(action.start, until=action.when.until)
+            if first <= d <= last] if action.when.rhythm else []
+
+
+async def test_three_months_of_follow_ups_fire_on_their_days(rig: Rig) -> None:
+    await rig.mail(example("01-nouveau-pps.eml"))
+    plan = await rig.plan()
+    await rig.run_until(datetime(2027, 2, 24, 12, tzinfo=UTC))
+    sent = await rig.sent()
+    assert sent, "no reminder at all in three months"
+    # Every reminder at 08:00 team time, each key once.
+    assert {(s.local.hour, s.local.minute) for s in sent} == {(8, 0)}
+    assert len({(s.key, s.recipient) for s in sent}) == len(sent)
+
+    due = [s for s in sent if s.kind == "plan_due"]
+    pharmacist = sorted(s.local.date() for s in due if s.recipient == SOPHIE
+                        and ":2:" in s.key)
+    assert pharmacist == [date(2026, 12, 15)]
+    # Each recurring action: one due-day reminder per occurrence from the day
+    # after creation (the creation day's 08:00 had passed) through the window.
+    first, last = date(2026, 11, 24), date(2027, 2, 24)
+    for action in plan.actions:
+        if not action.recurring or action.assignee is None:
+            continue
+        days = sorted(s.local.date() for s in due if s.key.startswith(
+            f"{plan.ref}:{action.number}:"))
+        assert days == expected_due_days(plan, action.number, first, last), action.number
+    protocol = [a for a in plan.actions if a.protocol == "diabete-type-2"]
+    assert protocol and any(
+        s.key.startswith(f"{plan.ref}:{a.number}:") for a in protocol for s in due)
+    nurse_monthly = next(a for a in protocol if a.assignee == JULIEN)
+    assert sorted(s.local.date() for s in due if s.key.startswith(
+        f"{plan.ref}:{nurse_monthly.number}:")) == [
+        date(2026, 12, 23), date(2027, 1, 23), date(2027, 2, 23)]
+
+    # Nothing was ever done: one escalation per action (its current due date
+    # never moves), to the assignee and as a note to the referent and coordination.
+    overdue = [s for s in sent if s.kind == "plan_overdue"]
+    notes = [s for s in sent if s.kind == "plan_overdue_note"]
+    numbers = [int(s.key.split(":")[1]) for s in overdue]
+    assert len(numbers) == len(set(numbers))
+    weekly = plan.action(1)
+    assert weekly.assignee == JULIEN and weekly.due is not None
+    (nurse_late,) = [s for s in overdue if int(s.key.split(":")[1]) == 1]
+    assert nurse_late.local.date() == weekly.due + timedelta(days=3)
+    assert {s.recipient for s in notes if int(s.key.split(":")[1]) == 1} == {CLAIRE, ANA}
+    assert "En retard" in (nurse_late.mail.subject or "")
+
+
+async def test_reply_fait_to_a_reminder_moves_the_recurring_action_on(rig: Rig) -> None:
+    await rig.mail(example("01-nouveau-pps.eml"))
+    before = (await rig.plan()).action(1)
+    assert before.due == date(2026, 11, 23)
+    await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
+    reminder = next(s for s in await rig.sent() if s.kind == "plan_due"
+                    and s.recipient == JULIEN and s.key.startswith("PPS-2026-0001:1:"))
+    assert "FAIT 1" in reminder.mail.body
+    await rig.mail(reply(reminder.mail, "Julien MARIE <julien.marie@infirmier.mssante.test>",
+                         "FAIT 1\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
+    after = (await rig.plan()).action(1)
+    assert after.status == "todo" and after.due == date(2026, 12, 7)
+    rows = {r.key: r for r in await rig.rows()}
+    assert rows[f"PPS-2026-0001:1:2026-12-07:plan_due:{JULIEN}"].status == "pending"
+    assert rows[f"PPS-2026-0001:1:2026-12-07:plan_overdue:{JULIEN}"].status == "pending"
+    # The escalation of the old occurrence went out once (26/11) and stays sent.
+    assert rows[f"PPS-2026-0001:1:2026-11-23:plan_overdue:{JULIEN}"].status == "sent"
+    await rig.run_until(datetime(2026, 12, 11, 12, tzinfo=UTC))
+    late = [s for s in await rig.sent() if s.kind == "plan_overdue"
+            and s.key.startswith("PPS-2026-0001:1:")]
+    assert [s.local.date() for s in late] == [date(2026, 11, 26), date(2026, 12, 10)]
+
+
+async def test_nothing_after_closure(rig: Rig) -> None:
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.run_until(datetime(2026, 12, 1, 12, tzinfo=UTC))
+    count = len(await rig.sent())
+    close = (b"From: Claire DURAND <claire.durand@medecin.mssante.test>\r\n"
+             b"To: coordination@esp-valdelorge.mssante.test\r\nSubject: CLORE PPS-2026-0001\r\n"
+             b"Date: Tue, 01 Dec 2026 14:00:00 +0100\r\nMessage-ID: <close.1@medecin.mssante.test>"
+             b"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nDemenagement\r\n")
+    await rig.mail(close)
+    assert (await rig.plan()).status == "closed"
+    assert not [r for r in await rig.rows() if r.status == "pending"]
+    await rig.run_until(datetime(2027, 1, 15, tzinfo=UTC))
+    assert len(await rig.sent()) == count
+
+
+async def test_member_removed_from_roster_gets_nothing(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    await rig.start()
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.stop()
+    # Julien leaves the team; the service restarts with the new roster.
+    rig.config = dataclasses.replace(
+        rig.config, members=tuple(m for m in rig.config.members if m.email != JULIEN))
+    await rig.start()
+    try:
+        await rig.run_until(datetime(2026, 12, 20, tzinfo=UTC))
+        sent = await rig.sent()
+        assert sent and JULIEN not in {s.recipient for s in sent}
+        assert any(r.status == "dropped" and r.recipient == JULIEN for r in await rig.rows())
+    finally:
+        await rig.stop()
+
+
+async def test_stopped_across_due_times_sends_late_once_at_start(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    await rig.start()
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.run_until(datetime(2026, 12, 14, 12, tzinfo=UTC))
+    before = await rig.sent()
+    await rig.stop()
+    await rig.clock.set(datetime(2026, 12, 15, 15, tzinfo=UTC))  # down over 15/12 08:00
+    await rig.start()  # start = rebuild + send what was missed
+    await rig.stop()
+    await rig.start()  # a second restart sends nothing again
+    try:
+        new = [s for s in await rig.sent() if s.key not in {b.key for b in before}]
+        pharmacist = [s for s in new if s.recipient == SOPHIE and ":2:" in s.key]
+        assert len(pharmacist) == 1
+        row = next(r for r in await rig.rows() if r.key == pharmacist[0].key)
+        assert row.status == "sent" and row.late
+        assert row.sent_at == datetime(2026, 12, 15, 15, tzinfo=UTC)
+        assert len({s.key for s in new}) == len(new)
+    finally:
+        await rig.stop()
+
+
+class Crash(BaseException):
+    """The process dies here."""
+
+
+async def test_killed_between_compose_and_record_sends_nothing_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = Rig(tmp_path, datetime(2026, 12, 14, 7, 0, tzinfo=UTC))
+    await rig.start()
+    await rig.mail(example("01-nouveau-pps.eml").replace(b"23 Nov 2026", b"14 Dec 2026"))
+    armed = {"on": True}
+    original = Tx.mark_reminder_sent
+
+    async def dying(self: Tx, reminder_id: int, now: datetime, late: bool) -> bool:
+        if armed["on"]:
+            raise Crash("after the mail was enqueued, before the row is marked")
+        return await original(self, reminder_id, now, late)
+
+    monkeypatch.setattr(Tx, "mark_reminder_sent", dying)
+    assert rig.engine is not None
+    await rig.clock.set(datetime(2026, 12, 15, 7, 30, tzinfo=UTC))
+    with pytest.raises(Crash):
+        await rig.engine.dispatch_due()
+    assert await rig.sent() == []          # the enqueue was rolled back with it
+    await rig.stop()
+    armed["on"] = False
+    await rig.start()
+    try:
+        sent = [s for s in await rig.sent() if s.recipient == SOPHIE and ":2:" in s.key]
+        assert len(sent) == 1
+        await rig.stop()
+        await rig.start()
+        assert len([s for s in await rig.sent() if s.recipient == SOPHIE
+                    and ":2:" in s.key]) == 1
+    finally:
+        await rig.stop()
+
+
+async def test_daily_digest_gathers_a_persons_items(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC), digest_members=frozenset(
+        {CLAIRE}))
+    await rig.start()
+    try:
+        await rig.mail(example("01-nouveau-pps.eml"))
+        await rig.run_until(datetime(2026, 11, 27, 12, tzinfo=UTC))
+        items = await rig.store.run(lambda tx: tx.outbox_due(
+            datetime(2100, 1, 1, tzinfo=UTC), limit=1000))
+        to_claire = [i for i in items if CLAIRE in i.recipients
+                     and (i.cause or "").startswith(("digest:", "reminder:"))]
+        # 26/11: several overdue notes for Claire, in one mail.
+        notes = [r for r in await rig.rows() if r.recipient == CLAIRE and r.status == "sent"]
+        assert len(notes) >= 2
+        assert len(to_claire) == 1 and (to_claire[0].cause or "").startswith("digest:")
+        body = parse_mail(to_claire[0].raw).body
+        assert body.count("en retard") >= 2 or body.count("pas notée faite") >= 2
+        # Others still get one mail per reminder.
+        assert any((i.cause or "").startswith("reminder:") for i in items)
+    finally:
+        await rig.stop()
+
+
+def test_reminder_hour_is_configurable(tmp_path: Path) -> None:
+    config = team_config(tmp_path, hour=time(7, 30), overdue_days=5)
+    assert config.reminders.hour == time(7, 30) and config.reminders.overdue_days == 5
