@@ -15,7 +15,10 @@ import json
 import sys
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 from esp_coord.config import Config, ConfigError
 from esp_coord.crypto import KeyFileError, Keyring
@@ -63,6 +66,13 @@ def _open(config_path: str) -> tuple[Config, Keyring] | int:
         config = load_offline_config(config_path)
     except ConfigError as e:
         print(str(e), file=sys.stderr)
+        return 2
+    url = make_url(config.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        # Opening would create an empty database: say there is none instead.
+        print(f"{url.database}: no database yet (the service creates it when it starts).",
+              file=sys.stderr)
         return 2
     try:
         return config, Keyring.load(config.key_file)

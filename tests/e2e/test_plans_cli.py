@@ -133,3 +133,11 @@ def test_show_is_recorded_and_export_needs_a_format(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as exited:
         main(["plans", "export", "--config", str(config_path), "PPS-2026-0001"])
     assert exited.value.code == 2  # argparse: --fhir is required
+
+
+def test_no_database_is_not_created(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    Keyring.generate().save(tmp_path / "esp.key")
+    code, out, err = run(capsys, "list", "--config", str(path))
+    assert (code, out) == (2, "") and "no database" in err
+    assert not (tmp_path / "esp.db").exists()
