@@ -355,3 +355,20 @@ async def test_the_same_status_asked_twice_is_answered_twice(desk_for: Desk) -> 
     for sender in (ANA, ANA, CLAIRE):
         _, answers = await desk_for.send(sender, f"STATUT {P1}")
         assert len(answers) == 1 and answers[0].shows(P1)
+
+
+async def test_meeting_agendas_show_each_member_only_their_plans(desk_for: Desk) -> None:
+    # All members invited to a meeting with P1 and P2 on its agenda: the
+    # invitations, the RCP listing and the reminders follow the plans' rules.
+    _, answers = await desk_for.send(ANA, "RCP nouvelle", (
+        "Date : 03/12/2026 à 12h30\nDurée : 1h30\nLieu : salle de réunion\n"
+        f"Participants : tous\nPatients : {P1}, {P2}\n"))
+    assert answers
+    for sent in answers:
+        _check_no_leak(_members()[0], [sent], f"RCP NOUVELLE to {sent.recipients}")
+    for member in _members():
+        _, answers = await desk_for.send((member.name, member.email), "RCP")
+        assert answers, member.email
+        _check_no_leak(member, answers, f"RCP by {member.email}")
+        for ref in (P1, P2):
+            assert answers[0].shows(ref) == may_read(member, ref), f"{member.email} RCP {ref}"
