@@ -25,6 +25,7 @@ participant who left.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
@@ -67,6 +68,8 @@ from .plans import load_plan, may_read, people_of, save_plan, today_of
 from .trail import record
 
 KIND = "meeting"
+_OWN_MEETING = re.compile(r"^<(RCP-\d{4}-\d{3})\.[^@>]*@(.+)>$")
+_TAGGED = re.compile(r"^\[(RCP-\d{4}-\d{3})\]")
 REMINDER_KIND = "meeting_reminder"
 # Reminders are kept for this many upcoming occurrences; the composer adds
 # the next ones as the series goes on.
@@ -225,10 +228,14 @@ register_composer(REMINDER_KIND, compose_reminder)
 
 def _reply(request: Request, rendered: Rendered, *,
            attachments: tuple[OutAttachment, ...] = ()) -> Answer:
-    # Acknowledgements carry the meeting's tag, so replies to them keep it.
-    subject = rendered.subject if rendered.subject.startswith("[RCP-") else reply_subject(
-        request.mail.subject, rendered.subject)
-    return Answer(subject=subject, text=rendered.text, attachments=attachments)
+    # Acknowledgements carry the meeting's tag in the subject and their
+    # Message-ID starts with its reference: a reply to them finds the meeting.
+    tagged = _TAGGED.match(rendered.subject)
+    if tagged is None:
+        return Answer(subject=reply_subject(request.mail.subject, rendered.subject),
+                      text=rendered.text, attachments=attachments)
+    return Answer(subject=rendered.subject, text=rendered.text, attachments=attachments,
+                  message_id_tag=f"{tagged.group(1)}.ack")
 
 
 def _say(request: Request, subject: str, body: str) -> list[Answer]:
@@ -273,9 +280,22 @@ def _problem(request: Request, error: MeetingError) -> list[Answer]:
                 "RCP vous renvoie vos prochaines réunions et leurs dates.")
 
 
+def referenced_meeting(request: Request, detected: Detected) -> str | None:
+    """The meeting a mail is about: written reference, else the service's own
+    mail about a meeting that it answers (their Message-IDs start with the ref)."""
+    if detected.ref and detected.ref.startswith("RCP-"):
+        return detected.ref
+    domain = request.config.message_id_domain
+    for mid in (*request.mail.in_reply_to, *reversed(request.mail.references)):
+        m = _OWN_MEETING.match(mid)
+        if m and m.group(2).lower() == domain:
+            return m.group(1)
+    return None
+
+
 async def _meeting_for(request: Request, detected: Detected, command: str
                        ) -> tuple[tuple[Meeting, int] | None, list[Answer]]:
-    ref = detected.ref if detected.ref and detected.ref.startswith("RCP-") else None
+    ref = referenced_meeting(request, detected)
     if ref is None:
         return None, _missing_ref(request, command)
     loaded = await load_meeting(request.tx, ref)
@@ -357,8 +377,8 @@ async def new_meeting(request: Request, detected: Detected) -> list[Answer]:
 
 
 async def list_meetings(request: Request, detected: Detected) -> list[Answer]:
-    if detected.ref and detected.ref.startswith("RCP-") and any(
-            text.strip() for _, text in detected.lines):
+    ref = referenced_meeting(request, detected)
+    if ref is not None and any(text.strip() for _, text in detected.lines):
         return await add_to_agenda(request, detected)
     tx, config, member = request.tx, request.config, request.sender
     today = today_of(request)
@@ -367,7 +387,7 @@ async def list_meetings(request: Request, detected: Detected) -> list[Answer]:
     entries: list[Listed] = []
     for doc in docs:
         meeting = Meeting.from_dict(doc.data)
-        if detected.ref and meeting.ref != detected.ref:
+        if ref and meeting.ref != ref:
             continue
         if not (member.is_coordinator or takes_part(member, meeting, config)):
             continue
@@ -376,10 +396,10 @@ async def list_meetings(request: Request, detected: Detected) -> list[Answer]:
             continue
         entries.append(Listed(meeting, starts, view_for(member, meeting, starts[0].date(),
                                                         plans, today)))
-    if detected.ref and not entries:
-        await record(request, "refused", detected.ref, "RCP")
-        return meeting_refusal(request, detected.ref)
-    await record(request, "meeting_list", detected.ref, f"{len(entries)} meeting(s)")
+    if ref and not entries:
+        await record(request, "refused", ref, "RCP")
+        return meeting_refusal(request, ref)
+    await record(request, "meeting_list", ref, f"{len(entries)} meeting(s)")
     return [_reply(request, render_meetings(entries, people=people_of(config), today=today))]
 
 

@@ -100,8 +100,8 @@ async def test_example_04_invitation_reminders_report_and_cancellations(
 
     # The invitation went to every other member, valid iCalendar, METHOD:REQUEST.
     for address in members:
-        raws = sent_raw(team, address)
-        assert any(calendars(r) for r in raws), address
+        await wait_until(lambda a=address: any(calendars(r) for r in sent_raw(team, a)),
+                         what=f"invitation to {address}")
     invite = next(r for r in sent_raw(team, CLAIRE) if calendars(r))
     kinds = [ct for ct, _ in calendars(invite)]
     assert any("method=REQUEST" in k.replace('"', "") for k in kinds)
@@ -206,6 +206,13 @@ async def test_rights_and_listing(team: Team, example_messages: dict[str, bytes]
     added = await submit_and_answer(team, _mail("RCP RCP-2026-001", "Patients : PPS-2026-0001",
                                                 "p1", when, lea), clock)
     assert "introuvable" in added.text
+    # A reply to the invitation finds the meeting without its reference.
+    invite = next(parse_mail(r) for r in sent_raw(team, CLAIRE) if calendars(r))
+    reply = _mail("RCP", "Patients : PPS-2026-0001", "p2", when, ("Claire DURAND", CLAIRE))
+    reply = reply.replace(b"Message-ID:", f"In-Reply-To: {invite.message_id}\r\n"
+                          "Message-ID:".encode())
+    again = await submit_and_answer(team, reply, clock)
+    assert "RCP-2026-001" in again.subject and "déjà à l'ordre du jour" in again.text
     # Unknown and invisible meetings get the same answer.
     unknown = await submit_and_answer(team, _mail("ANNULER RCP-2026-099", "", "a2", when, lea),
                                       clock)
@@ -224,6 +231,7 @@ async def test_a_team_overseas_meets_on_its_own_clock(team: Team) -> None:
         "Participants : Dr DURAND, IDE\nRécurrence : toutes les 2 semaines", "m1",
         datetime(2026, 11, 25, 9, 0, tzinfo=martinique)), clock)
     assert "jeudi 3 décembre 2026 à 12h30" in ack.text
+    await wait_until(lambda: sent_raw(team, CLAIRE), what="invitation to Claire")
     cal = calendars(sent_raw(team, CLAIRE)[-1])[0][1]
     event = event_of(cal)
     assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == ["America/Martinique"]
