@@ -43,13 +43,13 @@ KARIM = "karim.benali@mk.mssante.test"
 ANA = "ana.costa@esp-valdelorge.mssante.test"
 
 
-def team_config(folder: Path, **reminders: object) -> Config:
+def team_config(folder: Path, tz: str = "Europe/Paris", **reminders: object) -> Config:
     data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     for server in ("imap", "smtp"):
         data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
     config = config_from_dict(data, path=EXAMPLE_CONFIG)
     return dataclasses.replace(
-        config, database_url=f"sqlite+aiosqlite:///{folder / 'esp.db'}",
+        config, database_url=f"sqlite+aiosqlite:///{folder / 'esp.db'}", timezone=ZoneInfo(tz),
         reminders=dataclasses.replace(ReminderSettings(), **reminders))  # type: ignore[arg-type]
 
 
@@ -69,8 +69,9 @@ class Sent:
 class Rig:
     """Store + processor + engine on one database, restartable; a driven clock."""
 
-    def __init__(self, folder: Path, start: datetime, **reminders: object) -> None:
-        self.config = team_config(folder, **reminders)
+    def __init__(self, folder: Path, start: datetime, tz: str = "Europe/Paris",
+                 **reminders: object) -> None:
+        self.config = team_config(folder, tz, **reminders)
         self.keyring = Keyring.generate()
         self.clock = DrivenClock(start)
         self.stack: AsyncExitStack | None = None
@@ -361,3 +362,34 @@ async def test_daily_digest_gathers_a_persons_items(tmp_path: Path) -> None:
 def test_reminder_hour_is_configurable(tmp_path: Path) -> None:
     config = team_config(tmp_path, hour=time(7, 30), overdue_days=5)
     assert config.reminders.hour == time(7, 30) and config.reminders.overdue_days == 5
+
+
+@pytest.mark.parametrize(("zone", "mail_date", "days"), [
+    ("Europe/Paris", "Thu, 25 Mar 2027 09:12:44 +0100", (date(2027, 3, 26), date(2027, 3, 30))),
+    ("Europe/Paris", "Thu, 28 Oct 2027 09:12:44 +0200", (date(2027, 10, 29), date(2027, 11, 2))),
+    ("America/Martinique", "Thu, 25 Mar 2027 09:12:44 -0400",
+     (date(2027, 3, 26), date(2027, 3, 30))),
+    ("Indian/Reunion", "Thu, 28 Oct 2027 09:12:44 +0400", (date(2027, 10, 29), date(2027, 11, 2))),
+])
+async def test_daily_reminders_stay_at_eight_local_across_dst_and_overseas(
+        tmp_path: Path, zone: str, mail_date: str, days: tuple[date, date]) -> None:
+    raw = example("01-nouveau-pps.eml").replace(
+        b"Mon, 23 Nov 2026 09:12:44 +0100", mail_date.encode()).replace(
+        b"| chaque semaine", b"| tous les jours").replace(
+        b"15/05/2027", b"15/05/2028").replace(b"15/12/2026", b"J+20")
+    tz = ZoneInfo(zone)
+    rig = Rig(tmp_path, parse_mail(raw).date - timedelta(hours=1), tz=zone)  # type: ignore[operator]
+    await rig.start()
+    try:
+        await rig.mail(raw)
+        first, last = days
+        end = datetime.combine(last, time(23), tzinfo=tz)
+        await rig.run_until(end)
+        daily = [s for s in await rig.sent()
+                 if s.kind == "plan_due" and s.key.startswith("PPS-2027-0001:1:")]
+        local = [s.at.astimezone(tz) for s in daily]
+        assert [t.date() for t in local] == [first + timedelta(days=i)
+                                             for i in range((last - first).days + 1)]
+        assert {t.time() for t in local} == {time(8)}
+    finally:
+        await rig.stop()
