@@ -1,0 +1,116 @@
+"""Plan follow-up reminders through the real mailbox, on a driven clock.
+
+The reminder goes out by SMTP at 08:00 team time; the assignee answers it with
+a bare "FAIT 1" and the plan is found from In-Reply-To; a crash between the
+SMTP send and its record does not send the reminder twice.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from esp_coord.clock import DrivenClock
+from esp_coord.intake import IncomingMail, parse_mail
+from plans.model import Plan
+from tests.e2e.harness import Team, wait_until
+from tests.e2e.test_crash_recovery import Crash, CrashingSender, _crashed
+
+PARIS = ZoneInfo("Europe/Paris")
+JULIEN = "julien.marie@infirmier.mssante.test"
+SUBJECT = "[PPS-2026-0001] Rappel : action 1"
+
+
+def reminders(team: Team, address: str, day: str) -> list[IncomingMail]:
+    return [m for m in team.answers_to(address)
+            if (m.subject or "").startswith(SUBJECT) and day in (m.subject or "")]
+
+
+async def plan(team: Team) -> Plan:
+    assert team.service is not None
+    doc = await team.service.store.run(lambda tx: tx.load_document("plan", "PPS-2026-0001"))
+    assert doc is not None
+    return Plan.from_dict(doc.data)
+
+
+async def settled(team: Team) -> bool:
+    assert team.service is not None and team.service.reminders is not None
+    stats = await team.service.store.run(lambda tx: tx.outbox_stats())
+    return (await team.service.reminders.caught_up() and not stats.get("pending")
+            and not stats.get("sending"))
+
+
+def fait(reminder: IncomingMail, at: datetime) -> bytes:
+    return (f"From: Julien MARIE <{JULIEN}>\r\n"
+            "To: coordination@esp-valdelorge.mssante.test\r\n"
+            f"Subject: RE: {reminder.subject}\r\nDate: {email.utils.format_datetime(at)}\r\n"
+            "Message-ID: <fait-1@infirmier.mssante.test>\r\n"
+            f"In-Reply-To: {reminder.message_id}\r\nReferences: {reminder.message_id}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nFAIT 1\r\nglycémies notées\r\n"
+            ).encode()
+
+
+async def test_reminder_by_mail_then_fait_in_reply(team: Team,
+                                                   example_messages: dict[str, bytes]) -> None:
+    first = parse_mail(example_messages["01-nouveau-pps"])
+    assert first.date is not None
+    clock = DrivenClock(first.date)
+    await team.start(clock=clock)
+    await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
+
+    await clock.set(datetime(2026, 11, 30, 8, 0, 1, tzinfo=PARIS))
+    await wait_until(lambda: reminders(team, JULIEN, "30/11/2026"), what="the reminder")
+    (reminder,) = reminders(team, JULIEN, "30/11/2026")
+    assert "FAIT 1" in reminder.text and "REPORTER 1" in reminder.text
+    assert reminder.message_id.startswith("<PPS-2026-0001.rappel.")
+    assert reminder.date is not None and reminder.date.astimezone(PARIS).hour == 8
+
+    await clock.set(datetime(2026, 11, 30, 9, 30, tzinfo=PARIS))
+    done = await team.submit(fait(reminder, clock.now()))
+    answer = await team.wait_answer(done)
+    assert "Action 1" in answer.subject and "07/12/2026" in answer.text
+    assert (await plan(team)).action(1).due == date(2026, 12, 7)
+
+    await clock.set(datetime(2026, 12, 7, 8, 0, 1, tzinfo=PARIS))
+    await wait_until(lambda: reminders(team, JULIEN, "07/12/2026"), what="the next one")
+    await wait_until(lambda: settled(team), what="everything sent")
+    assert len(reminders(team, JULIEN, "30/11/2026")) == 1
+    assert len(reminders(team, JULIEN, "07/12/2026")) == 1
+
+
+async def test_killed_between_send_and_record_sends_the_reminder_once(
+        team: Team, example_messages: dict[str, bytes]) -> None:
+    first = parse_mail(example_messages["01-nouveau-pps"])
+    assert first.date is not None
+    clock = DrivenClock(first.date)
+    await team.start(clock=clock)
+    await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
+    await wait_until(lambda: settled(team), what="the acknowledgement recorded")
+    await team.stop()
+
+    # Down over a week of due times; at start the missed reminders are sent
+    # and the process dies right after SMTP accepted the first one, before
+    # recording it.
+    before = len(team.front.messages)
+    await clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=PARIS))
+    await team.start(clock=clock, sender=CrashingSender(team.config.smtp, when="after-send"))
+    await _crashed(team)
+    await team.stop()
+    assert len(team.front.messages) > before   # one reminder got through
+
+    await team.start(clock=clock)
+    await wait_until(lambda: settled(team), timeout=20, what="recovery")
+    assert len(reminders(team, JULIEN, "30/11/2026")) == 1
+    delivered = [(r, parse_mail(m.content).message_id) for m in team.front.messages
+                 if m.mail_from == team.config.bot_address for r in m.rcpt_tos
+                 if r != team.config.bot_address]
+    assert len(delivered) == len(set(delivered)), "a mail went out twice"
+    assert team.service is not None
+    rows = await team.service.store.run(lambda tx: tx.reminders_of("PPS-2026-0001"))
+    sent = [r for r in rows if r.recipient == JULIEN and r.status == "sent"
+            and r.payload["occurrence"] == "2026-11-30" and r.kind == "plan_due"]
+    assert len(sent) == 1 and sent[0].late
+
+
+__all__ = ["Crash"]
