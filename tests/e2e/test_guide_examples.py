@@ -192,6 +192,8 @@ async def _run_guide(config: Config) -> list[tuple[Example, str, list[tuple[str,
         await store.start(stack)
         for number, example in enumerate(EXAMPLES, start=1):
             at = SENT_AT + timedelta(minutes=number, seconds=30)
+            if detect_command(example.subject or "", example.body).name == "COMPTE_RENDU":
+                at += timedelta(days=30)  # a compte-rendu is written after the meeting
             processor = Processor(config=config, store=store, handler=make_handler(config),
                                   now=lambda at=at: at)  # type: ignore[misc]
             outcome = await processor.process(as_mail(example, number))
