@@ -1,8 +1,8 @@
 """The example team's mails, replayed in order through the real mailbox.
 
 What must happen is written in ../shared/examples/README.md; each assertion
-below is one line of that table (04, the meeting, belongs to the scheduling
-issue and is only checked to get an answer here).
+below is one line of that table (04, the meeting, is followed further, through
+its reminders, in test_meetings.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 
 from esp_coord.clock import DrivenClock
 from esp_coord.store import Store
+from plans.meetings import Meeting
 from plans.model import Plan
 from tests.e2e.harness import Team
 
@@ -74,6 +75,22 @@ async def test_examples_replayed_in_order(team: Team, example_messages: dict[str
     assert action3.status == "todo" and len(action3.done) == 1
     assert "déambulateur" in action3.done[0].comment
     assert action3.due is not None and action3.due > date(2026, 11, 26)
+    # 04: RCP-2026-001 on 03/12/2026 12:30-14:00 Paris, first Thursday monthly,
+    # everyone invited, PPS-2026-0001 on its agenda, reminders scheduled.
+    assert "RCP-2026-001" in answers["04-rcp-nouvelle"]
+    assert "PPS-2026-0001" in answers["04-rcp-nouvelle"]
+    doc = await store.run(lambda tx: tx.load_document("meeting", "RCP-2026-001"))
+    assert doc is not None
+    meeting = Meeting.from_dict(doc.data)
+    assert meeting.start.isoformat() == "2026-12-03T12:30:00+01:00"
+    assert meeting.duration_minutes == 90 and meeting.everyone
+    assert meeting.rhythm is not None and meeting.rhythm.to_rrule() == \
+        "FREQ=MONTHLY;BYDAY=TH;BYSETPOS=1"
+    assert meeting.plans == ["PPS-2026-0001"]
+    assert all(any(b"text/calendar" in m.content for m in team.front.messages
+                   if member.email in m.rcpt_tos) for member in team.config.members)
+    pending = await store.run(lambda tx: tx.reminders_of("RCP-2026-001", status="pending"))
+    assert {r.recipient for r in pending} == {m.email for m in team.config.members}
     # 06: nothing created, the four problems with their lines.
     text06 = answers["06-erreurs"]
     assert "Rien n'a été enregistré" in text06
