@@ -41,8 +41,9 @@ def register(subparsers: Any) -> None:
     v.add_argument("--config", required=True)
     v.add_argument("--anchor", help="N:HASH, a head printed by an earlier verify")
     v.set_defaults(run=run_verify)
-    s = sub.add_parser("show", help="the records of one plan, one per line")
-    s.add_argument("ref", help="a plan reference, e.g. PPS-2026-0001")
+    s = sub.add_parser("show", help="the records of one plan (or one person), one per line")
+    s.add_argument("ref", nargs="?", help="a plan reference, e.g. PPS-2026-0001")
+    s.add_argument("--actor", help="only what this address did (without REF: everywhere)")
     s.add_argument("--config", required=True)
     s.set_defaults(run=run_show)
 
@@ -76,12 +77,12 @@ async def _verify(config: Config, anchor: tuple[int, str] | None) -> ChainReport
             return await tx.verify_audit(anchor=anchor)
 
 
-async def _records(config: Config, ref: str) -> list[AuditRecord]:
+async def _records(config: Config, ref: str | None, actor: str | None) -> list[AuditRecord]:
     async with AsyncExitStack() as stack:
         store = _store(config)
         await store.start(stack)
         async with store.transaction(readonly=True) as tx:
-            return await tx.audit_records(ref)
+            return await tx.audit_records(ref, actor=actor)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -110,16 +111,20 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    if not args.ref and not args.actor:
+        print("Give a plan reference (REF), --actor ADDRESS, or both.", file=sys.stderr)
+        return 2
     config = _config(args.config)
     if config is None:
         return 2
-    ref = args.ref.strip().upper()
-    records = asyncio.run(_records(config, ref))
+    ref = args.ref.strip().upper() if args.ref else None
+    records = asyncio.run(_records(config, ref, args.actor))
     for r in records:
         when = r.at.astimezone(config.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
-        print(f"#{r.id}\t{when}\t{r.actor}\t{r.action}\t{r.detail or '-'}\t"
+        print(f"#{r.id}\t{when}\t{r.actor}\t{r.action}\t{r.ref or '-'}\t{r.detail or '-'}\t"
               f"{r.source_message_id or '-'}")
     if not records:
-        print(f"No audit record for {ref}.", file=sys.stderr)
+        print(f"No audit record for {' by '.join(filter(None, (ref, args.actor)))}.",
+              file=sys.stderr)
         return 1
     return 0

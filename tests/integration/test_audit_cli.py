@@ -112,7 +112,22 @@ def test_show_lists_one_plan_one_line_per_record(team_db, capsys) -> None:
     assert len(lines) == 2
     first = lines[0].split("\t")
     # Local time of the team (Europe/Paris), actor, action, detail, source mail.
-    assert first == ["#2", "2026-11-23 09:13:44 CET", ANA, "status", "version 1", "<m1@x.test>"]
+    assert first == ["#2", "2026-11-23 09:13:44 CET", ANA, "status", "PPS-2026-0002",
+                     "version 1", "<m1@x.test>"]
     assert lines[1].startswith("#4\t")
     code, out, err = run(capsys, "audit", "show", "PPS-2026-0999", "--config", str(config))
     assert code == 1 and out == "" and "No audit record" in err
+
+
+def test_show_by_actor_everywhere_or_on_one_plan(team_db, capsys) -> None:
+    config, db = team_db
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit_log SET actor = 'lea@x.test' WHERE id = 3")
+    code, out, _ = run(capsys, "audit", "show", "--actor", ANA, "--config", str(config))
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == [
+        "#1", "#2", "#4", "#5"]
+    code, out, _ = run(capsys, "audit", "show", "PPS-2026-0001", "--actor", "LEA@x.test",
+                       "--config", str(config))
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["#3"]
+    code, _, err = run(capsys, "audit", "show", "--config", str(config))
+    assert code == 2 and "REF" in err
