@@ -310,6 +310,12 @@ def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dic
         report["command"], report["ignored_reason"] = "ignored", reason
         return report
     detected = detect_command(mail.subject, mail.body)
+    if detected.name is None and any(a.content_type.lower().startswith("text/calendar")
+                                     for a in mail.attachments):
+        # As handlers.meetings.calendar_reply: a calendar's "accepted" is never answered.
+        report["command"] = "ignored"
+        report["ignored_reason"] = "calendar answer to an invitation: never answered"
+        return report
     report["command"] = COMMAND_NAMES.get(detected.name, "unknown")
     if mail.too_large:
         report["errors"].append(_error("message", mail.too_large))

@@ -240,3 +240,16 @@ def test_referent_change_is_flagged_unless_from_the_coordination(config: Config)
     assert any("référent" in w["message"] for w in nurse["warnings"])
     coordination = interpret(mail(body, subject="MAJ PPS-2026-0001", sender=COSTA), config)
     assert coordination["referent"] == GIRARD and coordination["warnings"] == []
+
+
+def test_calendar_answer_is_ignored(config: Config) -> None:
+    raw = (f"From: {MARIE}\nTo: coordination@esp-valdelorge.mssante.test\n"
+           "Subject: Accepté : Concertation\nDate: Wed, 25 Nov 2026 09:00:00 +0100\n"
+           "Message-ID: <cal-1@infirmier.mssante.test>\nMIME-Version: 1.0\n"
+           'Content-Type: multipart/mixed; boundary="b"\n\n--b\n'
+           "Content-Type: text/plain; charset=utf-8\n\nJ'y serai.\n--b\n"
+           "Content-Type: text/calendar; method=REPLY; charset=utf-8\n\n"
+           "BEGIN:VCALENDAR\nMETHOD:REPLY\nEND:VCALENDAR\n--b--\n").encode()
+    r = interpret(raw, config)
+    assert r["command"] == "ignored" and "calendar" in r["ignored_reason"]
+    assert exit_code(r) == 3
