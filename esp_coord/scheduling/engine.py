@@ -181,7 +181,9 @@ class ReminderEngine:
             return
         try:
             nxt = await self.store.run(lambda tx: tx.next_reminder_due())
-        except StoreBusy:
+        except Exception as e:  # noqa: BLE001 - never left unarmed: look again later
+            if not isinstance(e, StoreBusy):
+                log.error("reminders: cannot read the next due time (%s)", type(e).__name__)
             nxt = self.clock.now() + self.busy_pause
         if self.scheduler is None:
             return

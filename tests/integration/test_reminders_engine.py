@@ -393,3 +393,31 @@ async def test_daily_reminders_stay_at_eight_local_across_dst_and_overseas(
         assert {t.time() for t in local} == {time(8)}
     finally:
         await rig.stop()
+
+
+async def test_one_job_whatever_the_rows_and_an_earlier_row_wakes_it(rig: Rig) -> None:
+    from esp_coord.scheduling.engine import JOB_ID
+    from esp_coord.store.reminders import ReminderSpec
+
+    assert rig.engine is not None and rig.engine.scheduler is not None
+    base = datetime(2027, 1, 10, 7, tzinfo=UTC)
+    specs = [ReminderSpec(key=f"PPS-2026-0099:{i}", kind="plan_due", source_ref="PPS-2026-0099",
+                          recipient=JULIEN, due_at=base + timedelta(hours=i),
+                          payload={"number": 1, "occurrence": "2027-01-10"})
+             for i in range(500)]
+    await rig.store.run(lambda tx: tx.add_reminders(specs, rig.clock.now()))
+    await rig.engine.notify_changed()
+    jobs = rig.engine.scheduler.get_jobs()
+    assert [j.id for j in jobs] == [JOB_ID] and jobs[0].next_run_time == base
+    earlier = base - timedelta(days=20)
+    await rig.store.run(lambda tx: tx.replace_reminders("PPS-2026-0098", [ReminderSpec(
+        key="early", kind="plan_due", source_ref="PPS-2026-0098", recipient=JULIEN,
+        due_at=earlier, payload={"number": 1, "occurrence": "2026-12-21"})], rig.clock.now()))
+    rig.engine.wake()   # what the mailroom does after each committed batch
+    await wait_until(lambda: rig.engine.scheduler.get_job(JOB_ID).next_run_time == earlier,  # type: ignore[union-attr]
+                     what="the job re-armed earlier")
+    await rig.clock.set(earlier + timedelta(seconds=1))
+    await rig.settle()
+    (early,) = await rig.rows("PPS-2026-0098")
+    assert early.status == "dropped"   # no such plan: composed to nothing, nothing sent
+    assert await rig.sent() == []
