@@ -40,7 +40,12 @@ from plans.dates import parse_date
 from plans.drafts import ActionDraft, LineError, LineWarning
 from plans.errors import FieldError
 from plans.grammar import parse_new_plan, parse_update
-from plans.meeting_grammar import parse_cancel, parse_new_meeting, parse_report
+from plans.meeting_grammar import (
+    parse_cancel,
+    parse_new_meeting,
+    parse_plan_refs,
+    parse_report,
+)
 from plans.people import Person
 from plans.rhythm import When
 
@@ -68,7 +73,7 @@ REPORT_KEYS = (
     "command", "ignored_reason", "sender", "message_id", "plan_ref", "meeting_ref",
     "patient", "consent", "referent", "team", "problems", "objectives", "preferences",
     "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
-    "comment", "meeting", "decisions", "mail_date", "errors", "warnings",
+    "comment", "meeting", "agenda_plans", "decisions", "mail_date", "errors", "warnings",
 )
 
 # Exit codes of ``esp-coord parse``.
@@ -82,7 +87,7 @@ def _iso(value: date | None) -> str | None:
 def _empty(mail: IncomingMail) -> dict[str, Any]:
     report: dict[str, Any] = dict.fromkeys(REPORT_KEYS)
     for key in ("team", "problems", "objectives", "preferences", "alerts", "notes", "actions",
-                "protocols", "decisions", "errors", "warnings"):
+                "protocols", "agenda_plans", "decisions", "errors", "warnings"):
         report[key] = []
     report["sender"] = mail.from_address or None
     report["message_id"] = mail.message_id
@@ -271,6 +276,27 @@ def _targeted_meeting(ctx: _Context) -> bool:
     return ctx.report["meeting_ref"] is not None
 
 
+def _list_meetings(ctx: _Context) -> None:
+    """``RCP`` alone lists meetings; about one meeting and with lines, it puts
+    plans on its agenda (as ``handlers.meetings.add_to_agenda`` reads them)."""
+    ctx.report["meeting_ref"] = _meeting_ref(ctx)
+    lines = [(n, t) for n, t in ctx.detected.lines if t.strip()]
+    if ctx.report["meeting_ref"] is None or not lines:
+        return
+    text = " ".join(t.split(":", 1)[-1] for _, t in lines)
+    refs, rest = parse_plan_refs(text)
+    ctx.report["agenda_plans"] = refs
+    if not refs:
+        ctx.report["errors"].append(_error(
+            "patients", "aucune référence de plan n'est donnée ; attendu : une ligne "
+            "« Patients : » suivie de références de plans ; exemple : Patients : PPS-2026-0001",
+            text=text, line=lines[0][0]))
+    elif rest:
+        ctx.report["warnings"].append(_warning(LineWarning(
+            lines[0][0], text, f"« {' '.join(rest)[:60]} » ignoré : ce n'est pas une "
+            "référence de plan")))
+
+
 def _cancel_meeting(ctx: _Context) -> None:
     _targeted_meeting(ctx)
     parsed = parse_cancel(ctx.detected.args, ctx.detected.lines, today=ctx.today)
@@ -294,7 +320,7 @@ def _meeting_report(ctx: _Context) -> None:
 _STEPS: dict[str | None, Callable[[_Context], None]] = {
     "NOUVEAU_PPS": _new_plan, "MAJ": _update, "CLORE": _close, "FAIT": _done,
     "REPORTER": _postpone, None: _unknown, "RCP_NOUVELLE": _new_meeting,
-    "ANNULER_RCP": _cancel_meeting, "COMPTE_RENDU": _meeting_report,
+    "ANNULER_RCP": _cancel_meeting, "COMPTE_RENDU": _meeting_report, "RCP": _list_meetings,
 }
 
 

@@ -253,3 +253,16 @@ def test_calendar_answer_is_ignored(config: Config) -> None:
     r = interpret(raw, config)
     assert r["command"] == "ignored" and "calendar" in r["ignored_reason"]
     assert exit_code(r) == 3
+
+
+def test_meeting_agenda_and_list(config: Config) -> None:
+    r = interpret(mail("Patients : PPS-2026-0001, PPS 2026 0002\n", subject="RCP RCP-2026-001",
+                       sender=COSTA), config)
+    assert (r["command"], r["meeting_ref"], r["agenda_plans"], r["errors"]) == (
+        "list_meetings", "RCP-2026-001", ["PPS-2026-0001", "PPS-2026-0002"], [])
+    r = interpret(mail("Patients : Mme MARTIN\n", subject="RCP RCP-2026-001", sender=COSTA),
+                  config)
+    assert [e["field"] for e in r["errors"]] == ["patients"]
+    r = interpret(mail("", subject="RCP", sender=COSTA), config)
+    assert (r["command"], r["meeting_ref"], r["agenda_plans"], r["errors"]) == (
+        "list_meetings", None, [], [])
