@@ -30,6 +30,11 @@ dovecot:
 test: $(STAMP) dovecot
 	$(PY) -m pytest
 
+# Benchmarks against the tests' Dovecot + SMTP front (docs/performance.md).
+# BENCH_N (default 1000), BENCH_LATENCY, BENCH_REPEAT; BENCH_ARGS for more flags.
+bench: $(STAMP) dovecot
+	$(PY) -m bench $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check esp_coord plans adapters tests
 

@@ -1,0 +1,24 @@
+"""The benchmark code runs end to end on a tiny backlog (no figure is checked)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.__main__ import arguments, problems, run, table
+from tests.servers.dovecot import dovecot_available
+
+
+@pytest.mark.dovecot
+async def test_bench_runs_on_five_mails() -> None:
+    if not dovecot_available():
+        pytest.skip("NOTICE: Dovecot is not installed: bench smoke test skipped")
+    args = arguments().parse_args(["-n", "5", "--latency", "2", "--parse-seconds", "0.01",
+                                   "--no-scheduler"])
+    result = await run(args)
+    assert problems(result) == []
+    service, baseline = result["backlog"]["service"][0], result["backlog"]["baseline"][0]
+    assert service["outcomes"] == {"answered": 5, "own-copy": 5}
+    assert baseline["answered"] == 5
+    assert result["backlog_ratio"] > 0 and result["latency_p95_s"] > 0
+    assert result["scheduler_rebuild_s"] is None and "skipped" in result["scheduler"]["reason"]
+    assert table(result).row_count >= 8
