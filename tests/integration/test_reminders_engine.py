@@ -1,10 +1,13 @@
-"""The reminder engine on a real SQLite store with a driven clock: months in seconds.
+"""The reminder engine on a real store with a driven clock: months in seconds.
 
 Plans are created and changed through the real processor (the example mails),
 the engine runs its APScheduler job on the ``DrivenClock``, and what it sends
 is read back from the outbox (the delivery is not running: every mail the
-engine enqueued is still there, each exactly once).
+engine enqueued is still there, each exactly once). Restarts run on SQLite and
+PostgreSQL.
 """
+
+# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
 
 from __future__ import annotations
 
@@ -32,6 +35,11 @@ from esp_coord.store import Store, Tx
 from esp_coord.store.reminders import Reminder
 from plans.model import Plan
 from tests.e2e.harness import EXAMPLE_CONFIG, wait_until
+from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
+    Backend,
+    backend,
+    postgres_user,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = ROOT / "config" / "examples" / "messages"
@@ -70,8 +78,9 @@ class Rig:
     """Store + processor + engine on one database, restartable; a driven clock."""
 
     def __init__(self, folder: Path, start: datetime, tz: str = "Europe/Paris",
-                 **reminders: object) -> None:
+                 backend: Backend | None = None, **reminders: object) -> None:
         self.config = team_config(folder, tz, **reminders)
+        self.backend = backend
         self.keyring = Keyring.generate()
         self.clock = DrivenClock(start)
         self.stack: AsyncExitStack | None = None
@@ -79,7 +88,8 @@ class Rig:
 
     async def start(self) -> None:
         self.stack = AsyncExitStack()
-        self.store = Store(self.config.database_url, self.keyring)
+        self.store = (self.backend.store(self.keyring) if self.backend is not None
+                      else Store(self.config.database_url, self.keyring))
         await self.store.start(self.stack)
         self.processor = Processor(config=self.config, store=self.store,
                                    handler=make_handler(self.config), now=self.clock.now)
@@ -276,8 +286,10 @@ async def test_member_removed_from_roster_gets_nothing(tmp_path: Path) -> None:
         await rig.stop()
 
 
-async def test_stopped_across_due_times_sends_late_once_at_start(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+async def test_stopped_across_due_times_sends_late_once_at_start(
+        tmp_path: Path, backend: Backend) -> None:
+    # On SQLite and on PostgreSQL.
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC), backend=backend)
     await rig.start()
     await rig.mail(example("01-nouveau-pps.eml"))
     await rig.run_until(datetime(2026, 12, 14, 12, tzinfo=UTC))
