@@ -58,13 +58,22 @@ def example_config(folder: Path) -> Config:
                                key_file=folder / "demo.key")
 
 
+# After the last mail, the clock runs on this long: through the next meeting
+# of the series, its J-7 and J-1, and the follow-ups due meanwhile.
+AFTER_REPLAY = timedelta(days=24)
+
+
 async def run_demo(messages: Path | None = None, *, console: Console | None = None) -> int:
     console = console or Console(highlight=False, soft_wrap=True)
     # The conversation is the output: service logs would drown it.
     logging.getLogger("esp_coord").setLevel(logging.WARNING)
     logging.getLogger("adapters").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     folder_in = messages or EXAMPLE_MESSAGES
-    files = sorted(folder_in.glob("*.eml"))
+    # In the order they were written: reminders fall in between, as in real life.
+    files = sorted(folder_in.glob("*.eml"),
+                   key=lambda p: (parse_mail(p.read_bytes()).date or datetime.max.replace(
+                       tzinfo=UTC), p.name))
     if not files:
         console.print(f"Aucun message d'exemple dans {folder_in}.")
         return 1
@@ -90,25 +99,146 @@ async def run_demo(messages: Path | None = None, *, console: Console | None = No
             console.print(Panel.fit(
                 f"[bold]{config.team_name}[/] — démonstration d'esp-coord\n"
                 f"Service : {config.bot_address} (serveur de messagerie intégré, TLS)\n"
-                f"{len(files)} messages de l'équipe rejoués dans l'ordre",
+                f"{len(files)} messages de l'équipe rejoués à leur date, horloge simulée : "
+                "les rappels partent entre les messages",
                 border_style="cyan"))
+            inboxes = _Inboxes(server, [a for a in passwords if a != config.bot_address])
+            await inboxes.fresh()
+            timeline = _Timeline(console, config)
+            last = clock.now()
             for path in files:
+                mail = parse_mail(path.read_bytes())
+                if mail.date is not None:
+                    await _time_passes(mail.date, clock=clock, service=service,
+                                       inboxes=inboxes, timeline=timeline)
+                    last = max(last, mail.date)
                 await _replay(path, server=server, service_config=config, clock=clock,
-                              passwords=passwords, console=console, service=service)
+                              inboxes=inboxes, console=console, service=service)
+            until = last + AFTER_REPLAY
+            console.rule(f"[bold]Le temps passe : horloge avancée jusqu'au "
+                         f"{until.astimezone(config.timezone):%d/%m/%Y}[/]")
+            await _time_passes(until, clock=clock, service=service, inboxes=inboxes,
+                               timeline=timeline)
             console.rule()
             console.print(await _summary(service))
     return 0
 
 
+class _Inboxes:
+    """What each member received since the last look."""
+
+    def __init__(self, server: EmbeddedMailServer, addresses: list[str]) -> None:
+        self.server = server
+        self.seen = dict.fromkeys(addresses, 0)
+
+    async def fresh(self) -> list[tuple[str, bytes]]:
+        found = []
+        for address, count in self.seen.items():
+            raws = await self.server.messages(address)
+            found += [(address, raw) for raw in raws[count:]]
+            self.seen[address] = len(raws)
+        return found
+
+
+def _grouped(mails: list[tuple[str, bytes]]) -> list[tuple[list[str], IncomingMail, bytes]]:
+    """Mails of identical subject, one entry with all its recipients, first seen first."""
+    groups: dict[str, tuple[list[str], IncomingMail, bytes]] = {}
+    for address, raw in mails:
+        mail = parse_mail(raw)
+        groups.setdefault(mail.subject, ([], mail, raw))[0].append(address)
+    return list(groups.values())
+
+
+def _calendar_lines(raw: bytes) -> list[str]:
+    """The invitation's essentials, read back from the mail with icalendar."""
+    from icalendar import Calendar
+
+    msg = email.message_from_bytes(raw)
+    for part in msg.walk():
+        if part.get_content_type() == "text/calendar" and part.get_filename():
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                continue
+            cal = Calendar.from_ical(payload)
+            event = cal.walk("VEVENT")[0]
+            lines = [f"📎 {part.get_filename()} : METHOD:{cal['METHOD']}  UID:{event['UID']}  "
+                     f"SEQUENCE:{event['SEQUENCE']}"]
+            start = event["DTSTART"]
+            lines.append(f"   DTSTART;TZID={start.params.get('TZID', '')}:"
+                         f"{start.to_ical().decode()}"
+                         + (f"  RRULE:{event['RRULE'].to_ical().decode()}"
+                            if "RRULE" in event else "")
+                         + (f"  RECURRENCE-ID:{event['RECURRENCE-ID'].to_ical().decode()}"
+                            if "RECURRENCE-ID" in event else ""))
+            return lines
+    return []
+
+
+class _Timeline:
+    """Prints what the service sends on its own: in full the first meeting
+    reminder and the first follow-up reminder, a line for the others."""
+
+    def __init__(self, console: Console, config: Config) -> None:
+        self.console, self.config = console, config
+        self.shown: set[str] = set()
+
+    def show(self, at: datetime, mails: list[tuple[str, bytes]]) -> None:
+        when = at.astimezone(self.config.timezone).strftime("%d/%m/%Y %H:%M")
+        others: dict[str, int] = {}
+        for recipients, mail, raw in _grouped(mails):
+            kind = "meeting" if mail.subject.startswith("[RCP-") else "plan"
+            names = ", ".join(_name(self.config, a) for a in recipients)
+            if kind == "plan" and kind in self.shown:
+                for address in recipients:
+                    others[_name(self.config, address)] = others.get(
+                        _name(self.config, address), 0) + 1
+                continue
+            full = kind not in self.shown
+            self.shown.add(kind)
+            self.console.print(f"[bold magenta]⏰ {when} service[/] → {names}"
+                               f"   Objet : {mail.subject}")
+            if full:
+                for line in mail.text.rstrip().splitlines():
+                    self.console.print(f"  │ {line}", markup=False)
+                for line in _calendar_lines(raw):
+                    self.console.print(f"  [dim]{line}[/]")
+        if others:
+            count = sum(others.values())
+            self.console.print(
+                f"[magenta]⏰ {when} service[/] → {count} rappel{'s' if count > 1 else ''} "
+                "de suivi des plans : " + ", ".join(f"{name} ({n})" for name, n in others.items()))
+
+
+async def _time_passes(until: datetime, *, clock: DrivenClock, service,  # type: ignore[no-untyped-def]
+                       inboxes: _Inboxes, timeline: _Timeline) -> None:
+    """Move the clock to ``until`` one due reminder at a time, showing what goes out."""
+    store = service.store
+    while True:
+        due = await store.run(lambda tx: tx.next_reminder_due())
+        if due is None or due > until:
+            break
+        await clock.set(max(due, clock.now()))
+
+        async def sent() -> bool:
+            now = clock.now()
+            waiting = await store.run(lambda tx: tx.reminders_due(now, 1))
+            stats = await store.run(lambda tx: tx.outbox_stats())
+            return not waiting and not stats.get("pending") and not stats.get("sending")
+
+        await wait_until(sent)
+        mails = await inboxes.fresh()
+        if mails:
+            timeline.show(clock.now(), mails)
+    await clock.set(until)
+
+
 async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Config,
-                  clock: DrivenClock, passwords: dict[str, str], console: Console,
+                  clock: DrivenClock, inboxes: _Inboxes, console: Console,
                   service) -> None:  # type: ignore[no-untyped-def]
     raw = path.read_bytes()
     mail = parse_mail(raw)
     if mail.date is not None:
         await clock.set(mail.date + timedelta(seconds=30))
-    before = {a: len(await server.messages(a)) for a in passwords
-              if a != service_config.bot_address}
     sender = SmtpSender(server.smtp_settings(mail.from_address))
     try:
         await sender.send(raw, sender=mail.from_address, recipients=[service_config.bot_address])
@@ -131,14 +261,14 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
     await wait_until(settled)
     record = await service.store.run(lambda tx: tx.processed(mail.dedup_key))
     answered = False
-    for address, count in before.items():
-        for raw_answer in (await server.messages(address))[count:]:
-            answer = parse_mail(raw_answer)
-            answered = True
-            console.print(f"[bold cyan]◀ service[/] → {_name(service_config, address)}"
-                          f"   Objet : {answer.subject}")
-            for line in answer.text.rstrip().splitlines():
-                console.print(f"  │ {line}", markup=False)
+    for recipients, answer, raw_answer in _grouped(await inboxes.fresh()):
+        answered = True
+        names = ", ".join(_name(service_config, a) for a in recipients)
+        console.print(f"[bold cyan]◀ service[/] → {names}   Objet : {answer.subject}")
+        for line in answer.text.rstrip().splitlines():
+            console.print(f"  │ {line}", markup=False)
+        for line in _calendar_lines(raw_answer):
+            console.print(f"  [dim]{line}[/]")
     if not answered:
         console.print(f"[yellow]  ({OUTCOME_WORDS.get(record.outcome, record.outcome)})[/]")
 
@@ -157,6 +287,8 @@ def _name(config: Config, address: str) -> str:
 async def _summary(service) -> str:  # type: ignore[no-untyped-def]
     stats = await service.store.run(lambda tx: tx.outbox_stats())
     quarantined = await service.store.run(lambda tx: tx.quarantine_count())
+    reminders = await service.store.run(lambda tx: tx.reminder_stats())
     return (f"Messages lus dans la boîte : {service.mailroom.processed} (dont les copies "
-            f"des réponses, preuves d'envoi) · réponses envoyées : {stats.get('sent', 0)} · "
-            f"en quarantaine : {quarantined}")
+            f"des réponses, preuves d'envoi) · messages envoyés : {stats.get('sent', 0)} · "
+            f"rappels envoyés : {reminders.get('sent', 0)}, à venir : "
+            f"{reminders.get('pending', 0)} · en quarantaine : {quarantined}")
