@@ -91,12 +91,13 @@ class _Handler:
         received = Received(mail_from=envelope.mail_from or "", rcpt_tos=list(envelope.rcpt_tos),
                             content=content, session_number=self.front._session_of(server),
                             client_cert=cert)
-        if self.front.deliver is not None:
-            try:
-                await self.front.deliver(received)
-            except Exception:  # noqa: BLE001 - the client only needs "try later"
-                return "451 4.3.0 Local delivery failed"
-        self.front.messages.append(received)
+        try:
+            # aiosmtpd cancels the handler when the client vanishes; a client
+            # killed after its final "." does not take the message back: like
+            # a real MTA that queued it, finish delivering and recording it.
+            await asyncio.shield(self.front._accept(received))
+        except Exception:  # noqa: BLE001 - the client only needs "try later"
+            return "451 4.3.0 Local delivery failed"
         return "250 2.0.0 Accepted"
 
 
@@ -209,6 +210,11 @@ class SmtpFront:
 
     def _session_of(self, server: SMTP) -> int:
         return self._live.get(server, 0)
+
+    async def _accept(self, received: Received) -> None:
+        if self.deliver is not None:
+            await self.deliver(received)
+        self.messages.append(received)
 
     # --- fault injection ------------------------------------------------------
 
