@@ -1,0 +1,162 @@
+"""Crash campaign: ``esp-coord serve`` killed with SIGKILL at random moments.
+
+A backlog of 200 mails waits in a real Dovecot; the service, a real process
+on a SQLite file, is started and killed without warning ten times at seeded
+random moments, then left to finish. Whatever the moments of the kills:
+
+- no mail lost: the inbox is empty, every mail is in its folder once;
+- no effect doubled: one plan per NOUVEAU PPS, numbered without gaps;
+- exactly one answer per answered mail at the SMTP front (by In-Reply-To),
+  none to strangers and auto-replies;
+- the outbox ends with every row sent.
+
+The seed is printed; ``ESP_FAULT_SEED=<seed>`` replays a campaign.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections import Counter
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from esp_coord.crypto import Keyring
+from esp_coord.intake import parse_mail
+from esp_coord.store import Store
+from tests.faults.backlog import BOT, Expected, backlog
+from tests.faults.process import ServiceProcess, write_config
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp_front import SmtpFront
+
+ROUNDS = 10
+MAILS = 200
+
+
+def answers_by_thread(front: SmtpFront) -> Counter[str]:
+    """How many mails the service sent in reply to each Message-ID."""
+    counts: Counter[str] = Counter()
+    for received in front.messages:
+        if received.mail_from != BOT:
+            continue
+        for mid in parse_mail(received.content).in_reply_to:
+            counts[mid] += 1
+    return counts
+
+
+async def wait_for(predicate, timeout: float, what: str, service: ServiceProcess) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if not service.alive():
+            raise AssertionError(f"the service exited while waiting for {what}:\n"
+                                 + service.log()[-3000:])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n" + service.log()[-3000:])
+        await asyncio.sleep(0.2)
+
+
+async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
+        dovecot: DovecotServer, front: SmtpFront, tmp_path: Path) -> None:
+    seed = int(os.environ.get("ESP_FAULT_SEED") or random.SystemRandom().randrange(10**6))
+    print(f"fault campaign seed: {seed} (replay with ESP_FAULT_SEED={seed})")
+    rng = random.Random(seed)
+    mails = backlog(seed, MAILS)
+    await dovecot.deliver_many([m.raw for m in mails])
+    service = ServiceProcess(write_config(tmp_path, dovecot, front))
+    try:
+        await _campaign(service, dovecot, front, mails, rng, seed)
+    finally:
+        await service.kill()
+
+
+async def _campaign(service: ServiceProcess, dovecot: DovecotServer, front: SmtpFront,
+                    mails: list[Expected], rng: random.Random, seed: int) -> None:
+    folders = service.config.folders
+
+    kills: list[str] = []
+    for _ in range(ROUNDS):
+        await service.start()
+        if rng.random() < 0.2:
+            # During start-up: imports, migrations, first connection.
+            delay = rng.uniform(0.2, 1.5)
+            kills.append(f"start+{delay:.2f}")
+        else:
+            # While it works: the backlog takes about ten seconds, so each
+            # round moves only a few batches on.
+            await service.wait_log("IMAP connected")
+            delay = rng.uniform(0.0, 0.8)
+            kills.append(f"connected+{delay:.2f}")
+        await asyncio.sleep(delay)
+        await service.kill()
+    print(f"kill moments (s): {kills}")
+
+    await service.start()
+    answered = [m for m in mails if m.answered]
+
+    async def settled() -> bool:
+        counts = answers_by_thread(front)
+        return (all(counts[m.message_id] >= 1 for m in answered)
+                and await dovecot.folder_count(folders.inbox) == 0)
+
+    try:
+        await wait_for(settled, 60, "every answer and an empty inbox", service)
+    except AssertionError as e:
+        counts = answers_by_thread(front)
+        missing = [(m.kind, m.message_id) for m in answered if not counts[m.message_id]]
+        inbox = await dovecot.folder_count(folders.inbox)
+        raise AssertionError(f"seed {seed}: inbox {inbox}, no answer to {missing}") from e
+    # Rows left "sending" by a kill are resent after the grace period once
+    # the inbox is drained: give the delivery time to (wrongly) send twice.
+    await asyncio.sleep(2.5)
+    assert await service.stop() == 0
+
+    # Exactly one answer per answered mail, none to the others.
+    counts = answers_by_thread(front)
+    doubled = {m.message_id: counts[m.message_id] for m in answered if counts[m.message_id] != 1}
+    assert not doubled, f"seed {seed}: answers not sent exactly once: {doubled}"
+    silent = [m.message_id for m in mails if not m.answered and counts[m.message_id]]
+    assert not silent, f"seed {seed}: answered what must not be: {silent}"
+    assert len([r for r in front.messages if r.mail_from == BOT]) == len(answered)
+
+    # No mail lost, none filed twice.
+    expected_folders = Counter(m.folder for m in mails)
+    assert await dovecot.folder_count(folders.inbox) == 0
+    for folder, count in expected_folders.items():
+        assert await dovecot.folder_count(folder) == count, (seed, folder)
+    assert await dovecot.folder_count(folders.sent) == len(answered), seed
+
+    await _check_store(service, mails, seed)
+    # Patient names never reach the logs, however the process died.
+    log = service.log()
+    assert not [m.patient for m in mails if m.patient and m.patient in log]
+
+
+async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int) -> None:
+    config = service.config
+    async with AsyncExitStack() as stack:
+        store = Store(config.database_url, Keyring.load(config.key_file))
+        await store.start(stack)
+
+        async def read(tx):  # type: ignore[no-untyped-def]
+            outcomes = {m.message_id: await tx.processed(f"mid:{m.message_id.lower()}")
+                        for m in mails}
+            return outcomes, await tx.find_documents("plan"), await tx.outbox_stats()
+
+        outcomes, plans, stats = await store.run(read)
+    expected_outcome = {"plan": "answered", "help": "answered", "unknown-plan": "answered",
+                        "stranger": "quarantined", "automatic": "ignored"}
+    wrong = {m.message_id: (outcomes[m.message_id].outcome if outcomes[m.message_id] else None)
+             for m in mails
+             if outcomes[m.message_id] is None
+             or outcomes[m.message_id].outcome != expected_outcome[m.kind]}
+    assert not wrong, f"seed {seed}: wrong outcomes {wrong}"
+    created = [m for m in mails if m.kind == "plan"]
+    assert len(plans) == len(created), f"seed {seed}: {len(plans)} plans for {len(created)}"
+    assert sorted(p.ref for p in plans) == [f"PPS-2026-{n:04d}" for n in
+                                            range(1, len(created) + 1)]
+    patients = Counter(p.data["patient"]["family_name"] for p in plans)
+    assert set(patients) == {m.patient for m in created} and max(patients.values()) == 1
+    answered = sum(m.answered for m in mails)
+    assert {k: v for k, v in stats.items() if v} == {"sent": answered}, f"seed {seed}: {stats}"
