@@ -46,6 +46,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -136,6 +137,7 @@ class ReminderEngine:
         self._running = False
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pass: asyncio.Task[Any] | None = None
 
     # --- life cycle -------------------------------------------------------------
 
@@ -155,7 +157,9 @@ class ReminderEngine:
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
             scheduler._stop_timer()
-        tasks = list(self._tasks)
+        # The pass APScheduler started, if any, ends (rolled back) before the
+        # store closes behind us.
+        tasks = list(self._tasks) + ([self._pass] if self._pass is not None else [])
         for task in tasks:
             task.cancel()
         if tasks:
@@ -207,6 +211,7 @@ class ReminderEngine:
             self._again = True
             return
         self._running = True
+        self._pass = asyncio.current_task()
         try:
             while True:
                 self._again = False
@@ -222,6 +227,7 @@ class ReminderEngine:
                     break
         finally:
             self._running = False
+            self._pass = None
         await self.notify_changed()
 
     # --- dispatch ---------------------------------------------------------------
@@ -341,8 +347,6 @@ class ReminderEngine:
 
 
 def _with_to(answer: Answer, to: tuple[str, ...]) -> Answer:
-    from dataclasses import replace
-
     return replace(answer, to=to)
 
 
