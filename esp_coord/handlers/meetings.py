@@ -101,8 +101,7 @@ def participants_of(meeting: Meeting, config: Config) -> list[str]:
     """Who is invited now: « tous » follows the roster; others must still be on it."""
     roster = [m.email for m in config.members]
     if meeting.everyone:
-        return list(dict.fromkeys([*roster, *(a for a in meeting.participants
-                                              if a in roster)]))
+        return roster
     return [a for a in meeting.participants if a in roster]
 
 
@@ -189,33 +188,41 @@ def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[Remi
     return specs
 
 
-async def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime) -> None:
-    await tx.replace_reminders(meeting.ref, reminder_specs(meeting, config, now), now)
+async def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime,
+                   keep: Reminder | None = None) -> None:
+    """Reconcile the meeting's reminder rows; ``keep`` (the row being sent)
+    stays as it is even if the settings changed since it was planned."""
+    specs = reminder_specs(meeting, config, now)
+    if keep is not None and all(s.key != keep.key for s in specs):
+        specs.append(ReminderSpec(key=keep.key, kind=keep.kind, source_ref=keep.source_ref,
+                                  recipient=keep.recipient, due_at=keep.due_at,
+                                  payload=keep.payload))
+    await tx.replace_reminders(meeting.ref, specs, now)
 
 
 async def compose_reminder(tx: Tx, reminder: Reminder, now: datetime,
                            config: Config) -> list[Answer]:
-    """One J-N reminder: the agenda as its recipient may see it, the invitation."""
+    """One J-N reminder: the agenda as its recipient may see it, the invitation.
+    Nothing (the row is dropped) for a cancelled meeting or day, a participant
+    who left, or a meeting already over."""
     loaded = await load_meeting(tx, reminder.source_ref)
     member = config.member(reminder.recipient)
     if loaded is None or member is None:
         return []
     meeting, _ = loaded
-    await schedule(tx, meeting, config, now)  # the series goes on: next occurrences
     day = date.fromisoformat(reminder.payload["day"])
-    if (not meeting.is_active or day in meeting.cancelled
+    start = meeting.at_day(day)
+    if (not meeting.is_active or day in meeting.cancelled or start + meeting.duration <= now
             or member.email not in participants_of(meeting, config)):
         return []
-    start = meeting.at_day(day)
-    if start + meeting.duration <= now:
-        return []  # found late, after the meeting: nothing left to remind
+    await schedule(tx, meeting, config, now, keep=reminder)  # the series goes on
     today = now.astimezone(config.timezone).date()
     plans = await active_plans(tx)
     view = view_for(member, meeting, day, plans, today)
     rendered = render_reminder(meeting, start=start, days_before=int(reminder.payload["offset"]),
                                people=people_of(config), view=view)
     return [Answer(subject=rendered.subject, text=rendered.text, to=(member.email,),
-                   attachments=(invitation_file(meeting, config, now),),
+                   attachments=(invitation_file(meeting, config, now, view.refs),),
                    message_id_tag=f"{meeting.ref}.rappel.{day.isoformat()}",
                    auto_submitted="auto-generated")]
 
@@ -272,6 +279,8 @@ def _problem(request: Request, error: MeetingError) -> list[Answer]:
         "occurrence_cancelled": f"la réunion {error.ref} du {error.day:%d/%m/%Y} est déjà "
                                 "annulée" if error.day else "cette date est déjà annulée",
         "not_yet": f"la réunion {error.ref} n'a pas encore eu lieu",
+        "past": f"la réunion {error.ref} du {error.day:%d/%m/%Y} est déjà passée"
+                if error.day else "cette réunion est déjà passée",
         "already_held": f"le compte-rendu de la réunion {error.ref} du "
                         f"{error.day:%d/%m/%Y} est déjà enregistré" if error.day else "",
     }
@@ -457,7 +466,7 @@ async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
             meeting.cancel(by=request.sender.email, at=request.now)
         else:
             if meeting.at_day(day) + meeting.duration <= request.now:
-                raise MeetingError("no_occurrence", meeting.ref, day)
+                raise MeetingError("past", meeting.ref, day)
             meeting.cancel_occurrence(day, by=request.sender.email, at=request.now)
     except MeetingError as error:
         return _problem(request, error)

@@ -221,6 +221,28 @@ async def test_rights_and_listing(team: Team, example_messages: dict[str, bytes]
     assert meeting.is_active and meeting.sequence == 0
 
 
+async def test_calendar_answers_are_never_answered(team: Team) -> None:
+    """« Accepté » from a calendar client (iMIP REPLY): no answer, no mail loop."""
+    await team.start()
+    accepted = (f"From: Claire DURAND <{CLAIRE}>\r\nTo: coordination@{BOT_DOMAIN}\r\n"
+                "Subject: Accepté : Réunion de concertation (RCP-2026-001)\r\n"
+                "Message-ID: <accept-1@esp.test>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0100\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+                "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                "Claire DURAND a accepté.\r\n--b\r\n"
+                "Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n"
+                "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n"
+                f"UID:RCP-2026-001@{BOT_DOMAIN}\r\n"
+                f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{CLAIRE}\r\nEND:VEVENT\r\n"
+                "END:VCALENDAR\r\n--b--\r\n").encode()
+    sent = await team.submit(accepted)
+    assert await team.wait_outcome(sent) == "answered"
+    assert team.service is not None
+    stats = await team.service.store.run(lambda tx: tx.outbox_stats())
+    assert not any(stats.values()), stats      # nothing was even queued
+    assert team.answers_to(CLAIRE) == []
+
+
 async def test_a_team_overseas_meets_on_its_own_clock(team: Team) -> None:
     martinique = ZoneInfo("America/Martinique")
     team.config = dataclasses.replace(team.config, timezone=martinique)
