@@ -328,6 +328,9 @@ class ReminderEngine:
         late = now - reminder.due_at > self.late_after
         if not await tx.mark_reminder_sent(reminder.id, now, late):
             raise RuntimeError("reminder changed during dispatch")  # rolls the mail back
+        # Ids and kinds only: the payload and the mail are patient-related.
+        log.info("reminder %d (%s, %s) sent%s", reminder.id, reminder.kind, reminder.source_ref,
+                 " late" if late else "")
 
     def _on_roster(self, answers: Sequence[Answer]) -> list[Answer]:
         """Never mail anyone who is not (or no longer) on the team's roster."""
