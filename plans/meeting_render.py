@@ -188,7 +188,9 @@ def render_meeting_cancelled(meeting: Meeting, *, day: date | None, by: str,
     lines = [what, f"Annulée par {_who(by, people)}."]
     if reason:
         lines.append(f"Motif : {reason}")
-    lines += ["", "Le fichier de calendrier joint retire la réunion de votre agenda."]
+    what_goes = "cette date" if day is not None and meeting.rhythm is not None else "la réunion"
+    lines += ["", f"Le fichier de calendrier joint retire {what_goes} de votre agenda ; les "
+              "rappels prévus ne partiront pas."]
     return _done(subject, lines)
 
 
