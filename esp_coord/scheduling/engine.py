@@ -44,11 +44,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -62,6 +62,7 @@ from esp_coord.store.reminders import Reminder
 from plans.typography import french
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 JOB_ID = "dispatch-reminders"
 __all__ = ["JOB_ID", "ClockZone", "ClockedScheduler", "ReminderEngine"]
@@ -169,7 +170,7 @@ class ReminderEngine:
         """Nothing due is left unsent and no pass is running (tests, demo)."""
         if self._running or any(not t.done() for t in self._tasks):
             return False
-        nxt = await self.store.run(lambda tx: tx.next_reminder_due())
+        nxt = await self._read(lambda tx: tx.next_reminder_due())
         return nxt is None or nxt > self.clock.now()
 
     def wake(self) -> None:
@@ -184,7 +185,7 @@ class ReminderEngine:
         if scheduler is None:
             return
         try:
-            nxt = await self.store.run(lambda tx: tx.next_reminder_due())
+            nxt = await self._read(lambda tx: tx.next_reminder_due())
         except Exception as e:  # noqa: BLE001 - never left unarmed: look again later
             if not isinstance(e, StoreBusy):
                 log.error("reminders: cannot read the next due time (%s)", type(e).__name__)
@@ -198,6 +199,12 @@ class ReminderEngine:
         scheduler.add_job(self._run, trigger=DateTrigger(run_date=scheduler.zone.at(nxt)),
                           id=JOB_ID, replace_existing=True, misfire_grace_time=None,
                           coalesce=True, max_instances=8)
+
+    async def _read(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """A read-only transaction: on SQLite a deferred BEGIN, which does not
+        queue behind (nor hold up) the mailroom's writes."""
+        async with self.store.transaction(readonly=True) as tx:
+            return await fn(tx)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -238,7 +245,7 @@ class ReminderEngine:
         sent = 0
         after: tuple[datetime, int] | None = None
         while True:
-            batch = await self.store.run(
+            batch = await self._read(
                 lambda tx, after=after: tx.reminders_due(now, self.batch_size, after=after))
             for reminder in batch:
                 sent += await self._dispatch_one(reminder, now)
