@@ -1,7 +1,7 @@
 """The mailbox loop: drain the inbox, then wait for new mail; reconnect on loss.
 
-Order of steps for a batch: fetch, decide and commit each mail (processing),
-then move the batch out of the inbox. A crash anywhere leaves each mail either
+Order of steps for a batch: fetch, decide each mail, commit the batch
+(processing), then move the batch out of the inbox. A crash anywhere leaves each mail either
 still in the inbox (decided again: the dedup record makes that a no-op) or
 already moved with its effect committed. Nothing is deleted.
 """
@@ -111,10 +111,12 @@ class Mailroom:
     async def _batch(self, uids: list[int]) -> int:
         mails = await self.mailbox.fetch(uids)
         moves: dict[str, list[int]] = defaultdict(list)
-        for mail in mails:
-            outcome = await self.processor.process(mail.raw)
-            moves[outcome.folder].append(mail.uid)
-            self.processed += 1
+        # One commit for the batch; nothing moves before it (see processing).
+        async with self.processor.batch():
+            for mail in mails:
+                outcome = await self.processor.process(mail.raw)
+                moves[outcome.folder].append(mail.uid)
+        self.processed += len(mails)
         self.on_committed()
         for folder, folder_uids in moves.items():
             await self.mailbox.move(folder_uids, folder)
