@@ -66,8 +66,10 @@ def backlog(seed: int, size: int = 200, *, processed: str = "Traités",
     """``size`` mails in a seeded random order: 40 % plans, 30 % questions,
     15 % unknown plans, 10 % strangers, 5 % auto-replies."""
     rng = random.Random(seed)
-    kinds = (["plan"] * 40 + ["help"] * 30 + ["unknown-plan"] * 15 + ["stranger"] * 10
-             + ["automatic"] * 5)
+    # A cycle of 20, so that a short backlog has every kind too.
+    kinds = ["plan", "help", "plan", "unknown-plan", "help", "plan", "stranger", "help",
+             "plan", "unknown-plan", "plan", "help", "automatic", "plan", "help",
+             "unknown-plan", "plan", "stranger", "help", "plan"]
     out: list[Expected] = []
     plans = 0
     for number in range(size):
