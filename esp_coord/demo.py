@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email
 import email.utils
 import logging
 import secrets
@@ -17,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
 
 from adapters.embedded import EmbeddedMailServer
 from adapters.smtp import SmtpSender
-from esp_coord.bootstrap import Tuning, build_service
+from esp_coord.bootstrap import Service, Tuning, build_service
 from esp_coord.clock import DrivenClock
 from esp_coord.config import Config, config_from_dict
 from esp_coord.crypto import Keyring
@@ -149,6 +151,11 @@ def _grouped(mails: list[tuple[str, bytes]]) -> list[tuple[list[str], IncomingMa
     return list(groups.values())
 
 
+def _ical_text(value: Any) -> str:
+    text = value.to_ical()
+    return text.decode() if isinstance(text, bytes) else str(text)
+
+
 def _calendar_lines(raw: bytes) -> list[str]:
     """The invitation's essentials, read back from the mail with icalendar."""
     from icalendar import Calendar
@@ -165,10 +172,9 @@ def _calendar_lines(raw: bytes) -> list[str]:
                      f"SEQUENCE:{event['SEQUENCE']}"]
             start = event["DTSTART"]
             lines.append(f"   DTSTART;TZID={start.params.get('TZID', '')}:"
-                         f"{start.to_ical().decode()}"
-                         + (f"  RRULE:{event['RRULE'].to_ical().decode()}"
-                            if "RRULE" in event else "")
-                         + (f"  RECURRENCE-ID:{event['RECURRENCE-ID'].to_ical().decode()}"
+                         f"{_ical_text(start)}"
+                         + (f"  RRULE:{_ical_text(event['RRULE'])}" if "RRULE" in event else "")
+                         + (f"  RECURRENCE-ID:{_ical_text(event['RECURRENCE-ID'])}"
                             if "RECURRENCE-ID" in event else ""))
             return lines
     return []
@@ -209,7 +215,7 @@ class _Timeline:
                 "de suivi des plans : " + ", ".join(f"{name} ({n})" for name, n in others.items()))
 
 
-async def _time_passes(until: datetime, *, clock: DrivenClock, service,  # type: ignore[no-untyped-def]
+async def _time_passes(until: datetime, *, clock: DrivenClock, service: Service,
                        inboxes: _Inboxes, timeline: _Timeline) -> None:
     """Move the clock to ``until`` one due reminder at a time, showing what goes out."""
     store = service.store
@@ -234,7 +240,7 @@ async def _time_passes(until: datetime, *, clock: DrivenClock, service,  # type:
 
 async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Config,
                   clock: DrivenClock, inboxes: _Inboxes, console: Console,
-                  service) -> None:  # type: ignore[no-untyped-def]
+                  service: Service) -> None:
     raw = path.read_bytes()
     mail = parse_mail(raw)
     if mail.date is not None:
@@ -269,7 +275,7 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
             console.print(f"  │ {line}", markup=False)
         for line in _calendar_lines(raw_answer):
             console.print(f"  [dim]{line}[/]")
-    if not answered:
+    if not answered and record is not None:
         console.print(f"[yellow]  ({OUTCOME_WORDS.get(record.outcome, record.outcome)})[/]")
 
 

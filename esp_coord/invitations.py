@@ -104,12 +104,12 @@ def _posix_vtimezone(key: str) -> Timezone | None:
     tz.add("TZID", key)
     std_name = m["std"].strip("<>")
     if m["dst"] is None:
-        part = TimezoneStandard()
-        part.add("DTSTART", datetime(1970, 1, 1))
-        part.add("TZOFFSETFROM", std_offset)
-        part.add("TZOFFSETTO", std_offset)
-        part.add("TZNAME", std_name)
-        tz.add_component(part)
+        only = TimezoneStandard()
+        only.add("DTSTART", datetime(1970, 1, 1))
+        only.add("TZOFFSETFROM", std_offset)
+        only.add("TZOFFSETTO", std_offset)
+        only.add("TZNAME", std_name)
+        tz.add_component(only)
         return tz
     dst_offset = (timedelta(seconds=-_seconds(m["dstoff"])) if m["dstoff"]
                   else std_offset + timedelta(hours=1))
@@ -117,9 +117,11 @@ def _posix_vtimezone(key: str) -> Timezone | None:
                                     _seconds(m["t1"]) if m["t1"] else 7200)
     end, end_rule = _transition(1970, int(m["m2"]), int(m["w2"]), int(m["d2"]),
                                 _seconds(m["t2"]) if m["t2"] else 7200)
-    for part, start, recur, before, after, name in (
-            (TimezoneDaylight(), begin, begin_rule, std_offset, dst_offset, m["dst"]),
-            (TimezoneStandard(), end, end_rule, dst_offset, std_offset, std_name)):
+    parts: list[tuple[TimezoneDaylight | TimezoneStandard, datetime, str, timedelta, timedelta,
+                      str]] = [
+        (TimezoneDaylight(), begin, begin_rule, std_offset, dst_offset, m["dst"]),
+        (TimezoneStandard(), end, end_rule, dst_offset, std_offset, std_name)]
+    for part, start, recur, before, after, name in parts:
         part.add("DTSTART", start)
         part.add("RRULE", vRecur.from_ical(recur))
         part.add("TZOFFSETFROM", before)

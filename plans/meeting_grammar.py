@@ -280,8 +280,8 @@ def parse_new_meeting(lines: Sequence[tuple[int, str]], *, today: date, tz: tzin
     everyone, people = True, list(roster)
     if (line := single.get("participants")) is not None:
         found, errors = parse_people(line.value, team=roster, roster=roster)
-        for exc in errors:
-            out.field_error(line, "participants", exc)
+        for problem in errors:
+            out.field_error(line, "participants", problem)
         everyone = fold(line.value).strip(" .") in ("tous", "toutes", "tout le monde",
                                                    "toute l'equipe", "l'equipe", "equipe",
                                                    "tous les membres")

@@ -490,7 +490,8 @@ async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
                               attachments=(ics,), auto_submitted="auto-generated",
                               message_id_tag=f"{meeting.ref}.annulation.{meeting.sequence}"))
     await record(request, "meeting_cancelled", meeting.ref,
-                 f"sequence {meeting.sequence}" + (f", {day.isoformat()}" if one_day else ""))
+                 f"sequence {meeting.sequence}"
+                 + (f", {one_day.isoformat()}" if one_day else ""))
     return answers
 
 
