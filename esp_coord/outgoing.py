@@ -74,12 +74,24 @@ class OutAttachment:
     inline_alternative: bool = False
 
 
+def _literal(value: str) -> str:
+    """One line of user text for a header, shown as typed.
+
+    The header parser (and every mail client) decodes "=?charset?q?...?="
+    found in a header as RFC 2047: text that only looks like an encoded word
+    would be shown decoded (a sender's "=?utf-8?q?=0D=0A...?=" as a line
+    break) or, with an unknown charset, crash the rendering. An invisible
+    word joiner after each "=" of "=?" keeps the text literal.
+    """
+    return one_line(value).replace("=?", "=\u2060?")
+
+
 def _address(name: str, address: str) -> Address:
     addr = one_line(address)
     if not _ADDR.fullmatch(addr):
         raise ValueError("not a plain e-mail address")  # no value: it may be personal data
     local, domain = addr.rsplit("@", 1)
-    return Address(display_name=one_line(name)[:200], username=local, domain=domain)
+    return Address(display_name=_literal(name)[:200], username=local, domain=domain)
 
 
 def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
@@ -149,7 +161,7 @@ def build_mail(
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = _address(sender_name, sender_address)
     msg["To"] = [_address(name, address) for name, address in to]
-    msg["Subject"] = one_line(subject)[:_MAX_SUBJECT]
+    msg["Subject"] = _literal(subject)[:_MAX_SUBJECT]
     msg["Date"] = date if date.tzinfo is not None else date.replace(tzinfo=UTC)
     msg["Message-ID"] = message_id
     if reply_to_mail is not None:
