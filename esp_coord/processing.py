@@ -108,11 +108,19 @@ class Processor:
         member = self.config.member(mail.from_address)
         if member is not None and not mail.automatic and domain_is_trusted(
                 mail.from_address, self.config.trusted_domains):
-            out = render_answer(failure_answer(mail), config=self.config, now=now, incoming=mail)
-            await tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
-                             recipients=out.recipients, raw=out.raw, at=now,
-                             cause=mail.dedup_key)
-            answers = 1
+            try:
+                out = render_answer(failure_answer(mail), config=self.config, now=now,
+                                    incoming=mail)
+            except Exception as e:
+                # The last line of defence must hold even when the mail breaks
+                # the rendering too: quarantined without an answer.
+                log.error("mail %s: failure answer not built (%s)",
+                          mail.message_id or mail.dedup_key, type(e).__name__)
+            else:
+                await tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
+                                 recipients=out.recipients, raw=out.raw, at=now,
+                                 cause=mail.dedup_key)
+                answers = 1
         await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                                   sender=mail.from_address, outcome="failed",
                                   folder=folder, at=now)
