@@ -35,6 +35,11 @@ test: $(STAMP) dovecot
 bench: $(STAMP) dovecot
 	$(PY) -m bench $(BENCH_ARGS)
 
+# Property-based fuzzing of intake, grammar and the Processor with the long
+# Hypothesis profile (tests/fuzz/conftest.py); `make test` runs the CI profile.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -o timeout=0 tests/fuzz
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check esp_coord plans adapters tests
 
