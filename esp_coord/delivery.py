@@ -7,6 +7,12 @@ recipient of every mail: when that copy arrives in our mailbox, the mailroom
 confirms the row (the server did accept it). After a restart, a "sending" row
 is sent again only once the inbox has been drained and its copy has still not
 come back after a grace period: no answer lost, none sent twice.
+
+The rows due are taken by chunks and sent over concurrent SMTP sessions.
+Each row is marked "sending" just before its own SMTP transaction (a row never
+tried stays "pending"), and one transaction records the results of the whole
+chunk. A crash before that leaves the rows tried "sending", which the witness
+copies settle as above.
 """
 
 from __future__ import annotations
@@ -14,12 +20,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from esp_coord.ports import MailSender, SendRejected, SendTemporaryError
-from esp_coord.store import OutboxItem, OutboxStateError, Store, StoreBusy
+from esp_coord.store import OutboxItem, OutboxStateError, Store, StoreBusy, Tx
 
 log = logging.getLogger(__name__)
+
+CHUNK = 50
+
+
+@dataclass(frozen=True)
+class _Result:
+    """What one SMTP attempt came to, recorded with the rest of its chunk."""
+
+    item: OutboxItem
+    status: str  # sent | retry | failed
+    error: str = ""
+    retry_at: datetime | None = None
 
 
 class Delivery:
@@ -71,45 +90,74 @@ class Delivery:
 
     async def deliver_due(self) -> bool:
         """Send every due row; True if there may be more."""
-        items = await self.store.run(lambda tx: tx.outbox_due(self.now(), limit=50))
+        items = await self.store.run(lambda tx: tx.outbox_due(self.now(), limit=CHUNK))
         if not items:
             return False
         queue: asyncio.Queue[OutboxItem] = asyncio.Queue()
         for item in items:
             queue.put_nowait(item)
-        await asyncio.gather(*(self._worker(queue) for _ in range(min(self.workers, len(items)))))
-        return len(items) == 50
+        results: list[_Result] = []
+        try:
+            # A worker that fails stops; the others finish the chunk, then the
+            # results are recorded and the first failure is raised.
+            ends = await asyncio.gather(*(self._worker(queue, results)
+                                          for _ in range(min(self.workers, len(items)))),
+                                        return_exceptions=True)
+        finally:
+            if results:
+                # Also when cancelled: what went out is recorded.
+                await asyncio.shield(self.store.run(lambda tx: self._record(tx, results)))
+        for end in ends:
+            if isinstance(end, BaseException):
+                raise end
+        return len(items) == CHUNK
 
-    async def _worker(self, queue: asyncio.Queue[OutboxItem]) -> None:
+    async def _record(self, tx: Tx, results: list[_Result]) -> None:
+        now = self.now()
+        for r in results:
+            if r.status == "sent":
+                await tx.mark_sent(r.item.id, now)
+            elif r.status == "retry":
+                assert r.retry_at is not None
+                await tx.mark_retry(r.item.id, now, error=r.error, next_attempt_at=r.retry_at)
+            else:
+                await tx.mark_failed(r.item.id, now, error=r.error)
+
+    async def _worker(self, queue: asyncio.Queue[OutboxItem], results: list[_Result]) -> None:
         while not queue.empty():
-            await self._send(queue.get_nowait())
+            result = await self._attempt(queue.get_nowait())
+            if result is not None:
+                results.append(result)
 
     async def _send(self, item: OutboxItem) -> None:
+        """One row on its own: marked, sent, recorded (re-sending after a crash)."""
+        result = await self._attempt(item)
+        if result is not None:
+            await self.store.run(lambda tx: self._record(tx, [result]))
+
+    async def _attempt(self, item: OutboxItem) -> _Result | None:
+        """Mark the row "sending" (committed), then SMTP; the result, not yet
+        recorded. None when the row needs no sending any more."""
         try:
             await self.store.run(lambda tx: tx.mark_sending(item.id, self.now()))
         except OutboxStateError:
-            return  # its witness copy came back meanwhile: already delivered
+            return None  # its witness copy came back meanwhile: already delivered
         recipients = list(item.recipients)
         if self.witness and self.bot_address not in recipients:
             recipients.append(self.bot_address)
         try:
             await self.sender.send(item.raw, sender=self.bot_address, recipients=recipients)
         except SendTemporaryError as e:
-            error = str(e)[:200]
             delay = min(self.retry_cap, self.retry_base * 2 ** min(item.attempts, 16))
             log.warning("outbox %s: temporary failure (%s), retry in %ss",
                         item.message_id, type(e).__name__, int(delay.total_seconds()))
-            await self.store.run(lambda tx: tx.mark_retry(
-                item.id, self.now(), error=error, next_attempt_at=self.now() + delay))
-            return
+            return _Result(item, "retry", str(e)[:200], self.now() + delay)
         except SendRejected as e:
-            error = str(e)[:200]
             log.error("outbox %s: rejected by the server (code %s)", item.message_id, e.code)
-            await self.store.run(lambda tx: tx.mark_failed(item.id, self.now(), error=error))
-            return
-        await self.store.run(lambda tx: tx.mark_sent(item.id, self.now()))
+            return _Result(item, "failed", str(e)[:200])
         self.sent += 1
         log.info("outbox %s: sent to %d recipient(s)", item.message_id, len(item.recipients))
+        return _Result(item, "sent")
 
     async def _resend_unconfirmed(self, drained_at: datetime) -> None:
         """Rows left "sending" by a crash, whose copy had time to come back and
