@@ -151,7 +151,8 @@ async def compose_due(tx: Tx, reminder: Reminder, now: datetime,
              *_action_lines(plan, action, config), ""]
     if action.recurring and occurrence > action.due:
         lines += [f"L'occurrence du {format_date(action.due)} n'est pas encore notée "
-                  "faite ; FAIT la note et fait passer à la suivante.", ""]
+                  f"faite : FAIT {action.number} l'enregistre comme faite aujourd'hui et "
+                  "prévoit la suivante.", ""]
     lines += _reply_help(action, plan, today)
     return [_answer(reminder, f"[{plan.ref}] Rappel : action {action.number} à faire "
                               f"le {format_date(occurrence)}", lines)]
@@ -165,10 +166,12 @@ async def compose_overdue(tx: Tx, reminder: Reminder, now: datetime,
     plan, action = found
     assert action.due is not None
     days = (local_day(now, config.timezone) - action.due).days
+    informed = ("La coordination en est informée." if reminder.recipient == plan.referent
+                else "La référente ou le référent du plan et la coordination en sont informés.")
     lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
              f"L'action n° {action.number} du plan {plan.ref}, prévue le "
-             f"{format_date(action.due)}, n'est pas notée faite ({days} jours de retard).",
-             "La référente ou le référent du plan et la coordination en sont informés.", "",
+             f"{format_date(action.due)}, n'est pas notée faite ({days} jour"
+             f"{'s' if days > 1 else ''} de retard).", informed, "",
              *_action_lines(plan, action, config), "",
              *_reply_help(action, plan, local_day(now, config.timezone))]
     return [_answer(reminder, f"[{plan.ref}] En retard : action {action.number}", lines)]
