@@ -433,3 +433,33 @@ async def test_one_job_whatever_the_rows_and_an_earlier_row_wakes_it(rig: Rig) -
     (early,) = await rig.rows("PPS-2026-0098")
     assert early.status == "dropped"   # no such plan: composed to nothing, nothing sent
     assert await rig.sent() == []
+
+
+async def test_same_engine_on_the_system_clock(tmp_path: Path) -> None:
+    """The real clock: APScheduler's own timing, a reminder a moment ahead."""
+    from esp_coord.answers import Answer
+    from esp_coord.clock import SystemClock
+    from esp_coord.scheduling import register_composer
+    from esp_coord.store.reminders import ReminderSpec
+
+    async def ping(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
+        return [Answer(subject="ping", text="ping\n", to=(reminder.recipient,),
+                       auto_submitted="auto-generated")]
+
+    register_composer("test_ping", ping)
+    config = team_config(tmp_path)
+    clock = SystemClock()
+    async with AsyncExitStack() as stack:
+        store = Store(config.database_url, Keyring.generate())
+        await store.start(stack)
+        engine = ReminderEngine(store=store, config=config, clock=clock)
+        await engine.start(stack)
+        due = clock.now() + timedelta(milliseconds=300)
+        await store.run(lambda tx: tx.replace_reminders("X-1", [ReminderSpec(
+            key="X-1:ping", kind="test_ping", source_ref="X-1", recipient=JULIEN,
+            due_at=due)], clock.now()))
+        engine.wake()
+        await wait_until(lambda: engine.sent == 1, timeout=10, what="the reminder")
+        (row,) = await store.run(lambda tx: tx.reminders_of("X-1"))
+        assert row.status == "sent" and not row.late and row.sent_at is not None
+        assert row.sent_at >= due
