@@ -463,3 +463,38 @@ async def test_same_engine_on_the_system_clock(tmp_path: Path) -> None:
         (row,) = await store.run(lambda tx: tx.reminders_of("X-1"))
         assert row.status == "sent" and not row.late and row.sent_at is not None
         assert row.sent_at >= due
+
+
+async def test_a_composer_bug_marks_its_row_failed_and_the_others_go_out(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    from esp_coord.answers import Answer
+    from esp_coord.scheduling import register_composer
+    from esp_coord.store.reminders import ReminderSpec
+
+    async def broken(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
+        raise KeyError("MARTIN Jeanne")  # an exception that quotes patient data
+
+    async def fine(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
+        return [Answer(subject="ok", text="ok\n", to=(reminder.recipient, "outsider@evil.test"),
+                       auto_submitted="auto-generated")]
+
+    register_composer("test_broken", broken)
+    register_composer("test_fine", fine)
+    due = rig.clock.now() + timedelta(hours=1)
+    await rig.store.run(lambda tx: tx.replace_reminders("X-2", [
+        ReminderSpec(key="X-2:a", kind="test_broken", source_ref="X-2", recipient=JULIEN,
+                     due_at=due),
+        ReminderSpec(key="X-2:b", kind="test_fine", source_ref="X-2", recipient=JULIEN,
+                     due_at=due),
+        ReminderSpec(key="X-2:c", kind="test_unknown", source_ref="X-2", recipient=JULIEN,
+                     due_at=due)], rig.clock.now()))
+    assert rig.engine is not None
+    await rig.engine.notify_changed()
+    await rig.run_until(due + timedelta(minutes=1))
+    status = {r.key: r.status for r in await rig.rows("X-2")}
+    assert status == {"X-2:a": "failed", "X-2:b": "sent", "X-2:c": "failed"}
+    items = await rig.store.run(lambda tx: tx.outbox_due(
+        datetime(2100, 1, 1, tzinfo=UTC), limit=10))
+    (mail,) = [i for i in items if i.cause == "reminder:X-2:b"]
+    assert mail.recipients == (JULIEN,)          # never anyone off the roster
+    assert "MARTIN" not in caplog.text and "KeyError" in caplog.text
