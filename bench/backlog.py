@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import email.parser
 import email.policy
+import resource
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -46,6 +47,13 @@ _HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 Tick = Callable[[int], None]
 
 
+def cpu_seconds() -> float:
+    """CPU used by this process so far: the service and the test servers'
+    Python side (SMTP front, LMTP client) share it; Dovecot is not counted."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def _folder_count(mail: MailServers, folder: str) -> int:
     if folder != "INBOX" and folder not in await mail.dovecot.folders():
         return 0  # created by the service on its first connection
@@ -64,7 +72,7 @@ async def run_service(mail: MailServers, raws: list[bytes], folder: Path, *,
     delivered_s = time.monotonic() - started
     ids = {message_id_of(raw) for raw in raws}
     team = Team(mail.dovecot, mail.front, folder)
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), cpu_seconds()
     await team.start(tuning=tuning)
     try:
         def answered() -> bool:
@@ -76,7 +84,7 @@ async def run_service(mail: MailServers, raws: list[bytes], folder: Path, *,
         answered_s = time.monotonic() - t0
         await wait_until(lambda: _filed(mail, "Traités", before + len(raws)), timeout,
                          "every mail filed")
-        done_s = time.monotonic() - t0
+        done_s, cpu_s = time.monotonic() - t0, cpu_seconds() - cpu0
         assert team.service is not None
         store = team.service.store
         await wait_until(lambda: _settled(mail, store), timeout, "witness copies filed")
@@ -90,6 +98,8 @@ async def run_service(mail: MailServers, raws: list[bytes], folder: Path, *,
         "answered_s": round(answered_s, 3),
         "seconds": round(done_s, 3),
         "rate_per_s": round(len(raws) / done_s, 2),
+        "cpu_s": round(cpu_s, 3),
+        "cpu_ms_per_mail": round(cpu_s / len(raws) * 1000, 2),
         "settled_s": round(settled_s, 3),
         "outcomes": outcomes,
         "answered": mail.clock.answered(ids),
@@ -151,7 +161,7 @@ async def run_baseline(mail: MailServers, raws: list[bytes], *, smtp_workers: in
             sent += 1
             tick(sent)
 
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), cpu_seconds()
     await mailbox.connect()
     workers = [asyncio.create_task(smtp_worker()) for _ in range(smtp_workers)]
     try:
@@ -163,7 +173,7 @@ async def run_baseline(mail: MailServers, raws: list[bytes], *, smtp_workers: in
         for _ in workers:
             queue.put_nowait(None)
         await asyncio.gather(*workers)
-        seconds = time.monotonic() - t0
+        seconds, cpu_s = time.monotonic() - t0, cpu_seconds() - cpu0
     finally:
         for w in workers:
             w.cancel()
@@ -173,6 +183,8 @@ async def run_baseline(mail: MailServers, raws: list[bytes], *, smtp_workers: in
         "mails": len(raws),
         "seconds": round(seconds, 3),
         "rate_per_s": round(len(raws) / seconds, 2),
+        "cpu_s": round(cpu_s, 3),
+        "cpu_ms_per_mail": round(cpu_s / len(raws) * 1000, 2),
         "answered": mail.clock.answered(ids),
         "smtp_workers": smtp_workers,
         "batch_size": batch_size,
