@@ -30,7 +30,6 @@ from aioimaplib import aioimaplib as aio
 
 from adapters.imap_wire import (
     announces_new_mail,
-    backoff_delays,
     chunks,
     parse_fetch_bodies,
     response_text,
@@ -51,15 +50,12 @@ from esp_coord.ports import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-__all__ = ["ImapMailbox", "backoff_delays"]
+__all__ = ["ImapMailbox"]
 
 FETCH_BATCH = 100      # UIDs per FETCH: aioimaplib re-scans a response per line received
 UID_SET_BATCH = 1000   # UIDs per MOVE/COPY/STORE/EXPUNGE; ranges keep the line short
 IDLE_RENEW = 25 * 60.0  # servers may drop an IDLE after 30 minutes (RFC 2177)
 
-FETCH_BATCH = 100      # UIDs per FETCH: aioimaplib re-scans a response per line received
-UID_SET_BATCH = 1000   # UIDs per MOVE/COPY/STORE/EXPUNGE; ranges keep the line short
-IDLE_RENEW = 25 * 60.0  # servers may drop an IDLE after 30 minutes (RFC 2177)
 
 def _text(response: aio.Response) -> str:
     return response_text(response.result, response.lines)

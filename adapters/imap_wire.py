@@ -7,7 +7,6 @@ lines with each literal as a ``bytearray``, the untagged prefix ("* SEARCH",
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -94,12 +93,3 @@ def uidvalidity_of(lines: Iterable[Any]) -> int | None:
 def announces_new_mail(lines: Iterable[Any]) -> bool:
     """Whether untagged lines (IDLE pushes, NOOP replies) include EXISTS or RECENT."""
     return any(_PUSH_NEW.match(bytes(line)) for line in lines)
-
-
-def backoff_delays(initial: float = 1.0, maximum: float = 300.0, factor: float = 2.0,
-                   jitter: float = 0.1) -> Iterator[float]:
-    """Delays for reconnecting after ``MailboxUnavailable``: 1, 2, 4... capped, jittered."""
-    delay = initial
-    while True:
-        yield delay * (1 + random.uniform(-jitter, jitter))
-        delay = min(delay * factor, maximum)

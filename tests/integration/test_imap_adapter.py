@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from adapters.imap import ImapMailbox
-from adapters.imap_wire import backoff_delays, parse_fetch_bodies, uid_set
+from adapters.imap_wire import parse_fetch_bodies, uid_set
 from esp_coord.config import Folders
+from esp_coord.mailroom import Backoff
 from esp_coord.ports import MailboxAuthError, MailboxError, MailboxTLSError, MailboxUnavailable
 from tests.integration.conftest import require_dovecot
 from tests.integration.test_mailbox_contract import Inspector, mail
@@ -316,8 +317,13 @@ def test_parse_fetch_bodies_with_uid_before_or_after_the_literal() -> None:
 
 
 def test_backoff_grows_and_caps() -> None:
-    delays = backoff_delays(initial=1, maximum=8, jitter=0)
-    assert [next(delays) for _ in range(6)] == [1, 2, 4, 8, 8, 8]
+    # The reconnect backoff is the mailroom's (the IMAP adapter has none of its own).
+    backoff = Backoff(base=1, cap=8)
+    delays = [backoff.next() for _ in range(6)]
+    for delay, nominal in zip(delays, [1, 2, 4, 8, 8, 8], strict=True):
+        assert nominal * 0.8 <= delay <= nominal * 1.2
+    backoff.reset()
+    assert backoff.next() <= 1.2
 
 
 async def test_concurrent_calls_do_not_wait_for_the_idle_timeout(dovecot: DovecotServer,
