@@ -36,7 +36,7 @@ class Tuning:
     witness_grace: timedelta = timedelta(minutes=2)
     retry_base: timedelta = timedelta(seconds=5)
     retry_cap: timedelta = timedelta(minutes=10)
-    smtp_workers: int = 2
+    smtp_workers: int = 4  # concurrent SMTP sessions: answers wait on the relay, not on us
     outbox_poll: float = 5.0
 
 
