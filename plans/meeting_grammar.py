@@ -114,6 +114,13 @@ def rrule_of(rhythm: Rhythm, until: date | None, start: datetime) -> str:
     """The RRULE of a meeting: the rhythm's, with UNTIL as the last local start
     converted to UTC (RFC 5545 3.3.10 requires UTC with a zoned DTSTART)."""
     rule = rhythm.to_rrule()
+    if (rhythm.freq in ("MONTHLY", "YEARLY") and not rhythm.byweekday and not rhythm.bymonthday
+            and start.day > 28):
+        # As plans.recurrence computes it: the month's last day when it has no 31st.
+        days = ",".join(str(d) for d in range(28, start.day + 1))
+        rule += f";BYMONTHDAY={days};BYSETPOS=-1"
+        if rhythm.freq == "YEARLY":
+            rule += f";BYMONTH={start.month}"
     if until is None:
         return rule
     last = datetime.combine(until, start.time(), tzinfo=start.tzinfo)

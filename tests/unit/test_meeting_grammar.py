@@ -75,6 +75,20 @@ def test_rhythms_in_words() -> None:
     assert parsed.value is not None and parsed.value.rhythm is None
 
 
+def test_monthly_from_the_31st_is_the_last_day_in_the_calendar_too() -> None:
+    from dateutil.rrule import rrulestr
+
+    parsed = new("Date : 31/12/2026 à 12h30\nRécurrence : tous les mois")
+    assert parsed.value is not None
+    rule = parsed.value.recurrence
+    assert rule == "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=28,29,30,31;BYSETPOS=-1"
+    start = parsed.value.start.replace(tzinfo=None)
+    calendar = [d.date() for d in rrulestr(rule, dtstart=start)[:3]]
+    assert calendar == [date(2026, 12, 31), date(2027, 1, 31), date(2027, 2, 28)]
+    assert parsed.value.rhythm is not None
+    assert list(parsed.value.rhythm.occurrences(start.date(), count=3)) == calendar
+
+
 def test_until_is_written_in_utc() -> None:
     parsed = new("Date : 03/12/2026 à 12h30\nRécurrence : chaque mois jusqu'au 03/06/2027")
     assert parsed.value is not None, parsed.errors
