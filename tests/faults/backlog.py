@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from stdnum.fr import nir
 
@@ -42,8 +44,11 @@ def _ins(order: int) -> str:
 
 def _mail(*, name: str, sender: str, subject: str, body: str, mid: str,
           extra: str = "") -> bytes:
+    # Today's date: the weekly action of a plan falls due today, so that its
+    # reminder goes out during the campaign (see process.write_config).
+    date = format_datetime(datetime.now(UTC))
     return (f"From: {name} <{sender}>\r\nTo: {BOT}\r\nSubject: {subject}\r\n"
-            f"Date: Mon, 23 Nov 2026 09:12:44 +0100\r\nMessage-ID: {mid}\r\n{extra}"
+            f"Date: {date}\r\nMessage-ID: {mid}\r\n{extra}"
             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
             "Content-Transfer-Encoding: 8bit\r\n\r\n" + body.replace("\n", "\r\n")).encode()
 

@@ -14,7 +14,9 @@ import contextlib
 import os
 import signal
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from esp_coord.config import Config, load_config
 from esp_coord.crypto import Keyring
@@ -28,8 +30,12 @@ FAST_TUNING = ("idle_timeout=5,outbox_poll=0.2,witness_grace=1,"
                "retry_base=0.2,retry_cap=1")
 
 
-def write_config(folder: Path, dovecot: DovecotServer, front: SmtpFront) -> Path:
-    """The example team's configuration, on the test servers."""
+def write_config(folder: Path, dovecot: DovecotServer, front: SmtpFront, *,
+                 reminders_in: float = 3600.0) -> Path:
+    """The example team's configuration, on the test servers; reminders of
+    the day fall due ``reminders_in`` seconds from now."""
+    moment = datetime.now(ZoneInfo("Europe/Paris")) + timedelta(seconds=reminders_in)
+    reminder_hour = moment.time().replace(microsecond=0).isoformat()
     team = EXAMPLE_CONFIG.read_text(encoding="utf-8").split("# The applicative MSSanté")[0]
     (folder / "imap.pw").write_text(dovecot.password, encoding="utf-8")
     path = folder / "esp.toml"
@@ -50,6 +56,11 @@ security = "starttls"
 ca_file = "{dovecot.ca_file}"
 auth = "none"
 timeout = 10
+
+[reminders]
+# The reminder hour a few seconds from now: the weekly action of every plan
+# created before it falls due today at that hour, while the campaign runs.
+hour = "{reminder_hour}"
 
 [storage]
 database_url = "sqlite+aiosqlite:///esp.db"

@@ -8,7 +8,9 @@ random moments, then left to finish. Whatever the moments of the kills:
 - no effect doubled: one plan per NOUVEAU PPS, numbered without gaps;
 - exactly one answer per answered mail at the SMTP front (by In-Reply-To),
   none to strangers and auto-replies;
-- the outbox ends with every row sent.
+- the outbox ends with every row sent;
+- every reminder due (the weekly action of the plans created in the first
+  seconds falls due a few seconds later) went out exactly once.
 
 The seed is printed; ``ESP_FAULT_SEED=<seed>`` replays a campaign.
 """
@@ -16,11 +18,14 @@ The seed is printed; ``ESP_FAULT_SEED=<seed>`` replays a campaign.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import random
+import sqlite3
 import time
 from collections import Counter
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 from esp_coord.crypto import Keyring
@@ -46,6 +51,27 @@ def answers_by_thread(front: SmtpFront) -> Counter[str]:
     return counts
 
 
+def _reminder_mails(front: SmtpFront) -> Counter[str]:
+    """Reminder mails the service sent, by Message-ID (stable per reminder)."""
+    return Counter(mid for r in front.messages if r.mail_from == BOT
+                   and ".rappel." in (mid := parse_mail(r.content).message_id or ""))
+
+
+def _check_reminders(service: ServiceProcess, sent: Counter[str], seed: int) -> None:
+    """Each reminder row marked sent went out exactly once, and every reminder
+    due was sent (the weekly action of each plan falls due today)."""
+    path = service.config.database_url.split(":///", 1)[1]
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT key, source_ref, status, due_at FROM reminders").fetchall()
+    done = {f"{ref}.rappel.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+            for key, ref, status, _ in rows if status == "sent"}
+    tags = {mid[1:].split("@", 1)[0] for mid in sent}
+    assert done and tags == done, f"seed {seed}: {len(done)} sent rows, {len(tags)} mails"
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    late = [key for key, _, status, due in rows if status == "pending" and str(due) <= now]
+    assert not late, f"seed {seed}: due reminders never sent: {len(late)}"
+
+
 async def wait_for(predicate, timeout: float, what: str, service: ServiceProcess) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not await predicate():
@@ -64,7 +90,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
     rng = random.Random(seed)
     mails = backlog(seed, MAILS)
     await dovecot.deliver_many([m.raw for m in mails])
-    service = ServiceProcess(write_config(tmp_path, dovecot, front))
+    service = ServiceProcess(write_config(tmp_path, dovecot, front, reminders_in=12))
     try:
         await _campaign(service, dovecot, front, mails, rng, seed)
     finally:
@@ -118,22 +144,28 @@ async def _campaign(service: ServiceProcess, dovecot: DovecotServer, front: Smtp
     assert not doubled, f"seed {seed}: answers not sent exactly once: {doubled}"
     silent = [m.message_id for m in mails if not m.answered and counts[m.message_id]]
     assert not silent, f"seed {seed}: answered what must not be: {silent}"
-    assert len([r for r in front.messages if r.mail_from == BOT]) == len(answered)
+    reminders = _reminder_mails(front)
+    assert len([r for r in front.messages if r.mail_from == BOT]) == (
+        len(answered) + sum(reminders.values()))
+    twice = {mid: n for mid, n in reminders.items() if n != 1}
+    assert not twice, f"seed {seed}: reminders sent more than once: {twice}"
 
     # No mail lost, none filed twice.
     expected_folders = Counter(m.folder for m in mails)
     assert await dovecot.folder_count(folders.inbox) == 0
     for folder, count in expected_folders.items():
         assert await dovecot.folder_count(folder) == count, (seed, folder)
-    assert await dovecot.folder_count(folders.sent) == len(answered), seed
+    assert await dovecot.folder_count(folders.sent) == len(answered) + len(reminders), seed
 
-    await _check_store(service, mails, seed)
+    await _check_store(service, mails, seed, reminders=len(reminders))
+    _check_reminders(service, reminders, seed)
     # Patient names never reach the logs, however the process died.
     log = service.log()
     assert not [m.patient for m in mails if m.patient and m.patient in log]
 
 
-async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int) -> None:
+async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int, *,
+                       reminders: int) -> None:
     config = service.config
     async with AsyncExitStack() as stack:
         store = Store(config.database_url, Keyring.load(config.key_file))
@@ -159,4 +191,4 @@ async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int
     patients = Counter(p.data["patient"]["family_name"] for p in plans)
     assert set(patients) == {m.patient for m in created} and max(patients.values()) == 1
     answered = sum(m.answered for m in mails)
-    assert {k: v for k, v in stats.items() if v} == {"sent": answered}, f"seed {seed}: {stats}"
+    assert {k: v for k, v in stats.items() if v} == {"sent": answered + reminders}, (seed, stats)
