@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from esp_coord.config import Config, domain_is_trusted
+from esp_coord.config import Config
 from esp_coord.handlers.plans import (
     library,
     people_of,
@@ -35,6 +35,7 @@ from esp_coord.handlers.plans import (
     split_action_number,
 )
 from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.triage import triage
 from plans.commands import DISPLAY, Detected, closest_commands, detect_command
 from plans.dates import parse_date
 from plans.drafts import ActionDraft, LineError, LineWarning
@@ -95,21 +96,9 @@ def _empty(mail: IncomingMail) -> dict[str, Any]:
 
 
 def ignored_reason(mail: IncomingMail, config: Config) -> str | None:
-    """Why the service would not process the mail at all (English), as
-    ``Processor._classify_and_handle`` decides: its own copy, an automatic
-    mail, a sender off the roster or outside the trusted domains."""
-    own_domain = "@" + config.message_id_domain + ">"
-    if mail.from_address == config.bot_address and (mail.message_id or "").endswith(own_domain):
-        return "own copy of an answer of the service"
-    if mail.automatic:
-        return f"automatic mail ({mail.automatic}): never answered"
-    if not mail.from_address:
-        return "no usable sender address: quarantined"
-    if config.member(mail.from_address) is None:
-        return "sender not on the team roster: quarantined, no answer"
-    if not domain_is_trusted(mail.from_address, config.trusted_domains):
-        return "sender domain not trusted: quarantined, no answer"
-    return None
+    """Why the service would not process the mail at all (English): the
+    processor's own sorting (``esp_coord.triage``)."""
+    return triage(mail, config).reason
 
 
 def _line_error(e: LineError) -> dict[str, Any]:

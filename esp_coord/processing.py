@@ -27,6 +27,7 @@ from esp_coord.config import Config, Member, domain_is_trusted
 from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.store import Store, StoreBusy, Tx
 from esp_coord.store.engine import is_busy
+from esp_coord.triage import is_own_copy, triage
 from plans.typography import french
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,7 @@ class Processor:
         if line is None or self.config.bot_address.encode() not in line.group().lower():
             return None
         mail = parse_mail(block)
-        own_domain = "@" + self.config.message_id_domain + ">"
-        if mail.from_address == self.config.bot_address and (
-                mail.message_id or "").endswith(own_domain):
-            return mail
-        return None
+        return mail if is_own_copy(mail, self.config) else None
 
     async def process(self, raw: bytes) -> Outcome:
         mail = self._own_copy(raw) or parse_mail(
@@ -173,20 +170,17 @@ class Processor:
                                    now: datetime) -> tuple[str, str, list[Answer]]:
         cfg = self.config
         folders = cfg.folders
-        own_domain = "@" + cfg.message_id_domain + ">"
-        if mail.from_address == cfg.bot_address and (mail.message_id or "").endswith(own_domain):
+        verdict = triage(mail, cfg)  # shared with ``esp-coord parse``
+        if verdict.outcome == "own-copy":
             await tx.confirm_delivered(mail.message_id or "", now)
             return "own-copy", folders.sent, []
-        if mail.automatic:
-            # Auto-replies, bounces, receipts, lists: never answered (no loops).
+        if verdict.outcome == "ignored":
             log.info("mail %s is automatic (%s): not answered",
                      mail.message_id or mail.dedup_key, mail.automatic)
             return "ignored", folders.processed, []
-        member = cfg.member(mail.from_address)
-        if member is None or not domain_is_trusted(mail.from_address, cfg.trusted_domains):
-            # No answer at all to unknown senders: no backscatter, nothing revealed.
+        if verdict.member is None:
             return "quarantined", folders.quarantine, []
-        request = Request(mail=mail, sender=member, config=cfg, tx=tx, now=now)
+        request = Request(mail=mail, sender=verdict.member, config=cfg, tx=tx, now=now)
         if mail.too_large:
             return "answered", folders.processed, [too_large_answer(mail)]
         return "answered", folders.processed, await self.handler(request)
