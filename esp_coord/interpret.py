@@ -21,12 +21,12 @@ already on its team: only the database knows).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from esp_coord.config import Config
+from esp_coord.handlers.meetings import agenda_lines, calendar_reply, referenced_meeting
 from esp_coord.handlers.plans import (
     library,
     people_of,
@@ -41,12 +41,7 @@ from plans.dates import parse_date
 from plans.drafts import ActionDraft, LineError, LineWarning
 from plans.errors import FieldError
 from plans.grammar import parse_new_plan, parse_update
-from plans.meeting_grammar import (
-    parse_cancel,
-    parse_new_meeting,
-    parse_plan_refs,
-    parse_report,
-)
+from plans.meeting_grammar import parse_cancel, parse_new_meeting, parse_report
 from plans.people import Person
 from plans.rhythm import When
 
@@ -68,7 +63,6 @@ COMMAND_NAMES: dict[str | None, str] = {
     None: "unknown",
 }
 _NEEDS_PLAN = {"MAJ", "CLORE", "STATUT", "FAIT", "REPORTER"}
-_OWN_MEETING = re.compile(r"^<(RCP-\d{4}-\d{3})\.[^@>]*@(.+)>$")
 
 REPORT_KEYS = (
     "command", "ignored_reason", "sender", "message_id", "plan_ref", "meeting_ref",
@@ -235,16 +229,7 @@ def _unknown(ctx: _Context) -> None:
 
 
 def _meeting_ref(ctx: _Context) -> str | None:
-    """A written ``RCP-AAAA-NNN``, else the service's own mail about a meeting
-    that this one answers (its Message-IDs start with the reference)."""
-    if (ctx.detected.ref or "").startswith("RCP-"):
-        return ctx.detected.ref
-    domain = ctx.config.message_id_domain
-    for mid in (*ctx.mail.in_reply_to, *reversed(ctx.mail.references)):
-        m = _OWN_MEETING.match(mid)
-        if m and m.group(2).lower() == domain:
-            return m.group(1)
-    return None
+    return referenced_meeting(ctx.mail, ctx.config, ctx.detected)
 
 
 def _new_meeting(ctx: _Context) -> None:
@@ -267,23 +252,17 @@ def _targeted_meeting(ctx: _Context) -> bool:
 
 def _list_meetings(ctx: _Context) -> None:
     """``RCP`` alone lists meetings; about one meeting and with lines, it puts
-    plans on its agenda (as ``handlers.meetings.add_to_agenda`` reads them)."""
+    plans on its agenda (read as ``handlers.meetings.add_to_agenda`` does)."""
     ctx.report["meeting_ref"] = _meeting_ref(ctx)
-    lines = [(n, t) for n, t in ctx.detected.lines if t.strip()]
-    if ctx.report["meeting_ref"] is None or not lines:
+    reading = agenda_lines(ctx.mail, ctx.config, ctx.detected)
+    if reading is None:
         return
-    text = " ".join(t.split(":", 1)[-1] for _, t in lines)
-    refs, rest = parse_plan_refs(text)
-    ctx.report["agenda_plans"] = refs
-    if not refs:
-        ctx.report["errors"].append(_error(
-            "patients", "aucune référence de plan n'est donnée ; attendu : une ligne "
-            "« Patients : » suivie de références de plans ; exemple : Patients : PPS-2026-0001",
-            text=text, line=lines[0][0]))
-    elif rest:
-        ctx.report["warnings"].append(_warning(LineWarning(
-            lines[0][0], text, f"« {' '.join(rest)[:60]} » ignoré : ce n'est pas une "
-            "référence de plan")))
+    ctx.report["agenda_plans"] = reading.refs
+    missing, ignored = reading.missing(), reading.ignored()
+    if missing is not None:
+        ctx.report["errors"].append(_line_error(missing))
+    elif ignored is not None:
+        ctx.report["warnings"].append(_warning(ignored))
 
 
 def _cancel_meeting(ctx: _Context) -> None:
@@ -325,9 +304,7 @@ def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dic
         report["command"], report["ignored_reason"] = "ignored", reason
         return report
     detected = detect_command(mail.subject, mail.body)
-    if detected.name is None and any(a.content_type.lower().startswith("text/calendar")
-                                     for a in mail.attachments):
-        # As handlers.meetings.calendar_reply: a calendar's "accepted" is never answered.
+    if calendar_reply(mail, detected):
         report["command"] = "ignored"
         report["ignored_reason"] = "calendar answer to an invitation: never answered"
         return report

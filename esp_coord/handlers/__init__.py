@@ -30,9 +30,9 @@ def make_handler(config: Config) -> Handler:
 
     async def dispatch(request: Request) -> list[Answer]:
         detected = detect_command(request.mail.subject, request.mail.body)
+        if calendar_reply(request.mail, detected):
+            return []  # "accepted"/"declined" from a calendar: never answered
         if detected.name is None:
-            if calendar_reply(request):
-                return []  # "accepted"/"declined" from a calendar: never answered
             return await not_understood_answer(request, detected)
         handler = handlers.get(detected.name)
         if handler is None:

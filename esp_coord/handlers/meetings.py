@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from esp_coord.answers import Answer, reply_subject
 from esp_coord.config import Config, Member
+from esp_coord.intake import IncomingMail
 from esp_coord.invitations import attachment, cancellation, invitation
 from esp_coord.outgoing import OutAttachment
 from esp_coord.processing import Request
@@ -289,22 +291,57 @@ def _problem(request: Request, error: MeetingError) -> list[Answer]:
                 "RCP vous renvoie vos prochaines réunions et leurs dates.")
 
 
-def referenced_meeting(request: Request, detected: Detected) -> str | None:
+def referenced_meeting(mail: IncomingMail, config: Config, detected: Detected) -> str | None:
     """The meeting a mail is about: written reference, else the service's own
-    mail about a meeting that it answers (their Message-IDs start with the ref)."""
+    mail about a meeting that it answers (their Message-IDs start with the ref).
+    No database: ``esp-coord parse`` uses it too."""
     if detected.ref and detected.ref.startswith("RCP-"):
         return detected.ref
-    domain = request.config.message_id_domain
-    for mid in (*request.mail.in_reply_to, *reversed(request.mail.references)):
+    domain = config.message_id_domain
+    for mid in (*mail.in_reply_to, *reversed(mail.references)):
         m = _OWN_MEETING.match(mid)
         if m and m.group(2).lower() == domain:
             return m.group(1)
     return None
 
 
+@dataclass(frozen=True)
+class AgendaLines:
+    """The plans an ``RCP RCP-…`` mail puts on the meeting's agenda, as written."""
+
+    line: int | None  # the first written line
+    text: str  # the lines joined, without their « Patients : » keys
+    refs: list[str]
+    rest: list[str]  # words that are not plan references
+
+    def missing(self) -> LineError | None:
+        if self.refs:
+            return None
+        return LineError(self.line, self.text, "aucune référence de plan n'est donnée",
+                         "une ligne « Patients : » suivie de références de plans",
+                         "Patients : PPS-2026-0001", "patients")
+
+    def ignored(self) -> LineWarning | None:
+        if not self.rest:
+            return None
+        return LineWarning(self.line, self.text, f"« {' '.join(self.rest)[:60]} » ignoré : "
+                           "ce n'est pas une référence de plan")
+
+
+def agenda_lines(mail: IncomingMail, config: Config, detected: Detected) -> AgendaLines | None:
+    """``RCP`` about one meeting and with lines puts plans on its agenda; None
+    when the mail lists meetings. No database: ``esp-coord parse`` uses it too."""
+    lines = [(n, t) for n, t in detected.lines if t.strip()]
+    if referenced_meeting(mail, config, detected) is None or not lines:
+        return None
+    text = " ".join(t.split(":", 1)[-1] for _, t in lines)
+    refs, rest = parse_plan_refs(text)
+    return AgendaLines(lines[0][0], text, refs, rest)
+
+
 async def _meeting_for(request: Request, detected: Detected, command: str
                        ) -> tuple[tuple[Meeting, int] | None, list[Answer]]:
-    ref = referenced_meeting(request, detected)
+    ref = referenced_meeting(request.mail, request.config, detected)
     if ref is None:
         return None, _missing_ref(request, command)
     loaded = await load_meeting(request.tx, ref)
@@ -386,9 +423,10 @@ async def new_meeting(request: Request, detected: Detected) -> list[Answer]:
 
 
 async def list_meetings(request: Request, detected: Detected) -> list[Answer]:
-    ref = referenced_meeting(request, detected)
-    if ref is not None and any(text.strip() for _, text in detected.lines):
-        return await add_to_agenda(request, detected)
+    reading = agenda_lines(request.mail, request.config, detected)
+    if reading is not None:
+        return await add_to_agenda(request, detected, reading)
+    ref = referenced_meeting(request.mail, request.config, detected)
     tx, config, member = request.tx, request.config, request.sender
     today = today_of(request)
     docs = await tx.find_documents(KIND, status="active")
@@ -412,34 +450,29 @@ async def list_meetings(request: Request, detected: Detected) -> list[Answer]:
     return [_reply(request, render_meetings(entries, people=people_of(config), today=today))]
 
 
-async def add_to_agenda(request: Request, detected: Detected) -> list[Answer]:
+async def add_to_agenda(request: Request, detected: Detected, reading: AgendaLines
+                        ) -> list[Answer]:
     loaded, refused_answer = await _meeting_for(request, detected, "RCP")
     if loaded is None:
         return refused_answer
     meeting, version = loaded
     if not meeting.is_active:
         return _problem(request, MeetingError("cancelled", meeting.ref))
-    text = " ".join(t.split(":", 1)[-1] for _, t in detected.lines if t.strip())
-    number = next((n for n, t in detected.lines if t.strip()), None)
-    refs, rest = parse_plan_refs(text)
-    ok, refused = await _readable_plans(request, refs)
-    if refused or not refs:
-        error = (_plans_error(number, text, refused, ok) if refused else LineError(
-            number, text, "aucune référence de plan n'est donnée",
-            "une ligne « Patients : » suivie de références de plans", "Patients : PPS-2026-0001",
-            "patients"))
+    ok, refused = await _readable_plans(request, reading.refs)
+    error = (_plans_error(reading.line, reading.text, refused, ok) if refused
+             else reading.missing())
+    if error is not None:
         return [_reply(request, render_errors([error], command="RCP", ref=meeting.ref))]
     added = meeting.add_plans(ok)
     if added:
         await save_meeting(request.tx, meeting, expected=version, author=request.sender.email,
                            source_message_id=request.mail.message_id, at=request.now,
                            summary=f"{len(added)} plan(s) ajouté(s) à l'ordre du jour")
-    warnings = [LineWarning(number, text, f"« {' '.join(rest)[:60]} » ignoré : ce n'est pas "
-                            "une référence de plan")] if rest else []
+    warning = reading.ignored()
     rendered = render_plans_added(meeting, added, start=meeting.next_occurrence(request.now))
-    if warnings:
+    if warning is not None:
         rendered = Rendered(rendered.subject, rendered.text + french(
-            f"\nÀ noter : {warnings[0]}\n"), rendered.html)
+            f"\nÀ noter : {warning}\n"), rendered.html)
     await record(request, "meeting_agenda", meeting.ref, f"{len(added)} plan(s) added")
     return [_reply(request, rendered)]
 
@@ -578,9 +611,9 @@ HANDLERS = {
 }
 
 
-def calendar_reply(request: Request) -> bool:
+def calendar_reply(mail: IncomingMail, detected: Detected) -> bool:
     """A calendar client's answer to an invitation (accepted, declined): not a
     command, never answered (that would start a mail loop with the client)."""
-    return any(a.content_type.lower().startswith("text/calendar")
-               for a in request.mail.attachments)
+    return detected.name is None and any(a.content_type.lower().startswith("text/calendar")
+                                         for a in mail.attachments)
 
