@@ -38,7 +38,7 @@ from esp_coord.outgoing import OutAttachment
 from esp_coord.processing import Request
 from esp_coord.scheduling.registry import register_composer
 from esp_coord.store import Tx
-from esp_coord.store.reminders import Reminder, ReminderSpec
+from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.commands import Detected
 from plans.drafts import LineError, LineWarning
 from plans.meeting_grammar import (
@@ -194,12 +194,8 @@ async def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime,
                    keep: Reminder | None = None) -> None:
     """Reconcile the meeting's reminder rows; ``keep`` (the row being sent)
     stays as it is even if the settings changed since it was planned."""
-    specs = reminder_specs(meeting, config, now)
-    if keep is not None and all(s.key != keep.key for s in specs):
-        specs.append(ReminderSpec(key=keep.key, kind=keep.kind, source_ref=keep.source_ref,
-                                  recipient=keep.recipient, due_at=keep.due_at,
-                                  payload=keep.payload))
-    await tx.replace_reminders(meeting.ref, specs, now)
+    await tx.replace_reminders(meeting.ref, keeping(reminder_specs(meeting, config, now), keep),
+                               now)
 
 
 async def compose_reminder(tx: Tx, reminder: Reminder, now: datetime,

@@ -23,7 +23,7 @@ from esp_coord.config import Config, Member
 from esp_coord.scheduling.registry import register_composer
 from esp_coord.scheduling.times import local_day, local_instant
 from esp_coord.store import Tx
-from esp_coord.store.reminders import Reminder, ReminderSpec
+from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.dates import format_date
 from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
 from plans.model import Action, Plan, PlanError
@@ -61,12 +61,7 @@ def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
 async def schedule_plan(tx: Tx, plan: Plan, config: Config, now: datetime,
                         *, keep: Reminder | None = None) -> None:
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
-    specs = plan_specs(plan, config, now)
-    if keep is not None and all(s.key != keep.key for s in specs):
-        specs.append(ReminderSpec(key=keep.key, kind=keep.kind, source_ref=keep.source_ref,
-                                  recipient=keep.recipient, due_at=keep.due_at,
-                                  payload=keep.payload))
-    await tx.replace_reminders(plan.ref, specs, now)
+    await tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now), keep), now)
 
 
 # --- composing the mails ---------------------------------------------------------

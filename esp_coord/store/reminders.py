@@ -32,7 +32,8 @@ from sqlalchemy import and_, func, or_, select, update
 from esp_coord.store.base import TxBase
 from esp_coord.store.tables import reminders
 
-__all__ = ["REMINDER_STATUSES", "Reconciled", "Reminder", "ReminderOps", "ReminderSpec"]
+__all__ = ["REMINDER_STATUSES", "Reconciled", "Reminder", "ReminderOps", "ReminderSpec",
+           "keeping"]
 
 REMINDER_STATUSES: tuple[str, ...] = ("pending", "sent", "dropped", "failed", "cancelled")
 _KEY_MAX = 255
@@ -69,6 +70,16 @@ class Reminder:
     created_at: datetime
     sent_at: datetime | None
     late: bool
+
+
+def keeping(specs: list[ReminderSpec], keep: Reminder | None) -> list[ReminderSpec]:
+    """``specs`` plus ``keep`` (the row being sent now) as it was planned, even
+    if the settings changed since: reconciling must not cancel it mid-send."""
+    if keep is None or any(s.key == keep.key for s in specs):
+        return specs
+    return [*specs, ReminderSpec(key=keep.key, kind=keep.kind, source_ref=keep.source_ref,
+                                 recipient=keep.recipient, due_at=keep.due_at,
+                                 payload=keep.payload)]
 
 
 @dataclass(frozen=True, slots=True)
