@@ -16,11 +16,12 @@ plan from In-Reply-To alone (see ``handlers.plans.referenced_plan``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config, Member
-from esp_coord.scheduling.registry import register_composer
+from esp_coord.scheduling.registry import Composer, register_composer
 from esp_coord.scheduling.times import local_day, local_instant
 from esp_coord.store import Tx
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
@@ -130,13 +131,26 @@ def _reply_help(action: Action, plan: Plan, today: date) -> list[str]:
             f"FAIT {action.number} {plan.ref}."]
 
 
-async def compose_due(tx: Tx, reminder: Reminder, now: datetime,
+_Text = Callable[[Reminder, Plan, Action, date, datetime, Config], list[Answer]]
+
+
+def _plan_composer(text: _Text) -> Composer:
+    """A composer that re-checks the plan (``_still_wanted``) and, if the
+    reminder still applies, writes it with ``text`` (given the action's due date)."""
+    async def compose(tx: Tx, reminder: Reminder, now: datetime,
                       config: Config) -> list[Answer]:
-    found = await _still_wanted(tx, reminder, now, config)
-    if found is None:
-        return []
-    plan, action = found
-    assert action.due is not None
+        found = await _still_wanted(tx, reminder, now, config)
+        if found is None:
+            return []
+        plan, action = found
+        assert action.due is not None  # _still_wanted keeps dated actions only
+        return text(reminder, plan, action, action.due, now, config)
+    return compose
+
+
+@_plan_composer
+def compose_due(reminder: Reminder, plan: Plan, action: Action, due: date, now: datetime,
+                config: Config) -> list[Answer]:
     occurrence = date.fromisoformat(reminder.payload["occurrence"])
     today = local_day(now, config.timezone)
     when = "aujourd'hui" if occurrence == today else f"le {format_date(occurrence)}"
@@ -144,8 +158,8 @@ async def compose_due(tx: Tx, reminder: Reminder, now: datetime,
              f"Rappel : une action du plan {plan.ref} est prévue {when}"
              f" ({format_date(occurrence)}).", "",
              *_action_lines(plan, action, config), ""]
-    if action.recurring and occurrence > action.due:
-        lines += [f"L'occurrence du {format_date(action.due)} n'est pas encore notée "
+    if action.recurring and occurrence > due:
+        lines += [f"L'occurrence du {format_date(due)} n'est pas encore notée "
                   f"faite : FAIT {action.number} l'enregistre comme faite aujourd'hui et "
                   "prévoit la suivante.", ""]
     lines += _reply_help(action, plan, today)
@@ -153,35 +167,27 @@ async def compose_due(tx: Tx, reminder: Reminder, now: datetime,
                               f"le {format_date(occurrence)}", lines)]
 
 
-async def compose_overdue(tx: Tx, reminder: Reminder, now: datetime,
-                          config: Config) -> list[Answer]:
-    found = await _still_wanted(tx, reminder, now, config)
-    if found is None:
-        return []
-    plan, action = found
-    assert action.due is not None
-    days = (local_day(now, config.timezone) - action.due).days
+@_plan_composer
+def compose_overdue(reminder: Reminder, plan: Plan, action: Action, due: date, now: datetime,
+                    config: Config) -> list[Answer]:
+    days = (local_day(now, config.timezone) - due).days
     informed = ("La coordination en est informée." if reminder.recipient == plan.referent
                 else "La référente ou le référent du plan et la coordination en sont informés.")
     lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
              f"L'action n° {action.number} du plan {plan.ref}, prévue le "
-             f"{format_date(action.due)}, n'est pas notée faite ({days} jour"
+             f"{format_date(due)}, n'est pas notée faite ({days} jour"
              f"{'s' if days > 1 else ''} de retard).", informed, "",
              *_action_lines(plan, action, config), "",
              *_reply_help(action, plan, local_day(now, config.timezone))]
     return [_answer(reminder, f"[{plan.ref}] En retard : action {action.number}", lines)]
 
 
-async def compose_overdue_note(tx: Tx, reminder: Reminder, now: datetime,
-                               config: Config) -> list[Answer]:
-    found = await _still_wanted(tx, reminder, now, config)
-    if found is None:
-        return []
-    plan, action = found
-    assert action.due is not None
+@_plan_composer
+def compose_overdue_note(reminder: Reminder, plan: Plan, action: Action, due: date,
+                         now: datetime, config: Config) -> list[Answer]:
     lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
              f"Pour information : l'action n° {action.number} du plan {plan.ref}, prévue le "
-             f"{format_date(action.due)} et confiée à {_name(config, action.assignee)}, "
+             f"{format_date(due)} et confiée à {_name(config, action.assignee)}, "
              f"n'est pas notée faite après {config.reminders.overdue_days} jours.",
              "Un rappel a été envoyé à la personne concernée.", "",
              *_action_lines(plan, action, config), "",
