@@ -38,7 +38,7 @@ from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.triage import triage
 from plans.commands import DISPLAY, Detected, closest_commands, detect_command
 from plans.dates import parse_date
-from plans.drafts import ActionDraft, LineError, LineWarning
+from plans.drafts import ActionDraft, LineError, LineWarning, PlanDraft, PlanUpdate
 from plans.errors import FieldError
 from plans.grammar import parse_new_plan, parse_update
 from plans.meeting_grammar import parse_cancel, parse_new_meeting, parse_report
@@ -141,6 +141,17 @@ class _Context:
         self.report["errors"] += [_line_error(e) for e in errors]
         self.report["warnings"] += [_warning(w) for w in warnings]
 
+    def plan_fields(self, draft: PlanDraft | PlanUpdate) -> None:
+        """What a new plan and an update have in common."""
+        r = self.report
+        r["referent"] = draft.referent
+        r["team"] = list(draft.team)
+        r["actions"] = [_action(a, self.today) for a in draft.actions]
+        r["protocols"] = list(draft.protocols)
+        r["review_date"] = _iso(draft.review_date)
+        for key in ("problems", "objectives", "preferences", "alerts", "notes"):
+            r[key] = list(getattr(draft, key))
+
 
 def _new_plan(ctx: _Context) -> None:
     parsed = parse_new_plan(ctx.detected.lines, today=ctx.today, sender=ctx.sender,
@@ -149,16 +160,9 @@ def _new_plan(ctx: _Context) -> None:
     draft = parsed.value
     if not parsed.ok or draft is None:
         return
-    r = ctx.report
-    r["patient"] = draft.patient.to_dict()
-    r["consent"] = draft.consent
-    r["referent"] = draft.referent
-    r["team"] = list(draft.team)
-    r["actions"] = [_action(a, ctx.today) for a in draft.actions]
-    r["protocols"] = list(draft.protocols)
-    r["review_date"] = _iso(draft.review_date)
-    for key in ("problems", "objectives", "preferences", "alerts", "notes"):
-        r[key] = list(getattr(draft, key))
+    ctx.report["patient"] = draft.patient.to_dict()
+    ctx.report["consent"] = draft.consent
+    ctx.plan_fields(draft)
 
 
 def _update(ctx: _Context) -> None:
@@ -169,7 +173,6 @@ def _update(ctx: _Context) -> None:
     update = parsed.value
     if not parsed.ok or update is None:
         return
-    r = ctx.report
     member = ctx.config.member(ctx.mail.from_address)
     if update.referent and not (member is not None and member.is_coordinator):
         # The service also accepts it from the plan's referent, whom only the
@@ -177,13 +180,7 @@ def _update(ctx: _Context) -> None:
         ctx.report["warnings"].append(_warning(LineWarning(
             None, "Référent", "seuls le référent du plan et la coordination peuvent changer "
             "de référent : refusé si l'expéditeur n'est pas le référent actuel")))
-    r["referent"] = update.referent
-    r["team"] = list(update.team)
-    r["actions"] = [_action(a, ctx.today) for a in update.actions]
-    r["protocols"] = list(update.protocols)
-    r["review_date"] = _iso(update.review_date)
-    for key in ("problems", "objectives", "preferences", "alerts", "notes"):
-        r[key] = list(getattr(update, key))
+    ctx.plan_fields(update)
 
 
 def _body_text(ctx: _Context) -> str:
