@@ -149,15 +149,25 @@ def _normalised(ref: str) -> str:
     return ref.strip().upper()
 
 
-def run_show(args: argparse.Namespace) -> int:
+def _plan_of(args: argparse.Namespace, action: str) -> tuple[Config, Plan] | int:
+    """The configuration and the plan ``args.ref`` (read as ``action`` in the
+    audit log), or the exit code when either is missing."""
     opened = _open(args.config)
     if isinstance(opened, int):
         return opened
     config, keyring = opened
-    plan = asyncio.run(_read_plan(config, keyring, _normalised(args.ref), "cli-show"))
+    plan = asyncio.run(_read_plan(config, keyring, _normalised(args.ref), action))
     if plan is None:
         print(f"{_normalised(args.ref)}: no such plan.", file=sys.stderr)
         return 1
+    return config, plan
+
+
+def run_show(args: argparse.Namespace) -> int:
+    found = _plan_of(args, "cli-show")
+    if isinstance(found, int):
+        return found
+    config, plan = found
     if args.json:
         print(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -169,13 +179,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    opened = _open(args.config)
-    if isinstance(opened, int):
-        return opened
-    config, keyring = opened
-    plan = asyncio.run(_read_plan(config, keyring, _normalised(args.ref), "cli-export"))
-    if plan is None:
-        print(f"{_normalised(args.ref)}: no such plan.", file=sys.stderr)
-        return 1
+    found = _plan_of(args, "cli-export")
+    if isinstance(found, int):
+        return found
+    config, plan = found
     print(plan_bundle_json(plan, config.members, timestamp=datetime.now(UTC)))
     return 0
