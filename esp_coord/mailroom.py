@@ -83,6 +83,13 @@ class Mailroom:
             except MailboxError as e:
                 log.warning("mailbox unavailable (%s): reconnecting", type(e).__name__)
                 await self._pause()
+            except Exception as e:
+                # Unforeseen (a disk error, a library bug): the mail is still
+                # in the inbox; pause and start over rather than go deaf. Only
+                # the type is logged: a message may quote a mail.
+                log.error("mailroom: unexpected %s: pausing, then reconnecting",
+                          type(e).__name__)
+                await self._pause()
 
     async def _pause(self, cap_first: bool = False) -> None:
         await self.mailbox.close()

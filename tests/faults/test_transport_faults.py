@@ -149,3 +149,25 @@ async def test_database_locked_for_a_few_seconds_is_waited_out_not_dropped(
         lambda tx: asyncio.gather(*(tx.processed(f"mid:{m.message_id.lower()}") for m in mails)))
     assert [r.outcome for r in records if r is not None and r.outcome == "failed"] == []
     assert None not in records
+
+
+async def test_an_unexpected_error_in_the_mailroom_pauses_it_not_stops_it(
+        team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transient error nobody foresaw (a disk I/O error, a library bug) must
+    not leave the process up but deaf to its mailbox."""
+    from esp_coord.processing import Processor
+
+    original = Processor.process
+    failures = [RuntimeError("transient"), OSError(5, "I/O error")]
+
+    async def flaky(self: Processor, raw: bytes):  # type: ignore[no-untyped-def]
+        if failures:
+            raise failures.pop(0)
+        return await original(self, raw)
+
+    monkeypatch.setattr(Processor, "process", flaky)
+    mails = await _load(team, 6, seed=15)
+    await team.start()
+    await _all_answered_once(team, mails, timeout=30)
+    assert team.service is not None
+    assert not any(t.done() for t in team.service._tasks)
