@@ -88,13 +88,16 @@ async def load_meeting(tx: Tx, ref: str) -> tuple[Meeting, int] | None:
     return Meeting.from_dict(doc.data), doc.version
 
 
-async def save_meeting(tx: Tx, meeting: Meeting, *, expected: int | None, author: str,
-                       source_message_id: str | None, at: datetime, summary: str) -> int:
+async def save_meeting(request: Request, meeting: Meeting, *, expected: int | None,
+                       summary: str) -> int:
+    """Saves the meeting as changed by the request's mail, with its history line."""
+    tx, at = request.tx, request.now
     version = await tx.save_document(
         kind=KIND, ref=meeting.ref, data=meeting.to_dict(), status=meeting.status,
         expected_version=expected, members={meeting.organizer, *meeting.participants}, at=at)
-    await tx.add_history(kind=KIND, ref=meeting.ref, version=version, author=author,
-                         source_message_id=source_message_id, at=at,
+    await tx.add_history(kind=KIND, ref=meeting.ref, version=version,
+                         author=request.sender.email,
+                         source_message_id=request.mail.message_id, at=at,
                          change={"summary": summary})
     return version
 
@@ -348,6 +351,15 @@ async def _meeting_for(request: Request, detected: Detected, command: str
     return loaded, []
 
 
+async def _managed_meeting(request: Request, detected: Detected, command: str, what: str
+                           ) -> tuple[tuple[Meeting, int] | None, list[Answer]]:
+    """As ``_meeting_for``, for what only those who manage the meeting may do."""
+    loaded, refused = await _meeting_for(request, detected, command)
+    if loaded is not None and not may_manage(request.sender, loaded[0]):
+        return None, _not_allowed(request, loaded[0], what)
+    return loaded, refused
+
+
 async def _readable_plans(request: Request, refs: Sequence[str]) -> tuple[list[str], list[str]]:
     """(refs the sender may read and are active, refs refused: unknown, closed or not theirs)."""
     ok, refused = [], []
@@ -397,9 +409,7 @@ async def new_meeting(request: Request, detected: Detected) -> list[Answer]:
         everyone=draft.everyone, plans=list(draft.plans), notes=list(draft.notes))
     if draft.title:
         meeting.title = draft.title
-    await save_meeting(tx, meeting, expected=None, author=request.sender.email,
-                       source_message_id=request.mail.message_id, at=request.now,
-                       summary="création")
+    await save_meeting(request, meeting, expected=None, summary="création")
     await schedule(tx, meeting, config, request.now)
     start = meeting.start.astimezone(tz)
     plans = await active_plans(tx)
@@ -461,8 +471,7 @@ async def add_to_agenda(request: Request, detected: Detected, reading: AgendaLin
         return [_reply(request, render_errors([error], command="RCP", ref=meeting.ref))]
     added = meeting.add_plans(ok)
     if added:
-        await save_meeting(request.tx, meeting, expected=version, author=request.sender.email,
-                           source_message_id=request.mail.message_id, at=request.now,
+        await save_meeting(request, meeting, expected=version,
                            summary=f"{len(added)} plan(s) ajouté(s) à l'ordre du jour")
     warning = reading.ignored()
     rendered = render_plans_added(meeting, added, start=meeting.next_occurrence(request.now))
@@ -478,12 +487,10 @@ async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
         return _say(request, "Annulation", "ANNULER s'applique aux réunions de concertation "
                     "(par exemple « ANNULER RCP-2026-001 »). Pour clore un plan : CLORE "
                     f"{detected.ref}. Rien n'a été fait.")
-    loaded, refused = await _meeting_for(request, detected, "ANNULER")
+    loaded, refused = await _managed_meeting(request, detected, "ANNULER", "l'annuler")
     if loaded is None:
         return refused
     meeting, version = loaded
-    if not may_manage(request.sender, meeting):
-        return _not_allowed(request, meeting, "l'annuler")
     parsed = parse_cancel(detected.args, detected.lines, today=today_of(request))
     if not parsed.ok or parsed.value is None:
         return [_reply(request, render_errors(parsed.errors, parsed.warnings,
@@ -499,8 +506,7 @@ async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
             meeting.cancel_occurrence(day, by=request.sender.email, at=request.now)
     except MeetingError as error:
         return _problem(request, error)
-    await save_meeting(request.tx, meeting, expected=version, author=request.sender.email,
-                       source_message_id=request.mail.message_id, at=request.now,
+    await save_meeting(request, meeting, expected=version,
                        summary="annulation" + (f" du {day.isoformat()}" if day else ""))
     await schedule(request.tx, meeting, request.config, request.now)
     one_day = day if meeting.is_active else None
@@ -525,12 +531,11 @@ async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
 
 
 async def meeting_report(request: Request, detected: Detected) -> list[Answer]:
-    loaded, refused = await _meeting_for(request, detected, "COMPTE-RENDU")
+    loaded, refused = await _managed_meeting(request, detected, "COMPTE-RENDU",
+                                             "en donner le compte-rendu")
     if loaded is None:
         return refused
     meeting, version = loaded
-    if not may_manage(request.sender, meeting):
-        return _not_allowed(request, meeting, "en donner le compte-rendu")
     parsed = parse_report(detected.args, detected.lines, today=today_of(request))
     report = parsed.value
     if not parsed.ok or report is None:
@@ -567,8 +572,7 @@ async def meeting_report(request: Request, detected: Detected) -> list[Answer]:
             request.tx, plan, expected=plan_version, request=request,
             summary=f"décision de la concertation {meeting.ref}"))
         done.append((decision.plan, decision.text, review))
-    await save_meeting(request.tx, meeting, expected=version, author=request.sender.email,
-                       source_message_id=request.mail.message_id, at=request.now,
+    await save_meeting(request, meeting, expected=version,
                        summary=f"compte-rendu du {day.isoformat()}")
     await schedule(request.tx, meeting, request.config, request.now)
     rendered = render_meeting_report(meeting, day=day, decisions=done, notes=report.notes,
