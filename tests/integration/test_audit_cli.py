@@ -66,30 +66,19 @@ def test_verify_reports_an_intact_chain_and_its_head(team_db, capsys) -> None:
     assert code == 0 and "Anchor 5 found" in out
 
 
-def test_verify_names_an_edited_record(team_db, capsys) -> None:
+@pytest.mark.parametrize(("tampering", "broken", "reason"), [
+    ("UPDATE audit_log SET detail = 'version 7' WHERE id = 2", 2, "edited"),
+    ("DELETE FROM audit_log WHERE id = 3", 4, "record 3 is missing"),
+    ("DELETE FROM audit_log WHERE id = 5", 5, "deleted"),
+], ids=["edited", "deleted", "last-deleted"])
+def test_verify_names_the_broken_record(team_db, capsys, tampering: str, broken: int,
+                                        reason: str) -> None:
     config, db = team_db
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE audit_log SET detail = 'version 7' WHERE id = 2")
+        conn.execute(tampering)
     code, out, _ = run(capsys, "audit", "verify", "--config", str(config))
     assert code == 1
-    assert "BROKEN at record 2" in out and "edited" in out
-
-
-def test_verify_names_a_deleted_record(team_db, capsys) -> None:
-    config, db = team_db
-    with sqlite3.connect(db) as conn:
-        conn.execute("DELETE FROM audit_log WHERE id = 3")
-    code, out, _ = run(capsys, "audit", "verify", "--config", str(config))
-    assert code == 1
-    assert "BROKEN at record 4" in out and "record 3 is missing" in out
-
-
-def test_verify_detects_the_last_record_deleted(team_db, capsys) -> None:
-    config, db = team_db
-    with sqlite3.connect(db) as conn:
-        conn.execute("DELETE FROM audit_log WHERE id = 5")
-    code, out, _ = run(capsys, "audit", "verify", "--config", str(config))
-    assert code == 1 and "BROKEN at record 5" in out and "deleted" in out
+    assert f"BROKEN at record {broken}" in out and reason in out
 
 
 def test_verify_refuses_bad_input_with_exit_2(tmp_path: Path, capsys) -> None:
