@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from esp_coord.store import Store, Tx
 from esp_coord.store.audit import GENESIS, record_hash
@@ -115,28 +115,20 @@ async def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(store: Stor
     assert "does not follow record 3" in report.broken.reason
 
 
-async def test_a_deleted_record_is_detected(store: Store) -> None:
-    await fill(store, 6)
-    await tamper(store, delete(audit_log).where(audit_log.c.id == 4))
+@pytest.mark.parametrize(("n", "deleted", "broken", "reason", "records"), [
+    (6, audit_log.c.id == 4, 5, "record 4 is missing", 3),
+    (3, audit_log.c.id == 1, 2, "record 1 is missing", 0),
+    # Nothing follows the gap: the head, ahead of the last row, tells.
+    (6, audit_log.c.id >= 5, 5, "last records were deleted", 4),
+], ids=["middle", "first", "last-by-the-head"])
+async def test_a_deleted_record_is_detected(store: Store, n: int, deleted: ColumnElement[bool],
+                                            broken: int, reason: str, records: int) -> None:
+    await fill(store, n)
+    await tamper(store, delete(audit_log).where(deleted))
     report = await verify(store)
-    assert report.broken is not None and report.broken.id == 5
-    assert "record 4 is missing" in report.broken.reason
-
-
-async def test_deleting_the_first_record_is_detected(store: Store) -> None:
-    await fill(store, 3)
-    await tamper(store, delete(audit_log).where(audit_log.c.id == 1))
-    report = await verify(store)
-    assert report.broken is not None and report.broken.id == 2
-
-
-async def test_deleting_the_last_records_is_detected_by_the_head(store: Store) -> None:
-    await fill(store, 6)
-    await tamper(store, delete(audit_log).where(audit_log.c.id >= 5))
-    report = await verify(store)
-    assert report.broken is not None and report.broken.id == 5
-    assert "last records were deleted" in report.broken.reason
-    assert report.records == 4
+    assert report.broken is not None and report.broken.id == broken
+    assert reason in report.broken.reason
+    assert report.records == records
 
 
 async def test_reordered_records_are_detected(store: Store) -> None:
