@@ -81,6 +81,12 @@ class Delivery:
             except StoreBusy:
                 log.warning("database busy: outbox delivery paused")
                 busy = False
+            except Exception as e:
+                # Unforeseen (a library bug, a disk error): the row it hit
+                # stays "sending", its fate unknown, and the witness copy
+                # decides as after a crash. The delivery itself goes on.
+                log.error("outbox delivery: unexpected %s; pausing", type(e).__name__)
+                busy = False
             if busy:
                 continue
             try:

@@ -171,3 +171,23 @@ async def test_an_unexpected_error_in_the_mailroom_pauses_it_not_stops_it(
     await _all_answered_once(team, mails, timeout=30)
     assert team.service is not None
     assert not any(t.done() for t in team.service._tasks)
+
+
+async def test_an_unexpected_error_while_sending_pauses_delivery_not_stops_it(
+        team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.smtp import SmtpSender
+
+    original = SmtpSender.send
+    failures = [RuntimeError("library bug")]
+
+    async def flaky(self: SmtpSender, message: bytes, **kwargs):  # type: ignore[no-untyped-def]
+        if failures:
+            raise failures.pop(0)
+        return await original(self, message, **kwargs)
+
+    monkeypatch.setattr(SmtpSender, "send", flaky)
+    mails = await _load(team, 6, seed=16)
+    await team.start()
+    await _all_answered_once(team, mails, timeout=30)
+    assert team.service is not None
+    assert not any(t.done() for t in team.service._tasks)
