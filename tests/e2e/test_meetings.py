@@ -8,6 +8,7 @@ import dataclasses
 import email
 from datetime import date, datetime
 from email import policy
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
@@ -16,6 +17,7 @@ from esp_coord.clock import DrivenClock
 from esp_coord.intake import IncomingMail, parse_mail
 from plans.meetings import Meeting
 from plans.model import Plan
+from tests.e2e.clocked import start_at_date_of
 from tests.e2e.harness import Team, wait_until
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -78,12 +80,19 @@ async def reminders_to(team: Team, address: str, ref: str, count: int) -> list[I
     return found()
 
 
+async def cancel_seen_by_claire(team: Team, clock: DrivenClock, raw: bytes
+                                ) -> tuple[Calendar, Any]:
+    """Submits the cancelling mail ``raw``; the calendar Claire then got, and its event."""
+    before = len(sent_raw(team, CLAIRE))
+    await submit_and_answer(team, raw, clock)
+    await wait_until(lambda: len(sent_raw(team, CLAIRE)) > before, what="cancel to Claire")
+    cal = calendars(sent_raw(team, CLAIRE)[-1])[0][1]
+    return cal, event_of(cal)
+
+
 async def test_example_04_invitation_reminders_report_and_cancellations(
         team: Team, example_messages: dict[str, bytes]) -> None:
-    first = parse_mail(example_messages["01-nouveau-pps"])
-    assert first.date is not None
-    clock = DrivenClock(first.date)
-    await team.start(clock=clock)
+    clock = await start_at_date_of(team, example_messages["01-nouveau-pps"])
     members = [m.email for m in team.config.members]
     await submit_and_answer(team, example_messages["01-nouveau-pps"], clock)
     ack = await submit_and_answer(team, example_messages["04-rcp-nouvelle"], clock)
@@ -157,12 +166,9 @@ async def test_example_04_invitation_reminders_report_and_cancellations(
     assert meeting.held_on(date(2026, 12, 3)) is not None and meeting.plans == []
 
     # Cancel one occurrence: METHOD:CANCEL with RECURRENCE-ID, SEQUENCE bumped.
-    before = len(sent_raw(team, CLAIRE))
-    await submit_and_answer(team, _mail("ANNULER RCP-2026-001 du 07/01/2027", "congés", "an1",
-                                        datetime(2026, 12, 4, 9, 0, tzinfo=PARIS)), clock)
-    await wait_until(lambda: len(sent_raw(team, CLAIRE)) > before, what="cancel to Claire")
-    cal = calendars(sent_raw(team, CLAIRE)[-1])[0][1]
-    event = event_of(cal)
+    cal, event = await cancel_seen_by_claire(team, clock, _mail(
+        "ANNULER RCP-2026-001 du 07/01/2027", "congés", "an1",
+        datetime(2026, 12, 4, 9, 0, tzinfo=PARIS)))
     assert cal["METHOD"] == "CANCEL" and int(event["SEQUENCE"]) == 1
     assert str(event["UID"]) == f"RCP-2026-001@{BOT_DOMAIN}"
     assert event.decoded("RECURRENCE-ID") == datetime(2027, 1, 7, 12, 30, tzinfo=PARIS)
@@ -173,12 +179,8 @@ async def test_example_04_invitation_reminders_report_and_cancellations(
     assert {r.payload["day"] for r in pending} == {"2027-02-04", "2027-03-04"}
 
     # Cancel the series: METHOD:CANCEL without RECURRENCE-ID, no reminder left.
-    before = len(sent_raw(team, CLAIRE))
-    await submit_and_answer(team, _mail("ANNULER RCP-2026-001", "", "an2",
-                                        datetime(2026, 12, 4, 10, 0, tzinfo=PARIS)), clock)
-    await wait_until(lambda: len(sent_raw(team, CLAIRE)) > before, what="series cancel")
-    cal = calendars(sent_raw(team, CLAIRE)[-1])[0][1]
-    event = event_of(cal)
+    cal, event = await cancel_seen_by_claire(team, clock, _mail(
+        "ANNULER RCP-2026-001", "", "an2", datetime(2026, 12, 4, 10, 0, tzinfo=PARIS)))
     assert cal["METHOD"] == "CANCEL" and int(event["SEQUENCE"]) == 2
     assert "RECURRENCE-ID" not in event
     pending = await team.service.store.run(
@@ -187,10 +189,7 @@ async def test_example_04_invitation_reminders_report_and_cancellations(
 
 
 async def test_rights_and_listing(team: Team, example_messages: dict[str, bytes]) -> None:
-    first = parse_mail(example_messages["01-nouveau-pps"])
-    assert first.date is not None
-    clock = DrivenClock(first.date)
-    await team.start(clock=clock)
+    clock = await start_at_date_of(team, example_messages["01-nouveau-pps"])
     await submit_and_answer(team, example_messages["01-nouveau-pps"], clock)
     await submit_and_answer(team, example_messages["04-rcp-nouvelle"], clock)
     when = datetime(2026, 11, 25, 10, 0, tzinfo=PARIS)

@@ -11,9 +11,9 @@ import email.utils
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from esp_coord.clock import DrivenClock
 from esp_coord.intake import IncomingMail, parse_mail
 from plans.model import Plan
+from tests.e2e.clocked import start_at_date_of
 from tests.e2e.harness import Team, wait_until
 from tests.e2e.test_crash_recovery import Crash, CrashingSender, _crashed
 
@@ -53,10 +53,7 @@ def fait(reminder: IncomingMail, at: datetime) -> bytes:
 
 async def test_reminder_by_mail_then_fait_in_reply(team: Team,
                                                    example_messages: dict[str, bytes]) -> None:
-    first = parse_mail(example_messages["01-nouveau-pps"])
-    assert first.date is not None
-    clock = DrivenClock(first.date)
-    await team.start(clock=clock)
+    clock = await start_at_date_of(team, example_messages["01-nouveau-pps"])
     await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
 
     await clock.set(datetime(2026, 11, 30, 8, 0, 1, tzinfo=PARIS))
@@ -81,10 +78,7 @@ async def test_reminder_by_mail_then_fait_in_reply(team: Team,
 
 async def test_killed_between_send_and_record_sends_the_reminder_once(
         team: Team, example_messages: dict[str, bytes]) -> None:
-    first = parse_mail(example_messages["01-nouveau-pps"])
-    assert first.date is not None
-    clock = DrivenClock(first.date)
-    await team.start(clock=clock)
+    clock = await start_at_date_of(team, example_messages["01-nouveau-pps"])
     await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
     await wait_until(lambda: settled(team), what="the acknowledgement recorded")
     await team.stop()
