@@ -115,7 +115,11 @@ def table(result: dict[str, Any]) -> Table:
               "")
     t.add_row("backlog: baseline rate (mails/s)",
               f"{med(b['rate_per_s'] for b in baselines):.1f}", "")
-    t.add_row("backlog_ratio", f"{result['backlog_ratio']:.2f}", ">= 0.8")
+    t.add_row("backlog: service CPU (ms/mail)",
+              f"{med(s['cpu_ms_per_mail'] for s in services):.1f}", "")
+    t.add_row("backlog: baseline CPU (ms/mail)",
+              f"{med(b['cpu_ms_per_mail'] for b in baselines):.2f}", "")
+    t.add_row("backlog_ratio", f"{result['backlog_ratio']:.3f}", ">= 0.8")
     t.add_row("latency p50 (s)", f"{result['latency']['p50_s']:.2f}", "")
     t.add_row("latency_p95_s", f"{result['latency_p95_s']:.2f}", "<= 1.5")
     p = result["parsing"]
@@ -124,7 +128,10 @@ def table(result: dict[str, Any]) -> Table:
     t.add_row("parsing: ratio to stdlib", f"{p['ratio_to_stdlib']:.2f}", "")
     for key, target in (("scheduler_rebuild_s", "<= 10"), ("scheduler_rss_mb", "<= 400")):
         value = result.get(key)
-        t.add_row(key, "n/a" if value is None else f"{value:.1f}", target)
+        t.add_row(key, "n/a" if value is None else f"{value:.3g}", target)
+    if result["scheduler"].get("dispatch_day_s") is not None:
+        t.add_row("scheduler: one day's dispatch (s)",
+                  f"{result['scheduler']['dispatch_day_s']:.2f}", "")
     env = result["environment"]
     t.caption = (f"{env['cpu_count']} cores, load {env['load_average_start']} at start, "
                  f"{env['load_average_end']} at end")
