@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import dataclasses
 import json
 import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -41,15 +39,9 @@ DAY_MEASURED = FIRST_DAY  # the first day of follow-ups: no late backlog before 
 
 
 def _config(folder: Path) -> Any:
-    from esp_coord.config import config_from_dict
+    from esp_coord.demo import example_config
 
-    path = ROOT / "config" / "esp.example.toml"
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    for server in ("imap", "smtp"):
-        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
-    config = config_from_dict(data, path=path)
-    return dataclasses.replace(config, database_url=f"sqlite+aiosqlite:///{folder / 'esp.db'}",
-                               key_file=folder / "esp.key")
+    return example_config(folder, "esp")
 
 
 async def fill(folder: Path, plans: int, followups: int, meetings: int) -> dict[str, Any]:

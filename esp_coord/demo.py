@@ -50,14 +50,17 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         await asyncio.sleep(0.05)
 
 
-def example_config(folder: Path) -> Config:
-    """The example team's configuration, its mail servers to be filled in."""
+def example_config(folder: Path, name: str = "demo") -> Config:
+    """The example team's configuration, its mail servers to be filled in, its
+    SQLite database and key file ``name``.db and ``name``.key in ``folder``
+    (also used by tests and benchmarks)."""
     data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     for server in ("imap", "smtp"):
         data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
     config = config_from_dict(data, path=EXAMPLE_CONFIG)
-    return dataclasses.replace(config, database_url=f"sqlite+aiosqlite:///{folder / 'demo.db'}",
-                               key_file=folder / "demo.key")
+    return dataclasses.replace(config,
+                               database_url=f"sqlite+aiosqlite:///{folder / (name + '.db')}",
+                               key_file=folder / f"{name}.key")
 
 
 # After the last mail, the clock runs on this long: through the next meeting

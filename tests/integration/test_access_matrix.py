@@ -23,7 +23,6 @@ import dataclasses
 import email
 import email.policy
 import shutil
-import tomllib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -34,15 +33,14 @@ from pathlib import Path
 
 import pytest
 
-from esp_coord.config import Config, Member, config_from_dict
+from esp_coord.config import Config, Member
 from esp_coord.crypto import Keyring
+from esp_coord.demo import example_config
 from esp_coord.handlers import make_handler
 from esp_coord.processing import Outcome, Processor
 from esp_coord.store import Store
 from plans.model import Plan
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_CONFIG = ROOT / "config" / "esp.example.toml"
 NOW = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
 
 P1, P2, P3, P9 = "PPS-2026-0001", "PPS-2026-0002", "PPS-2026-0003", "PPS-2026-0999"
@@ -112,12 +110,7 @@ def may_list(member: Member, ref: str) -> bool:
 
 
 def team_config(folder: Path) -> Config:
-    data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    for server in ("imap", "smtp"):
-        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
-    config = config_from_dict(data, path=EXAMPLE_CONFIG)
-    return dataclasses.replace(config, database_url=f"sqlite+aiosqlite:///{folder / 'esp.db'}",
-                               key_file=folder / "esp.key")
+    return example_config(folder, "esp")
 
 
 @dataclass
