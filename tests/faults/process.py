@@ -81,6 +81,7 @@ class ServiceProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
         self._log_offset = 0
+        self.reminders_at = 0.0  # time.monotonic() when the reminders fall due
 
     async def start(self) -> None:
         assert self.proc is None or self.proc.returncode is not None

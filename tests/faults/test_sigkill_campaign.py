@@ -38,6 +38,7 @@ from tests.servers.smtp_front import SmtpFront
 
 ROUNDS = 10
 MAILS = 200
+REMINDERS_IN = 15.0  # seconds from the configuration to the reminders of the day
 
 
 def answers_by_thread(front: SmtpFront) -> Counter[str]:
@@ -49,6 +50,18 @@ def answers_by_thread(front: SmtpFront) -> Counter[str]:
         for mid in parse_mail(received.content).in_reply_to:
             counts[mid] += 1
     return counts
+
+
+async def _plans_in(service: ServiceProcess, count: int) -> bool:
+    path = Path(service.config.database_url.split(":///", 1)[1])
+    if not path.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            found = db.execute("SELECT count(*) FROM documents WHERE kind = 'plan'").fetchone()
+    except sqlite3.Error:  # not created yet, or locked for a moment
+        return False
+    return bool(found and found[0] >= count)
 
 
 def _reminder_mails(front: SmtpFront) -> Counter[str]:
@@ -90,7 +103,8 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
     rng = random.Random(seed)
     mails = backlog(seed, MAILS)
     await dovecot.deliver_many([m.raw for m in mails])
-    service = ServiceProcess(write_config(tmp_path, dovecot, front, reminders_in=12))
+    service = ServiceProcess(write_config(tmp_path, dovecot, front, reminders_in=REMINDERS_IN))
+    service.reminders_at = time.monotonic() + REMINDERS_IN
     try:
         await _campaign(service, dovecot, front, mails, rng, seed)
     finally:
@@ -102,7 +116,16 @@ async def _campaign(service: ServiceProcess, dovecot: DovecotServer, front: Smtp
     folders = service.config.folders
 
     kills: list[str] = []
-    for _ in range(ROUNDS):
+    # First round: killed once a few plans exist, well before their reminder
+    # falls due (REMINDERS_IN after the configuration was written).
+    await service.start()
+    await wait_for(lambda: _plans_in(service, 5), 60, "the first plans", service)
+    await service.kill()
+    kills.append("plans>=5")
+    rounds = 1
+    while rounds < ROUNDS or time.monotonic() < service.reminders_at + 3:
+        # At least ROUNDS kills, and some after the reminders fall due.
+        rounds += 1
         await service.start()
         if rng.random() < 0.2:
             # During start-up: imports, migrations, first connection.
