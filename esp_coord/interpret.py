@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from esp_coord.config import Config
 from esp_coord.handlers.meetings import agenda_lines, calendar_reply, referenced_meeting
@@ -38,10 +38,16 @@ from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.triage import triage
 from plans.commands import DISPLAY, Detected, closest_commands, detect_command
 from plans.dates import parse_date
-from plans.drafts import ActionDraft, LineError, LineWarning, PlanDraft, PlanUpdate
+from plans.drafts import ActionDraft, LineError, LineWarning, Parsed, PlanDraft, PlanUpdate
 from plans.errors import FieldError
 from plans.grammar import parse_new_plan, parse_update
-from plans.meeting_grammar import parse_cancel, parse_new_meeting, parse_report
+from plans.meeting_grammar import (
+    Cancellation,
+    Report,
+    parse_cancel,
+    parse_new_meeting,
+    parse_report,
+)
 from plans.people import Person
 from plans.rhythm import When
 
@@ -262,24 +268,32 @@ def _list_meetings(ctx: _Context) -> None:
         ctx.report["warnings"].append(_warning(ignored))
 
 
-def _cancel_meeting(ctx: _Context) -> None:
+_OnDay = TypeVar("_OnDay", Cancellation, Report)
+
+
+def _about_a_meeting_day(ctx: _Context, parse: Callable[..., Parsed[_OnDay]]) -> _OnDay | None:
+    """``ANNULER`` and ``COMPTE-RENDU``: the meeting, then the day and lines."""
     _targeted_meeting(ctx)
-    parsed = parse_cancel(ctx.detected.args, ctx.detected.lines, today=ctx.today)
+    parsed = parse(ctx.detected.args, ctx.detected.lines, today=ctx.today)
     ctx.grammar_result(parsed.errors, parsed.warnings)
-    if parsed.ok and parsed.value is not None:
-        ctx.report["date"] = _iso(parsed.value.day)
-        ctx.report["comment"] = parsed.value.reason or None
+    if not parsed.ok or parsed.value is None:
+        return None
+    ctx.report["date"] = _iso(parsed.value.day)
+    return parsed.value
+
+
+def _cancel_meeting(ctx: _Context) -> None:
+    cancellation = _about_a_meeting_day(ctx, parse_cancel)
+    if cancellation is not None:
+        ctx.report["comment"] = cancellation.reason or None
 
 
 def _meeting_report(ctx: _Context) -> None:
-    _targeted_meeting(ctx)
-    parsed = parse_report(ctx.detected.args, ctx.detected.lines, today=ctx.today)
-    ctx.grammar_result(parsed.errors, parsed.warnings)
-    if parsed.ok and parsed.value is not None:
-        ctx.report["date"] = _iso(parsed.value.day)
+    report = _about_a_meeting_day(ctx, parse_report)
+    if report is not None:
         ctx.report["decisions"] = [{"line": line, "plan_ref": ref, "text": text}
-                                   for line, ref, text in parsed.value.decisions]
-        ctx.report["notes"] = list(parsed.value.notes)
+                                   for line, ref, text in report.decisions]
+        ctx.report["notes"] = list(report.notes)
 
 
 _STEPS: dict[str | None, Callable[[_Context], None]] = {
