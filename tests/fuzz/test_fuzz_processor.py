@@ -32,7 +32,7 @@ from tests.e2e.harness import EXAMPLE_CONFIG
 from tests.fuzz.strategies import MEMBERS, hostile_mail
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-FEWER = max(100, settings.default.max_examples // 10)
+FEWER = max(100, settings.default.max_examples // 15)
 OUTCOMES = {"answered", "quarantined", "ignored"}
 
 
