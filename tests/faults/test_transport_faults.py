@@ -145,8 +145,11 @@ async def test_database_locked_for_a_few_seconds_is_waited_out_not_dropped(
     await holder
     await _all_answered_once(team, mails)
     assert team.service is not None
-    records = await team.service.store.run(
-        lambda tx: asyncio.gather(*(tx.processed(f"mid:{m.message_id.lower()}") for m in mails)))
+
+    async def outcomes(tx):  # type: ignore[no-untyped-def]
+        return [await tx.processed(f"mid:{m.message_id.lower()}") for m in mails]
+
+    records = await team.service.store.run(outcomes)
     assert [r.outcome for r in records if r is not None and r.outcome == "failed"] == []
     assert None not in records
 
