@@ -197,9 +197,11 @@ async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int
         async def read(tx):  # type: ignore[no-untyped-def]
             outcomes = {m.message_id: await tx.processed(f"mid:{m.message_id.lower()}")
                         for m in mails}
-            return outcomes, await tx.find_documents("plan"), await tx.outbox_stats()
+            plans = await tx.find_documents("plan")
+            histories = [len(await tx.history("plan", p.ref)) for p in plans]
+            return outcomes, plans, histories, await tx.outbox_stats()
 
-        outcomes, plans, stats = await store.run(read)
+        outcomes, plans, histories, stats = await store.run(read)
     expected_outcome = {"plan": "answered", "help": "answered", "unknown-plan": "answered",
                         "stranger": "quarantined", "automatic": "ignored"}
     wrong = {m.message_id: (outcomes[m.message_id].outcome if outcomes[m.message_id] else None)
@@ -211,6 +213,9 @@ async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int
     assert len(plans) == len(created), f"seed {seed}: {len(plans)} plans for {len(created)}"
     assert sorted(p.ref for p in plans) == [f"PPS-2026-{n:04d}" for n in
                                             range(1, len(created) + 1)]
+    # Each plan saved once (one history entry, version 1) with its two actions.
+    assert set(histories) == {1} and {p.version for p in plans} == {1}, seed
+    assert {len(p.data["actions"]) for p in plans} == {2}, seed
     patients = Counter(p.data["patient"]["family_name"] for p in plans)
     assert set(patients) == {m.patient for m in created} and max(patients.values()) == 1
     answered = sum(m.answered for m in mails)
