@@ -8,6 +8,7 @@ mail still gets exactly one answer and ends in its folder.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import sqlite3
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from esp_coord import bootstrap
 from esp_coord.store import Store
-from tests.e2e.harness import Team, wait_until
+from tests.e2e.harness import FAST, Team, wait_until
 from tests.faults.backlog import BOT, Expected, backlog
 from tests.faults.test_sigkill_campaign import answers_by_thread
 
@@ -73,7 +74,7 @@ def _processed(team: Team) -> int:
 
 
 async def test_smtp_down_for_a_while_then_everything_is_delivered_once(team: Team) -> None:
-    mails = await _load(team, 40, seed=11)
+    mails = await _load(team, 30, seed=11)
     await team.front.go_down()
     await team.start()
     # Every mail is decided and filed while no answer can leave.
@@ -85,7 +86,7 @@ async def test_smtp_down_for_a_while_then_everything_is_delivered_once(team: Tea
 
 
 async def test_smtp_refusing_mid_backlog_delivers_when_it_accepts_again(team: Team) -> None:
-    mails = await _load(team, 40, seed=12)
+    mails = await _load(team, 30, seed=12)
     await team.start()
     await wait_until(lambda: len(team.front.messages) >= 5, 30, "the first answers")
     team.front.refuse(451, stage="mail")  # until cleared
@@ -100,9 +101,11 @@ async def test_imap_server_restarted_under_load_reconnects_within_10_s(team: Tea
     # instead, its LMTP deliveries (the witness copies) were seen to take
     # about 5 s each, the IDLE renewal period, while LMTP alone after such a
     # restart is fast: worth a look, but too slow for this suite.
-    mails = await _load(team, 80, seed=13)
-    await team.start()
+    mails = await _load(team, 50, seed=13)
+    # Small batches: the restart lands in the middle of the backlog.
+    await team.start(tuning=dataclasses.replace(FAST, batch_size=5))
     await wait_until(lambda: _processed(team) >= 10, 30, "the first mails processed")
+    assert _processed(team) < 40
     await team.dovecot.restart()
     back = _processed(team)
     # Reconnected and working again: more mails decided, within 10 s of the
@@ -131,7 +134,7 @@ async def test_database_locked_for_a_few_seconds_is_waited_out_not_dropped(
     # transaction: the mailroom's own pause-and-retry is exercised too.
     monkeypatch.setattr(bootstrap, "Store", functools.partial(
         Store, busy_timeout=0.2, retry_delay=0.05, max_retry_delay=0.1))
-    mails = await _load(team, 30, seed=14)
+    mails = await _load(team, 20, seed=14)
     await team.start()
     await wait_until(lambda: _processed(team) >= 3, 30, "the first mails processed")
     path = Path(team.config.database_url.split(":///", 1)[1])
