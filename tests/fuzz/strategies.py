@@ -49,8 +49,16 @@ COMMAND_WORDS = ["NOUVEAU PPS", "MAJ", "MAJ PPS-2026-0001", "CLORE PPS-2026-0001
                  "STATUT PPS-2026-0001", "LISTE", "FAIT 1", "FAIT", "REPORTER 1 au 15/12/2026",
                  "AIDE", "RCP NOUVELLE", "RCP", "ANNULER RCP-2026-001", "CR RCP-2026-001",
                  "RE: [PPS-2026-0001] Plan créé", "TR: Fwd: AW: statut", "?", ""]
-KEY_WORDS = sorted(KEYS) + ["Patient", "INS", "Action", "- Action", "• Équipe", "PATIENT",
-                            "Né(e) le", "Protocole", "Date", "Lieu", "Participants", "http"]
+# Keys of RCP NOUVELLE bodies, mixed with the plan keys.
+MEETING_KEYS = ["Date", "Durée", "Lieu", "Visio", "Participants", "Invités", "Récurrence",
+                "Rythme", "Patients", "Ordre du jour", "Titre", "Quand", "Heure"]
+MEETING_VALUES = ["03/12/2026 à 12h30", "jeudi 12h", "demain 14h", "hier", "31/02/2027 à 25h",
+                  "1h30", "90 min", "-1 h", "tous les mardis", "chaque mois", "le premier lundi",
+                  "tous les 0 jours", "tous", "Dr DURAND, IDE MARIE", "toute l'équipe",
+                  "PPS-2026-0001, PPS-2026-0002", "https://visio.test/x", "salle 1"]
+KEY_WORDS = sorted(KEYS) + MEETING_KEYS + [
+    "Patient", "INS", "Action", "- Action", "• Équipe", "PATIENT", "Né(e) le", "Protocole",
+    "http"]
 VALUES = [
     "MARTIN Jeanne", "Jeanne", "12/03/1948", "31/02/1937", "25 juin 1941", "hier", "F", "M",
     "X", "2 48 03 75 056 118 78", "248037505611878", "1 37 11 69 123 045 99", "2A0000", "oui",
@@ -126,7 +134,9 @@ def plan_body(rng: random.Random) -> str:
     lines = []
     for _ in range(rng.randrange(15)):
         key = rng.choice(KEY_WORDS) if rng.random() < 0.85 else text(rng, 15)
-        value = rng.choice(VALUES) if rng.random() < 0.7 else text(rng, 60)
+        roll = rng.random()
+        value = (rng.choice(VALUES) if roll < 0.5 else rng.choice(MEETING_VALUES) if roll < 0.7
+                 else text(rng, 60))
         lines.append(key + rng.choice(SEPARATORS) + value)
         if rng.random() < 0.15:
             lines.append(rng.choice(EXTRA_LINES))

@@ -1,4 +1,4 @@
-"""Fuzzing the grammar: commands and plan bodies with mixed-up keys and values.
+"""Fuzzing the grammars: commands, plan and meeting bodies with mixed-up keys and values.
 
 Every input gives a ``Detected`` and a ``Parsed`` (value or errors), and the
 error answer renders; nothing raises.
@@ -6,7 +6,8 @@ error answer renders; nothing raises.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,12 +15,14 @@ from hypothesis import strategies as st
 from esp_coord.handlers.plans import library
 from plans.commands import detect_command
 from plans.grammar import parse_new_plan, parse_update
+from plans.meeting_grammar import parse_new_meeting
 from plans.render import render_errors
 from tests.fuzz.strategies import COMMAND_WORDS, header_value, plan_body, seeded
 from tests.unit.plans_examples import DURAND, MARIE, ROSTER
 
 LIBRARY = library()
 TODAY = date(2026, 11, 23)
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def _lines(body: str) -> list[tuple[int, str]]:
@@ -35,6 +38,9 @@ def test_detect_command_then_parse(subject: str, body: str) -> None:
                                        library=LIBRARY)),
         ("MAJ", parse_update(lines, today=TODAY, sender=MARIE, team=[DURAND, MARIE],
                              roster=ROSTER, library=LIBRARY)),
+        ("RCP_NOUVELLE", parse_new_meeting(lines, today=TODAY, tz=PARIS, sender=DURAND,
+                                           roster=ROSTER,
+                                           now=datetime(2026, 11, 23, 9, tzinfo=PARIS))),
     ):
         assert parsed.ok == (parsed.value is not None)
         assert parsed.ok or parsed.errors
