@@ -192,3 +192,19 @@ def test_the_corpus_can_be_written_out(tmp_path: Path) -> None:
     assert len(paths) == len(small)
     for path in paths:
         assert parse_mail(path.read_bytes()).size == path.stat().st_size
+
+
+@pytest.mark.parametrize("address", [
+    "claire.durand@x.mssante.fr.evil.test", "claire.durand@mssante.fr.evil.test",
+    "claire.durand@evilmssante.fr", "claire.durand@x.mssante.fr@evil.test",
+    "claire.durand@x.mssante.fr.", "claire.durand@x.mssante.frr", "x.mssante.fr"])
+def test_production_pattern_refuses_lookalikes(address: str) -> None:
+    from esp_coord.config import domain_is_trusted
+
+    trusted = ("*.mssante.fr",)
+    assert domain_is_trusted("claire.durand@medecin.mssante.fr", trusted)
+    if address.endswith("."):
+        # A trailing dot is the same domain, fully qualified: still trusted.
+        assert domain_is_trusted(address, trusted)
+    else:
+        assert not domain_is_trusted(address, trusted)
