@@ -4,7 +4,8 @@ The configuration file points at the test's Dovecot (IMAPS) and SMTP front
 (STARTTLS), both trusting the test CA, and at a SQLite file beside it. Short
 grace periods come through ``ESP_COORD_TUNING`` so that the delivery's
 crash recovery (resend a row whose witness copy never came back) happens in
-seconds instead of minutes.
+seconds instead of minutes. ``ESP_FAULT_COMMAND`` replaces the command (for
+instance a wrapper that dumps the asyncio tasks on a signal, to debug a hang).
 """
 
 from __future__ import annotations
