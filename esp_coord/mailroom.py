@@ -119,7 +119,7 @@ class Mailroom:
         mails = await self.mailbox.fetch(uids)
         moves: dict[str, list[int]] = defaultdict(list)
         # One commit for the batch; nothing moves before it (see processing).
-        async with self.processor.batch():
+        async with self.processor.batch(on_commit=self.on_committed):
             for mail in mails:
                 outcome = await self.processor.process(mail.raw)
                 moves[outcome.folder].append(mail.uid)

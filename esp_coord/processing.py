@@ -6,19 +6,22 @@ So a mail seen again after a crash (still in the inbox because the move did
 not happen) is recognised and only moved: its effect never happens twice.
 
 Inside ``async with processor.batch():`` the mails of one fetched batch share
-one database transaction, each in its own savepoint (a failing handler undoes
-only its own mail), committed once when the block ends: one commit, hence one
-fsync, per batch rather than per mail. The batch is moved out of the inbox
-only after that commit, so a crash before it leaves every mail of the batch
-in the inbox with nothing recorded: processed again, as one at a time would.
+a database transaction, each in its own savepoint (a failing handler undoes
+only its own mail), committed when the block ends or after ``BATCH_HOLD``
+seconds: a few commits (fsyncs) per batch rather than one per mail. The batch
+is moved out of the inbox only after its last commit, so a crash before that
+leaves every mail of the batch in the inbox, either with nothing recorded
+(processed again) or already committed (recognised, only moved), exactly as
+when each mail had its own transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,6 +36,9 @@ from plans.typography import french
 log = logging.getLogger(__name__)
 
 _HEAD_LIMIT = 64 * 1024
+# Longest a batch keeps the write transaction open (seconds): the delivery's
+# marks and the reminders wait at most about this long behind the mailroom.
+BATCH_HOLD = 0.25
 _FROM_LINE = re.compile(rb"^from:[^\n]*(?:\n[ \t][^\n]*)*", re.IGNORECASE | re.MULTILINE)
 
 
@@ -65,27 +71,56 @@ class Processor:
         self.store = store
         self.handler = handler
         self.now = now
-        self._batch: Tx | None = None
+        self._in_batch = False
+        self._on_commit: Callable[[], None] = lambda: None
+        self._tx_scope: AbstractAsyncContextManager[Tx] | None = None
+        self._tx: Tx | None = None
+        self._tx_opened = 0.0
 
     @asynccontextmanager
-    async def batch(self) -> AsyncIterator[None]:
-        """``process()`` calls inside share one transaction, committed at the end.
-        Raises ``StoreBusy`` (nothing committed) when the database stays busy."""
-        if self._batch is not None:
+    async def batch(self, *, on_commit: Callable[[], None] = lambda: None
+                    ) -> AsyncIterator[None]:
+        """``process()`` calls inside share a transaction (a savepoint each),
+        committed at the end, or earlier once it has been open ``BATCH_HOLD``
+        seconds (``on_commit`` is then called) so that other writers never wait
+        long. Raises ``StoreBusy`` when the database stays busy; what was not
+        committed is rolled back on any exception."""
+        if self._in_batch:
             raise RuntimeError("batches do not nest")
-        async with self.store.transaction() as tx:
-            self._batch = tx
-            try:
-                yield
-            finally:
-                self._batch = None
+        self._in_batch, self._on_commit = True, on_commit
+        try:
+            yield
+        except BaseException as exc:
+            await self._end_tx(exc)
+            raise
+        else:
+            await self._end_tx(None)
+        finally:
+            self._in_batch, self._on_commit = False, lambda: None
+
+    async def _end_tx(self, exc: BaseException | None) -> None:
+        scope, self._tx_scope, self._tx = self._tx_scope, None, None
+        if scope is None:
+            return
+        if exc is None:
+            await scope.__aexit__(None, None, None)  # commit
+        else:
+            await scope.__aexit__(type(exc), exc, exc.__traceback__)  # rollback
 
     async def _run(self, fn: Callable[[Tx], Awaitable[Outcome]]) -> Outcome:
-        tx = self._batch
-        if tx is None:
+        if not self._in_batch:
             return await self.store.run(fn)
-        async with tx.connection.begin_nested():
-            return await fn(tx)
+        if self._tx is None:
+            scope = self.store.transaction()
+            self._tx = await scope.__aenter__()
+            self._tx_scope, self._tx_opened = scope, time.monotonic()
+        async with self._tx.connection.begin_nested():
+            return await fn(self._tx)
+
+    async def _maybe_commit(self) -> None:
+        if self._tx is not None and time.monotonic() - self._tx_opened >= BATCH_HOLD:
+            await self._end_tx(None)
+            self._on_commit()
 
     def _own_copy(self, raw: bytes) -> IncomingMail | None:
         """The witness copy of one of our answers, read from its headers alone:
@@ -102,6 +137,12 @@ class Processor:
         return mail if is_own_copy(mail, self.config) else None
 
     async def process(self, raw: bytes) -> Outcome:
+        outcome = await self._process(raw)
+        if self._in_batch:
+            await self._maybe_commit()
+        return outcome
+
+    async def _process(self, raw: bytes) -> Outcome:
         mail = self._own_copy(raw) or parse_mail(
             raw, max_message_bytes=self.config.limits.max_message_bytes,
             max_attachment_bytes=self.config.limits.max_attachment_bytes)
@@ -110,7 +151,7 @@ class Processor:
         except StoreBusy:
             raise
         except Exception as e:
-            if self._batch is not None and is_busy(e):
+            if self._in_batch and is_busy(e):
                 raise StoreBusy("the database is busy (locked or in conflict)") from e
             # A bug must not lose the mail nor stop the service. Only the type
             # is logged: an exception message may quote the mail.
