@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from esp_coord import witness
 from esp_coord.ports import MailSender, SendRejected, SendTemporaryError
 from esp_coord.store import OutboxItem, OutboxStateError, Store, StoreBusy, Tx
 
@@ -157,7 +158,8 @@ class Delivery:
         if self.witness and self.bot_address not in recipients:
             recipients.append(self.bot_address)
         try:
-            await self.sender.send(item.raw, sender=self.bot_address, recipients=recipients)
+            raw = witness.stamp(item.raw, self.store.keyring, item.message_id)
+            await self.sender.send(raw, sender=self.bot_address, recipients=recipients)
         except SendTemporaryError as e:
             delay = min(self.retry_cap, self.retry_base * 2 ** min(item.attempts, 16))
             log.warning("outbox %s: temporary failure (%s), retry in %ss",

@@ -98,7 +98,7 @@ def _empty(mail: IncomingMail) -> dict[str, Any]:
 def ignored_reason(mail: IncomingMail, config: Config) -> str | None:
     """Why the service would not process the mail at all (English): the
     processor's own sorting (``esp_coord.triage``)."""
-    return triage(mail, config).reason
+    return triage(mail, config, None).reason
 
 
 def _line_error(e: LineError) -> dict[str, Any]:

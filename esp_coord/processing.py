@@ -22,15 +22,16 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from esp_coord import witness
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member, domain_is_trusted
-from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.intake import IncomingMail, digest_key, parse_mail
 from esp_coord.store import Store, StoreBusy, Tx
 from esp_coord.store.engine import is_busy
-from esp_coord.triage import is_own_copy, triage
+from esp_coord.triage import claims_own_copy, triage
 from plans.typography import french
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class Processor:
         if line is None or self.config.bot_address.encode() not in line.group().lower():
             return None
         mail = parse_mail(block)
-        return mail if is_own_copy(mail, self.config) else None
+        return mail if claims_own_copy(mail, self.config) else None
 
     async def process(self, raw: bytes) -> Outcome:
         outcome = await self._process(raw)
@@ -146,6 +147,13 @@ class Processor:
         mail = self._own_copy(raw) or parse_mail(
             raw, max_message_bytes=self.config.limits.max_message_bytes,
             max_attachment_bytes=self.config.limits.max_attachment_bytes)
+        if claims_own_copy(mail, self.config) and not witness.is_genuine(
+                self.store.keyring, mail.message_id, mail.witness):
+            # A forgery keyed by the Message-ID it borrows would make the real
+            # copy, when it comes, look already processed.
+            mail = replace(mail, dedup_key=digest_key(raw))
+            log.warning("mail %s: from our own address without a valid witness tag "
+                        "(forged?): quarantined", mail.message_id or mail.dedup_key)
         try:
             return await self._run(lambda tx: self._decide(tx, mail))
         except StoreBusy:
@@ -211,7 +219,7 @@ class Processor:
                                    now: datetime) -> tuple[str, str, list[Answer]]:
         cfg = self.config
         folders = cfg.folders
-        verdict = triage(mail, cfg)  # shared with ``esp-coord parse``
+        verdict = triage(mail, cfg, self.store.keyring)  # shared with ``esp-coord parse``
         if verdict.outcome == "own-copy":
             await tx.confirm_delivered(mail.message_id or "", now)
             return "own-copy", folders.sent, []

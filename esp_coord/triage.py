@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from esp_coord import witness
 from esp_coord.config import Config, Member, domain_is_trusted
+from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail
 
-__all__ = ["Triage", "is_own_copy", "triage"]
+__all__ = ["Triage", "claims_own_copy", "triage"]
 
 
 @dataclass(frozen=True)
@@ -22,16 +24,26 @@ class Triage:
     member: Member | None  # the sender, when accepted
 
 
-def is_own_copy(mail: IncomingMail, config: Config) -> bool:
-    """The copy of one of the service's answers (it sends itself a blind copy)."""
+def claims_own_copy(mail: IncomingMail, config: Config) -> bool:
+    """Looks like the copy of one of the service's answers (it sends itself a
+    blind copy); only its witness tag proves it is one."""
     own_domain = "@" + config.message_id_domain + ">"
     return mail.from_address == config.bot_address and (mail.message_id or "").endswith(
         own_domain)
 
 
-def triage(mail: IncomingMail, config: Config) -> Triage:
-    if is_own_copy(mail, config):
-        return Triage("own-copy", "own copy of an answer of the service", None)
+def triage(mail: IncomingMail, config: Config, keyring: Keyring | None) -> Triage:
+    """``keyring`` None (``esp-coord parse`` without the key file): a mail
+    claiming to be an own copy is taken as one, its tag unchecked."""
+    if claims_own_copy(mail, config):
+        if keyring is None:
+            return Triage("own-copy", "own copy of an answer of the service "
+                          "(witness tag not checked without the key)", None)
+        if witness.is_genuine(keyring, mail.message_id, mail.witness):
+            return Triage("own-copy", "own copy of an answer of the service", None)
+        # Never answered: it would be a mail to ourselves, and a forger learns nothing.
+        return Triage("quarantined", "from the service's own address without its witness "
+                      "tag: forged, quarantined, no answer", None)
     if mail.automatic:
         # Auto-replies, bounces, receipts, lists: never answered (no loops).
         return Triage("ignored", f"automatic mail ({mail.automatic}): never answered", None)

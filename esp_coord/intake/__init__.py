@@ -18,7 +18,7 @@ from .mime import content_type as root_content_type
 from .model import Attachment, IncomingMail
 from .quotes import extract_body
 
-__all__ = ["Attachment", "IncomingMail", "parse_mail"]
+__all__ = ["Attachment", "IncomingMail", "digest_key", "parse_mail"]
 
 _PARSER = BytesParser(policy=policy.default)
 _MAX_HEADER_BLOCK = 2**20
@@ -27,6 +27,7 @@ _MAX_HEADER_BLOCK = 2**20
 _CONTAINER = re.compile(rb"boundary|message/(?:rfc822|global)", re.I)
 _MAX_CONTAINERS = 2 * MAX_DEPTH
 _MAX_DELIMITERS = 2 * MAX_PARTS
+_HEX_TAG = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _megabytes(size: int) -> str:
@@ -102,7 +103,7 @@ def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> Inc
         too_large.extend(_too_large_attachments(attachments, max_attachment_bytes))
 
     return IncomingMail(
-        dedup_key=f"mid:{mid.lower()}" if mid else _digest_key(raw),
+        dedup_key=f"mid:{mid.lower()}" if mid else digest_key(raw),
         message_id=mid,
         from_address=from_address,
         from_name=from_name,
@@ -120,6 +121,7 @@ def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> Inc
             return_path=path,
             from_address=from_address,
         ),
+        witness=_witness(headers.first("X-ESP-Coord-Witness")),
         size=len(raw),
         attachments=attachments,
         too_large="; ".join(too_large) or None,
@@ -127,7 +129,12 @@ def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> Inc
     )
 
 
-def _digest_key(raw: bytes) -> str:
+def _witness(value: str | None) -> str | None:
+    found = _HEX_TAG.fullmatch((value or "").strip())
+    return found.group().lower() if found else None
+
+
+def digest_key(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
@@ -152,7 +159,7 @@ def parse_mail(
         return _parse(raw, max_message_bytes, max_attachment_bytes)
     except Exception as exc:  # the last line of defence: see module docstring
         return IncomingMail(
-            dedup_key=_digest_key(raw),
+            dedup_key=digest_key(raw),
             message_id=None,
             from_address="",
             from_name="",
@@ -164,6 +171,7 @@ def parse_mail(
             text="",
             body="",
             automatic=None,
+            witness=None,
             size=len(raw),
             attachments=(),
             too_large=_message_too_large(len(raw), max_message_bytes),

@@ -31,6 +31,7 @@ class IncomingMail:
     text: str  # the whole readable body
     body: str  # what the sender wrote: line N is line N of ``text`` or blank
     automatic: str | None  # why it must never be answered
+    witness: str | None  # the X-ESP-Coord-Witness tag (hex), see esp_coord.witness
     size: int
     attachments: tuple[Attachment, ...]
     too_large: str | None  # French, for the reply to the sender
