@@ -41,7 +41,7 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -o timeout=0 tests/fuzz
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check esp_coord plans adapters tests
+	$(VENV)/bin/ruff check esp_coord plans adapters tests bench
 
 clean:
 	rm -rf $(VENV) var/*.db build *.egg-info
