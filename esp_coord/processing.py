@@ -27,11 +27,11 @@ from datetime import datetime
 
 from esp_coord import witness
 from esp_coord.answers import Answer, render_answer, reply_subject
-from esp_coord.config import Config, Member, domain_is_trusted
+from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail, digest_key, parse_mail
 from esp_coord.store import Store, StoreBusy, Tx
 from esp_coord.store.engine import is_busy
-from esp_coord.triage import claims_own_copy, triage
+from esp_coord.triage import Triage, claims_own_copy, triage
 from plans.typography import french
 
 log = logging.getLogger(__name__)
@@ -174,9 +174,7 @@ class Processor:
         now = self.now()
         folder = self.config.folders.quarantine
         answers = 0
-        member = self.config.member(mail.from_address)
-        if member is not None and not mail.automatic and domain_is_trusted(
-                mail.from_address, self.config.trusted_domains):
+        if triage(mail, self.config, self.store.keyring).outcome == "accepted":
             try:
                 out = render_answer(failure_answer(mail), config=self.config, now=now,
                                     incoming=mail)
@@ -200,7 +198,8 @@ class Processor:
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
-        outcome, folder, answers = await self._classify_and_handle(tx, mail, now)
+        verdict = triage(mail, self.config, self.store.keyring)  # shared with ``esp-coord parse``
+        outcome, folder, answers = await self._classify_and_handle(tx, mail, verdict, now)
         for answer in answers:
             out = render_answer(answer, config=self.config, now=now, incoming=mail)
             # The bot's own address rides along as a blind copy: its arrival
@@ -210,16 +209,15 @@ class Processor:
                              cause=mail.dedup_key)
         await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                                   sender=mail.from_address, outcome=outcome,
-                                  folder=folder, at=now)
+                                  folder=folder, at=now, reason=verdict.code)
         log.info("mail %s from %s: %s -> %s (%d answer(s))", mail.message_id or mail.dedup_key,
                  mail.from_address or "?", outcome, folder, len(answers))
         return Outcome(outcome, folder, replayed=False, answers=len(answers))
 
-    async def _classify_and_handle(self, tx: Tx, mail: IncomingMail,
+    async def _classify_and_handle(self, tx: Tx, mail: IncomingMail, verdict: Triage,
                                    now: datetime) -> tuple[str, str, list[Answer]]:
         cfg = self.config
         folders = cfg.folders
-        verdict = triage(mail, cfg, self.store.keyring)  # shared with ``esp-coord parse``
         if verdict.outcome == "own-copy":
             await tx.confirm_delivered(mail.message_id or "", now)
             return "own-copy", folders.sent, []
