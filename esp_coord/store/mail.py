@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.errors import AlreadyProcessed
 from esp_coord.store.records import OUTCOMES, ProcessedMail
 from esp_coord.store.tables import counters, processed_mail
+
+# The outcomes whose mail lands in the quarantine folder.
+QUARANTINE_OUTCOMES: tuple[str, ...] = ("quarantined", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedMail:
+    """What the coordinator is told about a quarantined mail: never its content."""
+
+    at: datetime
+    sender: str
+    outcome: str        # quarantined | failed
+    reason: str | None  # ``triage.Triage.code``; None before revision 0003 and for failures
 
 
 class MailOps(TxBase):
@@ -39,6 +53,7 @@ class MailOps(TxBase):
         outcome: str,
         folder: str,
         at: datetime,
+        reason: str | None = None,
     ) -> None:
         """Record a handled mail. Raises ``AlreadyProcessed`` if the key is
         known: the caller's transaction (with any answer it enqueued) must then
@@ -56,6 +71,7 @@ class MailOps(TxBase):
                 outcome=outcome,
                 folder=folder,
                 at=at,
+                reason=reason,
             )
             .on_conflict_do_nothing(index_elements=["dedup_key"])
         )
@@ -66,11 +82,41 @@ class MailOps(TxBase):
     async def quarantine_count(self, since: datetime | None = None) -> int:
         """Mails put in quarantine (unknown sender, or the handler failed)."""
         query = select(func.count()).where(
-            processed_mail.c.outcome.in_(("quarantined", "failed"))
+            processed_mail.c.outcome.in_(QUARANTINE_OUTCOMES)
         )
         if since is not None:
             query = query.where(processed_mail.c.at >= since)
         return int((await self._conn.execute(query)).scalar_one())
+
+    async def claim_quarantined(self, before: datetime, notice_at: datetime) -> int:
+        """Give every quarantined mail recorded before ``before`` and not yet
+        reported to the notice ``notice_at``; returns how many were claimed.
+
+        A claim rather than a time window: a mail whose transaction commits
+        after a notice was composed, though stamped earlier, is still unclaimed
+        and goes to the next notice, never lost nor reported twice."""
+        result = await self._conn.execute(
+            update(processed_mail)
+            .where(processed_mail.c.outcome.in_(QUARANTINE_OUTCOMES),
+                   processed_mail.c.notice_at.is_(None),
+                   processed_mail.c.at < before)
+            .values(notice_at=notice_at))
+        return max(int(result.rowcount or 0), 0)
+
+    async def unreported_quarantine(self) -> bool:
+        """Whether a quarantined mail awaits its notice."""
+        query = select(processed_mail.c.id).where(
+            processed_mail.c.outcome.in_(QUARANTINE_OUTCOMES),
+            processed_mail.c.notice_at.is_(None)).limit(1)
+        return (await self._conn.execute(query)).first() is not None
+
+    async def quarantined_in_notice(self, notice_at: datetime) -> list[QuarantinedMail]:
+        """The mails claimed by the notice ``notice_at``, oldest first."""
+        query = (select(processed_mail.c.at, processed_mail.c.sender, processed_mail.c.outcome,
+                        processed_mail.c.reason)
+                 .where(processed_mail.c.notice_at == notice_at)
+                 .order_by(processed_mail.c.at, processed_mail.c.id))
+        return [QuarantinedMail(*row) for row in (await self._conn.execute(query)).all()]
 
     async def next_number(self, kind: str, year: int) -> int:
         """1, 2, 3... per (kind, year). One atomic upsert: the row lock (or

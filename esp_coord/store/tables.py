@@ -75,6 +75,11 @@ processed_mail = Table(
     Column("outcome", String(20), nullable=False),
     Column("folder", Text, nullable=False),
     Column("at", UTCDateTime, nullable=False),
+    # Why a mail was left aside (``triage.Triage.code``), e.g. ``not-on-roster``.
+    Column("reason", String(32)),
+    # The daily quarantine notice that reported it (esp_coord.scheduling.quarantine_notice):
+    # set once, so each quarantined mail is reported exactly once.
+    Column("notice_at", UTCDateTime),
     UniqueConstraint("dedup_key"),
     Index(None, "outcome", "at"),
 )

@@ -342,7 +342,7 @@ async def test_restart_keeps_data_and_migrations_are_idempotent(
         assert doc is not None and doc.data == PLAN
         version = (await second.run(lambda tx: tx.connection.exec_driver_sql(
             "SELECT version_num FROM alembic_version"))).scalar_one()
-        assert version == "0002"
+        assert version == "0003"
 
 
 async def test_migrations_create_exactly_the_tables_of_the_code(store: Store) -> None:
