@@ -29,6 +29,7 @@ from esp_coord import witness
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail, digest_key, parse_mail
+from esp_coord.scheduling import quarantine_notice
 from esp_coord.store import Store, StoreBusy, Tx
 from esp_coord.store.engine import is_busy
 from esp_coord.triage import Triage, claims_own_copy, triage
@@ -191,6 +192,7 @@ class Processor:
         await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                                   sender=mail.from_address, outcome="failed",
                                   folder=folder, at=now)
+        await quarantine_notice.schedule(tx, self.config, now)
         return Outcome("failed", folder, replayed=False, answers=answers)
 
     async def _decide(self, tx: Tx, mail: IncomingMail) -> Outcome:
@@ -210,6 +212,8 @@ class Processor:
         await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                                   sender=mail.from_address, outcome=outcome,
                                   folder=folder, at=now, reason=verdict.code)
+        if outcome == "quarantined":
+            await quarantine_notice.schedule(tx, self.config, now)  # tells the coordinators
         log.info("mail %s from %s: %s -> %s (%d answer(s))", mail.message_id or mail.dedup_key,
                  mail.from_address or "?", outcome, folder, len(answers))
         return Outcome(outcome, folder, replayed=False, answers=len(answers))

@@ -22,6 +22,10 @@ class Triage:
     outcome: str  # own-copy | ignored | quarantined | accepted
     reason: str | None  # English, for ``esp-coord parse``; None when accepted
     member: Member | None  # the sender, when accepted
+    # Stable name of the reason, recorded with the mail (the coordinator's
+    # quarantine notice words it): forged-copy | no-sender | not-on-roster |
+    # untrusted-domain; None otherwise.
+    code: str | None = None
 
 
 def claims_own_copy(mail: IncomingMail, config: Config) -> bool:
@@ -43,17 +47,19 @@ def triage(mail: IncomingMail, config: Config, keyring: Keyring | None) -> Triag
             return Triage("own-copy", "own copy of an answer of the service", None)
         # Never answered: it would be a mail to ourselves, and a forger learns nothing.
         return Triage("quarantined", "from the service's own address without its witness "
-                      "tag: forged, quarantined, no answer", None)
+                      "tag: forged, quarantined, no answer", None, "forged-copy")
     if mail.automatic:
         # Auto-replies, bounces, receipts, lists: never answered (no loops).
         return Triage("ignored", f"automatic mail ({mail.automatic}): never answered", None)
     # No answer at all to unknown senders: no backscatter, nothing revealed.
     if not mail.from_address:
-        return Triage("quarantined", "no usable sender address: quarantined", None)
+        return Triage("quarantined", "no usable sender address: quarantined", None,
+                      "no-sender")
     member = config.member(mail.from_address)
     if member is None:
         return Triage("quarantined", "sender not on the team roster: quarantined, no answer",
-                      None)
+                      None, "not-on-roster")
     if not domain_is_trusted(mail.from_address, config.trusted_domains):
-        return Triage("quarantined", "sender domain not trusted: quarantined, no answer", None)
+        return Triage("quarantined", "sender domain not trusted: quarantined, no answer", None,
+                      "untrusted-domain")
     return Triage("accepted", None, member)

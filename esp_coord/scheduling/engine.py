@@ -145,9 +145,15 @@ class ReminderEngine:
     async def start(self, stack: AsyncExitStack) -> None:
         """Start the scheduler and arm the job from the database (the store
         must be started). Stops when ``stack`` closes."""
-        # The plan follow-ups register their composers on import.
-        from esp_coord.scheduling import plan_reminders  # noqa: F401
+        # The plan follow-ups and the quarantine notice register their composers on import.
+        from esp_coord.scheduling import (
+            plan_reminders,  # noqa: F401
+            quarantine_notice,
+        )
 
+        # Quarantined mails still unreported (e.g. from before the notice existed).
+        await self.store.run(lambda tx: quarantine_notice.ensure_scheduled(
+            tx, self.config, self.clock.now()))
         self.scheduler = ClockedScheduler(self.clock)
         self.scheduler.start()
         stack.push_async_callback(self.stop)

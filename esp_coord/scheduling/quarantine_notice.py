@@ -1,0 +1,178 @@
+"""The coordinators' daily notice of quarantined mail.
+
+A mail the service leaves aside (sender not on the roster, untrusted domain,
+forged copy of our own answers, no sender, handler failure) gets no answer
+and goes to the quarantine folder. So that a new colleague not yet on the
+roster is not ignored for weeks, each coordinator receives, at the team's
+reminder hour, one mail listing the mails quarantined since the last notice:
+when, from which address, why, and what to do. Never the subject nor the
+body: they may hold patient data and their sender is not trusted.
+
+Rows are made on demand: ``schedule`` runs in the transaction that records a
+quarantined mail and adds, for each coordinator, the row of the next notice
+(one key per coordinator and reminder-hour instant, so a second mail adds
+nothing). No quarantined mail, no row, no mail. ``ensure_scheduled`` (engine
+start) covers mails left unreported (recorded before this feature, or while
+the team had no coordinator).
+
+Exactly once per mail: the first notice composed for a reminder-hour instant
+claims every unreported quarantined mail recorded before that instant minus
+``SETTLE`` (``claim_quarantined``, in the same transaction as the enqueued
+mail and the row's marking; a crash before the commit undoes all three), and
+every coordinator's notice of that instant lists the mails claimed for it.
+``SETTLE`` is longer than any mail transaction lasts (a batch commits within
+a second): a mail stamped just before the hour but committed after the
+notice was composed is neither missed nor lost, since a mail recorded within
+``SETTLE`` of the hour is scheduled for, and claimed by, the next day's notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from esp_coord.answers import Answer
+from esp_coord.config import Config
+from esp_coord.scheduling.registry import register_composer
+from esp_coord.scheduling.times import local_day, local_instant
+from esp_coord.store import Tx
+from esp_coord.store.mail import QuarantinedMail
+from esp_coord.store.reminders import Reminder, ReminderSpec
+from plans.dates import format_date
+from plans.typography import french
+
+__all__ = ["KIND", "SETTLE", "SOURCE", "ensure_scheduled", "notice_instant", "schedule"]
+
+KIND = "quarantine_notice"
+SOURCE = "quarantine"
+SETTLE = timedelta(minutes=5)
+_LISTED_MAX = 100  # a first notice after months may have many; the folder has them all
+
+REASONS = {
+    "not-on-roster": "expéditeur absent de l'annuaire de l'équipe",
+    "untrusted-domain": "adresse de l'annuaire, mais domaine non reconnu "
+                        "(absent des domaines de confiance)",
+    "forged-copy": "message se présentant comme une copie d'une réponse du service, "
+                   "sans en porter la preuve (probable usurpation)",
+    "no-sender": "adresse d'expéditeur absente ou illisible",
+}
+_FAILED = "le service n'a pas pu traiter ce message (erreur interne)"
+_UNKNOWN = "motif non enregistré (message reçu avant la mise à jour du service)"
+
+
+def notice_instant(now: datetime, config: Config) -> datetime:
+    """The latest reminder-hour instant at or before ``now``: the cut-off of
+    the notices sent now, the same for every coordinator."""
+    day = local_day(now, config.timezone)
+    at = local_instant(day, config.reminders.hour, config.timezone)
+    if at > now:
+        at = local_instant(day - timedelta(days=1), config.reminders.hour, config.timezone)
+    return at
+
+
+def _next_instant(after: datetime, config: Config) -> datetime:
+    day = local_day(after, config.timezone)
+    while (at := local_instant(day, config.reminders.hour, config.timezone)) <= after:
+        day += timedelta(days=1)
+    return at
+
+
+def _specs(due_at: datetime, config: Config) -> list[ReminderSpec]:
+    stamp = due_at.astimezone(config.timezone).strftime("%Y%m%dT%H%M")
+    specs = []
+    for member in config.members:
+        if not member.is_coordinator:
+            continue
+        address = member.email.strip().lower()
+        key = f"{SOURCE}:{stamp}:{address}:{KIND}"
+        if len(key) > 255:
+            key = f"{SOURCE}:{stamp}:#{hashlib.sha256(address.encode()).hexdigest()}:{KIND}"
+        specs.append(ReminderSpec(key=key, kind=KIND, source_ref=SOURCE, recipient=address,
+                                  due_at=due_at))
+    return specs
+
+
+async def schedule(tx: Tx, config: Config, now: datetime) -> None:
+    """A mail is being quarantined at ``now``: make sure the notice that will
+    report it is planned (idempotent: existing rows are left as they are)."""
+    await tx.add_reminders(_specs(_next_instant(now + SETTLE, config), config), now)
+
+
+async def ensure_scheduled(tx: Tx, config: Config, now: datetime) -> None:
+    """Unreported quarantined mails and a coordinator with no pending notice:
+    plan one at the next reminder hour."""
+    if not await tx.unreported_quarantine():
+        return
+    planned = {row.recipient for row in await tx.reminders_of(SOURCE, status="pending")}
+    missing = [spec for spec in _specs(_next_instant(now, config), config)
+               if spec.recipient not in planned]
+    await tx.add_reminders(missing, now)
+
+
+async def compose_notice(tx: Tx, reminder: Reminder, now: datetime,
+                         config: Config) -> list[Answer]:
+    member = config.member(reminder.recipient)
+    if member is None or not member.is_coordinator:
+        return []
+    cutoff = notice_instant(now, config)
+    await tx.claim_quarantined(before=cutoff - SETTLE, notice_at=cutoff)
+    mails = await tx.quarantined_in_notice(cutoff)
+    if not mails:
+        return []
+    return [notice_answer(config, member.name, reminder.recipient, mails)]
+
+
+def _reason(mail: QuarantinedMail) -> str:
+    if mail.outcome == "failed":
+        return _FAILED
+    return REASONS.get(mail.reason or "", _UNKNOWN)
+
+
+def _address(sender: str) -> str:
+    # The address as received, but on one line: its sender is not trusted.
+    shown = "".join(c for c in sender if c.isprintable() and not c.isspace())[:254]
+    return shown or "(aucune adresse)"
+
+
+def notice_answer(config: Config, name: str, recipient: str,
+                  mails: list[QuarantinedMail]) -> Answer:
+    n = len(mails)
+    plural = "s" if n > 1 else ""
+    folder = config.folders.quarantine
+    lines = [f"Bonjour {name},", "",
+             f"{n} message{plural} reçu{plural} par le service {'ont' if n > 1 else 'a'} "
+             f"été mis en quarantaine depuis le dernier avis, sans réponse à l'expéditeur :",
+             ""]
+    for number, mail in enumerate(mails[:_LISTED_MAX], 1):
+        local = mail.at.astimezone(config.timezone)
+        lines += [f"{number}. Le {format_date(local.date())} à {local:%H:%M}, "
+                  f"de {_address(mail.sender)}",
+                  f"   Motif : {_reason(mail)}."]
+    if n > _LISTED_MAX:
+        lines.append(f"... et {n - _LISTED_MAX} autre{'s' if n - _LISTED_MAX > 1 else ''} "
+                     f"message{'s' if n - _LISTED_MAX > 1 else ''}.")
+    lines += ["",
+              "Que faire :",
+              "- si l'expéditeur fait partie de l'équipe (par exemple une nouvelle ou un "
+              "nouveau collègue), ajoutez son adresse à l'annuaire de l'équipe dans la "
+              "configuration du service ([[team.members]]), puis demandez-lui de renvoyer "
+              "son message : celui-ci n'a pas été traité ;",
+              "- si le domaine n'est pas reconnu, vérifiez l'adresse ; un domaine de "
+              "messagerie sécurisée de santé s'ajoute aux domaines de confiance "
+              "(trusted_domains) de la configuration ;",
+              "- un message inconnu ou suspect n'appelle aucune réponse ; n'ouvrez pas ses "
+              "pièces jointes ;",
+              "- une erreur interne est à signaler à la personne qui administre le service.",
+              "",
+              f"Les messages sont conservés dans le dossier « {folder} » de la boîte "
+              "du service.",
+              "Par prudence, cet avis ne reprend ni l'objet ni le contenu des messages : "
+              "ils peuvent contenir des données de patients et leur expéditeur n'est pas "
+              "vérifié."]
+    subject = f"Messages en quarantaine : {n} depuis le dernier avis"
+    return Answer(subject=french(subject), text=french("\n".join(lines) + "\n"),
+                  to=(recipient,), message_id_tag="quarantaine",
+                  auto_submitted="auto-generated")
+
+
+register_composer(KIND, compose_notice)
