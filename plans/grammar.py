@@ -19,10 +19,14 @@ Rules decided here (``docs/guide.md`` tells users the same):
   (``people.resolve_person``); dates relative to ``today`` (the mail's date).
 - Single-valued keys given twice with different values are an error. Unknown
   keys are kept as notes and named in a warning. Lines without a colon:
-  greetings and sign-offs are ignored, as are short lines (a name, a title:
-  a signature); a line directly after a free-text value that starts in lower
-  case (or follows a value ending with a comma) continues that value; any
-  other sentence is kept as a note with a warning, never dropped silently.
+  one that starts with a known key (« Alerte chute », « Alerte - saignement »,
+  « Réévaluation 15/05/2027 ») is read as that key, with a warning saying so
+  (a single-valued key already given, or an identity key in a ``MAJ``, is
+  kept as a note instead: a sentence must not change who the patient is);
+  greetings and sign-offs (``plans.signature``) are ignored; a line directly
+  after a free-text value that starts in lower case (or follows a value
+  ending with a comma) continues that value; any other line is kept as a note
+  with a warning, never dropped silently: a lost alert is a safety problem.
 - In a ``MAJ``, identity lines are only checked against the plan's patient
   (a mismatch means the wrong plan: error); ``Consentement : non`` is refused
   (closing is ``CLORE``); a ``MAJ`` that changes nothing is an error.
@@ -38,22 +42,22 @@ from plans.dates import parse_date
 from plans.drafts import ActionDraft, LineError, LineWarning, Parsed, PlanDraft, PlanUpdate
 from plans.errors import FieldError
 from plans.identity import parse_birth_date, parse_ins, parse_sex
-from plans.lines import FIELD_LABELS, KEYS, Line, lex
+from plans.lines import FIELD_LABELS, KEYS, Line, field_of, lex
 from plans.model import Patient
 from plans.normalize import fold
 from plans.people import Person, parse_people, resolve_person
 from plans.protocols import ProtocolDef, find_protocol, follow_ups, load_library
 from plans.rhythm import WHEN_EXPECTED, parse_when
+from plans.signature import is_signature
 
 __all__ = ["parse_new_plan", "parse_update"]
 
 _SINGLE = {"patient", "family_name", "given_name", "birth_date", "sex", "ins", "consent",
            "referent", "review_date"}
 _FREE_TEXT = {"problem", "objective", "preference", "alert", "note"}
-_GREETINGS = ("bonjour", "bonsoir", "salut", "cordialement", "bien cordialement",
-              "bien a vous", "bien a toi", "merci", "merci beaucoup", "a bientot", "amities",
-              "bonne journee", "bonne soiree", "sinceres salutations", "confraternellement",
-              "bien confraternellement", "bonne fin de journee", "cher", "chere", "chers")
+_IDENTITY = {"patient", "family_name", "given_name", "birth_date", "sex", "ins", "consent"}
+# Between a key written without a colon and its value: « Alerte - saignement ».
+_KEYLESS_GAP = " \t-–—>»:"
 _CIVILITY = {"mme", "m", "mr", "madame", "monsieur", "mlle", "mademoiselle"}
 _EXAMPLES = {"patient": "DUPONT Marie", "family_name": "DUPONT", "given_name": "Marie",
              "birth_date": "28/02/1937", "sex": "F", "ins": "2 95 10 99 126 111 93",
@@ -63,13 +67,20 @@ _EXAMPLES = {"patient": "DUPONT Marie", "family_name": "DUPONT", "given_name": "
 class _Reader:
     """Sorts lexed lines by field and collects every error and warning."""
 
-    def __init__(self, lines: Sequence[tuple[int, str]]) -> None:
+    def __init__(self, lines: Sequence[tuple[int, str]], *, people: Sequence[Person],
+                 identity: bool) -> None:
+        """``people``: who may sign the mail (sender, team, roster); ``identity``:
+        whether identity keys may be written without a colon (a new plan)."""
         self.errors: list[LineError] = []
         self.warnings: list[LineWarning] = []
         self.single: dict[str, Line] = {}
         self.multi: dict[str, list[Line]] = {}
         self.notes: list[str] = []
-        self._sort(lex(lines))
+        self._people = people
+        self._not_signature: set[int] = set()
+        lexed = lex(lines)
+        given = {line.field for line in lexed if line.field in _SINGLE}
+        self._sort([self._keyless(line, given, identity) for line in lexed])
 
     def error(self, line: Line | None, field: str, problem: str, expected: str,
               example_value: str) -> None:
@@ -130,13 +141,32 @@ class _Reader:
         self.warn(line, f"« {line.key} » n'est pas une rubrique connue : ligne gardée en "
                         f"note{hint}")
 
+    def _keyless(self, line: Line, given: set[str | None], identity: bool) -> Line:
+        """« Alerte chute » -> the ``Alerte`` line it means, with a warning; a
+        line without a colon that starts with no known key is returned as is."""
+        if line.key is not None:
+            return line
+        words = line.value.split()
+        for size in range(min(4, len(words)), 0, -1):
+            field = field_of(" ".join(words[:size]))
+            if field is None:
+                continue
+            key = " ".join(words[:size])
+            value = line.value[len(key):].lstrip(_KEYLESS_GAP).strip()
+            if (field in _SINGLE and field in given) or (field in _IDENTITY and not identity):
+                # A sentence that starts like a key already given: a note, not a change.
+                self._not_signature.add(line.number)
+                return line
+            if field in _SINGLE:
+                given.add(field)
+            self.warn(line, f"ligne sans « : » comprise comme « {FIELD_LABELS[field]} : "
+                            f"{value} » (écrivez « Rubrique : valeur »)")
+            return Line(line.number, line.text, key, field, value)
+        return line
+
     def _free_line(self, line: Line) -> None:
-        folded = fold(line.value).strip(" ,.!")
-        if any(folded == g or folded.startswith(g + " ") for g in _GREETINGS) \
-                and len(folded.split()) <= 5:
+        if line.number not in self._not_signature and is_signature(line.value, self._people):
             return
-        if len(folded.split()) <= 3:
-            return  # a signature: name, title, practice
         self.notes.append(line.value)
         self.warn(line, "ligne sans « : » gardée en note (écrivez « Rubrique : valeur »)")
 
@@ -187,6 +217,8 @@ def _action(reader: _Reader, line: Line, *, today: date, team: list[Person],
         parts = [parts[0], "; ".join(parts[1:-1]), parts[-1]]
     if len(parts) != 3 or not all(parts):
         filled = (parts + ["", "", ""])[:3] if len(parts) <= 3 else parts[:3]
+        if len(parts) == 1 and len(parts[0].split()) > 2:
+            filled = ["", "", ""]  # « IDE pansement demain »: cannot tell where parts end
         example = " | ".join(p or d for p, d in zip(filled, ("IDE", "pansement",
                                                               "chaque semaine"), strict=True))
         reader.error(line, "action", "il faut trois parties séparées par « | » : qui, quoi, "
@@ -345,7 +377,7 @@ def parse_new_plan(lines: Sequence[tuple[int, str]], *, today: date, sender: Per
                    library: Mapping[str, ProtocolDef] | None = None) -> Parsed[PlanDraft]:
     """A ``NOUVEAU PPS`` body -> the draft of a new plan, or every error."""
     library = load_library() if library is None else library
-    reader = _Reader(lines)
+    reader = _Reader(lines, people=[sender, *roster], identity=True)
     name, birth, sex, ins = _identity(reader, today, required=True)
     consent_line = reader.single.get("consent")
     consent = _consent(consent_line.value) if consent_line else None
@@ -394,7 +426,7 @@ def parse_update(lines: Sequence[tuple[int, str]], *, today: date, sender: Perso
     the plan's current team; ``patient`` (when given) is checked against any
     identity line."""
     library = load_library() if library is None else library
-    reader = _Reader(lines)
+    reader = _Reader(lines, people=[sender, *team, *roster], identity=False)
     _check_identity(reader, today, patient)
     if (line := reader.single.get("consent")) is not None and _consent(line.value) is not True:
         reader.error(line, "consent", "le consentement ne se retire pas par une mise à jour",

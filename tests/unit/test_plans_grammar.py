@@ -246,3 +246,51 @@ def test_real_example_mails_through_intake(example_messages: dict[str, bytes], s
     else:
         parsed = parse_new_plan(found.lines, today=today, sender=sender, roster=ROSTER)
     assert len(parsed.errors) == errors and parsed.ok == (errors == 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [("Alerte chute", "alerts", "chute"), ("Alerte - saignement", "alerts", "saignement"),
+     ("Alerte AVK", "alerts", "AVK"), ("Objectif marcher 20 minutes", "objectives",
+                                       "marcher 20 minutes"),
+     ("Note – fille présente le mercredi", "notes", "fille présente le mercredi")])
+def test_known_key_without_colon_is_read_with_a_warning(line: str, field: str,
+                                                        value: str) -> None:
+    parsed = new(MINIMAL + line + "\n")
+    assert parsed.ok and getattr(parsed.value, field) == [value]
+    (warning,) = parsed.warnings
+    assert warning.line == 5 and "comprise comme" in warning.message and value in warning.message
+
+
+def test_review_date_without_colon() -> None:
+    parsed = new(MINIMAL + "Réévaluation 15/05/2027\n")
+    assert parsed.ok and parsed.value.review_date == date(2027, 5, 15)
+    assert [w.line for w in parsed.warnings] == [5]
+
+
+def test_single_key_without_colon_already_given_is_a_note_not_a_change() -> None:
+    parsed = new(MINIMAL + "Patiente fatiguée ce matin\n")
+    assert parsed.ok and parsed.value.patient.family_name == "MARTIN"
+    assert parsed.value.notes == ["Patiente fatiguée ce matin"]
+    update = parse_update(lines("Patiente fatiguée ce matin\n"), today=date(2026, 11, 24),
+                          sender=MARIE, team=TEAM_01, roster=ROSTER,
+                          patient=Patient("MARTIN", "Jeanne", date(1948, 3, 12), "F",
+                                          "248037505611878"))
+    assert update.ok and update.value.notes == ["Patiente fatiguée ce matin"]
+
+
+def test_action_without_colon_or_bars_is_an_error_with_an_example() -> None:
+    (error,) = new(MINIMAL + "Action IDE pansement demain\n").errors
+    assert error.line == 5 and error.example == "Action : IDE | pansement | chaque semaine"
+
+
+def test_short_lines_that_are_not_a_signature_are_kept_as_notes() -> None:
+    text = (MINIMAL + "Problème : diabète\nAllergie pénicilline\nDiabète\n"
+            "Merci de prévenir si chute\nMme MARTIN fatiguée\n"
+            "Bien cordialement, Claire\nClaire DURAND\nMédecin généraliste\n"
+            "06 12 34 56 78\n12 rue des Lilas\n45000 Orléans\nESP du Val de Lorge\n")
+    parsed = new(text)
+    assert parsed.ok
+    assert parsed.value.notes == ["Allergie pénicilline", "Diabète",
+                                  "Merci de prévenir si chute", "Mme MARTIN fatiguée"]
+    assert [w.line for w in parsed.warnings] == [6, 7, 8, 9]

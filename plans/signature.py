@@ -1,0 +1,90 @@
+"""Sign-off lines of a plan mail: what may be ignored without a word.
+
+The mail client's own separators are handled before the grammar sees the body:
+``esp_coord.intake.quotes`` cuts everything from a ``-- `` line or a mobile
+footer (« Envoyé de mon iPhone »), and ``plans.lines.lex`` stops at ``--``.
+This module only recognises the signatures written without a separator, line
+by line: greetings and sign-offs, phone numbers, e-mail addresses and links,
+postal addresses, « Dr X » / « Mme X », and lines made only of the names of
+people we know (the sender, the team, the roster) and of profession or
+practice words (« Claire DURAND », « Infirmière libérale »).
+
+Anything else is NOT a signature: the grammar keeps it as a note and warns.
+Dropping a real sentence (« Allergie pénicilline ») loses care information,
+so an unknown capitalised word is never enough on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from plans.normalize import fold
+from plans.people import Person, profession_of
+
+__all__ = ["is_greeting", "is_signature"]
+
+_GREETINGS = ("bonjour", "bonsoir", "salut", "cordialement", "bien cordialement",
+              "bien a vous", "bien a toi", "merci", "merci beaucoup", "a bientot", "amities",
+              "bonne journee", "bonne soiree", "sinceres salutations", "confraternellement",
+              "bien confraternellement", "bonne fin de journee", "cher", "chere", "chers")
+_GREETING_TAIL = {"a", "tous", "toutes", "d'avance", "davance", "pour", "votre", "ton", "aide",
+                  "beaucoup", "collegues", "confreres", "et", "bonne", "journee", "soiree"}
+_TITLES = {"dr", "docteur", "pr", "professeur", "mme", "madame", "m", "mr", "monsieur",
+           "mlle", "mademoiselle"}
+# Words of a practice or a qualification in a sign-off block.
+_PRACTICE = {"de", "du", "des", "la", "le", "les", "d'", "et", "en", "a", "au", "cabinet",
+             "maison", "sante", "pluriprofessionnelle", "pluridisciplinaire", "msp", "esp",
+             "cpts", "centre", "pole", "equipe", "soins", "liberal", "liberale", "diplome",
+             "diplomee", "d'etat", "etat", "generaliste", "rpps", "adeli", "coordination",
+             "secretariat", "secretaire", "remplacant", "remplacante"}
+_PRACTICES = ("esp ", "msp ", "cpts ", "cabinet ", "maison de sante", "centre de sante",
+              "pole de sante")
+_PHONE = re.compile(r"^(?:(?:tel|telephone|portable|port|mobile|fixe|fax|standard)\.?\s*:?\s*)?"
+                    r"(?:\+\s?33|0)[\d\s.\-()/]{8,}$")
+_LINK = re.compile(r"^(?:(?:mail|e-mail|email|courriel|mssante)\s*:?\s*)?"
+                   r"(?:\S+@\S+\.\w+|(?:https?://|www\.)\S+)$")
+_STREET = re.compile(r"^\d{1,4}\s*(?:bis|ter)?,?\s+(?:rue|avenue|av|bd|boulevard|chemin|place|"
+                     r"allee|route|impasse|quai|cours|square|lotissement|residence|chem)\b")
+_POSTCODE = re.compile(r"^(?:\d{1,4}.*\s)?\d{5}\s+[a-z' -]+(?:cedex(?:\s+\d+)?)?$")
+_WORD = re.compile(r"[\w'’.-]+")
+
+
+def _words(folded: str) -> list[str]:
+    return [w.strip(".-").replace("’", "'") for w in _WORD.findall(folded) if w.strip(".-")]
+
+
+def is_greeting(text: str) -> bool:
+    """« Bonjour, », « Bien cordialement », « Merci d'avance ! », « Bonjour Julien »;
+    not « Merci de prévenir si chute », which asks for something."""
+    plain = " ".join(re.sub(r"[,.!]", " ", text).split())
+    folded = fold(plain)
+    for greeting in _GREETINGS:
+        if folded == greeting:
+            return True
+        if folded.startswith(greeting + " "):
+            rest = plain.split()[len(greeting.split()):]
+            return len(rest) <= 3 and all(
+                w[:1].isupper() or fold(w) in _GREETING_TAIL for w in rest)
+    return False
+
+
+def is_signature(text: str, people: Iterable[Person] = ()) -> bool:
+    """Whether a line without a key is a greeting or part of a sign-off."""
+    if is_greeting(text):
+        return True
+    folded = fold(text).strip(" ,;")
+    if _PHONE.match(folded) or _LINK.match(folded) or _STREET.match(folded) \
+            or _POSTCODE.match(folded):
+        return True
+    words = _words(folded)
+    if not words or len(words) > 6:
+        return False
+    if folded.startswith(_PRACTICES):
+        return True  # "ESP du Val de Lorge", "Cabinet infirmier des Tilleuls"
+    if words[0] in _TITLES and 1 < len(words) <= 4 and all(
+            w[:1].isupper() for w in text.split()[1:]):
+        return True  # "Dr Claire Durand", "Mme LEROY"; not "Mme MARTIN fatiguée"
+    names = {part for person in people for part in _words(fold(person.name))}
+    return all(w in names or w in _PRACTICE or w in _TITLES or profession_of(w) is not None
+               for w in words)
