@@ -9,6 +9,9 @@ Where it differs from the port's documentation:
   ``pending()`` (a message may have arrived while we were busy, and its EXISTS
   went to another command), then IDLEs, or polls with NOOP.
 - Any other call made while ``wait_for_mail()`` is IDLE-ing ends the wait early.
+- ``fetch(max_bytes=...)`` asks the sizes first (one small FETCH per batch),
+  then the small messages whole and the large ones' header blocks, each in one
+  FETCH; a header block is cut after ``HEADER_LIMIT`` bytes.
 
 aioimaplib has no STARTTLS, does not wake pending commands when the connection
 drops, and leaves stray tokens in its capability set: this module handles the
@@ -32,6 +35,7 @@ from adapters.imap_wire import (
     announces_new_mail,
     chunks,
     parse_fetch_bodies,
+    parse_fetch_sizes,
     response_text,
     search_uids,
     uid_set,
@@ -54,6 +58,7 @@ __all__ = ["ImapMailbox"]
 
 FETCH_BATCH = 100      # UIDs per FETCH: aioimaplib re-scans a response per line received
 UID_SET_BATCH = 1000   # UIDs per MOVE/COPY/STORE/EXPUNGE; ranges keep the line short
+HEADER_LIMIT = 2**20    # bytes of header block fetched for a mail over the size limit
 IDLE_RENEW = 25 * 60.0  # servers may drop an IDLE after 30 minutes (RFC 2177)
 
 
@@ -365,17 +370,48 @@ class ImapMailbox:
         self._known = set(uids)
         return uids
 
-    async def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+    async def fetch(self, uids: Sequence[int], *,
+                    max_bytes: int | None = None) -> list[FetchedMail]:
         wanted = sorted(set(uids))
-        found: dict[int, bytes] = {}
+        found: dict[int, FetchedMail] = {}
         async with self._op() as imap:
             for chunk in chunks(wanted, FETCH_BATCH):
-                response = await self._checked(
-                    imap.protocol.fetch(uid_set(chunk), "(UID BODY.PEEK[])", by_uid=True,
-                                        timeout=self._settings.timeout),
-                    "UID FETCH", timeout=None)
-                found.update(parse_fetch_bodies(response.lines))
-        return [FetchedMail(uid, found[uid]) for uid in wanted if uid in found]
+                if max_bytes is None:
+                    found.update(await self._fetch_whole(imap, chunk, None))
+                    continue
+                sizes = parse_fetch_sizes(await self._fetch_lines(imap, chunk, "RFC822.SIZE"))
+                # A UID without a size is fetched whole, as before sizes were
+                # asked: left out, it would stay in the inbox, pending forever.
+                large = [uid for uid in chunk if sizes.get(uid, 0) > max_bytes]
+                small = [uid for uid in chunk if sizes.get(uid, 0) <= max_bytes]
+                if small:
+                    found.update(await self._fetch_whole(imap, small, sizes))
+                if large:
+                    found.update(await self._fetch_headers(imap, large, sizes))
+        return [found[uid] for uid in wanted if uid in found]
+
+    async def _fetch_lines(self, imap: aio.IMAP4, uids: Sequence[int], items: str) -> list[Any]:
+        response = await self._checked(
+            imap.protocol.fetch(uid_set(uids), f"(UID {items})", by_uid=True,
+                                timeout=self._settings.timeout),
+            "UID FETCH", timeout=None)
+        return response.lines
+
+    async def _fetch_whole(self, imap: aio.IMAP4, uids: Sequence[int],
+                           sizes: dict[int, int] | None) -> dict[int, FetchedMail]:
+        items = "RFC822.SIZE BODY.PEEK[]" if sizes is None else "BODY.PEEK[]"
+        lines = await self._fetch_lines(imap, uids, items)
+        if sizes is None:
+            sizes = parse_fetch_sizes(lines)
+        return {uid: FetchedMail(uid, raw, sizes.get(uid, len(raw)))
+                for uid, raw in parse_fetch_bodies(lines).items()}
+
+    async def _fetch_headers(self, imap: aio.IMAP4, uids: Sequence[int],
+                             sizes: dict[int, int]) -> dict[int, FetchedMail]:
+        # A mail of megabytes of header lines must not come whole either.
+        lines = await self._fetch_lines(imap, uids, f"BODY.PEEK[HEADER]<0.{HEADER_LIMIT}>")
+        return {uid: FetchedMail(uid, block, sizes[uid], headers_only=True)
+                for uid, block in parse_fetch_bodies(lines).items() if uid in sizes}
 
     async def move(self, uids: Sequence[int], folder: str) -> None:
         wanted = sorted(set(uids))

@@ -14,6 +14,7 @@ from typing import Any
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]", re.I)
 _FETCH_START = re.compile(rb"\d+ FETCH \(", re.I)
 _FETCH_UID = re.compile(rb"\bUID (\d+)", re.I)
+_FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)", re.I)
 _PUSH_NEW = re.compile(rb"^\d+ (EXISTS|RECENT)\b", re.I)
 
 
@@ -63,6 +64,29 @@ def parse_fetch_bodies(lines: Iterable[Any]) -> dict[int, bytes]:
         if m and uid is None:
             uid = int(m.group(1))
     flush()
+    return result
+
+
+def parse_fetch_sizes(lines: Iterable[Any]) -> dict[int, int]:
+    """UID -> RFC822.SIZE from the lines of a ``UID FETCH (UID RFC822.SIZE ...)`` response.
+
+    Like the UID, the size may sit before or after a literal; unsolicited
+    FETCH lines (flag changes) carry no size and are skipped.
+    """
+    result: dict[int, int] = {}
+    uid: int | None = None
+    size: int | None = None
+    for line in lines:
+        if isinstance(line, bytearray):
+            continue
+        if _FETCH_START.match(line):
+            uid, size = None, None
+        if uid is None and (m := _FETCH_UID.search(line)):
+            uid = int(m.group(1))
+        if size is None and (m := _FETCH_SIZE.search(line)):
+            size = int(m.group(1))
+        if uid is not None and size is not None:
+            result[uid] = size
     return result
 
 

@@ -42,10 +42,19 @@ class MailboxAuthError(MailboxError, PermissionError):
 
 @dataclass(frozen=True, slots=True)
 class FetchedMail:
-    """One message as the server holds it: its UID in the inbox and its raw bytes."""
+    """One message as the server holds it: its UID in the inbox, its raw bytes
+    and its size as the server reports it (RFC822.SIZE).
+
+    ``headers_only``: the message was larger than the limit asked of ``fetch``,
+    so ``raw`` is its header block alone (with the blank line that ends it;
+    an adapter may cut an overlong one), and ``size`` is the size of the whole
+    message on the server.
+    """
 
     uid: int
     raw: bytes
+    size: int
+    headers_only: bool = False
 
 
 class Mailbox(Protocol):
@@ -73,10 +82,13 @@ class Mailbox(Protocol):
     async def pending(self) -> list[int]:
         """UIDs of every message in the inbox, ascending."""
 
-    async def fetch(self, uids: Sequence[int]) -> list[FetchedMail]:
+    async def fetch(self, uids: Sequence[int], *,
+                    max_bytes: int | None = None) -> list[FetchedMail]:
         """Raw messages for these UIDs (without setting \\Seen), in UID order.
 
-        UIDs no longer in the inbox are left out of the result.
+        UIDs no longer in the inbox are left out of the result. A message whose
+        size on the server is over ``max_bytes`` is never downloaded whole: it
+        comes with ``headers_only`` set and its header block as ``raw``.
         """
 
     async def move(self, uids: Sequence[int], folder: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from adapters.imap import ImapMailbox
+from adapters.imap import HEADER_LIMIT, ImapMailbox
 from adapters.mutf7 import decode_mutf7, encode_mutf7
 from esp_coord.config import Folders
 from esp_coord.ports import FetchedMail
@@ -31,6 +31,12 @@ def mail(i: int, *, mid: str | None = None) -> bytes:
             f"Subject: message {i}\r\nMessage-ID: {mid}\r\n"
             "Content-Type: text/plain; charset=utf-8\r\n\r\n"
             f"Corps du message n° {i}, accentué.\r\n").encode()
+
+
+def padded(i: int, size: int) -> bytes:
+    """``mail(i)`` grown to about ``size`` bytes of body lines."""
+    line = b"Ligne de compte rendu, sans rien de particulier.\r\n"
+    return mail(i) + line * (size // len(line))
 
 
 async def deliver_all(server: Any, raws: list[bytes]) -> None:
@@ -156,15 +162,60 @@ async def test_round_trip_of_many_messages(mail_server: Any, mailbox: ImapMailbo
     assert await inspector.count("INBOX") == 0
 
 
-async def test_fetch_leaves_out_uids_not_in_the_inbox(mail_server: Any,
-                                                      mailbox: ImapMailbox) -> None:
+@pytest.mark.parametrize("max_bytes", [None, 10])
+async def test_fetch_leaves_out_uids_not_in_the_inbox(mail_server: Any, mailbox: ImapMailbox,
+                                                      max_bytes: int | None) -> None:
     await deliver_all(mail_server, [mail(1), mail(2)])
     first, second = await mailbox.pending()
     await mailbox.move([first], FOLDERS.processed)
-    fetched = await mailbox.fetch([first, second, second + 1000])
+    fetched = await mailbox.fetch([first, second, second + 1000], max_bytes=max_bytes)
     assert [f.uid for f in fetched] == [second]
-    assert await mailbox.fetch([]) == []
+    assert await mailbox.fetch([], max_bytes=max_bytes) == []
     await mailbox.move([], FOLDERS.processed)  # nothing to do, no error
+
+
+async def test_a_mail_over_max_bytes_comes_as_its_header_block(
+        mail_server: Any, mailbox: ImapMailbox, inspector: Inspector) -> None:
+    await deliver_all(mail_server, [mail(1), padded(2, 300_000), mail(3)])
+    uids = await mailbox.pending()
+    whole = await mailbox.fetch(uids)
+    # The size is the server's (RFC822.SIZE), the length of what it hands out.
+    assert [f.size for f in whole] == [len(f.raw) for f in whole]
+    assert not any(f.headers_only for f in whole)
+    big = whole[1]
+    assert big.size > 300_000
+
+    fetched = await mailbox.fetch(uids, max_bytes=big.size - 1)
+    assert [fetched[0], fetched[2]] == [whole[0], whole[2]]
+    cut = fetched[1]
+    assert (cut.uid, cut.size, cut.headers_only) == (big.uid, big.size, True)
+    head, blank, _ = big.raw.partition(b"\r\n\r\n")
+    assert cut.raw == head + blank
+    assert b"Message-ID: <contract-2@cabinet.mssante.test>" in cut.raw
+    # At the limit exactly, a mail still comes whole.
+    assert await mailbox.fetch(uids, max_bytes=big.size) == whole
+    assert not any("\\Seen" in flags for flags in (await inspector.flags()).values())
+
+
+async def test_max_bytes_across_fetch_batches(mail_server: Any, mailbox: ImapMailbox) -> None:
+    raws = [padded(i, 20_000) if i % 7 == 0 else mail(i) for i in range(230)]
+    await deliver_all(mail_server, raws)
+    uids = await mailbox.pending()
+    fetched = await mailbox.fetch(list(reversed(uids)), max_bytes=10_000)
+    assert [f.uid for f in fetched] == uids
+    assert [f.headers_only for f in fetched] == [i % 7 == 0 for i in range(230)]
+    for i, f in enumerate(fetched):
+        assert f"Message-ID: <contract-{i}@cabinet.mssante.test>".encode() in f.raw
+        assert b"Ligne de compte rendu" not in f.raw
+        assert (f.size > 10_000) is f.headers_only
+
+
+async def test_an_overlong_header_block_is_cut(mail_server: Any, mailbox: ImapMailbox) -> None:
+    pad = b"".join(b"X-Pad-%d: %s\r\n" % (n, b"p" * 70) for n in range(20_000))
+    await deliver_all(mail_server, [pad + padded(1, 100_000)])
+    (fetched,) = await mailbox.fetch(await mailbox.pending(), max_bytes=100_000)
+    assert fetched.headers_only and fetched.size > len(pad) + 100_000
+    assert len(fetched.raw) == HEADER_LIMIT and b"X-Pad-0: ppp" in fetched.raw
 
 
 async def test_wait_for_mail_returns_promptly_after_a_delivery(mail_server: Any,
