@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from esp_coord.intake import HeadersOnly
 from esp_coord.ports import Mailbox, MailboxAuthError, MailboxError, MailboxTLSError
 from esp_coord.processing import Processor
 from esp_coord.store import StoreBusy
@@ -116,12 +117,16 @@ class Mailroom:
         return handled
 
     async def _batch(self, uids: list[int]) -> int:
-        mails = await self.mailbox.fetch(uids)
+        # A mail over the limit comes as its header block: enough to answer
+        # "too large", without ever holding the whole of it in memory.
+        mails = await self.mailbox.fetch(
+            uids, max_bytes=self.processor.config.limits.max_message_bytes)
         moves: dict[str, list[int]] = defaultdict(list)
         # One commit for the batch; nothing moves before it (see processing).
         async with self.processor.batch(on_commit=self.on_committed):
             for mail in mails:
-                outcome = await self.processor.process(mail.raw)
+                raw = HeadersOnly(mail.raw, mail.size) if mail.headers_only else mail.raw
+                outcome = await self.processor.process(raw)
                 moves[outcome.folder].append(mail.uid)
         self.processed += len(mails)
         self.on_committed()

@@ -18,7 +18,7 @@ from .mime import content_type as root_content_type
 from .model import Attachment, IncomingMail
 from .quotes import extract_body
 
-__all__ = ["Attachment", "IncomingMail", "digest_key", "parse_mail"]
+__all__ = ["Attachment", "HeadersOnly", "IncomingMail", "digest_key", "parse_mail"]
 
 _PARSER = BytesParser(policy=policy.default)
 _MAX_HEADER_BLOCK = 2**20
@@ -28,6 +28,19 @@ _CONTAINER = re.compile(rb"boundary|message/(?:rfc822|global)", re.I)
 _MAX_CONTAINERS = 2 * MAX_DEPTH
 _MAX_DELIMITERS = 2 * MAX_PARTS
 _HEX_TAG = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class HeadersOnly(bytes):
+    """The header block of a mail too large to be fetched whole, carrying the
+    whole mail's size: ``parse_mail`` answers it as too large. A ``bytes``, so
+    that it goes wherever raw mail goes (the processor hands it on untouched)."""
+
+    size: int
+
+    def __new__(cls, block: bytes, size: int) -> HeadersOnly:
+        self = super().__new__(cls, block)
+        self.size = size
+        return self
 
 
 def _megabytes(size: int) -> str:
@@ -53,10 +66,14 @@ def _too_complex(raw: bytes) -> bool:
     return False
 
 
-def _message_too_large(size: int, limit: int) -> str | None:
-    if size <= limit:
-        return None
-    return f"le message fait {_megabytes(size)}, au-delà de la limite de {_megabytes(limit)}"
+def _message_too_large(raw: bytes, limit: int) -> str | None:
+    size = _size(raw)
+    if size > limit:
+        return f"le message fait {_megabytes(size)}, au-delà de la limite de {_megabytes(limit)}"
+    if isinstance(raw, HeadersOnly):
+        # Cut by a mailbox asked with another limit: the body is not here to read.
+        return f"le message fait {_megabytes(size)}, trop volumineux pour être lu"
+    return None
 
 
 def _too_large_attachments(attachments: tuple[Attachment, ...], limit: int) -> list[str]:
@@ -71,7 +88,7 @@ def _too_large_attachments(attachments: tuple[Attachment, ...], limit: int) -> l
 def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> IncomingMail:
     defects: list[str] = []
     too_large: list[str] = []
-    message_too_large = _message_too_large(len(raw), max_message_bytes)
+    message_too_large = _message_too_large(raw, max_message_bytes)
     if message_too_large:
         too_large.append(message_too_large)
         headers_only = True
@@ -122,7 +139,7 @@ def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> Inc
             from_address=from_address,
         ),
         witness=_witness(headers.first("X-ESP-Coord-Witness")),
-        size=len(raw),
+        size=_size(raw),
         attachments=attachments,
         too_large="; ".join(too_large) or None,
         defects=tuple(dict.fromkeys(defects)),
@@ -132,6 +149,10 @@ def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> Inc
 def _witness(value: str | None) -> str | None:
     found = _HEX_TAG.fullmatch((value or "").strip())
     return found.group().lower() if found else None
+
+
+def _size(raw: bytes) -> int:
+    return raw.size if isinstance(raw, HeadersOnly) else len(raw)
 
 
 def digest_key(raw: bytes) -> str:
@@ -148,7 +169,9 @@ def parse_mail(
 
     Over ``max_message_bytes`` only the header block is parsed and
     ``too_large`` explains why in French; attachments over
-    ``max_attachment_bytes`` are reported the same way.
+    ``max_attachment_bytes`` are reported the same way. A ``HeadersOnly`` is
+    judged by the size it carries, and its dedup key (without a Message-ID)
+    is the digest of the header block: the same on every fetch.
     """
     if not isinstance(raw, bytes):
         try:
@@ -172,8 +195,8 @@ def parse_mail(
             body="",
             automatic=None,
             witness=None,
-            size=len(raw),
+            size=_size(raw),
             attachments=(),
-            too_large=_message_too_large(len(raw), max_message_bytes),
+            too_large=_message_too_large(raw, max_message_bytes),
             defects=(f"unparseable:{type(exc).__name__}",),
         )

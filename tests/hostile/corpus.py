@@ -83,9 +83,10 @@ def oversized_attachment_mail(size: int = 11 * MiB) -> bytes:
                            payload=b"%PDF-1.7\n" + bytes(size - 9))
 
 
-def huge_mail(size: int = 50 * MiB) -> bytes:
-    """A plain mail of ``size`` bytes: a plan followed by megabytes of text."""
-    head = mail("NOUVEAU PPS", plan_body(order=13), mid="huge-50mb")
+def huge_mail(size: int = 50 * MiB, *, mid: str = "huge-50mb", order: int = 13) -> bytes:
+    """A plain mail of about ``size`` bytes (at most one line more): a plan
+    followed by megabytes of text."""
+    head = mail("NOUVEAU PPS", plan_body(order=order), mid=mid)
     line = b"Compte rendu " + b"x" * 60 + b"\r\n"
     return head + line * ((size - len(head)) // len(line) + 1)
 
