@@ -387,14 +387,18 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
             report.decisions.append((line.number, refs[0], text))
             last = line.number
             continue
-        if last is not None and line.number == last + 1 and line.value[:1].islower():
+        # A decision goes on over the next line only if it starts in lower case
+        # and is no « Key : value » line: « Présents : tous » belongs to the
+        # meeting, never to the patient's plan.
+        if (last is not None and line.number == last + 1 and line.key is None
+                and line.value[:1].islower()):
             number, ref, text = report.decisions[-1]
             report.decisions[-1] = (number, ref, f"{text} {line.text}")
             last = line.number
             continue
         last = None
-        if _is_chatter(line.text):
-            continue
+        if line.key is None and _is_chatter(line.text):
+            continue  # a short key line (« Présents : tous ») is kept, not a signature
         out.warn(line, "ligne sans référence de plan : gardée dans le compte-rendu de la "
                        "réunion, pas dans un plan")
         report.notes.append(line.text)

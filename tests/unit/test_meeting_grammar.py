@@ -168,6 +168,22 @@ def test_report_lines() -> None:
     assert len(parsed.warnings) == 1
 
 
+def test_a_key_line_never_continues_a_decision() -> None:
+    # Audit of issue 5: « Présents : tous » went into the patient's plan.
+    for key_line in ("Présents : tous", "excusés : kiné", "présents : Dr DURAND, IDE",
+                     "lieu : salle 2"):
+        parsed = parse_report("", lines(f"PPS-2026-0001 : poursuite\n{key_line}"),
+                              today=TODAY)
+        report = parsed.value
+        assert report is not None, parsed.errors
+        assert report.decisions == [(1, "PPS-2026-0001", "poursuite")], key_line
+        assert report.notes == [key_line]
+    # A plain lower-case line still continues the decision.
+    going_on = parse_report("", lines("PPS-2026-0001 : poursuite\navec kiné"), today=TODAY)
+    assert going_on.value is not None
+    assert going_on.value.decisions == [(1, "PPS-2026-0001", "poursuite avec kiné")]
+
+
 def test_report_errors() -> None:
     empty = parse_report("du 03/12/2026", lines("PPS-2026-0001 :"), today=TODAY)
     assert [(e.line, e.field) for e in empty.errors] == [(1, "decision")]
