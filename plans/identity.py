@@ -154,11 +154,15 @@ def _well_formed(ins: str) -> bool:
 def _check_sex(ins: str, sex: str | None) -> None:
     if sex is None or _SEX_OF_DIGIT[ins[0]] == sex:
         return
+    said = _SEX_OF_DIGIT[ins[0]]
+    other = "1" if sex == "M" else "2"
     raise FieldError(
-        problem=f"l'INS commence par {ins[0]} ({_SEX_WORDS[_SEX_OF_DIGIT[ins[0]]]}) "
+        problem=f"l'INS commence par {ins[0]} ({_SEX_WORDS[said]}) "
         f"mais le sexe indiqué est {sex} ({_SEX_WORDS.get(sex, sex)})",
         expected="un INS et un sexe qui concordent (1 ou 7 pour un homme, 2 ou 8 pour une femme)",
-        example=format_ins(ins),
+        # Which of the two lines is wrong is for the writer to check on the card.
+        example=f"{format_ins(ins)} avec « Sexe : {said} » ; ou, si c'est bien "
+        f"{_SEX_WORDS.get(sex, sex)}, l'INS de sa carte Vitale, qui commence par {other}",
     )
 
 
@@ -174,10 +178,17 @@ def _check_birth(ins: str, born: date | None) -> None:
         )
     if int(ins[1:3]) != born.year % 100 or (known_month and month != born.month):
         said = f"{ins[3:5]}/{ins[1:3]} (mois/année)" if known_month else f"l'année {ins[1:3]}"
+        year = born.year - born.year % 100 + int(ins[1:3])  # the century written, as a guess
+        agreeing = (f"{born.day:02d}/{ins[3:5]}/{year}" if known_month
+                    else f"{born.day:02d}/{born.month:02d}/{year}")
+        expected_start = f"{ins[0]} {born.year % 100:02d}" + (
+            f" {born.month:02d}" if known_month else "")
         raise FieldError(
             problem=f"l'INS indique une naissance en {said} mais la date de "
             f"naissance indiquée est le {format_date(born)}",
             expected="un INS dont l'année et le mois (2e à 5e chiffres) concordent avec la "
             "date de naissance",
-            example=format_ins(ins),
+            example=f"{format_ins(ins)} avec « Né le : {agreeing} » ; ou, si la naissance est "
+            f"bien le {format_date(born)}, l'INS de la carte Vitale, qui commence par "
+            f"{expected_start}",
         )

@@ -256,3 +256,23 @@ def test_any_coherent_ins_validates(born: date, sex_digit: str, rest: int) -> No
     ins = _with_key(body)
     sex = "M" if sex_digit == "1" else "F"
     assert parse_ins(format_ins(ins), sex=sex, birth_date=born) == ins
+
+
+def test_sex_mismatch_example_says_what_each_line_should_agree_with() -> None:
+    with pytest.raises(FieldError) as caught:
+        parse_ins("2 48 03 75 056 118 78", sex="M", birth_date=None)
+    example = caught.value.example
+    assert example != "2 48 03 75 056 118 78"  # not the INS as written, alone
+    assert "« Sexe : F »" in example and "commence par 1" in example
+
+
+@pytest.mark.parametrize(
+    ("born", "agreeing", "start"),
+    [(date(1949, 4, 12), "« Né le : 12/03/1948 »", "commence par 2 49 04"),
+     (date(1948, 4, 12), "« Né le : 12/03/1948 »", "commence par 2 48 04")])
+def test_birth_mismatch_example_says_what_each_line_should_agree_with(
+        born: date, agreeing: str, start: str) -> None:
+    with pytest.raises(FieldError) as caught:
+        parse_ins("248037505611878", sex="F", birth_date=born)
+    assert agreeing in caught.value.example and start in caught.value.example
+    assert parse_birth_date(agreeing[10:-2], today=date(2026, 11, 23)) == date(1948, 3, 12)
