@@ -167,8 +167,9 @@ def follow_ups(protocol: ProtocolDef, *, inclusion: date, team: Sequence[Person]
             if len(on_roster) == 1:
                 person = on_roster[0]
                 joined.append(person)
-                warnings.append(f"protocole {protocol.name} : « {item.what} » confié(e) à "
-                                f"{person.name} ({item.profession}), ajouté(e) à l'équipe")
+                warnings.append(f"protocole {protocol.name} : l'action « {item.what} » est "
+                                f"confiée à {person.name} ({item.profession}), qui rejoint "
+                                "l'équipe")
             else:
                 warnings.append(f"protocole {protocol.name} : aucun {item.profession} dans "
                                 f"l'équipe pour « {item.what} », action sans intervenant")
