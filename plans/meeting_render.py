@@ -221,5 +221,6 @@ def render_reminder(meeting: Meeting, *, start: datetime, days_before: int,
              f"{describe_start(start)}.", f"Lieu : {meeting.location or 'à préciser'}", ""]
     lines += agenda_lines(view) + [""]
     lines += ["L'invitation à jour est jointe.", "", *_HOW_TO]
-    return _done(f"[{meeting.ref}] Rappel J-{days_before} : concertation le "
+    label = f"J-{days_before}" if days_before else "jour J"
+    return _done(f"[{meeting.ref}] Rappel {label} : concertation le "
                  f"{format_date(start.date())} à {start.hour}h{start.minute:02d}", lines)

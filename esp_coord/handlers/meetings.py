@@ -18,9 +18,17 @@ data). Who may do what (``docs/guide.md`` tells users the same):
 Reminders: for each of the next two occurrences, one reminder per
 participant and per ``[reminders] meeting_offsets`` day (J-7, J-1 by
 default), at ``[reminders] hour`` team-local time, reconciled with
-``tx.replace_reminders`` on every change; the composer reschedules as the
-series goes on, and drops the reminder of a cancelled occurrence or a
-participant who left.
+``tx.replace_reminders`` on every change, at every reminder composed or
+dropped, and for every active series at engine start (``schedule_all``): a
+stop longer than the rows made ahead closes the rows of meetings already
+over and makes the next ones. The composer drops the reminder of a cancelled
+occurrence, a participant who left or a meeting already over.
+
+A reminder missed while the service was down is sent late only if the
+meeting is still ahead and no closer reminder of the same meeting and person
+is due as well (after a stop over J-7 and J-1, only the J-1 goes out: two
+mails the same morning would say the same thing). It is worded from the real
+gap (« demain », « aujourd'hui »), never from its planned offset.
 """
 
 from __future__ import annotations
@@ -175,16 +183,26 @@ def invitation_file(meeting: Meeting, config: Config, now: datetime,
 
 
 def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[ReminderSpec]:
-    """J-N reminders of the next ``AHEAD`` occurrences, one per participant."""
+    """J-N reminders of the next ``AHEAD`` occurrences, one per participant:
+    those ahead of ``now`` and, for a meeting still to come, the latest one
+    whose time has passed since the meeting was planned (owed: see ``schedule``)."""
     specs: list[ReminderSpec] = []
     settings = config.reminders
     for start in meeting.occurrences(now, AHEAD):
         day = start.date()
-        for offset in settings.meeting_offsets:
-            due = datetime.combine(day - timedelta(days=offset), settings.hour,
-                                   tzinfo=meeting.tz)
-            if due >= start:
-                continue  # J-0 after the meeting has started says nothing useful
+        dues = sorted(((datetime.combine(day - timedelta(days=offset), settings.hour,
+                                         tzinfo=meeting.tz), offset)
+                       for offset in settings.meeting_offsets), reverse=True)
+        # J-0 after the meeting has started says nothing useful.
+        dues = [(due, offset) for due, offset in dues if due < start]
+        past = [(due, offset) for due, offset in dues if due < now]
+        # Of those missed, the closest only, for a meeting not yet started; none
+        # from before the meeting existed (no J-7 for a meeting planned three
+        # days ahead).
+        owed = past[:1] if start > now else []
+        wanted = [d for d in dues if d[0] >= now] + [
+            d for d in owed if d[0] >= meeting.created_at]
+        for due, offset in wanted:
             for address in participants_of(meeting, config):
                 specs.append(ReminderSpec(
                     key=f"{meeting.ref}:{day.isoformat()}:J-{offset}:{address}",
@@ -196,31 +214,59 @@ def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[Remi
 async def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime,
                    keep: Reminder | None = None) -> None:
     """Reconcile the meeting's reminder rows; ``keep`` (the row being sent)
-    stays as it is even if the settings changed since it was planned."""
-    await tx.replace_reminders(meeting.ref, keeping(reminder_specs(meeting, config, now), keep),
-                               now)
+    stays as it is even if the settings changed since it was planned.
+
+    A row owed but never made (its time passed during a stop longer than the
+    rows made ahead) is added as it would have been, to go out late at once:
+    the store never makes a past row on its own, and a key already there
+    (sent, dropped, cancelled) is never made again."""
+    specs = reminder_specs(meeting, config, now)
+    await tx.replace_reminders(meeting.ref, keeping(specs, keep), now)
+    owed = [spec for spec in specs if spec.due_at < now]
+    if owed:
+        await tx.add_reminders(owed, now)
+
+
+async def schedule_all(tx: Tx, config: Config, now: datetime) -> None:
+    """Engine start: every active meeting's rows reconciled from now on."""
+    for doc in await tx.find_documents(KIND, status="active"):
+        await schedule(tx, Meeting.from_dict(doc.data), config, now)
+
+
+async def _superseded(tx: Tx, reminder: Reminder, now: datetime) -> bool:
+    """A later reminder of the same meeting day and person is due too (both
+    missed during a stop): only that one is sent."""
+    return any(row.id != reminder.id and row.recipient == reminder.recipient
+               and row.payload.get("day") == reminder.payload["day"]
+               and reminder.due_at < row.due_at <= now
+               for row in await tx.reminders_of(reminder.source_ref, status="pending"))
 
 
 async def compose_reminder(tx: Tx, reminder: Reminder, now: datetime,
                            config: Config) -> list[Answer]:
-    """One J-N reminder: the agenda as its recipient may see it, the invitation.
-    Nothing (the row is dropped) for a cancelled meeting or day, a participant
-    who left, or a meeting already over."""
+    """One meeting reminder: the agenda as its recipient may see it, the
+    invitation. Nothing (the row is dropped) for a cancelled meeting or day, a
+    participant who left, a meeting already over, or a stale reminder (see
+    the module docstring)."""
     loaded = await load_meeting(tx, reminder.source_ref)
     member = config.member(reminder.recipient)
-    if loaded is None or member is None:
+    if loaded is None:
         return []
     meeting, _ = loaded
+    # First of all, whatever happens to this row: the series goes on.
+    await schedule(tx, meeting, config, now, keep=reminder)
     day = date.fromisoformat(reminder.payload["day"])
     start = meeting.at_day(day)
-    if (not meeting.is_active or day in meeting.cancelled or start + meeting.duration <= now
-            or member.email not in participants_of(meeting, config)):
+    if (member is None or not meeting.is_active or day in meeting.cancelled
+            or start + meeting.duration <= now
+            or member.email not in participants_of(meeting, config)
+            or await _superseded(tx, reminder, now)):
         return []
-    await schedule(tx, meeting, config, now, keep=reminder)  # the series goes on
-    today = now.astimezone(config.timezone).date()
+    today = now.astimezone(meeting.tz).date()
     plans = await active_plans(tx)
     view = view_for(member, meeting, day, plans, today)
-    rendered = render_reminder(meeting, start=start, days_before=int(reminder.payload["offset"]),
+    # From the real gap: a reminder sent late must not announce « dans 7 jours ».
+    rendered = render_reminder(meeting, start=start, days_before=max(0, (day - today).days),
                                people=people_of(config), view=view)
     return [Answer(subject=rendered.subject, text=rendered.text, to=(member.email,),
                    attachments=(invitation_file(meeting, config, now, view.refs),),
@@ -228,7 +274,7 @@ async def compose_reminder(tx: Tx, reminder: Reminder, now: datetime,
                    auto_submitted="auto-generated")]
 
 
-register_composer(REMINDER_KIND, compose_reminder)
+register_composer(REMINDER_KIND, compose_reminder, rebuild=schedule_all)
 
 
 # --- answers -----------------------------------------------------------------------

@@ -56,7 +56,7 @@ from apscheduler.triggers.date import DateTrigger
 from esp_coord.answers import Answer, render_answer
 from esp_coord.config import Config
 from esp_coord.ports import Clock
-from esp_coord.scheduling.registry import composer_for, registered_kinds
+from esp_coord.scheduling.registry import composer_for, rebuilds, registered_kinds
 from esp_coord.store import Store, StoreBusy, Tx
 from esp_coord.store.reminders import Reminder
 from plans.typography import french
@@ -154,6 +154,12 @@ class ReminderEngine:
         # Quarantined mails still unreported (e.g. from before the notice existed).
         await self.store.run(lambda tx: quarantine_notice.ensure_scheduled(
             tx, self.config, self.clock.now()))
+        # Sources that add rows as they go (meeting series) get theirs back
+        # before anything is sent: after a long stop, past rows are closed and
+        # the next ones made.
+        for rebuild in rebuilds():
+            await self.store.run(lambda tx, rebuild=rebuild: rebuild(
+                tx, self.config, self.clock.now()))
         self.scheduler = ClockedScheduler(self.clock)
         self.scheduler.start()
         stack.push_async_callback(self.stop)

@@ -13,6 +13,12 @@ any other I/O: the transaction can run again after a busy database.
 
 ``digest=True`` lets the engine gather that kind into one daily mail per
 person when the team asked for digests (``[reminders] digest``).
+
+``rebuild(tx, config, now)``, if given, runs at engine start before anything
+is sent: it reconciles the rows of every source of that kind with what the
+source wants from now on (a source that only adds rows as its reminders go
+out, such as a meeting series, would otherwise stay silent for good after a
+stop longer than the rows it had made ahead).
 """
 
 from __future__ import annotations
@@ -30,24 +36,28 @@ if TYPE_CHECKING:
     from esp_coord.store import Tx
 
 Composer = Callable[["Tx", Reminder, datetime, Config], Awaitable[list[Answer]]]
+Rebuild = Callable[["Tx", Config, datetime], Awaitable[None]]
 
-__all__ = ["Composer", "Registered", "composer_for", "register_composer", "registered_kinds"]
+__all__ = ["Composer", "Rebuild", "Registered", "composer_for", "rebuilds", "register_composer",
+           "registered_kinds"]
 
 
 @dataclass(frozen=True)
 class Registered:
     compose: Composer
     digest: bool = False
+    rebuild: Rebuild | None = None
 
 
 _COMPOSERS: dict[str, Registered] = {}
 
 
-def register_composer(kind: str, fn: Composer, *, digest: bool = False) -> None:
+def register_composer(kind: str, fn: Composer, *, digest: bool = False,
+                      rebuild: Rebuild | None = None) -> None:
     """Register (or replace, e.g. on module reload in tests) the composer of ``kind``."""
     if not kind or len(kind) > 32:
         raise ValueError("a reminder kind has 1 to 32 characters (column kind)")
-    _COMPOSERS[kind] = Registered(fn, digest)
+    _COMPOSERS[kind] = Registered(fn, digest, rebuild)
 
 
 def composer_for(kind: str) -> Registered | None:
@@ -56,3 +66,8 @@ def composer_for(kind: str) -> Registered | None:
 
 def registered_kinds() -> frozenset[str]:
     return frozenset(_COMPOSERS)
+
+
+def rebuilds() -> list[Rebuild]:
+    """The start-up reconcilers of the registered kinds (see the module docstring)."""
+    return [r.rebuild for r in _COMPOSERS.values() if r.rebuild is not None]
