@@ -10,7 +10,10 @@ touched keeps producing its next occurrences.
 
 Reminder mails carry a stable Message-ID naming the plan
 (``<PPS-2026-0001.rappel.<hash>@domain>``), so a reply "FAIT 3" finds the
-plan from In-Reply-To alone (see ``handlers.plans.referenced_plan``).
+plan from In-Reply-To alone (see ``handlers.plans.referenced_plan``). The
+daily digest gathers several plans under its own Message-ID: there, each item
+gives its ready-to-reply lines with the plan's reference (« FAIT 3
+PPS-2026-0001 »), one action per reply.
 """
 
 from __future__ import annotations
@@ -121,8 +124,17 @@ def _action_lines(plan: Plan, action: Action, config: Config) -> list[str]:
             f"Qui : {_name(config, action.assignee)} ; quand : {action.when.describe()}"]
 
 
-def _reply_help(action: Action, plan: Plan, today: date) -> list[str]:
+def _reply_help(action: Action, plan: Plan, today: date, *, digest: bool) -> list[str]:
     later = format_date(today + timedelta(days=7))
+    if digest:
+        # The daily digest names no plan (its Message-ID and subject are its
+        # own): each line carries the plan's reference, and the rest of a FAIT
+        # mail is its comment, hence one action per reply.
+        return ["Pour le noter, répondez avec cette ligne (une action par réponse ; "
+                "une ligne de commentaire peut suivre) :",
+                f"    FAIT {action.number} {plan.ref}",
+                "ou, pour changer la date :",
+                f"    REPORTER {action.number} {plan.ref} au {later}"]
     return ["Répondez simplement à ce message :",
             f"    FAIT {action.number}",
             "quand c'est fait (une ligne de commentaire peut suivre), ou",
@@ -162,7 +174,8 @@ def compose_due(reminder: Reminder, plan: Plan, action: Action, due: date, now: 
         lines += [f"L'occurrence du {format_date(due)} n'est pas encore notée "
                   f"faite : FAIT {action.number} l'enregistre comme faite aujourd'hui et "
                   "prévoit la suivante.", ""]
-    lines += _reply_help(action, plan, today)
+    lines += _reply_help(action, plan, today,
+                         digest=config.reminders.wants_digest(reminder.recipient))
     return [_answer(reminder, f"[{plan.ref}] Rappel : action {action.number} à faire "
                               f"le {format_date(occurrence)}", lines)]
 
@@ -178,7 +191,8 @@ def compose_overdue(reminder: Reminder, plan: Plan, action: Action, due: date, n
              f"{format_date(due)}, n'est pas notée faite ({days} jour"
              f"{'s' if days > 1 else ''} de retard).", informed, "",
              *_action_lines(plan, action, config), "",
-             *_reply_help(action, plan, local_day(now, config.timezone))]
+             *_reply_help(action, plan, local_day(now, config.timezone),
+                          digest=config.reminders.wants_digest(reminder.recipient))]
     return [_answer(reminder, f"[{plan.ref}] En retard : action {action.number}", lines)]
 
 

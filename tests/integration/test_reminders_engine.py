@@ -376,6 +376,77 @@ def test_reminder_hour_is_configurable(tmp_path: Path) -> None:
     assert config.reminders.hour == time(7, 30) and config.reminders.overdue_days == 5
 
 
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Indian/Reunion"])
+async def test_a_due_day_reminder_goes_out_at_the_configured_hour(
+        tmp_path: Path, zone: str) -> None:
+    tz = ZoneInfo(zone)
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC), tz=zone, hour=time(7, 30))
+    await rig.start()
+    try:
+        await rig.mail(example("01-nouveau-pps.eml"))
+        await rig.run_until(datetime(2026, 12, 16, tzinfo=tz))
+        sent = await rig.sent()
+        (pharmacist,) = [s for s in sent if s.recipient == SOPHIE and s.kind == "plan_due"]
+        assert pharmacist.at.astimezone(tz) == datetime(2026, 12, 15, 7, 30, tzinfo=tz)
+        assert {s.at.astimezone(tz).time() for s in sent} == {time(7, 30)}
+    finally:
+        await rig.stop()
+
+
+async def test_reply_reporter_moves_the_action_and_cancels_its_overdue_rows(rig: Rig) -> None:
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.run_until(datetime(2026, 12, 15, 8, tzinfo=UTC))
+    (reminder,) = [s for s in await rig.sent() if s.recipient == SOPHIE and s.kind == "plan_due"]
+    await rig.mail(reply(reminder.mail, "Sophie LEROY <sophie.leroy@pharmacien.mssante.test>",
+                         "REPORTER 2 au 22/12/2026", datetime(2026, 12, 15, 9, tzinfo=UTC)))
+    assert (await rig.plan()).action(2).due == date(2026, 12, 22)
+    rows = {r.key.removeprefix("PPS-2026-0001:2:"): r.status for r in await rig.rows()
+            if r.key.startswith("PPS-2026-0001:2:")}
+    old = {k: v for k, v in rows.items() if k.startswith("2026-12-15:")}
+    new = {k: v for k, v in rows.items() if k.startswith("2026-12-22:")}
+    assert old.pop(f"2026-12-15:plan_due:{SOPHIE}") == "sent"
+    assert old and set(old.values()) == {"cancelled"}       # the overdue reminder and notes
+    assert new and set(new.values()) == {"pending"}
+    await rig.run_until(datetime(2026, 12, 23, 12, tzinfo=UTC))
+    action2 = sorted((s.kind, s.local.date()) for s in await rig.sent()
+                     if s.key.startswith("PPS-2026-0001:2:"))
+    # Nothing overdue on 18/12; the new due day's reminder on 22/12.
+    assert action2 == [("plan_due", date(2026, 12, 15)), ("plan_due", date(2026, 12, 22))]
+
+
+async def test_a_reply_to_the_daily_digest_marks_the_action_done(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC),
+              digest_members=frozenset({JULIEN}))
+    await rig.start()
+    try:
+        await rig.mail(example("01-nouveau-pps.eml"))
+        await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
+        items = await rig.store.run(lambda tx: tx.outbox_due(
+            datetime(2100, 1, 1, tzinfo=UTC), limit=1000))
+        digest = parse_mail([i for i in items if JULIEN in i.recipients
+                             and (i.cause or "").startswith("digest:")][-1].raw)
+        assert digest.message_id.startswith("<digest.")      # names no plan
+        # The ready-to-reply line of action 1, copied from the digest as written.
+        line = next(x.strip() for x in digest.body.splitlines()
+                    if x.strip().startswith("FAIT 1 "))
+        assert line == "FAIT 1 PPS-2026-0001"
+        assert "une action par réponse" in digest.body
+        await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
+                             f"{line}\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
+        action = (await rig.plan()).action(1)
+        assert action.due == date(2026, 12, 7)
+        assert [(o.by, o.comment) for o in action.done] == [(JULIEN, "glycémies notées")]
+        # The REPORTER line of the digest works the same way.
+        later = next(x.strip() for x in digest.body.splitlines()
+                     if x.strip().startswith("REPORTER 1 "))
+        await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
+                             later.replace("07/12/2026", "09/12/2026"),
+                             datetime(2026, 11, 30, 10, tzinfo=UTC)))
+        assert (await rig.plan()).action(1).due == date(2026, 12, 9)
+    finally:
+        await rig.stop()
+
+
 @pytest.mark.parametrize(("zone", "mail_date", "days"), [
     ("Europe/Paris", "Thu, 25 Mar 2027 09:12:44 +0100", (date(2027, 3, 26), date(2027, 3, 30))),
     ("Europe/Paris", "Thu, 28 Oct 2027 09:12:44 +0200", (date(2027, 10, 29), date(2027, 11, 2))),
