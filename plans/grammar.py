@@ -38,6 +38,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+from plans.commands import detect_command
 from plans.dates import parse_date
 from plans.drafts import ActionDraft, LineError, LineWarning, Parsed, PlanDraft, PlanUpdate
 from plans.errors import FieldError
@@ -167,8 +168,16 @@ class _Reader:
     def _free_line(self, line: Line) -> None:
         if line.number not in self._not_signature and is_signature(line.value, self._people):
             return
+        if _is_plan_command(line.text):
+            return  # « MAJ » on the first line under a « MAJ PPS-2026-0001 » subject
         self.notes.append(line.value)
         self.warn(line, "ligne sans « : » gardée en note (écrivez « Rubrique : valeur »)")
+
+
+def _is_plan_command(text: str) -> bool:
+    """The command of a plan mail alone (« MAJ », « NOUVEAU PPS PPS-2026-0001 »)."""
+    found = detect_command("", text)
+    return found.name in ("NOUVEAU_PPS", "MAJ") and not found.args
 
 
 def _continues(previous: Line, last: int, line: Line) -> bool:

@@ -296,3 +296,10 @@ def test_short_lines_that_are_not_a_signature_are_kept_as_notes() -> None:
     assert parsed.value.notes == ["Allergie pénicilline", "Diabète",
                                   "Merci de prévenir si chute", "Mme MARTIN fatiguée"]
     assert [w.line for w in parsed.warnings] == [6, 7, 8, 9]
+
+
+def test_the_command_repeated_on_the_first_line_is_not_a_note() -> None:
+    for first in ("MAJ", "Mise à jour", "MAJ PPS-2026-0001"):
+        parsed = parse_update(lines(f"{first}\nNote : x\n"), today=date(2026, 11, 24),
+                              sender=MARIE, team=TEAM_01, roster=ROSTER)
+        assert parsed.ok and parsed.value.notes == ["x"] and parsed.warnings == [], first
