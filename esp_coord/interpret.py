@@ -27,17 +27,19 @@ from typing import Any, TypeVar
 
 from esp_coord.config import Config
 from esp_coord.handlers.meetings import agenda_lines, calendar_reply, referenced_meeting
-from esp_coord.handlers.plans import (
-    library,
-    people_of,
-    plan_ref_of,
+from esp_coord.handlers.plans import answers_service, library, people_of, plan_ref_of
+from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.triage import triage
+from plans.commands import (
+    DISPLAY,
+    Detected,
+    action_comment,
+    closest_commands,
+    detect_command,
     postponed_date_text,
     split_action_number,
 )
-from esp_coord.intake import IncomingMail, parse_mail
-from esp_coord.triage import triage
-from plans.commands import DISPLAY, Detected, closest_commands, detect_command
-from plans.dates import parse_date
+from plans.dates import format_time, parse_new_due
 from plans.drafts import ActionDraft, LineError, LineWarning, Parsed, PlanDraft, PlanUpdate
 from plans.errors import FieldError
 from plans.grammar import parse_new_plan, parse_update
@@ -74,7 +76,7 @@ REPORT_KEYS = (
     "command", "ignored_reason", "sender", "message_id", "plan_ref", "meeting_ref",
     "patient", "consent", "referent", "team", "problems", "objectives", "preferences",
     "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
-    "comment", "meeting", "agenda_plans", "decisions", "mail_date", "errors", "warnings",
+    "comment", "time", "meeting", "agenda_plans", "decisions", "mail_date", "errors", "warnings",
 )
 
 # Exit codes of ``esp-coord parse``.
@@ -189,16 +191,12 @@ def _update(ctx: _Context) -> None:
     ctx.plan_fields(update)
 
 
-def _body_text(ctx: _Context) -> str:
-    return "\n".join(text for _, text in ctx.detected.lines).strip()
-
-
 def _close(ctx: _Context) -> None:
     ctx.report["comment"] = " ".join(t for _, t in ctx.detected.lines if t.strip())[:500] or None
 
 
 def _action_number(ctx: _Context, command: str) -> str | None:
-    number, rest = split_action_number(ctx.detected.args)
+    number, rest = split_action_number(ctx.detected.raw_args)
     if number is None:
         ctx.error("action_number", f"numéro d'action absent après {command} ; exemple : "
                   f"{command} 2 PPS-2026-0001", text=ctx.detected.text)
@@ -209,7 +207,7 @@ def _action_number(ctx: _Context, command: str) -> str | None:
 
 def _done(ctx: _Context) -> None:
     if _action_number(ctx, "FAIT") is not None:
-        ctx.report["comment"] = _body_text(ctx) or None
+        ctx.report["comment"] = action_comment(ctx.detected, ctx.people) or None
 
 
 def _postpone(ctx: _Context) -> None:
@@ -218,10 +216,16 @@ def _postpone(ctx: _Context) -> None:
         return
     when = postponed_date_text(rest)
     try:
-        ctx.report["date"] = parse_date(when, today=ctx.today).isoformat()
+        day, at = parse_new_due(when, today=ctx.today)
     except FieldError as e:
-        ctx.error("date", f"{e.problem} ; attendu : {e.expected} ; exemple : REPORTER "
-                  f"{ctx.report['action_number']} au {e.example}", text=when)
+        ctx.report["errors"].append(_error(
+            "date", f"{e.problem} ; attendu : {e.expected} ; exemple : REPORTER "
+            f"{ctx.report['action_number']} au {e.example}", text=ctx.detected.text,
+            line=ctx.detected.line))
+        return
+    ctx.report["date"] = day.isoformat()
+    # The service keeps the hour in the plan's history and notes, not on the action.
+    ctx.report["time"] = format_time(at) if at else None
 
 
 def _unknown(ctx: _Context) -> None:
@@ -314,7 +318,7 @@ def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dic
     if reason is not None:
         report["command"], report["ignored_reason"] = "ignored", reason
         return report
-    detected = detect_command(mail.subject, mail.body)
+    detected = detect_command(mail.subject, mail.body, replying=answers_service(mail, config))
     if calendar_reply(mail, detected):
         report["command"] = "ignored"
         report["ignored_reason"] = "calendar answer to an invitation: never answered"

@@ -7,8 +7,10 @@
   "COMPTE_RENDU") or None when the mail carries no command we know;
 - ``ref``: a reference written with the command ("PPS-2026-0001",
   "RCP-2026-001"), normalised to upper case, else None;
-- ``args``: the rest of the command line without the reference
+- ``args``: the rest of the command line without the reference, folded
   ("3" for ``FAIT 3``, "2 au 15/12/2026" for ``REPORTER 2 au 15/12/2026``);
+  ``raw_args`` is the same text as written (case and accents kept), for what
+  is stored or quoted back (a ``FAIT 3, RAS`` comment, a date in an error);
 - ``lines``: the body lines that follow the command, numbered as in ``body``
   from 1 (the command line itself is left out when it came from the body);
 - ``source``: "subject" or "body" (None when no command was found);
@@ -17,6 +19,13 @@
 The subject is read after stripping any number of reply/forward prefixes
 ("RE:", "Re :", "TR:", "Fwd:", "FW:", "AW:"...) and ``[...]`` tags. Case,
 accents and extra spaces never matter.
+
+The subject wins over the first body line, except in a reply: when the
+subject carries a reply/forward prefix, or the caller says the mail answers
+one of the service's own mails (``replying=True``), the subject is the one of
+the mail being answered (often the service's own « [PPS-2026-0001] Statut »),
+so a command on the first body line is what the person wrote and wins. With no
+command in the body, the subject's command still counts.
 
 Reading the first body line is stricter than reading the subject: a body line
 that looks like ``Key : value`` is never a command, and after the command word
@@ -29,12 +38,15 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from plans.normalize import fold
+from plans.people import Person
+from plans.signature import is_greeting, is_signature
 
-__all__ = ["COMMANDS", "Detected", "closest_commands", "detect_command", "find_ref",
-           "strip_subject"]
+__all__ = ["COMMANDS", "Detected", "action_comment", "closest_commands", "detect_command",
+           "find_ref", "postponed_date_text", "split_action_number", "strip_subject"]
 
 # Canonical name -> synonyms, as folded text (lower case, no accents, single spaces).
 # Longer synonyms are tried first so that "rcp nouvelle" wins over "rcp".
@@ -74,13 +86,17 @@ DISPLAY: dict[str, str] = {
 # Synonyms so short or common that they only count when a reference follows.
 _NEED_REF = {"cr", "annuler"}
 
-_PREFIX = re.compile(
-    r"^\s*(?:(?:re|ref|tr|fw|fwd|aw|wg|sv|antw|rep|reponse)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*"
-    r"|\[[^\]]*\]\s*)",
-)
+# Reply and forward prefixes: a subject that has one is the answered mail's.
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:re|ref|tr|fw|fwd|aw|wg|sv|antw|rep|reponse)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*")
+_TAG_PREFIX = re.compile(r"^\s*\[[^\]]*\]\s*")
 _REF = re.compile(r"(?<![a-z0-9])(pps|rcp)[ -]?(\d{4})[ -]?(\d{3,4})(?![0-9])", re.IGNORECASE)
 _TAG = re.compile(r"\[\s*(pps)[ -]?(\d{4})[ -]?(\d{4})\s*\]", re.IGNORECASE)
+_EMPTY_BRACKETS = re.compile(r"\[\s*\]")
 _KEY_LINE = re.compile(r"^[\-*•·\s]*[^\W\d_][\w '’().\-/]{0,40}?[ \u00a0\u202f\t]*:(?!//)")
+# "3", "n°3", "n° 3", "no 3", "#3" (as written or folded).
+_NUMBER = re.compile(r"^\s*(?:n\s*[°º]|№|no\.?|#)?\s*(\d{1,3})\b\s*(.*)$",
+                     re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -92,8 +108,11 @@ class Detected:
     source: str | None = None
     subject_tag_ref: str | None = None
     text: str = ""
-    """The subject (stripped) or first body line the command was looked for in:
-    what a "not understood" answer quotes back."""
+    """The subject (stripped of prefixes) or first body line the command was
+    looked for in, as written: what a "not understood" answer quotes back."""
+    raw_args: str = ""
+    line: int | None = None
+    """The body line number of the command, None when it is in the subject."""
 
 
 def _norm_ref(kind: str, year: str, number: str) -> str | None:
@@ -114,20 +133,66 @@ def find_ref(text: str) -> str | None:
     return None
 
 
+def _folded(text: str) -> tuple[str, list[int]]:
+    """``fold(text)`` and, for each of its characters, the index in ``text`` it
+    comes from: what was matched on folded text is then cut from the text as
+    written."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, c in enumerate(text):
+        for f in fold(c) or (" " if c.isspace() else ""):
+            if f == " " and (not chars or chars[-1] == " "):
+                continue
+            chars.append(f)
+            origin.append(i)
+    while chars and chars[-1] == " ":
+        chars.pop()
+        origin.pop()
+    folded = "".join(chars)
+    if folded != fold(text):  # a character folding differently alone: keep it simple
+        return fold(text), []
+    return folded, origin
+
+
+def _as_written(text: str, origin: list[int], folded_start: int) -> str:
+    """``text`` from where its folded form's character ``folded_start`` comes."""
+    if not origin:
+        return fold(text)[folded_start:]
+    if folded_start >= len(origin):
+        return ""
+    return text[origin[folded_start]:].strip()
+
+
+def _strip_prefixes(subject: str) -> tuple[str, str, bool]:
+    """(folded subject, subject as written, had a reply/forward prefix), both
+    without prefixes and ``[...]`` tags."""
+    folded, origin = _folded(subject)
+    start, replied = 0, False
+    while True:
+        rest = folded[start:]
+        m = _REPLY_PREFIX.match(rest) or _TAG_PREFIX.match(rest)
+        if m is None or not m.end():
+            break
+        replied = replied or m.re is _REPLY_PREFIX
+        start += m.end()
+    return folded[start:].strip(), _as_written(subject, origin, start), replied
+
+
 def strip_subject(subject: str) -> str:
     """The subject without reply/forward prefixes and ``[...]`` tags, folded."""
-    text = fold(subject)
-    while True:
-        stripped = _PREFIX.sub("", text, count=1)
-        if stripped == text:
-            return text.strip()
-        text = stripped
+    return _strip_prefixes(subject)[0]
 
 
-def _match(text: str, *, strict: bool) -> tuple[str, str | None, str] | None:
-    """(name, ref, args) when folded ``text`` starts with a command word."""
-    if strict and _KEY_LINE.match(text):
-        return None
+def _without_ref(text: str, ref: str | None) -> str:
+    if ref:
+        text = _EMPTY_BRACKETS.sub(" ", _REF.sub(" ", text, count=1), count=1)
+    return text
+
+
+def _match(text: str, *, strict: bool) -> tuple[str, str | None, str, int] | None:
+    """(name, ref, args, where the arguments start) when folded ``text`` starts
+    with a command word."""
+    key_line = _KEY_LINE.match(text) if strict else None
     candidates = sorted(
         ((syn, name) for name, syns in _SYNONYMS.items() for syn in syns),
         key=lambda pair: -len(pair[0]),
@@ -139,15 +204,16 @@ def _match(text: str, *, strict: bool) -> tuple[str, str | None, str] | None:
         # A command word must end at a word boundary ("pps" is not "pps-2026-0001").
         if rest and syn != "?" and not (rest[0].isspace() or rest[0] in ":,.;!?"):
             continue
-        rest = rest.lstrip(" :,.;!")
         ref = find_ref(rest)
-        args = _REF.sub(" ", rest, count=1) if ref else rest
-        args = " ".join(args.split()).strip(" :,.;")
+        args = " ".join(_without_ref(rest, ref).split()).strip(" :,.;!")
         if syn in _NEED_REF and not ref:
             continue
         if strict and not _body_args_ok(name, args):
             continue
-        return name, ref, args
+        # "Statut : actif" is a key line, "FAIT 3 : RAS" an action and its comment.
+        if key_line and not (name in ("FAIT", "REPORTER") and re.search(r"\d", key_line[0])):
+            return None
+        return name, ref, args, len(syn)
     return None
 
 
@@ -155,34 +221,78 @@ def _body_args_ok(name: str, args: str) -> bool:
     if not args:
         return name not in ("FAIT", "REPORTER")
     if name in ("FAIT", "REPORTER"):
-        return args[0].isdigit()
+        return _NUMBER.match(args) is not None
     return name == "RCP_NOUVELLE"
 
 
-def detect_command(subject: str, body: str) -> Detected:
-    """Find the command of a mail (see the module docstring)."""
+def _found(text: str, *, strict: bool, source: str, lines: list[tuple[int, str]],
+           tag_ref: str | None, line: int | None = None) -> Detected | None:
+    folded, origin = _folded(text)
+    found = _match(folded, strict=strict)
+    if found is None:
+        return None
+    name, ref, args, start = found
+    raw_args = " ".join(_without_ref(_as_written(text, origin, start), ref).split())
+    raw_args = raw_args.lstrip(" :,.;!")
+    return Detected(name, ref, args, lines, source, tag_ref, text.strip(), raw_args, line)
+
+
+def detect_command(subject: str, body: str, *, replying: bool = False) -> Detected:
+    """Find the command of a mail (see the module docstring). ``replying``: the
+    mail answers one of the service's own mails (its In-Reply-To/References)."""
     tag = _TAG.search(subject or "")
     tag_ref = _norm_ref(*tag.groups()) if tag else None
-    body_lines = (body or "").splitlines()
-    numbered = [(i, line) for i, line in enumerate(body_lines, start=1)]
-
-    subject_text = strip_subject(subject or "")
-    if subject_text:
-        found = _match(subject_text, strict=False)
-        if found:
-            name, ref, args = found
-            return Detected(name, ref, args, numbered, "subject", tag_ref, subject_text)
-
+    numbered = list(enumerate((body or "").splitlines(), start=1))
+    folded_subject, subject_text, prefixed = _strip_prefixes(subject or "")
+    replying = replying or prefixed
     first = next(((i, line) for i, line in numbered if line.strip()), None)
+
+    in_body = None
     if first is not None:
-        number, line = first
-        found = _match(fold(line), strict=True)
-        if found:
-            name, ref, args = found
-            rest = [(i, text) for i, text in numbered if i != number]
-            return Detected(name, ref, args, rest, "body", tag_ref, fold(line))
-    looked_at = subject_text or (fold(first[1]) if first else "")
+        rest = [(i, text) for i, text in numbered if i != first[0]]
+        in_body = _found(first[1], strict=True, source="body", lines=rest, tag_ref=tag_ref,
+                         line=first[0])
+    if in_body is not None and replying:
+        return in_body
+    if folded_subject:
+        in_subject = _found(subject_text, strict=False, source="subject", lines=numbered,
+                            tag_ref=tag_ref)
+        if in_subject is not None:
+            return in_subject
+    if in_body is not None:
+        return in_body
+    # Quote what the person wrote: in a reply, the body; else the subject first.
+    written = first[1].strip() if first else ""
+    looked_at = written if replying and written else (subject_text or written)
     return Detected(None, None, "", numbered, None, tag_ref, looked_at)
+
+
+def split_action_number(args: str) -> tuple[int | None, str]:
+    """``FAIT 3 …`` / ``REPORTER 2 au …`` (also ``n°3``, ``#3``): the action
+    number and the rest of the arguments."""
+    m = _NUMBER.match(args)
+    return (int(m.group(1)), m.group(2).strip()) if m else (None, args)
+
+
+def postponed_date_text(rest: str) -> str:
+    """« au 15/12/2026 » -> « 15/12/2026 »."""
+    return re.sub(r"^(au|a|à|le|pour)\s+", "", rest.strip(), flags=re.IGNORECASE)
+
+
+def action_comment(detected: Detected, people: Iterable[Person] = ()) -> str:
+    """A ``FAIT`` comment: what follows the action number on the command line
+    (« FAIT 3, RAS », « FAIT 3 : RAS »), then the other lines of the body, without
+    an opening greeting nor a sign-off written without a ``-- `` separator
+    (« Cordialement », the sender's name, profession, phone: ``plans.signature``)."""
+    _, rest = split_action_number(detected.raw_args)
+    texts = [line.rstrip() for _, line in detected.lines]
+    while texts and (not texts[0].strip() or is_greeting(texts[0])):
+        texts.pop(0)
+    people = list(people)
+    while texts and (not texts[-1].strip() or is_signature(texts[-1], people)):
+        texts.pop()
+    head = rest.strip(" \t:,;.-–—")
+    return "\n".join([head, *texts] if head else texts).strip()
 
 
 def closest_commands(text: str, limit: int = 3) -> list[str]:

@@ -390,3 +390,43 @@ def parse_duration(text: str) -> timedelta:
             example="1h30",
         )
     return total
+
+
+# --- a new due date (REPORTER) ------------------------------------------------
+
+# A time at the end of the text as written (accents kept, so that an error
+# quotes the date as the person typed it): « 15/12/2026 à 14h », « demain, 8h30 ».
+_TIME_AT_END = re.compile(
+    r"(?:\s*,\s*|\s+(?:à|a|dès|des|de|vers|-)\s+|\s+)"
+    r"(?P<t>\d{1,2}\s*[h:]\s*(?:\d{2})?\s*(?:min|mn)?|midi|minuit)\s*[.,;]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def format_time(at: time) -> str:
+    """``14h00``, ``8h30``."""
+    return f"{at.hour}h{at.minute:02d}"
+
+
+def parse_new_due(text: str, *, today: date) -> tuple[date, time | None]:
+    """A new due date, optionally with a time, never before ``today``:
+    « 15/12/2026 », « 15/12/2026 à 14h », « demain 8h30 », « J+10 ».
+    Errors quote ``text`` as written."""
+    text = text.strip()
+    m = _TIME_AT_END.search(text)
+    day_text = text[: m.start()] if m and m.start() > 0 else text
+    day = parse_date(day_text, today=today)
+    at = None
+    if m and m.start() > 0:
+        try:
+            at = parse_time(m["t"])
+        except FieldError as e:  # the example must be a whole new due date
+            raise FieldError(e.problem, e.expected, f"{format_date(day)} à 14h30") from None
+    if day < today:
+        written = "" if fold(day_text) == format_date(day) else f" (le {format_date(day)})"
+        raise FieldError(
+            problem=f"{_quote(day_text)} est une date passée{written}",
+            expected=f"une date à partir d'aujourd'hui, le {format_date(today)}",
+            example=format_date(today + timedelta(days=14)),
+        )
+    return day, at

@@ -19,6 +19,7 @@ from .basics import help_handler, not_available_answer, not_understood_answer
 from .meetings import HANDLERS as MEETING_HANDLERS
 from .meetings import calendar_reply
 from .plans import HANDLERS as PLAN_HANDLERS
+from .plans import answers_service
 
 CommandHandler = Callable[[Request, Detected], Awaitable[list[Answer]]]
 
@@ -29,7 +30,8 @@ def make_handler(config: Config) -> Handler:
     handlers["AIDE"] = help_handler(frozenset(handlers) | {"AIDE"})
 
     async def dispatch(request: Request) -> list[Answer]:
-        detected = detect_command(request.mail.subject, request.mail.body)
+        detected = detect_command(request.mail.subject, request.mail.body,
+                                  replying=answers_service(request.mail, config))
         if calendar_reply(request.mail, detected):
             return []  # "accepted"/"declined" from a calendar: never answered
         if detected.name is None:

@@ -8,6 +8,7 @@ reveals whether a plan exists: the same answer for "unknown" and "not yours".
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -18,11 +19,11 @@ from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
 from esp_coord.processing import Request
 from esp_coord.store import Tx
-from plans.commands import Detected
-from plans.dates import parse_date
+from plans.commands import Detected, action_comment, postponed_date_text, split_action_number
+from plans.dates import format_date, format_time, parse_new_due
 from plans.errors import FieldError
 from plans.grammar import parse_new_plan, parse_update
-from plans.model import Plan, PlanError
+from plans.model import Note, Plan, PlanError
 from plans.people import Person
 from plans.protocols import ProtocolDef, load_library
 from plans.render import (
@@ -90,6 +91,13 @@ def plan_ref_of(mail: IncomingMail, config: Config, detected: Detected) -> str |
         if m and m.group(2).lower() == domain:
             return m.group(1)
     return detected.subject_tag_ref
+
+
+def answers_service(mail: IncomingMail, config: Config) -> bool:
+    """Whether the mail replies to one of the service's own mails: its subject
+    is then the service's, and a command in its body wins (``detect_command``)."""
+    domain = "@" + config.message_id_domain + ">"
+    return any(mid.lower().endswith(domain) for mid in (*mail.in_reply_to, *mail.references))
 
 
 def may_read(member: Member, plan: Plan) -> bool:
@@ -312,23 +320,9 @@ async def plan_list(request: Request, detected: Detected) -> list[Answer]:
     return [_answer(request, rendered)]
 
 
-_NUMBER = re.compile(r"^\s*(?:n°|no|#)?\s*(\d{1,3})\b\s*(.*)$", re.IGNORECASE)
-
-
-def split_action_number(args: str) -> tuple[int | None, str]:
-    """``FAIT 3 …`` / ``REPORTER 2 au …``: the action number and the rest."""
-    m = _NUMBER.match(args)
-    return (int(m.group(1)), m.group(2)) if m else (None, args)
-
-
-def postponed_date_text(rest: str) -> str:
-    """« au 15/12/2026 » -> « 15/12/2026 »."""
-    return re.sub(r"^(au|a|à|le|pour)\s+", "", rest.strip(), flags=re.IGNORECASE)
-
-
 def _action_number(request: Request, detected: Detected, command: str
                    ) -> tuple[int | None, str, list[Answer]]:
-    number, rest = split_action_number(detected.args)
+    number, rest = split_action_number(detected.raw_args)
     if number is not None:
         return number, rest, []
     text = french(f"Bonjour {request.sender.name},\n\nIndiquez le numéro de l'action après "
@@ -365,7 +359,7 @@ async def action_done(request: Request, detected: Detected) -> list[Answer]:
     if loaded is None:
         return answers
     plan = loaded.plan
-    comment = "\n".join(text for _, text in detected.lines).strip()
+    comment = action_comment(detected, people_of(request.config))
     try:
         action = plan.mark_done(number, by=request.sender.email, on=today_of(request),
                                 comment=comment, at=request.now,
@@ -386,23 +380,43 @@ async def action_postponed(request: Request, detected: Detected) -> list[Answer]
     plan = loaded.plan
     when = postponed_date_text(rest)
     try:
-        new_date = parse_date(when, today=today_of(request))
+        new_date, at = parse_new_due(when, today=today_of(request))
     except FieldError as e:
-        text = french(f"Bonjour {request.sender.name},\n\nJe n'ai pas compris la nouvelle date "
-                      f"« {when} » : {e.problem}. Attendu : {e.expected}. Exemple : REPORTER "
-                      f"{number} au {e.example} {plan.ref}. Rien n'a été fait.\n")
-        return [Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Date"),
-                       text=text)]
+        return [_date_refused(request, detected, plan, number, e)]
     try:
         action = plan.postpone(number, new_date, by=request.sender.email, at=request.now,
                                source_message_id=request.mail.message_id)
     except PlanError as e:
         return _action_problem(request, plan, e)
+    if at is not None:
+        # Actions have a due day, not an hour: the hour goes in the change shown by
+        # STATUT and in a note of the plan, so that it is not lost.
+        plan.versions[-1].summary += f" à {format_time(at)}"
+        plan.notes.append(Note(f"Action {number} ({action.what}) : reportée au "
+                               f"{format_date(new_date)} à {format_time(at)}.",
+                               request.sender.email, request.now))
     await save_plan(request.tx, plan, expected=loaded.version, request=request,
                     summary=f"action {number} reportée")
     await record(request, "postpone", plan.ref, f"action {number}, version {plan.version}")
-    return [_answer(request, render_postponed(plan, action, people=people_of(request.config)),
-                    plan=plan, kind="postponed")]
+    rendered = render_postponed(plan, action, people=people_of(request.config))
+    if at is not None:
+        rendered = dataclasses.replace(rendered, text=rendered.text + french(
+            f"\nL'heure indiquée ({format_time(at)}) est notée dans l'historique du plan "
+            "(STATUT, dernières modifications) et dans ses notes ; l'échéance de l'action "
+            "reste une date, sans heure.\n"))
+    return [_answer(request, rendered, plan=plan, kind="postponed")]
+
+
+def _date_refused(request: Request, detected: Detected, plan: Plan, number: int,
+                  error: FieldError) -> Answer:
+    """The new date cannot be used: where, what, what was expected, an example."""
+    where = f"Ligne {detected.line}" if detected.line is not None else "Objet"
+    text = french(
+        f"Bonjour {request.sender.name},\n\nRien n'a été fait : la nouvelle date de l'action "
+        f"{number} n'est pas acceptée.\n\n{where} : « {detected.text} »\n"
+        f"   Problème : {error.problem}\n   Attendu : {error.expected}\n"
+        f"   Exemple : REPORTER {number} au {error.example} {plan.ref}\n")
+    return Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Date"), text=text)
 
 
 HANDLERS = {

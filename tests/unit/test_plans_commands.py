@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from plans.commands import COMMANDS, closest_commands, detect_command, strip_subject
+from plans.commands import (
+    COMMANDS,
+    action_comment,
+    closest_commands,
+    detect_command,
+    split_action_number,
+    strip_subject,
+)
+from plans.people import Person
 
 
 @pytest.mark.parametrize(
@@ -102,3 +110,112 @@ def test_closest_commands(typed: str, expected: str) -> None:
 def test_closest_commands_for_nonsense() -> None:
     assert closest_commands("xyzzy") == [] and closest_commands("") == []
     assert set(COMMANDS) >= set(closest_commands("rcp nouvele"))
+
+
+# --- replies: what the person wrote in the body wins over the answered subject ---
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "name", "args"),
+    [("RE: [PPS-2026-0001] Statut", "FAIT 1\nvu ce matin", "FAIT", "1"),
+     ("RE: [PPS-2026-0001] Statut", "MAJ\nNote : x", "MAJ", ""),
+     ("RE: [PPS-2026-0001] Statut", "REPORTER 2 au 15/12/2026", "REPORTER", "2 au 15/12/2026"),
+     ("RE: LISTE", "STATUT PPS-2026-0001", "STATUT", ""),
+     ("Re: Aide - commandes du service de coordination", "LISTE", "LISTE", ""),
+     ("TR: RE: [PPS-2026-0001] Action 3 faite", "REPORTER 3 au 15/12/2026", "REPORTER",
+      "3 au 15/12/2026")],
+)
+def test_a_command_in_the_body_of_a_reply_wins(subject: str, body: str, name: str,
+                                                args: str) -> None:
+    found = detect_command(subject, body)
+    assert (found.name, found.args, found.source) == (name, args, "body")
+
+
+def test_a_reply_without_prefix_is_told_by_the_caller() -> None:
+    """A client that keeps the subject as is: In-Reply-To says it is a reply."""
+    assert detect_command("[PPS-2026-0001] Statut", "FAIT 1").name == "STATUT"
+    found = detect_command("[PPS-2026-0001] Statut", "FAIT 1", replying=True)
+    assert (found.name, found.args, found.subject_tag_ref) == ("FAIT", "1", "PPS-2026-0001")
+
+
+def test_a_reply_without_a_command_in_the_body_keeps_the_subject_command() -> None:
+    found = detect_command("RE: STATUT PPS-2026-0001", "Bonjour, où en est-on ?\n")
+    assert (found.name, found.ref, found.source) == ("STATUT", "PPS-2026-0001", "subject")
+
+
+def test_quoted_text_never_counts_even_in_a_reply() -> None:
+    found = detect_command("RE: [PPS-2026-0001] Statut", "> FAIT 2\n")
+    assert found.name == "STATUT"
+    assert detect_command("RE: [PPS-2026-0001] Plan créé", "> FAIT 2\n").name is None
+
+
+def test_not_understood_quotes_what_the_person_wrote() -> None:
+    reply = detect_command("Re: [PPS-2026-0001] Plan créé - MARTIN Jeanne",
+                           "\nMerci, c'est noté.\n")
+    assert (reply.name, reply.text) == (None, "Merci, c'est noté.")
+    fresh = detect_command("Où en est Mme MARTIN ?", "Bonjour")
+    assert fresh.text == "Où en est Mme MARTIN ?"
+    assert detect_command("RE: [PPS-2026-0001] Rappel - bilan partagé", "").text == \
+        "Rappel - bilan partagé"
+
+
+# --- arguments: references anywhere, as written, action numbers -------------------
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["REPORTER 2 au 15/12/2026 [PPS-2026-0001]", "REPORTER 2 [PPS-2026-0001] au 15/12/2026",
+     "REPORTER 2 PPS-2026-0001 au 15/12/2026", "reporter 2 au 15/12/2026 [ pps-2026-0001 ]"],
+)
+def test_a_reference_anywhere_on_the_command_line(subject: str) -> None:
+    found = detect_command(subject, "")
+    assert (found.name, found.ref, found.args) == ("REPORTER", "PPS-2026-0001", "2 au 15/12/2026")
+    assert found.raw_args.lower() == "2 au 15/12/2026"
+
+
+def test_raw_arguments_keep_accents_and_case() -> None:
+    found = detect_command("RE: [PPS-2026-0001] Rappel", "REPORTER 2 au 15 Décembre à 14h")
+    assert found.args == "2 au 15 decembre a 14h"
+    assert found.raw_args == "2 au 15 Décembre à 14h"
+    assert (found.line, found.text) == (1, "REPORTER 2 au 15 Décembre à 14h")
+    assert detect_command("FAIT 3 PPS-2026-0001", "").line is None
+
+
+@pytest.mark.parametrize("line", ["FAIT n°3", "Fait n° 3", "FAIT N°3.", "fait no 3", "FAIT #3"])
+def test_numbered_action_in_the_body(line: str) -> None:
+    found = detect_command("RE: [PPS-2026-0001] Rappel", line)
+    assert found.name == "FAIT"
+    assert split_action_number(found.raw_args)[0] == 3
+
+
+def test_a_number_is_still_needed_in_the_body() -> None:
+    assert detect_command("Question", "Fait non").name is None
+
+
+# --- FAIT comments -----------------------------------------------------------------
+
+JULIEN = Person(name="Julien MARIE", email="julien.marie@infirmier.mssante.test",
+                profession="infirmier")
+
+
+@pytest.mark.parametrize(
+    ("body", "comment"),
+    [("fait 3, RAS", "RAS"),
+     ("FAIT 3 : RAS", "RAS"),
+     ("FAIT 3 - pansement refait\nPlaie propre.", "pansement refait\nPlaie propre."),
+     ("Fait 3.", ""),
+     ("FAIT 3\nFait ce matin\n\nJulien MARIE\nInfirmier libéral\n06 12 34 56 78",
+      "Fait ce matin"),
+     ("FAIT 3\nBonjour,\nPatiente vue, glycémie 1,20 g/l.\nCordialement\nJulien",
+      "Patiente vue, glycémie 1,20 g/l."),
+     ("FAIT 3\nRAS\nTension 13/8", "RAS\nTension 13/8")],
+)
+def test_fait_comment(body: str, comment: str) -> None:
+    found = detect_command("RE: [PPS-2026-0001] Rappel", body)
+    assert found.name == "FAIT"
+    assert action_comment(found, [JULIEN]) == comment
+
+
+def test_fait_comment_on_the_subject_line() -> None:
+    found = detect_command("FAIT 3 PPS-2026-0001 : séance faite", "Marche avec déambulateur.")
+    assert action_comment(found) == "séance faite\nMarche avec déambulateur."

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from plans.dates import (
     format_date,
     format_date_long,
+    format_time,
     parse_date,
     parse_date_time,
     parse_duration,
+    parse_new_due,
     parse_time,
 )
 from plans.errors import FieldError
@@ -255,3 +257,48 @@ def test_parsers_raise_only_field_errors(text: str, today: date) -> None:
             parse()
         except FieldError as error:
             assert error.problem and error.expected and error.example
+
+
+# --- REPORTER's new due date --------------------------------------------------
+
+NOV_23 = date(2026, 11, 23)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("15/12/2026", (date(2026, 12, 15), None)),
+     ("15/12/2026 à 14h", (date(2026, 12, 15), time(14, 0))),
+     ("15/12/2026 a 12h30", (date(2026, 12, 15), time(12, 30))),
+     ("15/12/2026, 12:30", (date(2026, 12, 15), time(12, 30))),
+     ("15 décembre 2026 à 8h", (date(2026, 12, 15), time(8, 0))),
+     ("demain 8h30", (date(2026, 11, 24), time(8, 30))),
+     ("aujourd'hui", (NOV_23, None)),
+     ("J+10", (date(2026, 12, 3), None))],
+)
+def test_new_due_date_with_or_without_a_time(text: str,
+                                             expected: tuple[date, time | None]) -> None:
+    assert parse_new_due(text, today=NOV_23) == expected
+
+
+def test_new_due_date_in_the_past_is_refused_with_a_future_example() -> None:
+    with pytest.raises(FieldError) as caught:
+        parse_new_due("01/01/2020", today=NOV_23)
+    assert caught.value.problem == "« 01/01/2020 » est une date passée"
+    assert "23/11/2026" in caught.value.expected
+    assert caught.value.example == "07/12/2026"
+    with pytest.raises(FieldError) as caught:
+        parse_new_due("20 novembre 2026 à 9h", today=NOV_23)
+    assert caught.value.problem == "« 20 novembre 2026 » est une date passée (le 20/11/2026)"
+
+
+def test_new_due_date_errors_quote_the_text_as_written() -> None:
+    with pytest.raises(FieldError) as caught:
+        parse_new_due("15 décembrr 2026 à 14h", today=NOV_23)
+    assert "« 15 décembrr 2026 »" in caught.value.problem
+    with pytest.raises(FieldError) as caught:
+        parse_new_due("15/12/2026 à 25h", today=NOV_23)
+    assert "25h" in caught.value.problem and caught.value.example == "15/12/2026 à 14h30"
+
+
+def test_format_time() -> None:
+    assert (format_time(time(14, 0)), format_time(time(8, 5))) == ("14h00", "8h05")
