@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from esp_coord.intake import HeadersOnly, parse_mail
+from esp_coord.intake import HeadersOnly, digest_key, parse_mail
 from esp_coord.ports import FetchedMail
 from tests.e2e.harness import Team, wait_until
 from tests.e2e.test_crash_recovery import CrashingMailbox, _crashed, _settled
@@ -51,6 +51,19 @@ async def _filed(team: Team) -> bool:
 
 def _without_message_id(raw: bytes) -> bytes:
     return re.sub(rb"Message-ID: [^\r]*\r\n", b"", raw, count=1)
+
+
+def test_a_header_block_is_judged_by_the_size_it_carries() -> None:
+    head = corpus.huge_mail(0).partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    mail = parse_mail(HeadersOnly(head, 50 * MiB), max_message_bytes=LIMIT)
+    assert mail.too_large == "le message fait 50 Mo, au-delà de la limite de 25 Mo"
+    assert (mail.size, mail.text, mail.dedup_key) == (
+        50 * MiB, "", "mid:<huge-50mb@medecin.mssante.test>")
+    bare = HeadersOnly(_without_message_id(head), 30 * MiB)
+    assert parse_mail(bare, max_message_bytes=LIMIT).dedup_key == digest_key(bare)
+    # Cut with a larger limit than the intake's: still nothing to read.
+    cut = parse_mail(HeadersOnly(head, 20 * MiB), max_message_bytes=LIMIT)
+    assert cut.too_large == "le message fait 20 Mo, trop volumineux pour être lu"
 
 
 async def test_a_50_mb_mail_gets_one_too_large_answer_and_is_never_fetched_whole(
