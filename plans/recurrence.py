@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule
 
-from plans.dates import WEEKDAY_NAMES, format_date
+from plans.dates import WEEKDAY_NAMES, format_date, format_time
 
 __all__ = ["MAX_INTERVAL", "SPREAD_WEEK", "Rhythm", "When"]
 
@@ -199,22 +199,33 @@ class When:
     due: date | None  # the single date, or the first occurrence of the rhythm
     rhythm: Rhythm | None
     until: date | None  # last possible date of the rhythm, included
+    # « à 14h »: information for whoever does it; reminders still go out on the
+    # due day at the team's reminder hour, and dates stay plain days.
+    time_of_day: time | None = None
 
     def describe(self) -> str:
-        """« le 15/12/2026 », « chaque semaine jusqu'au 23/02/2027 »."""
+        """« le 15/12/2026 à 14h00 », « chaque lundi à 9h00 jusqu'au 23/02/2027 »."""
         if self.rhythm is None:
-            return f"le {format_date(self.due)}" if self.due else "sans date"
-        text = self.rhythm.describe()
+            day = f"le {format_date(self.due)}" if self.due else "sans date"
+            return day + self.time_suffix()
+        text = self.rhythm.describe() + self.time_suffix()
         if self.until is not None:
             text += f" jusqu'au {format_date(self.until)}"
         return text
 
+    def time_suffix(self) -> str:
+        """« à 14h00 » with its leading space, or nothing."""
+        return f" à {format_time(self.time_of_day)}" if self.time_of_day else ""
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "due": self.due.isoformat() if self.due else None,
             "rhythm": self.rhythm.to_dict() if self.rhythm else None,
             "until": self.until.isoformat() if self.until else None,
         }
+        if self.time_of_day is not None:  # absent rather than null: plans stored before times
+            d["time"] = self.time_of_day.isoformat("minutes")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> When:
@@ -222,4 +233,5 @@ class When:
             due=date.fromisoformat(d["due"]) if d.get("due") else None,
             rhythm=Rhythm.from_dict(d["rhythm"]) if d.get("rhythm") else None,
             until=date.fromisoformat(d["until"]) if d.get("until") else None,
+            time_of_day=time.fromisoformat(d["time"]) if d.get("time") else None,
         )

@@ -8,17 +8,20 @@ jusqu'au 31/12/2026 », « le premier jeudi de chaque mois »: parsed into the
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import replace
+from datetime import date, time
 
 from dateutil.relativedelta import relativedelta
 
-from plans.dates import (
+from plans.dates import (  # _DATE_THEN_TIME: parse_date_time's own split, shared
+    _DATE_THEN_TIME,
     WEEKDAYS,
     FieldError,
     absolute_date,
     format_date,
     number_value,
     parse_date,
+    parse_time,
     relative_date,
 )
 from plans.normalize import fold
@@ -315,10 +318,29 @@ def _date_value(value: str, today: date) -> date:
 def parse_when(text: str, *, today: date) -> When:
     """A date, or a rhythm with optional « à partir du <date> », « pendant N
     jours/semaines/mois » and « jusqu'au <date> ». A rhythm starts today unless
-    told otherwise; ``until`` is included."""
-    folded = fold(text).rstrip(".,;")
+    told otherwise; ``until`` is included. A time (« à 14h », « 12:30 ») at
+    the end or right after the rhythm is kept as ``time_of_day``."""
+    folded, at = _split_time(fold(text).rstrip(".,;"))
     marks = list(_CLAUSE.finditer(folded))
     head = folded[: marks[0].start()].strip(" ,") if marks else folded
+    if at is None and marks:
+        head, at = _split_time(head)
+    return replace(_parse_when(text, folded, head, marks, today), time_of_day=at)
+
+
+def _split_time(folded: str) -> tuple[str, time | None]:
+    """« demain a 12h30 » -> (« demain », 12:30); the text as is when no time ends it."""
+    m = _DATE_THEN_TIME.match(folded)
+    if m is None:
+        return folded, None
+    try:
+        return m["d"], parse_time(m["t"])
+    except FieldError as exc:  # the example must be a whole "when"
+        raise FieldError(exc.problem, exc.expected, f"{m['d']} à 12h30") from None
+
+
+def _parse_when(text: str, folded: str, head: str, marks: list[re.Match[str]],
+                today: date) -> When:
     clauses: dict[str, str] = {}
     for i, mark in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(folded)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import pytest
 
@@ -138,3 +138,20 @@ def test_round_trip_is_lossless_and_json_safe() -> None:
     assert data["patient"]["birth_date"] == "1948-03-12"
     again = Plan.from_dict(data)
     assert again == plan and again.to_dict() == plan.to_dict()
+
+
+def test_action_time_is_kept_shown_and_leaves_the_due_day_alone() -> None:
+    plan = plan_01()
+    body = ("MAJ\nAction : IDE | pansement | 15/12/2026 à 14h\n"
+            "Action : kiné | marche | demain 8h30\n")
+    changes = plan.apply(update(body, "MAJ PPS-2026-0001", date(2026, 11, 30)),
+                         author=MARIE.email, at=datetime(2026, 11, 30, 9, tzinfo=PARIS),
+                         source_message_id="<t>")
+    first, second = (plan.action(int(n)) for kind, n in changes if kind == "action")
+    assert first.due == date(2026, 12, 15) and first.when.time_of_day == time(14, 0)
+    assert first.when.describe() == "le 15/12/2026 à 14h00"
+    assert second.due == date(2026, 12, 1) and second.when.describe() == "le 01/12/2026 à 8h30"
+    # Reminders look for the day only: the action is due that day, whatever its time.
+    assert first in plan.due_on(date(2026, 12, 15))
+    again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert again.action(first.number).when.time_of_day == time(14, 0)

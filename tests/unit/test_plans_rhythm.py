@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from itertools import islice
 
 import pytest
@@ -344,3 +344,26 @@ def test_parse_when_raises_only_field_errors(text: str, today: date) -> None:
         parse_rhythm(text)
     except FieldError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("text", "due", "at", "described"),
+    [("15/12/2026 à 14h", date(2026, 12, 15), time(14, 0), "le 15/12/2026 à 14h00"),
+     ("le 15/12/2026 à 12h30", date(2026, 12, 15), time(12, 30), "le 15/12/2026 à 12h30"),
+     ("15/12/2026 12:30", date(2026, 12, 15), time(12, 30), "le 15/12/2026 à 12h30"),
+     ("demain 12h30", date(2026, 11, 24), time(12, 30), "le 24/11/2026 à 12h30"),
+     ("chaque lundi à 9h pendant 3 mois", date(2026, 11, 23), time(9, 0),
+      "chaque lundi à 9h00 jusqu'au 23/02/2027"),
+     ("tous les jours 8h", date(2026, 11, 23), time(8, 0), "tous les jours à 8h00")])
+def test_when_with_a_time(text: str, due: date, at: time, described: str) -> None:
+    when = parse_when(text, today=TODAY)
+    assert (when.due, when.time_of_day, when.describe()) == (due, at, described)
+    assert When.from_dict(when.to_dict()) == when and when.to_dict()["time"] == at.isoformat(
+        "minutes")
+
+
+def test_when_with_an_impossible_time() -> None:
+    with pytest.raises(FieldError) as caught:
+        parse_when("demain à 25h", today=TODAY)
+    assert "25h" in caught.value.problem and caught.value.example == "demain à 12h30"
+    assert parse_when(caught.value.example, today=TODAY).time_of_day == time(12, 30)
