@@ -28,7 +28,7 @@ from esp_coord.offline_config import load_offline_config
 from esp_coord.store import Store, Tx
 from plans.dates import format_date
 from plans.model import Plan
-from plans.render import render_status
+from plans.render import counted, render_status
 
 
 def register(subparsers: Any) -> None:
@@ -126,7 +126,8 @@ def run_list(args: argparse.Namespace) -> int:
             if r["next_due"] else "aucune échéance"
         state = "actif" if r["status"] == "active" else "clos"
         print(f"{r['ref']}  {state:5}  v{r['version']:<3} {r['patient']}  "
-              f"{r['open_actions']} action(s) en cours, {r['overdue']} en retard, {due}")
+              f"{counted(r['open_actions'], 'action')} en cours, {r['overdue']} en retard, "
+              f"{due}")
     return 0
 
 

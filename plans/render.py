@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from plans.commands import DISPLAY
-from plans.dates import format_date
+from plans.dates import format_date, format_time
 from plans.drafts import LineError, LineWarning
 from plans.model import Action, Plan
 from plans.people import Person
 from plans.typography import french
 
-__all__ = ["COMMAND_EXAMPLES", "Rendered", "render_closed", "render_created", "render_done",
-           "render_errors", "render_help", "render_list", "render_not_understood",
+__all__ = ["COMMAND_EXAMPLES", "Rendered", "counted", "render_closed", "render_created",
+           "render_done", "render_errors", "render_help", "render_list", "render_not_understood",
            "render_postponed", "render_status", "render_updated"]
 
 
@@ -96,9 +96,15 @@ def _who(address: str | None, people: Sequence[Person]) -> str:
     return address
 
 
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """« 1 action », « 2 actions », « 0 action » (French: zero takes the singular)."""
+    return f"{n} {singular if n < 2 else plural or singular + 's'}"
+
+
 def _when(action: Action) -> str:
     if action.when.rhythm is None:
-        return f"le {format_date(action.due)}" if action.due else "sans date"
+        day = f"le {format_date(action.due)}" if action.due else "sans date"
+        return day + action.when.time_suffix()
     text = action.when.describe()
     if action.due and action.status == "todo":
         text += f", prochaine le {format_date(action.due)}"
@@ -114,7 +120,7 @@ def _action_line(action: Action, people: Sequence[Person]) -> str:
 
 def _at(moment: datetime, tz: tzinfo | None) -> str:
     local = moment.astimezone(tz) if tz and moment.tzinfo else moment
-    return f"{local:%d/%m/%Y} à {local:%H:%M}"
+    return f"{local:%d/%m/%Y} à {format_time(local.time())}"
 
 
 def _born(plan: Plan) -> str:
@@ -130,7 +136,26 @@ def _warnings(warnings: Sequence[LineWarning]) -> list[str]:
     return _section("À noter", [str(w) for w in warnings])
 
 
-def _plan_body(plan: Plan, people: Sequence[Person]) -> list[str]:
+# STATUT shows this many notes, the most recent first; the rest are counted.
+STATUS_NOTES = 5
+
+
+def _dated_notes(plan: Plan, people: Sequence[Person], tz: tzinfo | None) -> list[str]:
+    """Notes and FAIT comments, most recent first, each with its date and author."""
+    notes = [(n.at, n.author, n.text) for n in plan.notes]
+    notes += [(o.at, o.by, f"action {a.number} faite le {format_date(o.on)} : {o.comment}")
+              for a in plan.actions for o in a.done if o.comment and o.at]
+    notes.sort(key=lambda n: n[0], reverse=True)
+    lines = [f"{_at(at, tz)}, {_who(by, people)} : {text}" for at, by, text in notes]
+    if len(lines) > STATUS_NOTES:
+        older = counted(len(lines) - STATUS_NOTES, "note plus ancienne", "notes plus anciennes")
+        lines = [*lines[:STATUS_NOTES], f"… et {older}"]
+    return lines
+
+
+def _plan_body(plan: Plan, people: Sequence[Person],
+               notes: Sequence[str] | None = None) -> list[str]:
+    """The plan's content; ``notes`` replaces the plain list of its notes."""
     lines = [f"Référent : {_who(plan.referent, people)}",
              "Équipe : " + ", ".join(_who(m, people) for m in plan.team), ""]
     lines += _section("Problèmes", plan.problems)
@@ -144,6 +169,7 @@ def _plan_body(plan: Plan, people: Sequence[Person]) -> list[str]:
     lines += _section("Alertes", plan.alerts)
     if plan.review_date:
         lines += [f"Réévaluation : {format_date(plan.review_date)}", ""]
+    lines += _section("Notes", [n.text for n in plan.notes] if notes is None else notes)
     return lines
 
 
@@ -237,9 +263,9 @@ def render_status(plan: Plan, *, people: Sequence[Person], today: date,
     late = plan.overdue(today)
     lines = [f"Plan {plan.ref} - {plan.patient.display_name} ({_born(plan)}) : {state}, "
              f"version {plan.version}.",
-             f"Au {format_date(today)} : {len(plan.open_actions())} action(s) en cours, "
-             f"{len(late)} en retard.", ""]
-    body = _plan_body(plan, people)
+             f"Au {format_date(today)} : {counted(len(plan.open_actions()), 'action')} en "
+             f"cours, {len(late)} en retard.", ""]
+    body = _plan_body(plan, people, _dated_notes(plan, people, tz))
     start = body.index("Actions :") if "Actions :" in body else None
     if start is not None:
         end = body.index("", start)
@@ -256,7 +282,8 @@ def render_status(plan: Plan, *, people: Sequence[Person], today: date,
 
 def render_list(plans: Sequence[Plan], *, people: Sequence[Person], today: date) -> Rendered:
     """``LISTE``: one line per active plan."""
-    lines = [f"{len(plans)} plan(s) actif(s) au {format_date(today)} :", ""]
+    lines = [f"{counted(len(plans), 'plan actif', 'plans actifs')} au {format_date(today)} :"
+             if plans else f"Aucun plan actif au {format_date(today)}.", ""]
     for plan in sorted(plans, key=lambda p: p.ref):
         nxt = plan.next_due(today)
         coming = (f"prochaine action le {format_date(nxt.due)} ({_who(nxt.assignee, people)})"

@@ -17,7 +17,13 @@ from esp_coord.clock import DrivenClock
 from esp_coord.store import Store
 from plans.meetings import Meeting
 from plans.model import Plan
+from plans.protocols import load_library
+from plans.typography import NBSP, NNBSP
 from tests.e2e.harness import Team
+
+
+def plain(text: str) -> str:
+    return text.replace(NBSP, " ").replace(NNBSP, " ")
 
 
 async def load(store: Store, ref: str) -> tuple[Plan, int]:
@@ -53,6 +59,27 @@ async def test_examples_replayed_in_order(team: Team, example_messages: dict[str
 
     # 01: the plan, its team, its actions and the protocol's follow-ups.
     plan, _ = await load(store, "PPS-2026-0001")
+    julien, sophie, karim, claire = ("julien.marie@infirmier.mssante.test",
+                                     "sophie.leroy@pharmacien.mssante.test",
+                                     "karim.benali@mk.mssante.test",
+                                     "claire.durand@medecin.mssante.test")
+    own = [a for a in plan.actions if a.protocol is None]
+    assert [(a.number, a.assignee) for a in own[:4]] == [(1, julien), (2, sophie), (3, karim),
+                                                          (4, claire)]
+    assert plan.action(2).due == date(2026, 12, 15) and plan.action(2).when.rhythm is None
+    assert plan.action(4).when.rhythm is not None and plan.action(4).when.rhythm.interval == 3
+    follow = [a for a in plan.actions if a.protocol == "diabete-type-2"]
+    protocol = load_library()["diabete-type-2"]
+    assert [a.what for a in follow] == [f.what for f in protocol.follow_ups]
+    assert [a.number for a in follow] == list(range(5, 5 + len(follow)))
+    assert all(a.assignee in plan.team and a.due is not None for a in follow)
+    ack01 = plain(answers["01-nouveau-pps"])
+    assert ("1. IDE Julien MARIE : surveillance glycémies et poids, examen des pieds - chaque "
+            "semaine, prochaine le 23/11/2026") in ack01
+    assert "2. pharmacien Sophie LEROY : bilan partagé de médication - le 15/12/2026" in ack01
+    for action in follow:
+        assert f"{action.number}. " in ack01 and action.what in ack01, action.what
+    assert ack01.count("(protocole diabete-type-2)") == len(follow)
     assert plan.patient.family_name == "MARTIN" and plan.patient.ins == "248037505611878"
     assert len(plan.problems) == 3 + 1          # + 10's problem
     assert len(plan.objectives) == 2
@@ -64,12 +91,32 @@ async def test_examples_replayed_in_order(team: Team, example_messages: dict[str
                              "karim.benali@mk.mssante.test"]
     assert len(plan.alerts) == 1
     assert "PPS-2026-0001" in answers["01-nouveau-pps"]
-    # 02: found by In-Reply-To/subject tag; only the lines above the quote count.
+    # 02: found by In-Reply-To/subject tag; only the lines above the quote count; the
+    # plan's version goes up (1: 01, 2: 02, then 05 and 10).
     assert "éducation à l'autosurveillance glycémique" in answers["02-maj-pps-reponse"]
     assert any("fille présente le mercredi" in n.text for n in plan.notes)
-    # 03: the status of PPS-2026-0001 to the coordinator.
-    assert "PPS-2026-0001" in answers["03-statut-reponse"]
-    assert "Actions" in answers["03-statut-reponse"]
+    assert [(v.number, v.author) for v in plan.versions[:2]] == [(1, claire), (2, julien)]
+    assert "CAJm5xYz.20261124180310@infirmier.mssante.test" in (
+        plan.versions[1].source_message_id or "")
+    assert plan.version == 4
+    assert "mis à jour : version 2" in plain(answers["02-maj-pps-reponse"])
+    added = own[4]
+    assert added.assignee == julien and added.due == date(2026, 12, 1)
+    # 03: the status of PPS-2026-0001 to the coordinator: every action of the plan as it
+    # was then (01's and 02's), with its state.
+    status = plain(answers["03-statut-reponse"])
+    assert status.startswith("Plan PPS-2026-0001 - MARTIN Jeanne (née le 12/03/1948) : actif, "
+                             "version 2.")
+    listed = [ln for ln in status.split("Actions :\n", 1)[1].split("\n\n", 1)[0].splitlines()]
+    assert [ln.split(".", 1)[0].strip() for ln in listed] == [
+        str(n) for n in range(1, added.number + 1)]
+    assert "2. pharmacien Sophie LEROY : bilan partagé de médication - prévue le 15/12/2026" \
+        in status
+    assert "EN RETARD depuis le 23/11/2026" in listed[0]  # weekly from 23/11, not done yet
+    assert f"{added.number}. IDE Julien MARIE : éducation à l'autosurveillance glycémique - " \
+        "prévue le 01/12/2026" in status
+    late = sum("EN RETARD" in ln for ln in listed)
+    assert late >= 1 and f"{added.number} actions en cours, {late} en retard" in status
     # 05: action 3 done for this occurrence, next one scheduled, body kept.
     action3 = plan.action(3)
     assert action3.status == "todo" and len(action3.done) == 1

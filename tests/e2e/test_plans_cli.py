@@ -88,6 +88,7 @@ def test_list(capsys: pytest.CaptureFixture[str], config_path: Path) -> None:
     assert code == 0 and len(lines) == 2
     assert lines[0].startswith("PPS-2026-0001") and "MARTIN Jeanne" in lines[0]
     assert "v2" in lines[0]  # created, then updated by 02
+    assert "actions en cours" in lines[0] and "(s)" not in out
     assert lines[1].startswith("PPS-2026-0002") and "PETIT Odette" in lines[1]
     code, out, _ = run(capsys, "list", "--config", str(config_path), "--json")
     rows = json.loads(out)
@@ -101,6 +102,7 @@ def test_show(capsys: pytest.CaptureFixture[str], config_path: Path) -> None:
     assert "Plan PPS-2026-0001 - MARTIN Jeanne" in out
     assert "éducation à l'autosurveillance glycémique" in out  # the action 02 added
     assert "PETIT" not in out and "Pour répondre" not in out
+    assert "IDE Julien MARIE\u00a0: patiente motivée, fille présente le mercredi" in out  # 02
     code, out, _ = run(capsys, "show", "--config", str(config_path), "--json", "PPS-2026-0001")
     plan = json.loads(out)
     assert plan["patient"]["ins"] == "248037505611878" and len(plan["versions"]) == 2

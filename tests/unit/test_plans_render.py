@@ -49,7 +49,7 @@ def test_created_acknowledgement() -> None:
     assert ("1. IDE Julien MARIE : surveillance glycémies et poids, examen des pieds - "
             "chaque semaine, prochaine le 23/11/2026") in text
     assert "2. pharmacien Sophie LEROY : bilan partagé de médication - le 15/12/2026" in text
-    assert "Réévaluation : 15/05/2027" in text and "09:12" in text
+    assert "Réévaluation : 15/05/2027" in text and "23/11/2026 à 9h12" in text
     assert ("Équipe : Dr Claire DURAND, IDE Julien MARIE, pharmacien Sophie LEROY, "
             "kiné Karim BENALI") in text
     assert "MAJ" in text and "FAIT 1" in text and "STATUT" in text
@@ -105,7 +105,7 @@ def test_status_shows_done_due_and_overdue() -> None:
     assert "prévue le 15/12/2026" in text
     assert "dernière fois fait le 26/11/2026 par kiné Karim BENALI" in text
     assert "Prochaine concertation : jeudi 3 décembre 2026" in text
-    assert "26/11/2026 à 19:20, kiné Karim BENALI : action 3 faite" in text
+    assert "26/11/2026 à 19h20, kiné Karim BENALI : action 3 faite" in text
     assert plain(out.subject) == "[PPS-2026-0001] Statut"
 
 
@@ -138,3 +138,47 @@ def test_not_understood_shows_closest_commands() -> None:
     text = plain(out.text)
     assert "« stauts »" in text and "STATUT PPS-2026-0001" in text
     assert "Rien n'a été enregistré." in text
+
+
+def test_notes_in_acknowledgement_and_status() -> None:
+    parsed = parse_new_plan(detect_command("NOUVEAU PPS", "Patient : MARTIN Jeanne\n"
+                                           "Née le : 12/03/1948\nINS : 2 48 03 75 056 118 78\n"
+                                           "Consentement : oui\nNote : fille présente le mercredi\n"
+                                           "Aidant : sa fille\nAllergie pénicilline\n").lines,
+                            today=date(2026, 11, 23), sender=DURAND, roster=ROSTER)
+    plan = plan_01()
+    plan.notes = []
+    created_at = datetime(2026, 11, 23, 9, 12, tzinfo=PARIS)
+    for text in parsed.value.notes:
+        plan.apply(parse_update([(1, f"Note : {text}")], today=date(2026, 11, 23), sender=DURAND,
+                                team=TEAM_01, roster=ROSTER).value,
+                   author=DURAND.email, at=created_at, source_message_id=None)
+    ack = plain(render_created(plan, people=ROSTER, tz=TZ).text)
+    assert ("Notes :\n - fille présente le mercredi\n - Aidant : sa fille\n"
+            " - Allergie pénicilline\n") in ack
+    for day in range(24, 28):
+        plan.apply(parse_update([(1, f"Note : passage du {day}")], today=date(2026, 11, day),
+                                sender=MARIE, team=TEAM_01, roster=ROSTER).value,
+                   author=MARIE.email, at=datetime(2026, 11, day, 8, 5, tzinfo=PARIS),
+                   source_message_id=None)
+    plan.mark_done(3, by=BENALI.email, on=date(2026, 11, 28), comment="marche 50 m",
+                   at=datetime(2026, 11, 28, 18, 0, tzinfo=PARIS))
+    status = plain(render_status(plan, people=ROSTER, today=date(2026, 11, 30), tz=TZ).text)
+    notes = status.split("Notes :\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert notes == [
+        " - 28/11/2026 à 18h00, kiné Karim BENALI : action 3 faite le 28/11/2026 : marche 50 m",
+        " - 27/11/2026 à 8h05, IDE Julien MARIE : passage du 27",
+        " - 26/11/2026 à 8h05, IDE Julien MARIE : passage du 26",
+        " - 25/11/2026 à 8h05, IDE Julien MARIE : passage du 25",
+        " - 24/11/2026 à 8h05, IDE Julien MARIE : passage du 24",
+        " - … et 3 notes plus anciennes"]
+
+
+def test_counts_are_real_singulars_and_plurals() -> None:
+    plan = plan_01()
+    listing = plain(render_list([plan], people=ROSTER, today=date(2026, 11, 30)).text)
+    assert listing.startswith("1 plan actif au 30/11/2026")
+    assert plain(render_list([], people=ROSTER, today=date(2026, 11, 30)).text).startswith(
+        "Aucun plan actif")
+    status = plain(render_status(plan, people=ROSTER, today=date(2026, 11, 30), tz=TZ).text)
+    assert f"{len(plan.open_actions())} actions en cours" in status and "(s)" not in status
