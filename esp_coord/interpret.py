@@ -224,7 +224,7 @@ def _postpone(ctx: _Context) -> None:
             line=ctx.detected.line))
         return
     ctx.report["date"] = day.isoformat()
-    # The service keeps the hour in the plan's history and notes, not on the action.
+    # A one-off action takes the time; one occurrence of a recurring one keeps it in a note.
     ctx.report["time"] = format_time(at) if at else None
 
 

@@ -389,21 +389,26 @@ async def action_postponed(request: Request, detected: Detected) -> list[Answer]
     except PlanError as e:
         return _action_problem(request, plan, e)
     if at is not None:
-        # Actions have a due day, not an hour: the hour goes in the change shown by
-        # STATUT and in a note of the plan, so that it is not lost.
         plan.versions[-1].summary += f" à {format_time(at)}"
-        plan.notes.append(Note(f"Action {number} ({action.what}) : reportée au "
-                               f"{format_date(new_date)} à {format_time(at)}.",
-                               request.sender.email, request.now))
+        if action.recurring:
+            # The hour of this occurrence only: the rhythm keeps its own, and the
+            # hour is kept in a note so that it is not lost.
+            plan.notes.append(Note(f"Action {number} ({action.what}) : reportée au "
+                                   f"{format_date(new_date)} à {format_time(at)}.",
+                                   request.sender.email, request.now))
+        else:
+            action.when = dataclasses.replace(action.when, time_of_day=at)
     await save_plan(request.tx, plan, expected=loaded.version, request=request,
                     summary=f"action {number} reportée")
     await record(request, "postpone", plan.ref, f"action {number}, version {plan.version}")
     rendered = render_postponed(plan, action, people=people_of(request.config))
     if at is not None:
-        rendered = dataclasses.replace(rendered, text=rendered.text + french(
-            f"\nL'heure indiquée ({format_time(at)}) est notée dans l'historique du plan "
-            "(STATUT, dernières modifications) et dans ses notes ; l'échéance de l'action "
-            "reste une date, sans heure.\n"))
+        said = (f"L'heure indiquée ({format_time(at)}) vaut pour cette fois : elle est gardée "
+                "dans les notes du plan et son historique (STATUT) ; les fois suivantes "
+                "gardent l'heure du rythme." if action.recurring else
+                f"Heure : {format_time(at)} ; le rappel part le jour prévu, à l'heure "
+                "habituelle des rappels.")
+        rendered = dataclasses.replace(rendered, text=rendered.text + french(f"\n{said}\n"))
     return [_answer(request, rendered, plan=plan, kind="postponed")]
 
 

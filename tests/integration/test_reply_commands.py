@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -74,16 +75,29 @@ async def test_reply_to_list_or_help_with_another_command(desk: Desk, subject: s
 
 
 async def test_postpone_with_a_bracketed_reference_and_a_time(desk: Desk) -> None:
+    """A one-off action takes the time; STATUT's last changes show it."""
     _, (answer,) = await desk.send(JULIEN, f"REPORTER 2 au 15/12/2026 à 14h [{REF}]")
     assert answer.subject == f"[{REF}] Action 2 reportée", answer.text
-    assert "reportée au 15/12/2026" in answer.text
-    assert "L'heure indiquée (14h00) est notée" in _plain(answer)
+    assert "reportée au 15/12/2026" in answer.text and "Heure : 14h00" in _plain(answer)
     plan = await desk.plan(REF)
     assert plan.action(2).due.isoformat() == "2026-12-15"  # type: ignore[union-attr]
+    assert plan.action(2).when.time_of_day == time(14, 0)
     assert plan.versions[-1].summary == "action 2 reportée au 15/12/2026 à 14h00"
-    assert plan.notes[-1].text.endswith("reportée au 15/12/2026 à 14h00.")
     _, (status,) = await desk.send(JULIEN, f"STATUT {REF}")
-    assert "action 2 reportée au 15/12/2026 à 14h00" in status.text
+    assert "action 2 reportée au 15/12/2026 à 14h00" in _plain(status)
+
+
+async def test_postpone_one_occurrence_of_a_recurring_action_to_a_time(desk: Desk) -> None:
+    """The time is this occurrence's: the rhythm keeps its own, the time is noted."""
+    before = (await desk.plan(REF)).action(1).when
+    _, (answer,) = await desk.send(JULIEN, f"REPORTER 1 au 30/11/2026 à 9h30 {REF}")
+    assert "vaut pour cette fois" in _plain(answer), answer.text
+    plan = await desk.plan(REF)
+    assert plan.action(1).when == before
+    assert plan.action(1).due.isoformat() == "2026-11-30"  # type: ignore[union-attr]
+    assert plan.notes[-1].text.endswith("reportée au 30/11/2026 à 9h30.")
+    _, (status,) = await desk.send(JULIEN, f"STATUT {REF}")
+    assert "action 1 reportée au 30/11/2026 à 9h30" in _plain(status)
 
 
 async def test_postpone_to_the_past_is_refused_precisely(desk: Desk) -> None:
