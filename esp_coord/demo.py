@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import email
 import email.utils
 import logging
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from adapters.embedded import EmbeddedMailServer
@@ -183,20 +185,46 @@ def _calendar_lines(raw: bytes) -> list[str]:
     return []
 
 
+def _variants(mails: list[tuple[str, bytes]]
+              ) -> list[list[tuple[list[str], IncomingMail, bytes]]]:
+    """Mails of identical subject, one entry each; within it, one variant per
+    distinct text with its recipients (a reminder names the patient to the
+    plan's team only, greets each person by name)."""
+    groups: dict[str, dict[str, tuple[list[str], IncomingMail, bytes]]] = {}
+    for address, raw in mails:
+        mail = parse_mail(raw)
+        groups.setdefault(mail.subject, {}).setdefault(
+            mail.text, ([], mail, raw))[0].append(address)
+    return [list(variants.values()) for variants in groups.values()]
+
+
+def _changed_lines(first: str, other: str) -> list[str]:
+    """The lines of ``other`` that differ from ``first``."""
+    a, b = first.rstrip().splitlines(), other.rstrip().splitlines()
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    return [line for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal"
+            for line in b[j1:j2]]
+
+
 class _Timeline:
     """Prints what the service sends on its own: in full the first meeting
-    reminder and the first follow-up reminder, a line for the others."""
+    reminder and the first follow-up reminder (each text variant with who
+    received it), a line for the others."""
 
     def __init__(self, console: Console, config: Config) -> None:
         self.console, self.config = console, config
         self.shown: set[str] = set()
 
+    def _names(self, addresses: list[str]) -> str:
+        return ", ".join(_name(self.config, a) for a in addresses)
+
     def show(self, at: datetime, mails: list[tuple[str, bytes]]) -> None:
         when = at.astimezone(self.config.timezone).strftime("%d/%m/%Y %H:%M")
         others: dict[str, int] = {}
-        for recipients, mail, raw in _grouped(mails):
+        for variants in _variants(mails):
+            mail, raw = variants[0][1], variants[0][2]
+            recipients = [a for v in variants for a in v[0]]
             kind = "meeting" if mail.subject.startswith("[RCP-") else "plan"
-            names = ", ".join(_name(self.config, a) for a in recipients)
             if kind == "plan" and kind in self.shown:
                 for address in recipients:
                     others[_name(self.config, address)] = others.get(
@@ -204,11 +232,10 @@ class _Timeline:
                 continue
             full = kind not in self.shown
             self.shown.add(kind)
-            self.console.print(f"[bold magenta]⏰ {when} service[/] → {names}"
-                               f"   Objet : {mail.subject}")
+            self.console.print(f"[bold magenta]⏰ {when} service[/] → "
+                               f"{self._names(recipients)}   Objet : {mail.subject}")
             if full:
-                for line in mail.text.rstrip().splitlines():
-                    self.console.print(f"  │ {line}", markup=False)
+                self._print_variants(variants)
                 for line in _calendar_lines(raw):
                     self.console.print(f"  [dim]{line}[/]")
         if others:
@@ -216,6 +243,21 @@ class _Timeline:
             self.console.print(
                 f"[magenta]⏰ {when} service[/] → {count} rappel{'s' if count > 1 else ''} "
                 "de suivi des plans : " + ", ".join(f"{name} ({n})" for name, n in others.items()))
+
+    def _print_variants(self, variants: list[tuple[list[str], IncomingMail, bytes]]) -> None:
+        """The first text in full, then what differs in each other one: the
+        demo must not suggest that everyone got the same words (a patient's
+        name goes to the plan's team only)."""
+        first = variants[0][1].text
+        if len(variants) > 1:
+            self.console.print(f"  [dim]Texte reçu par {escape(self._names(variants[0][0]))} :[/]")
+        for line in first.rstrip().splitlines():
+            self.console.print(f"  │ {line}", markup=False)
+        for addresses, mail, _ in variants[1:]:
+            self.console.print(f"  [dim]Texte reçu par {escape(self._names(addresses))} : le même, "
+                               "sauf :[/]")
+            for line in _changed_lines(first, mail.text):
+                self.console.print(f"  │ {line}", markup=False)
 
 
 async def _time_passes(until: datetime, *, clock: DrivenClock, service: Service,

@@ -21,10 +21,32 @@ async def test_demo_shows_invitation_and_reminders() -> None:
     assert ("📎 invitation.ics : METHOD:REQUEST  UID:RCP-2026-001@esp-valdelorge.mssante.test"
             in text)
     assert "DTSTART;TZID=Europe/Paris:20261203T123000" in text
-    # The clock runs: J-7 and J-1 of the first two meetings, follow-ups in between.
-    for day, offset in (("26/11/2026", 7), ("02/12/2026", 1), ("31/12/2026", 7),
-                        ("06/01/2027", 1)):
-        assert f"⏰ {day} 08:00 service" in text and f"Rappel J-{offset}" in text
-    assert "réunion de concertation RCP-2026-001 dans 7 jours" in text   # in full, once
+    # The clock runs: J-7 and J-1 of the first two meetings, each on its day at
+    # 08:00, follow-ups in between.
+    reminders = [line for line in text.splitlines() if "[RCP-2026-001] Rappel" in line]
+    assert [(line.split("⏰ ")[1][:16], line.split("Rappel ")[1][:3]) for line in reminders] == [
+        ("26/11/2026 08:00", "J-7"), ("02/12/2026 08:00", "J-1"),
+        ("31/12/2026 08:00", "J-7"), ("06/01/2027 08:00", "J-1")]
+    assert all("concertation le 03/12/2026" in line for line in reminders[:2])
+    assert all("concertation le 07/01/2027" in line for line in reminders[2:])
+    assert text.count("réunion de concertation RCP-2026-001 dans 7 jours") == 1  # in full, once
+    # The patient's name goes to the plan's team only, and the demo says so:
+    # one text per variant, with who received it.
+    first = text.split("[RCP-2026-001] Rappel J-7")[1].split("📎 invitation.ics")[0]
+    variants = {}
+    for part in first.split("Texte reçu par ")[1:]:
+        names, _, body = part.partition(":")
+        # French typography: no-break spaces before the colons.
+        variants[frozenset(n.strip() for n in names.split(","))] = body.replace(
+            "\xa0", " ").replace("\u202f", " ")
+    assert set(variants) == {
+        frozenset({"Ana COSTA", "Sophie LEROY", "Claire DURAND", "Karim BENALI", "Julien MARIE"}),
+        frozenset({"Lea FONTAINE", "Paul GIRARD"})}
+    for names, body in variants.items():
+        if "Lea FONTAINE" in names:
+            assert body.startswith(" le même, sauf :") and "MARTIN" not in body
+            assert "PPS-2026-0001 : détails réservés à l'équipe de soins" in body
+        else:
+            assert "PPS-2026-0001 MARTIN Jeanne :" in body
     assert "rappels de suivi des plans" in text
     assert "Le temps passe : horloge avancée jusqu'au 08/01/2027" in text
