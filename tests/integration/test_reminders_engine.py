@@ -32,6 +32,7 @@ from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.processing import Processor
 from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.store import Store, Tx
+from esp_coord.store.records import OutboxItem
 from esp_coord.store.reminders import Reminder
 from plans.model import Plan
 from tests.e2e.harness import EXAMPLE_CONFIG, wait_until
@@ -144,6 +145,11 @@ class Rig:
             return out
 
         return await self.store.run(read)
+
+    async def outbox(self) -> list[OutboxItem]:
+        """Every mail enqueued (nothing is delivered in these tests)."""
+        return await self.store.run(lambda tx: tx.outbox_due(
+            datetime(2100, 1, 1, tzinfo=UTC), limit=100_000))
 
     async def rows(self, ref: str = "PPS-2026-0001") -> list[Reminder]:
         return await self.store.run(lambda tx: tx.reminders_of(ref))
@@ -355,8 +361,7 @@ async def test_daily_digest_gathers_a_persons_items(tmp_path: Path) -> None:
     try:
         await rig.mail(example("01-nouveau-pps.eml"))
         await rig.run_until(datetime(2026, 11, 27, 12, tzinfo=UTC))
-        items = await rig.store.run(lambda tx: tx.outbox_due(
-            datetime(2100, 1, 1, tzinfo=UTC), limit=1000))
+        items = await rig.outbox()
         to_claire = [i for i in items if CLAIRE in i.recipients
                      and (i.cause or "").startswith(("digest:", "reminder:"))]
         # 26/11: several overdue notes for Claire, in one mail.
@@ -421,8 +426,7 @@ async def test_a_reply_to_the_daily_digest_marks_the_action_done(tmp_path: Path)
     try:
         await rig.mail(example("01-nouveau-pps.eml"))
         await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
-        items = await rig.store.run(lambda tx: tx.outbox_due(
-            datetime(2100, 1, 1, tzinfo=UTC), limit=1000))
+        items = await rig.outbox()
         digest = parse_mail([i for i in items if JULIEN in i.recipients
                              and (i.cause or "").startswith("digest:")][-1].raw)
         assert digest.message_id.startswith("<digest.")      # names no plan
