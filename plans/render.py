@@ -101,10 +101,15 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n < 2 else plural or singular + 's'}"
 
 
+def _time(action: Action) -> str:
+    """« à 14h00 » for a one-off action with a time; a postponed one's time is in
+    its history (REPORTER), the first one no longer holds."""
+    return "" if action.postponements else action.when.time_suffix()
+
+
 def _when(action: Action) -> str:
     if action.when.rhythm is None:
-        day = f"le {format_date(action.due)}" if action.due else "sans date"
-        return day + action.when.time_suffix()
+        return (f"le {format_date(action.due)}" if action.due else "sans date") + _time(action)
     text = action.when.describe()
     if action.due and action.status == "todo":
         text += f", prochaine le {format_date(action.due)}"
@@ -249,7 +254,8 @@ def _action_status(action: Action, people: Sequence[Person], today: date) -> str
     elif action.due < today:
         state = f"EN RETARD depuis le {format_date(action.due)}"
     else:
-        state = f"prévue le {format_date(action.due)}"
+        state = f"prévue le {format_date(action.due)}" + ("" if action.recurring
+                                                          else _time(action))
     if action.status == "todo" and action.recurring:
         state = f"{action.when.describe()} ; {state}" + (f" ; dernière fois {done}" if done else "")
     return f"{head} - {state}"

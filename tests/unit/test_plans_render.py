@@ -182,3 +182,22 @@ def test_counts_are_real_singulars_and_plurals() -> None:
         "Aucun plan actif")
     status = plain(render_status(plan, people=ROSTER, today=date(2026, 11, 30), tz=TZ).text)
     assert f"{len(plan.open_actions())} actions en cours" in status and "(s)" not in status
+
+
+def test_action_times_in_answers() -> None:
+    plan = plan_01()
+    update = parse_update([(1, "Action : IDE | prise de sang | 15/12/2026 à 8h")],
+                          today=date(2026, 11, 24), sender=MARIE, team=TEAM_01,
+                          roster=ROSTER).value
+    changes = plan.apply(update, author=MARIE.email, at=datetime(2026, 11, 24, 9, tzinfo=PARIS),
+                         source_message_id=None)
+    number = int(changes[-1][1])
+    line = f"{number}. IDE Julien MARIE : prise de sang - "
+    assert line + "le 15/12/2026 à 8h00" in plain(
+        render_updated(plan, changes, people=ROSTER, tz=TZ).text)
+    status = plain(render_status(plan, people=ROSTER, today=date(2026, 11, 30), tz=TZ).text)
+    assert line + "prévue le 15/12/2026 à 8h00" in status
+    plan.postpone(number, date(2026, 12, 18), by=MARIE.email,
+                  at=datetime(2026, 11, 30, tzinfo=PARIS))
+    status = plain(render_status(plan, people=ROSTER, today=date(2026, 11, 30), tz=TZ).text)
+    assert line + "prévue le 18/12/2026\n" in status  # the old time went with the old date
