@@ -33,7 +33,7 @@ from typing import Any
 from plans.drafts import ActionDraft
 from plans.errors import FieldError
 from plans.normalize import fold
-from plans.people import Person, profession_of
+from plans.people import Person, profession_name, profession_of
 from plans.rhythm import When, parse_when
 
 __all__ = ["FollowUp", "ProtocolDef", "ProtocolFileError", "find_protocol", "follow_ups",
@@ -164,14 +164,14 @@ def follow_ups(protocol: ProtocolDef, *, inclusion: date, team: Sequence[Person]
         person = _pick(item.profession, [*team, *joined], referent)
         if person is None:
             on_roster = [p for p in roster if _profession(p) == item.profession]
+            job = profession_name(item.profession)  # « kinésithérapeute », as people say it
             if len(on_roster) == 1:
                 person = on_roster[0]
                 joined.append(person)
                 warnings.append(f"protocole {protocol.name} : l'action « {item.what} » est "
-                                f"confiée à {person.name} ({item.profession}), qui rejoint "
-                                "l'équipe")
+                                f"confiée à {person.name} ({job}), qui rejoint l'équipe")
             else:
-                warnings.append(f"protocole {protocol.name} : aucun {item.profession} dans "
+                warnings.append(f"protocole {protocol.name} : aucun {job} dans "
                                 f"l'équipe pour « {item.what} », action sans intervenant")
         actions.append(ActionDraft(person.email if person else None, item.what,
                                    item.when_for(inclusion), protocol=protocol.name,

@@ -187,7 +187,7 @@ def test_protocol_profession_missing_from_team_goes_to_roster_member() -> None:
     assert parsed.ok
     assignees = {a.assignee for a in parsed.value.actions}
     assert BENALI.email in assignees and BENALI.email in parsed.value.team
-    assert any("BENALI" in w.message and "qui rejoint l'équipe" in w.message
+    assert any("BENALI (kinésithérapeute), qui rejoint l'équipe" in w.message
                for w in parsed.warnings)
     assert all("(e)" not in w.message for w in parsed.warnings)  # no « confié(e) »
 
