@@ -4,19 +4,28 @@ Pure: bytes out, no I/O. Every value that may come from a user (names,
 subject, text) is reduced to one clean line before it becomes a header, so
 no CR/LF can inject a header (a Bcc, say). The HTML version is the escaped
 text: nothing a user wrote is ever markup.
+
+The MIME is written directly for the one shape the service sends (text and
+HTML alternatives, maybe attachments): the standard library's
+``EmailMessage`` with ``policy.default`` parses back every header it is given
+and cost several milliseconds per answer, the largest single item of a mail's
+processing. Headers: ASCII words as typed, other words as RFC 2047 encoded
+words (base64 UTF-8), folded at spaces; bodies quoted-printable (attachments
+base64), lines CRLF and at most 76 characters. tests/unit/test_outgoing_mime.py
+checks that the standard library reads back what was meant.
 """
 
 from __future__ import annotations
 
+import binascii
 import html
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
-from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
-from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import quote
 
 from esp_coord.intake import IncomingMail
 from esp_coord.intake.text_clean import normalise_text, one_line
@@ -28,32 +37,14 @@ _TOKEN = re.compile(r"[A-Za-z0-9!#$&^_.+-]+")
 _AUTO_SUBMITTED = frozenset(("auto-replied", "auto-generated", "auto-notified"))
 _MAX_REFERENCES = 20
 _MAX_SUBJECT = 250
-
-
-class _MessageIdsHeader(UnstructuredHeader):
-    """Message-ID, In-Reply-To, References: folded between ids, never encoded.
-
-    The stdlib folds a long id of these headers into RFC 2047 encoded words,
-    which breaks threading in every mail client.
-    """
-
-    max_count = 1
-
-    def fold(self, *, policy: policy.Policy) -> str:
-        name = self.name  # type: ignore[attr-defined]
-        lines = [f"{name}:"]
-        for msg_id in str(self).split():
-            if len(lines[-1]) + 1 + len(msg_id) > 78 and lines[-1] != f"{name}:":
-                lines.append("")
-            lines[-1] += " " + msg_id
-        return policy.linesep.join(lines) + policy.linesep
-
-
-_REGISTRY = HeaderRegistry()
-for _name in ("message-id", "in-reply-to", "references"):
-    # A mixin, as HeaderRegistry documents; typeshed wants a BaseHeader.
-    _REGISTRY.map_to_type(_name, _MessageIdsHeader)  # type: ignore[arg-type]
-_POLICY = policy.SMTP.clone(header_factory=_REGISTRY)
+_MAX_NAME = 200
+# A word that needs no quoting in a display name (RFC 5322 atext).
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# UTF-8 bytes per encoded word: "=?utf-8?b?...?=" stays within 64 characters,
+# so that a line holding one stays under RFC 2047's 76.
+_WORD_BYTES = 39
+_FOLD_AT = 78
 
 
 def make_message_id(domain: str, tag: str = "") -> str:
@@ -86,12 +77,81 @@ def _literal(value: str) -> str:
     return one_line(value).replace("=?", "=\u2060?")
 
 
-def _address(name: str, address: str) -> Address:
+def _encoded_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 encoded words, never splitting a character."""
+    data = text.encode()
+    words: list[str] = []
+    start = 0
+    while start < len(data):
+        end = min(start + _WORD_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # inside a UTF-8 sequence
+            end -= 1
+        words.append(f"=?utf-8?b?{binascii.b2a_base64(data[start:end], newline=False).decode()}?=")
+        start = end
+    return words
+
+
+def _unstructured(value: str) -> list[str]:
+    """Words of a Subject: ASCII words as typed, each run of other words
+    encoded (the space between two encoded words is not part of the text,
+    so a run and its inner spaces are encoded together)."""
+    words: list[str] = []
+    run: list[str] = []
+    for word in value.split(" "):
+        if word.isascii():
+            if run:
+                words += _encoded_words(" ".join(run))
+                run = []
+            words.append(word)
+        else:
+            run.append(word)
+    if run:
+        words += _encoded_words(" ".join(run))
+    return words
+
+
+def _phrase(name: str) -> list[str]:
+    """A display name: atoms as typed, else one quoted string, else (any
+    character beyond ASCII) encoded words."""
+    if not name.isascii():
+        return _encoded_words(name)
+    words = name.split(" ")
+    if all(_ATOM.fullmatch(word) for word in words):
+        return words
+    return ('"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"').split(" ")
+
+
+def _mailbox(name: str, address: str) -> list[str]:
+    """``Name <address>`` as header words. Raises ValueError on anything but
+    one plain ASCII address."""
     addr = one_line(address)
-    if not _ADDR.fullmatch(addr):
+    if not (addr.isascii() and _ADDR.fullmatch(addr)):
         raise ValueError("not a plain e-mail address")  # no value: it may be personal data
-    local, domain = addr.rsplit("@", 1)
-    return Address(display_name=_literal(name)[:200], username=local, domain=domain)
+    display = _literal(name)[:_MAX_NAME].rstrip()
+    return [*_phrase(display), f"<{addr}>"] if display else [addr]
+
+
+def _header(name: str, words: list[str]) -> str:
+    """One header line, folded before a word once a line would pass 78
+    characters (a longer word keeps a line of its own)."""
+    line, lines, bare = f"{name}:", [], True
+    for word in words:
+        if _CONTROL.search(word):
+            raise ValueError(f"control character in the {name} header")
+        if not bare and word and len(line) + 1 + len(word) > _FOLD_AT:
+            lines.append(line)
+            line = ""
+        line += " " + word
+        bare = False
+    lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _param(key: str, value: str) -> str:
+    """``; key="value"``, or RFC 2231 ``key*=utf-8''...`` beyond ASCII."""
+    if value.isascii():
+        return f'; {key}="' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"; {key}*=utf-8''{quote(value, safe='')}"
 
 
 def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
@@ -134,6 +194,37 @@ def render_html(text: str, title: str) -> str:
     )
 
 
+def _qp(text: str) -> bytes:
+    """Quoted-printable UTF-8 with CRLF line ends; always ends with a line end."""
+    if not text.endswith("\n"):
+        text += "\n"
+    return binascii.b2a_qp(text.encode(), istext=True).replace(b"\n", b"\r\n")
+
+
+def _base64(data: bytes) -> bytes:
+    return b"".join(binascii.b2a_base64(data[i:i + 57]).replace(b"\n", b"\r\n")
+                    for i in range(0, len(data), 57))
+
+
+def _part(content_type: str, encoding: str, body: bytes, extra: str = "") -> bytes:
+    head = f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: {encoding}\r\n{extra}\r\n"
+    return head.encode("ascii") + body
+
+
+def _multipart(subtype: str, parts: list[bytes]) -> tuple[str, bytes]:
+    """(Content-Type value, body). "=_" never occurs in quoted-printable nor
+    base64 text, so the boundary cannot collide with a part's content."""
+    boundary = f"=_{uuid.uuid4().hex}"
+    delimiter = f"--{boundary}\r\n".encode()
+    body = b"".join(delimiter + part + b"\r\n" for part in parts) + f"--{boundary}--\r\n".encode()
+    return f'multipart/{subtype};\r\n boundary="{boundary}"', body
+
+
+def _text_type(subtype: str, params: dict[str, str]) -> str:
+    return f'text/{subtype}; charset="utf-8"' + "".join(
+        _param(k, v) for k, v in params.items() if k != "charset")
+
+
 def build_mail(
     *,
     sender_address: str,
@@ -158,47 +249,52 @@ def build_mail(
         raise ValueError("message_id must look like <id@domain>")
     if auto_submitted not in _AUTO_SUBMITTED:
         raise ValueError(f"Auto-Submitted must be one of {sorted(_AUTO_SUBMITTED)}")
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = _address(sender_name, sender_address)
-    msg["To"] = [_address(name, address) for name, address in to]
-    msg["Subject"] = _literal(subject)[:_MAX_SUBJECT]
-    msg["Date"] = date if date.tzinfo is not None else date.replace(tzinfo=UTC)
-    msg["Message-ID"] = message_id
+    recipients: list[str] = []
+    for name, address in to:
+        if recipients:
+            recipients[-1] += ","
+        recipients += _mailbox(name, address)
+    head = [
+        _header("From", _mailbox(sender_name, sender_address)),
+        _header("To", recipients),
+        _header("Subject", _unstructured(_literal(subject)[:_MAX_SUBJECT].rstrip())),
+        _header("Date", [format_datetime(date if date.tzinfo is not None
+                                         else date.replace(tzinfo=UTC))]),
+        # Folded between ids, never encoded: an encoded id breaks threading.
+        _header("Message-ID", [message_id]),
+    ]
     if reply_to_mail is not None:
         if reply_to_mail.message_id and _MSG_ID.fullmatch(reply_to_mail.message_id):
-            msg["In-Reply-To"] = reply_to_mail.message_id
+            head.append(_header("In-Reply-To", [reply_to_mail.message_id]))
         references = _references(reply_to_mail)
         if references:
-            msg["References"] = " ".join(references)
-    msg["Auto-Submitted"] = auto_submitted
-    msg["X-Auto-Response-Suppress"] = "All"
+            head.append(_header("References", references))
+    head.append(f"Auto-Submitted: {auto_submitted}\r\nX-Auto-Response-Suppress: All\r\n"
+                "MIME-Version: 1.0\r\n")
 
     clean_text = normalise_text(text)
-    msg.set_content(clean_text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(
-        render_html(clean_text, one_line(subject)),
-        subtype="html",
-        charset="utf-8",
-        cte="quoted-printable",
-    )
+    alternatives = [
+        _part('text/plain; charset="utf-8"', "quoted-printable", _qp(clean_text)),
+        _part('text/html; charset="utf-8"', "quoted-printable",
+              _qp(render_html(clean_text, one_line(subject)))),
+    ]
+    files: list[bytes] = []
     for attachment in attachments:
         maintype, subtype, params = _content_type(attachment.content_type)
         if attachment.inline_alternative and maintype == "text":
-            msg.add_alternative(
-                attachment.data.decode("utf-8", "replace"),
-                subtype=subtype,
-                charset="utf-8",
-                cte="base64",
-                params=params,
-            )
-    for attachment in attachments:
-        maintype, subtype, params = _content_type(attachment.content_type)
+            # As text: lines re-ended with CRLF, as RFC 2046 wants for text/*.
+            lines = attachment.data.decode("utf-8", "replace").encode().splitlines()
+            alternatives.append(_part(_text_type(subtype, params), "base64",
+                                      _base64(b"".join(line + b"\r\n" for line in lines))))
         filename = one_line(attachment.filename).replace("/", "_").replace("\\", "_")
-        msg.add_attachment(
-            attachment.data,
-            maintype=maintype,
-            subtype=subtype,
-            filename=filename or "piece-jointe",
-            params=params,
-        )
-    return msg.as_bytes(policy=_POLICY)
+        files.append(_part(
+            f"{maintype}/{subtype}" + "".join(_param(k, v) for k, v in params.items()),
+            "base64", _base64(attachment.data),
+            "Content-Disposition: attachment" + _param("filename", filename or "piece-jointe")
+            + "\r\n"))
+    content_type, body = _multipart("alternative", alternatives)
+    if files:
+        inner = f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        content_type, body = _multipart("mixed", [inner, *files])
+    head.append(f"Content-Type: {content_type}\r\n\r\n")
+    return "".join(head).encode("ascii") + body
