@@ -116,16 +116,34 @@ class AuditOps(TxBase):
             raise ValueError("naive datetime given to the audit; pass a timezone-aware one")
         # The stored value is what verification will read back: UTC, microseconds.
         at = at.astimezone(UTC)
-        seq, prev = await self._lock_head()
-        position = seq + 1
-        fields = {"id": position, "at": at, "actor": actor.strip().lower(), "action": action,
-                  "ref": ref, "source_message_id": source_message_id, "detail": detail,
-                  "prev_hash": prev}
-        digest = record_hash(**fields)  # type: ignore[arg-type]
-        await self._conn.execute(insert(audit_log).values(**fields, hash=digest))
-        await self._conn.execute(
-            update(audit_head).where(audit_head.c.id == _HEAD_ID).values(seq=position,
-                                                                         hash=digest))
+        fields = {"at": at, "actor": actor.strip().lower(), "action": action, "ref": ref,
+                  "source_message_id": source_message_id, "detail": detail}
+        # A batch of mails shares one transaction: the head this transaction
+        # wrote last is most likely still the head, and an UPDATE guarded by
+        # it both checks and moves it in one statement. When it matches
+        # nothing (a savepoint rolled back, another writer came first on
+        # PostgreSQL), the head is read and locked as usual.
+        head = self._audit_head
+        digest = ""
+        if head is not None:
+            digest = record_hash(id=head[0] + 1, prev_hash=head[1], **fields)
+            moved = await self._conn.execute(
+                update(audit_head)
+                .where(audit_head.c.id == _HEAD_ID, audit_head.c.seq == head[0],
+                       audit_head.c.hash == head[1])
+                .values(seq=head[0] + 1, hash=digest))
+            if moved.rowcount != 1:
+                head = None
+        if head is None:
+            head = await self._lock_head()
+            digest = record_hash(id=head[0] + 1, prev_hash=head[1], **fields)
+            await self._conn.execute(
+                update(audit_head).where(audit_head.c.id == _HEAD_ID)
+                .values(seq=head[0] + 1, hash=digest))
+        position = head[0] + 1
+        await self._conn.execute(insert(audit_log).values(
+            id=position, prev_hash=head[1], hash=digest, **fields))
+        self._audit_head = (position, digest)
         return position
 
     async def _lock_head(self) -> tuple[int, str]:

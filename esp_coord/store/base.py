@@ -14,12 +14,14 @@ from esp_coord.crypto import Keyring
 class TxBase:
     """One open database transaction; subclasses add the operations."""
 
-    __slots__ = ("_conn", "_keyring", "_dialect")
+    __slots__ = ("_conn", "_keyring", "_dialect", "_audit_head")
 
     def __init__(self, conn: AsyncConnection, keyring: Keyring) -> None:
         self._conn = conn
         self._keyring = keyring
         self._dialect = conn.dialect.name
+        # The audit head this transaction last wrote (see AuditOps.audit).
+        self._audit_head: tuple[int, str] | None = None
 
     def _upsert(self, table: Table) -> Any:
         """An INSERT with ON CONFLICT support (both dialects spell it alike)."""

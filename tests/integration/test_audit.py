@@ -232,3 +232,31 @@ async def test_verifying_while_the_service_appends_never_cries_wolf(store: Store
     _, seen = await asyncio.gather(append(), check())
     assert seen and all(seen)
     assert (await verify(store)).records == 33
+
+
+async def test_appends_in_one_transaction_survive_a_rolled_back_savepoint(store: Store) -> None:
+    """A batch's mails share a transaction, each in a savepoint: the head the
+    transaction remembers may have been rolled back, or moved by hand."""
+    async with store.transaction() as tx:
+        await tx.audit(ANA, "status", None, None, "one", T0)
+        with pytest.raises(RuntimeError):
+            async with tx.connection.begin_nested():
+                assert await tx.audit(ANA, "status", None, None, "undone", T0) == 2
+                raise RuntimeError("handler bug")
+        assert await tx.audit(ANA, "status", None, None, "two", T0) == 2
+        assert await tx.audit(ANA, "status", None, None, "three", T0) == 3
+        # Someone else's append (here by hand) moves the head under us.
+        fields = {"id": 4, "at": T0, "actor": JULIEN, "action": "list", "ref": None,
+                  "source_message_id": None, "detail": "x"}
+        three = (await tx.connection.execute(
+            select(audit_head.c.hash))).scalar_one()
+        digest = record_hash(**fields, prev_hash=three)
+        await tx.connection.execute(audit_log.insert().values(**fields, prev_hash=three,
+                                                              hash=digest))
+        await tx.connection.execute(update(audit_head).values(seq=4, hash=digest))
+        assert await tx.audit(ANA, "status", None, None, "five", T0) == 5
+    report = await verify(store)
+    assert report.intact and report.records == 5
+    async with store.transaction(readonly=True) as tx:
+        assert [r.detail for r in await tx.audit_records()] == ["one", "two", "three", "x",
+                                                                 "five"]
