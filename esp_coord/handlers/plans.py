@@ -19,6 +19,7 @@ from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
 from esp_coord.processing import Request
 from esp_coord.store import Tx
+from esp_coord.store.records import Document
 from plans.commands import Detected, action_comment, postponed_date_text, split_action_number
 from plans.dates import format_date, format_time, parse_new_due
 from plans.errors import FieldError
@@ -109,17 +110,18 @@ def may_read(member: Member, plan: Plan) -> bool:
 class Loaded:
     plan: Plan
     version: int
+    doc: Document | None = None  # as stored: lets save_plan skip unchanged indexes
 
 
 async def load_plan(tx: Tx, ref: str) -> Loaded | None:
     doc = await tx.load_document(KIND, ref)
     if doc is None:
         return None
-    return Loaded(Plan.from_dict(doc.data), doc.version)
+    return Loaded(Plan.from_dict(doc.data), doc.version, doc)
 
 
 async def save_plan(tx: Tx, plan: Plan, *, expected: int | None, request: Request,
-                    summary: str) -> int:
+                    summary: str, previous: Document | None = None) -> int:
     patient = plan.patient
     version = await tx.save_document(
         kind=KIND, ref=plan.ref, data=plan.to_dict(), status=plan.status,
@@ -127,7 +129,7 @@ async def save_plan(tx: Tx, plan: Plan, *, expected: int | None, request: Reques
         blind={"ins": patient.ins,
                "identity": f"{patient.family_name.upper()}|{patient.given_name.upper()}|"
                            f"{patient.birth_date.isoformat()}"},
-        members={plan.referent, *plan.team}, at=request.now)
+        members={plan.referent, *plan.team}, at=request.now, previous=previous)
     await tx.add_history(kind=KIND, ref=plan.ref, version=version, author=request.sender.email,
                          source_message_id=request.mail.message_id, at=request.now,
                          change={"summary": summary})
@@ -254,7 +256,7 @@ async def update_plan(request: Request, detected: Detected) -> list[Answer]:
     assert parsed.value is not None
     changes = plan.apply(parsed.value, author=request.sender.email, at=request.now,
                          source_message_id=request.mail.message_id, protocols=library())
-    await save_plan(request.tx, plan, expected=loaded.version, request=request,
+    await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary="mise à jour")
     await record(request, "update", plan.ref, f"version {plan.version}")
     return [_answer(request, render_updated(plan, changes, people=people,
@@ -288,7 +290,7 @@ async def close_plan(request: Request, detected: Detected) -> list[Answer]:
     reason = " ".join(text for _, text in detected.lines if text.strip())[:500]
     plan.close(by=request.sender.email, at=request.now,
                source_message_id=request.mail.message_id, reason=reason)
-    await save_plan(request.tx, plan, expected=loaded.version, request=request,
+    await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary="clôture")
     await record(request, "close", plan.ref, f"version {plan.version}")
     return [_answer(request, render_closed(plan, people=people_of(request.config),
@@ -366,7 +368,7 @@ async def action_done(request: Request, detected: Detected) -> list[Answer]:
                                 source_message_id=request.mail.message_id)
     except PlanError as e:
         return _action_problem(request, plan, e)
-    await save_plan(request.tx, plan, expected=loaded.version, request=request,
+    await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary=f"action {number} faite")
     await record(request, "done", plan.ref, f"action {number}, version {plan.version}")
     return [_answer(request, render_done(plan, action, people=people_of(request.config)),
@@ -398,7 +400,7 @@ async def action_postponed(request: Request, detected: Detected) -> list[Answer]
                                    request.sender.email, request.now))
         else:
             action.when = dataclasses.replace(action.when, time_of_day=at)
-    await save_plan(request.tx, plan, expected=loaded.version, request=request,
+    await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary=f"action {number} reportée")
     await record(request, "postpone", plan.ref, f"action {number}, version {plan.version}")
     rendered = render_postponed(plan, action, people=people_of(request.config))

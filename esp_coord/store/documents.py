@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Text, delete, insert, literal, select, update
+from sqlalchemy import Integer, String, Text, delete, insert, literal, select, union_all, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.errors import ConflictError, UnknownDocument
@@ -51,39 +51,45 @@ class DocumentOps(TxBase):
         blind: Mapping[str, str] = {},  # noqa: B006 - read only
         members: Iterable[str] = (),
         at: datetime,
+        previous: Document | None = None,
     ) -> int:
         """Create (``expected_version=None``) or update a document; returns its
         new version (1 on creation). ``blind`` and ``members`` describe the
-        whole document: on update they replace the stored ones.
+        whole document: on update they replace the stored ones. ``previous``,
+        the document as loaded in this transaction, spares rewriting blind
+        indexes and members that did not change (most updates).
 
         Raises ``ConflictError`` if the reference exists on creation, or if the
         stored version is not ``expected_version`` on update.
         """
+        digests = {(name, self._keyring.blind_index(value, purpose=name))
+                   for name, value in blind.items()}
+        addresses = {_member(m) for m in members}
         if expected_version is None:
             version = 1
             doc_id = await self._create(kind, ref, data, status, at)
+            write_blind, write_members = True, True
         else:
             version = expected_version + 1
             doc_id = await self._update(kind, ref, data, status, expected_version, at)
-            await self._conn.execute(
-                delete(document_blind).where(document_blind.c.document_id == doc_id)
-            )
-            await self._conn.execute(
-                delete(document_members).where(document_members.c.document_id == doc_id)
-            )
-        blind_rows = [
-            {
-                "document_id": doc_id,
-                "name": name,
-                "digest": self._keyring.blind_index(value, purpose=name),
-            }
-            for name, value in blind.items()
-        ]
-        if blind_rows:
-            await self._conn.execute(insert(document_blind), blind_rows)
-        member_rows = [{"document_id": doc_id, "member": m} for m in {_member(m) for m in members}]
-        if member_rows:
-            await self._conn.execute(insert(document_members), member_rows)
+            # The version check above proves ``previous`` is what is stored.
+            known = (previous is not None and previous.kind == kind and previous.ref == ref
+                     and previous.version == expected_version)
+            write_blind = not known or previous.blind != digests  # type: ignore[union-attr]
+            write_members = not known or previous.members != addresses  # type: ignore[union-attr]
+            if write_blind:
+                await self._conn.execute(
+                    delete(document_blind).where(document_blind.c.document_id == doc_id))
+            if write_members:
+                await self._conn.execute(
+                    delete(document_members).where(document_members.c.document_id == doc_id))
+        if write_blind and digests:
+            await self._conn.execute(insert(document_blind), [
+                {"document_id": doc_id, "name": name, "digest": digest}
+                for name, digest in sorted(digests)])
+        if write_members and addresses:
+            await self._conn.execute(insert(document_members), [
+                {"document_id": doc_id, "member": m} for m in sorted(addresses)])
         return version
 
     async def _create(
@@ -194,11 +200,21 @@ class DocumentOps(TxBase):
         if not rows:
             return []
         members: dict[int, set[str]] = {row["id"]: set() for row in rows}
-        member_query = select(document_members.c.document_id, document_members.c.member).where(
-            document_members.c.document_id.in_(list(members))
+        blinds: dict[int, set[tuple[str, str]]] = {row["id"]: set() for row in rows}
+        # Members and blind indexes in one round trip; a member's name is NULL.
+        side_query = union_all(
+            select(document_members.c.document_id, literal(None, String(32)).label("name"),
+                   document_members.c.member.label("value"))
+            .where(document_members.c.document_id.in_(list(members))),
+            select(document_blind.c.document_id, document_blind.c.name,
+                   document_blind.c.digest.label("value"))
+            .where(document_blind.c.document_id.in_(list(members))),
         )
-        for doc_id, address in (await self._conn.execute(member_query)).all():
-            members[doc_id].add(address)
+        for doc_id, name, value in (await self._conn.execute(side_query)).all():
+            if name is None:
+                members[doc_id].add(value)
+            else:
+                blinds[doc_id].add((name, value))
         return [
             Document(
                 kind=row["kind"],
@@ -214,6 +230,7 @@ class DocumentOps(TxBase):
                 members=frozenset(members[row["id"]]),
                 created_at=row["created_at"],
                 updated_at=row["updated_at"],
+                blind=frozenset(blinds[row["id"]]),
             )
             for row in rows
         ]

@@ -50,6 +50,8 @@ class Document:
     members: frozenset[str]
     created_at: datetime
     updated_at: datetime
+    # (index name, digest) pairs as stored: saving an unchanged set again is skipped.
+    blind: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,6 +265,47 @@ async def test_blind_index_and_member_lookup(store: Store, keyring: Keyring) -> 
         assert await tx.find_documents("pps", member="dr.house@mssante.fr") == []
 
 
+
+async def test_an_update_given_the_loaded_document_rewrites_only_what_changed(
+        store: Store, keyring: Keyring) -> None:
+    def save(tx: Tx, version: int | None, ins: str, members: list[str],
+             previous: object = None):  # type: ignore[no-untyped-def]
+        return tx.save_document(kind="pps", ref="A", data=PLAN, status="active",
+                                expected_version=version, at=T0, blind={"ins": ins},
+                                members=members, previous=previous)
+
+    async def rows(tx: Tx) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        blind = (await tx.connection.exec_driver_sql(
+            "SELECT name, digest FROM document_blind ORDER BY name")).all()
+        members = (await tx.connection.exec_driver_sql(
+            "SELECT member FROM document_members ORDER BY member")).all()
+        return [tuple(r) for r in blind], [tuple(r) for r in members]
+
+    digest = keyring.blind_index("248037505611878", purpose="ins")
+    other = keyring.blind_index("248037505611879", purpose="ins")
+    async with store.transaction() as tx:
+        await save(tx, None, "248037505611878", ["Dr.House@mssante.fr"])
+        loaded = await tx.load_document("pps", "A")
+        assert loaded is not None and loaded.blind == {("ins", digest)}
+        assert loaded.members == {"dr.house@mssante.fr"}
+        # Unchanged: nothing rewritten, all still there.
+        await save(tx, 1, "248037505611878", ["dr.house@mssante.fr"], loaded)
+        assert await rows(tx) == ([("ins", digest)], [("dr.house@mssante.fr",)])
+        # A stale "previous" (another version) is not trusted: all rewritten.
+        await save(tx, 2, "248037505611879", ["ide.blanc@mssante.fr"], loaded)
+        assert await rows(tx) == ([("ins", other)], [("ide.blanc@mssante.fr",)])
+        loaded = await tx.load_document("pps", "A")
+        assert loaded is not None and loaded.version == 3
+        # Only the members changed, then only the index.
+        await save(tx, 3, "248037505611879", ["ide.blanc@mssante.fr", "x@mssante.fr"], loaded)
+        assert await rows(tx) == ([("ins", other)],
+                                  [("ide.blanc@mssante.fr",), ("x@mssante.fr",)])
+        loaded = await tx.load_document("pps", "A")
+        await save(tx, 4, "248037505611878", ["ide.blanc@mssante.fr", "x@mssante.fr"], loaded)
+        assert await rows(tx) == ([("ins", digest)],
+                                  [("ide.blanc@mssante.fr",), ("x@mssante.fr",)])
+
+
 async def test_history(store: Store) -> None:
     async with store.transaction() as tx:
         await tx.save_document(kind="pps", ref="H", data=PLAN, status="draft",
