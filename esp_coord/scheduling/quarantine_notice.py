@@ -149,14 +149,14 @@ def notice_answer(config: Config, name: str, recipient: str,
                   f"de {_address(mail.sender)}",
                   f"   Motif : {_reason(mail)}."]
     if n > _LISTED_MAX:
-        lines.append(f"... et {n - _LISTED_MAX} autre{'s' if n - _LISTED_MAX > 1 else ''} "
+        lines.append(f"… et {n - _LISTED_MAX} autre{'s' if n - _LISTED_MAX > 1 else ''} "
                      f"message{'s' if n - _LISTED_MAX > 1 else ''}.")
     lines += ["",
               "Que faire :",
               "- si l'expéditeur fait partie de l'équipe (par exemple une nouvelle ou un "
               "nouveau collègue), ajoutez son adresse à l'annuaire de l'équipe dans la "
-              "configuration du service ([[team.members]]), puis demandez-lui de renvoyer "
-              "son message : celui-ci n'a pas été traité ;",
+              "configuration du service ([[team.members]]) et redémarrez le service, puis "
+              "demandez-lui de renvoyer son message : celui-ci n'a pas été traité ;",
               "- si le domaine n'est pas reconnu, vérifiez l'adresse ; un domaine de "
               "messagerie sécurisée de santé s'ajoute aux domaines de confiance "
               "(trusted_domains) de la configuration ;",
