@@ -21,7 +21,7 @@ from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.processing import Processor, Request
 from esp_coord.scheduling.quarantine_notice import KIND, SOURCE, schedule
 from esp_coord.store import Tx
-from tests.integration.test_reminders_engine import ANA, CLAIRE, JULIEN, Rig, example
+from tests.integration.test_reminders_engine import ANA, CLAIRE, JULIEN, Crash, Rig, example
 from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
     Backend,
     backend,
@@ -215,10 +215,6 @@ async def test_a_mail_stamped_before_the_hour_but_committed_after_is_reported_ne
         assert "marc.petit" not in second[1].text
     finally:
         await rig.stop()
-
-
-class Crash(BaseException):
-    """The process dies here."""
 
 
 async def test_killed_before_the_row_is_marked_then_down_a_day_reports_once(
