@@ -390,16 +390,17 @@ async def action_postponed(request: Request, detected: Detected) -> list[Answer]
                                source_message_id=request.mail.message_id)
     except PlanError as e:
         return _action_problem(request, plan, e)
+    if not action.recurring:
+        # A one-off action's time goes with its date: the new one, or none.
+        action.when = dataclasses.replace(action.when, time_of_day=at)
     if at is not None:
         plan.versions[-1].summary += f" à {format_time(at)}"
         if action.recurring:
-            # The hour of this occurrence only: the rhythm keeps its own, and the
-            # hour is kept in a note so that it is not lost.
+            # The time of this occurrence only: the rhythm keeps its own, and this
+            # one is kept in a note so that it is not lost.
             plan.notes.append(Note(f"Action {number} ({action.what}) : reportée au "
                                    f"{format_date(new_date)} à {format_time(at)}.",
                                    request.sender.email, request.now))
-        else:
-            action.when = dataclasses.replace(action.when, time_of_day=at)
     await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary=f"action {number} reportée")
     await record(request, "postpone", plan.ref, f"action {number}, version {plan.version}")
