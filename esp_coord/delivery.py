@@ -61,6 +61,10 @@ class Delivery:
         self.poll_interval = poll_interval
         self.last_drain: datetime | None = None
         self.sent = 0
+        # Outcomes known but not yet written (the database was busy): written
+        # before anything else, so a row that went out is never taken for one
+        # whose fate is unknown, which its witness copy would have to settle.
+        self._unrecorded: list[_Result] = []
         self._wake = asyncio.Event()
 
     def note_drained(self, at: datetime) -> None:
@@ -95,8 +99,19 @@ class Delivery:
             except TimeoutError:
                 pass
 
+    async def _record_results(self, results: list[_Result]) -> None:
+        todo, self._unrecorded = self._unrecorded + results, []
+        if not todo:
+            return
+        try:
+            await self.store.run(lambda tx: self._record(tx, todo))
+        except BaseException:
+            self._unrecorded = todo + self._unrecorded
+            raise
+
     async def deliver_due(self) -> bool:
         """Send every due row; True if there may be more."""
+        await self._record_results([])
         items = await self.store.run(lambda tx: tx.outbox_due(self.now(), limit=CHUNK))
         if not items:
             return False
@@ -111,9 +126,8 @@ class Delivery:
                                           for _ in range(min(self.workers, len(items)))),
                                         return_exceptions=True)
         finally:
-            if results:
-                # Also when cancelled: what went out is recorded.
-                await asyncio.shield(self.store.run(lambda tx: self._record(tx, results)))
+            # Also when cancelled: what went out is recorded.
+            await asyncio.shield(self._record_results(results))
         for end in ends:
             if isinstance(end, BaseException):
                 raise end
@@ -145,7 +159,7 @@ class Delivery:
         """One row on its own: marked, sent, recorded (re-sending after a crash)."""
         result = await self._attempt(item)
         if result is not None:
-            await self.store.run(lambda tx: self._record(tx, [result]))
+            await self._record_results([result])
 
     async def _attempt(self, item: OutboxItem) -> _Result | None:
         """Mark the row "sending" (committed), then SMTP; the result, not yet
