@@ -129,8 +129,9 @@ def _action(draft: ActionDraft, today: date) -> dict[str, Any]:
     return {"assignee": draft.assignee, "what": draft.what,
             "due": _iso(first_due(when, today)),
             "rhythm": when.rhythm.to_rrule() if when.rhythm else None,
-            "until": _iso(when.until), "protocol": draft.protocol,
-            "profession": draft.profession, "line": draft.line}
+            "until": _iso(when.until),
+            "time": when.time_of_day.isoformat("minutes") if when.time_of_day else None,
+            "protocol": draft.protocol, "profession": draft.profession, "line": draft.line}
 
 
 class _Context:

@@ -104,7 +104,7 @@ def test_errors_exactly_when_the_service_refuses(
 
 def test_actions_as_the_plan_stores_them(
         both: list[tuple[str, dict[str, Any], Done]]) -> None:
-    """Assignee, rhythm, first due date and end of every action parse shows are
+    """Assignee, rhythm, first due date, end and time of every action parse shows are
     those of the actions the service added to the plan."""
     checked = 0
     for stem, report, done in both:
@@ -116,8 +116,10 @@ def test_actions_as_the_plan_stores_them(
         added = done.plans[ref].actions[-len(report["actions"]):]
         stored = [(a.assignee, a.what, a.due.isoformat() if a.due else None,
                    a.when.rhythm.to_rrule() if a.when.rhythm else None,
-                   a.when.until.isoformat() if a.when.until else None) for a in added]
-        shown = [(a["assignee"], a["what"], a["due"], a["rhythm"], a["until"])
+                   a.when.until.isoformat() if a.when.until else None,
+                   a.when.time_of_day.isoformat("minutes") if a.when.time_of_day else None)
+                  for a in added]
+        shown = [(a["assignee"], a["what"], a["due"], a["rhythm"], a["until"], a["time"])
                  for a in report["actions"]]
         assert shown == stored, stem
         checked += 1

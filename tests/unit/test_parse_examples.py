@@ -177,6 +177,19 @@ def test_relative_dates_count_from_the_date_header(config: Config) -> None:
     assert [a["due"] for a in utc["actions"]] == ["2026-12-12", "2026-12-03"]
 
 
+def test_action_times_in_iso(config: Config) -> None:
+    body = IDENTITY + ("Action : IDE | pansement | 15/12/2026 à 14h\n"
+                       "Action : MK | marche | chaque lundi à 9h\n"
+                       "Action : IDE | prise de sang | demain 8h30\n"
+                       "Action : MK | bilan | J+10\n")
+    r = interpret(mail(body), config)
+    assert r["errors"] == []
+    assert [(a["due"], a["time"]) for a in r["actions"]] == [
+        ("2026-12-15", "14:00"), ("2026-11-23", "09:00"), ("2026-11-24", "08:30"),
+        ("2026-12-03", None)]
+    assert r["actions"][1]["rhythm"] == "FREQ=WEEKLY;BYDAY=MO"
+
+
 @pytest.mark.parametrize(("words", "rule"), [
     ("chaque semaine", "FREQ=WEEKLY;INTERVAL=1"),
     ("chaque lundi", "FREQ=WEEKLY;BYDAY=MO"),
