@@ -10,8 +10,9 @@ release, whose CarePlan, CareTeam, Goal and Patient are those of R4):
   plan, profession) and RPPS identifier when the roster has it;
 - ``Goal``: one per objective;
 - ``CarePlan``: status active/completed, the actions as activities (who,
-  what, when as a FHIR Timing), problems, preferences, alerts and notes as
-  annotations.
+  what, when as a FHIR Timing, a time of day as ``repeat.timeOfDay``, also for
+  a one-off action: once, on its day), problems, preferences, alerts and notes
+  as annotations.
 
 Only this one plan's patient is in the bundle. Resource ids are derived from
 the plan reference, so exporting the same plan twice gives the same ids.
@@ -105,9 +106,20 @@ def _repeat(rhythm: Rhythm) -> dict[str, Any]:
 
 def _timing(action: Action) -> dict[str, Any]:
     when = action.when
+    # A FHIR dateTime with a time needs a UTC offset; timeOfDay is the team's
+    # local time, as the professionals wrote it, whatever the season.
+    at = [when.time_of_day.isoformat("seconds")] if when.time_of_day else []
     if when.rhythm is None:
-        return {"event": [when.due.isoformat()]} if when.due else {}
+        if when.due is None:
+            return {}
+        if not at:
+            return {"event": [when.due.isoformat()]}
+        day = when.due.isoformat()
+        return {"repeat": {"count": 1, "boundsPeriod": {"start": day, "end": day},
+                           "timeOfDay": at}, "code": {"text": when.describe()}}
     repeat = _repeat(when.rhythm)
+    if at:
+        repeat["timeOfDay"] = at
     start = action.start or when.due
     if start or when.until:
         repeat["boundsPeriod"] = {k: v.isoformat() for k, v in

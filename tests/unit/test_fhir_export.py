@@ -3,8 +3,9 @@ resources tied together, nothing but this plan's patient."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,28 @@ def test_closed_plan_and_done_action(config: Config, example_messages: dict[str,
     assert care_plan.period.end is not None
     assert care_plan.activity[1].detail.status == "completed"
     assert care_plan.activity[1].progress
+
+
+def test_times_of_day_in_the_timing(config: Config, example_messages: dict[str, bytes]
+                                    ) -> None:
+    plan = created(example_messages["01-nouveau-pps"], config, "PPS-2026-0004")
+    weekly, one_off, *_ = plan.actions
+    weekly.when = dataclasses.replace(weekly.when, time_of_day=time(9, 0))
+    one_off.when = dataclasses.replace(one_off.when, time_of_day=time(14, 30))
+    text = plan_bundle_json(plan, config.members)
+    bundle = Bundle.model_validate_json(text)  # what another system would do with it
+    care_plan = next(e.resource for e in bundle.entry if e.resource.__resource_type__ ==
+                     "CarePlan")
+    first, second = (a.detail.scheduledTiming for a in care_plan.activity[:2])
+    assert first.repeat.timeOfDay == [time(9, 0)] and first.repeat.periodUnit == "wk"
+    assert second.event is None and second.repeat.count == 1
+    assert second.repeat.timeOfDay == [time(14, 30)]
+    assert (second.repeat.boundsPeriod.start, second.repeat.boundsPeriod.end) == (
+        date(2026, 12, 15), date(2026, 12, 15))
+    assert second.code.text == "le 15/12/2026 à 14h30"
+    untimed = next(a for a in json.loads(text)["entry"][-1]["resource"]["activity"][2:]
+                   if a["detail"].get("scheduledTiming", {}).get("repeat"))
+    assert "timeOfDay" not in untimed["detail"]["scheduledTiming"]["repeat"]
 
 
 def test_only_this_plans_patient(martin: Plan, config: Config,
