@@ -38,7 +38,7 @@ from esp_coord.scheduling.times import local_day, local_instant
 from esp_coord.store import Tx
 from esp_coord.store.mail import QuarantinedMail
 from esp_coord.store.reminders import Reminder, ReminderSpec
-from plans.dates import format_date
+from plans.dates import format_date, format_time
 from plans.typography import french
 
 __all__ = ["KIND", "SETTLE", "SOURCE", "ensure_scheduled", "notice_instant", "schedule"]
@@ -145,7 +145,7 @@ def notice_answer(config: Config, name: str, recipient: str,
              ""]
     for number, mail in enumerate(mails[:_LISTED_MAX], 1):
         local = mail.at.astimezone(config.timezone)
-        lines += [f"{number}. Le {format_date(local.date())} à {local:%H:%M}, "
+        lines += [f"{number}. Le {format_date(local.date())} à {format_time(local.time())}, "
                   f"de {_address(mail.sender)}",
                   f"   Motif : {_reason(mail)}."]
     if n > _LISTED_MAX:

@@ -62,7 +62,7 @@ async def test_stranger_quarantined_then_coordinator_told_once_by_mail(
                     if parse_mail(m.content).message_id == notice.message_id]
     assert set(delivered.rcpt_tos) == {ANA, team.config.bot_address}  # + the witness copy
     text = notice.text.replace("\u00a0", " ").replace("\u202f", " ")
-    assert "Le 27/11/2026 à 12:00, de marc.petit@medecin.mssante.test" in text
+    assert "Le 27/11/2026 à 12h00, de marc.petit@medecin.mssante.test" in text
     assert "expéditeur absent de l'annuaire de l'équipe" in text
     assert "« Quarantaine »" in text
     for secret in ("STATUT", "PPS-2026-0001", "MARTIN", "plan de Mme"):

@@ -103,9 +103,9 @@ async def test_each_coordinator_told_once_without_content_then_only_new_mails(
             assert notice.date is not None and notice.date.astimezone(PARIS).hour == 8
             assert "quarantaine : 3" in plain(notice.subject)
             text = plain(notice.text)
-            assert "Le 27/11/2026 à 12:00, de marc.petit@medecin.mssante.test" in text
-            assert "Le 27/11/2026 à 15:42, de nouvelle.ide@infirmier.mssante.test" in text
-            assert "Le 27/11/2026 à 16:05, de coordination@esp-valdelorge" in text
+            assert "Le 27/11/2026 à 12h00, de marc.petit@medecin.mssante.test" in text
+            assert "Le 27/11/2026 à 15h42, de nouvelle.ide@infirmier.mssante.test" in text
+            assert "Le 27/11/2026 à 16h05, de coordination@esp-valdelorge" in text
             assert text.count("expéditeur absent de l'annuaire de l'équipe") == 2
             assert "copie d'une réponse du service" in text
             assert "« Quarantaine »" in text and "annuaire" in text
@@ -128,7 +128,7 @@ async def test_each_coordinator_told_once_without_content_then_only_new_mails(
         assert sorted(r for r, _ in later) == [ANA, CLAIRE]
         for _, notice in later:
             assert "quarantaine : 1" in plain(notice.subject)
-            assert "Le 30/11/2026 à 18:00, de marc.petit" in plain(notice.text)
+            assert "Le 30/11/2026 à 18h00, de marc.petit" in plain(notice.text)
             assert "27/11/2026" not in notice.text
         assert all(row.endswith(" sent") for row in await rows(rig))
         assert len(await rows(rig)) == 4
@@ -175,8 +175,8 @@ async def test_just_before_the_hour_and_handler_failures_wait_for_the_next_day(
         await rig.run_until(paris(2026, 11, 28, 12, 0))
         ((to, notice),) = await notices(rig)
         assert to == ANA
-        assert "Le 27/11/2026 à 07:58, de marc.petit" in plain(notice.text)
-        assert f"Le 27/11/2026 à 09:00, de {JULIEN}" in plain(notice.text)
+        assert "Le 27/11/2026 à 7h58, de marc.petit" in plain(notice.text)
+        assert f"Le 27/11/2026 à 9h00, de {JULIEN}" in plain(notice.text)
         assert "erreur interne" in notice.text
         for secret in SECRETS:
             assert secret not in notice.text
@@ -211,7 +211,7 @@ async def test_a_mail_stamped_before_the_hour_but_committed_after_is_reported_ne
         await rig.run_until(paris(2026, 11, 28, 12, 0))
         first, second = await notices(rig)
         assert "marc.petit" in first[1].text and "late@" not in first[1].text
-        assert "Le 27/11/2026 à 07:59, de late@infirmier.mssante.test" in plain(second[1].text)
+        assert "Le 27/11/2026 à 7h59, de late@infirmier.mssante.test" in plain(second[1].text)
         assert "marc.petit" not in second[1].text
     finally:
         await rig.stop()
@@ -242,7 +242,7 @@ async def test_killed_before_the_row_is_marked_then_down_a_day_reports_once(
     await rig.start()
     try:
         ((to, notice),) = await notices(rig)
-        assert to == ANA and "Le 27/11/2026 à 12:00, de marc.petit" in plain(notice.text)
+        assert to == ANA and "Le 27/11/2026 à 12h00, de marc.petit" in plain(notice.text)
         (row,) = await rig.store.run(lambda tx: tx.reminders_of(SOURCE))
         assert row.kind == KIND and row.status == "sent" and row.late
         await rig.stop()

@@ -24,6 +24,7 @@ def test_one_mail_singular_every_reason_worded_and_a_hostile_address_on_one_line
     text = plain(one.text)
     assert "1 message reçu par le service a été mis en quarantaine" in text
     assert "de x@y.testSubject:injected" in text and "\r" not in one.text
+    assert "1. Le 27/11/2026 à 12h00, de " in text  # the team's time, written the French way
     assert plain(one.subject) == "Messages en quarantaine : 1 depuis le dernier avis"
     assert one.to == ("ana@x.test",) and one.auto_submitted == "auto-generated"
     every = [QuarantinedMail(T0, "a@b.test", "quarantined", code) for code in REASONS]
