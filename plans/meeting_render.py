@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from plans.dates import format_date, format_date_long
 from plans.drafts import LineWarning
-from plans.meetings import AgendaItem, Meeting
+from plans.meetings import AgendaItem, Meeting, describe_start
 from plans.people import Person
 from plans.render import Rendered, _html
 from plans.typography import french
@@ -57,11 +57,6 @@ def _who(address: str, people: Sequence[Person]) -> str:
         if person.email.lower() == address.lower():
             return person.label
     return address
-
-
-def describe_start(start: datetime) -> str:
-    """« jeudi 3 décembre 2026 à 12h30 »."""
-    return f"{format_date_long(start.date())} à {start.hour}h{start.minute:02d}"
 
 
 def _reasons(item: AgendaItem) -> str:

@@ -37,12 +37,12 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-from plans.dates import format_date
+from plans.dates import format_date, format_date_long, format_time
 from plans.model import Entry, Note, Plan, PlanError, Version
 from plans.recurrence import Rhythm
 
 __all__ = ["ACTIVE", "CANCELLED", "REVIEW_AFTER", "AgendaItem", "Decision", "Held", "Meeting",
-           "MeetingError", "agenda", "record_decision"]
+           "MeetingError", "agenda", "describe_start", "record_decision"]
 
 ACTIVE, CANCELLED = "active", "cancelled"
 REVIEW_AFTER = relativedelta(months=6)
@@ -253,10 +253,7 @@ class Meeting:
 
     def describe_when(self) -> str:
         """« le jeudi 3 décembre 2026 à 12h30 (1h30), le premier jeudi de chaque mois »."""
-        from plans.dates import format_date_long
-
-        local = self.start.astimezone(self.tz)
-        text = f"{format_date_long(local.date())} à {_hm(local)} ({_duration(self.duration)})"
+        text = f"{describe_start(self.start.astimezone(self.tz))} ({_duration(self.duration)})"
         if self.rhythm is not None:
             text += f", {self.rhythm.describe()}"
             if self.until is not None:
@@ -299,8 +296,9 @@ class Meeting:
         )
 
 
-def _hm(moment: datetime) -> str:
-    return f"{moment.hour}h{moment.minute:02d}"
+def describe_start(start: datetime) -> str:
+    """« jeudi 3 décembre 2026 à 12h30 »."""
+    return f"{format_date_long(start.date())} à {format_time(start.time())}"
 
 
 def _duration(delta: timedelta) -> str:

@@ -7,7 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from plans.meetings import Decision, Meeting, MeetingError, agenda, record_decision
+from plans.meetings import (
+    Decision,
+    Meeting,
+    MeetingError,
+    agenda,
+    describe_start,
+    record_decision,
+)
 from plans.model import PlanError
 from plans.recurrence import Rhythm
 from tests.unit.plans_examples import plan_01
@@ -97,6 +104,12 @@ def test_overseas_meeting_is_computed_in_its_own_zone() -> None:
     assert [s.astimezone(UTC).hour for s in starts] == [16, 16]
     assert starts[1].date() == date(2026, 12, 17)
     assert "jeudi 3 décembre 2026 à 12h30 (1h30), toutes les 2 semaines" in m.describe_when()
+
+
+def test_start_said_with_hour_and_minutes() -> None:
+    early = datetime(2026, 12, 3, 8, 5, tzinfo=PARIS)
+    assert describe_start(early) == "jeudi 3 décembre 2026 à 8h05"
+    assert meeting(rhythm=None).describe_when() == "jeudi 3 décembre 2026 à 12h30 (1h30)"
 
 
 def test_agenda_reasons_and_decision() -> None:
