@@ -101,15 +101,11 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n < 2 else plural or singular + 's'}"
 
 
-def _time(action: Action) -> str:
-    """« à 14h00 » for a one-off action with a time; a postponed one's time is in
-    its history (REPORTER), the first one no longer holds."""
-    return "" if action.postponements else action.when.time_suffix()
-
-
 def _when(action: Action) -> str:
     if action.when.rhythm is None:
-        return (f"le {format_date(action.due)}" if action.due else "sans date") + _time(action)
+        # REPORTER stores the new date's time or clears the old one: always current.
+        return (f"le {format_date(action.due)}" if action.due else "sans date"
+                ) + action.when.time_suffix()
     text = action.when.describe()
     if action.due and action.status == "todo":
         text += f", prochaine le {format_date(action.due)}"
@@ -254,8 +250,8 @@ def _action_status(action: Action, people: Sequence[Person], today: date) -> str
     elif action.due < today:
         state = f"EN RETARD depuis le {format_date(action.due)}"
     else:
-        state = f"prévue le {format_date(action.due)}" + ("" if action.recurring
-                                                          else _time(action))
+        state = f"prévue le {format_date(action.due)}" + (
+            "" if action.recurring else action.when.time_suffix())
     if action.status == "todo" and action.recurring:
         state = f"{action.when.describe()} ; {state}" + (f" ; dernière fois {done}" if done else "")
     return f"{head} - {state}"

@@ -85,9 +85,13 @@ async def test_postpone_with_a_bracketed_reference_and_a_time(desk: Desk) -> Non
     assert plan.versions[-1].summary == "action 2 reportée au 15/12/2026 à 14h00"
     _, (status,) = await desk.send(JULIEN, f"STATUT {REF}")
     assert "action 2 reportée au 15/12/2026 à 14h00" in _plain(status)
+    assert "prévue le 15/12/2026 à 14h00" in _plain(status)  # the action line
     # Postponed again without a time: the 14h went with the 15th.
     await desk.send(JULIEN, f"REPORTER 2 au 18/12/2026 {REF}")
     assert (await desk.plan(REF)).action(2).when.time_of_day is None
+    _, (status,) = await desk.send(JULIEN, f"STATUT {REF}")
+    text = _plain(status)
+    assert "prévue le 18/12/2026" in text and "prévue le 18/12/2026 à" not in text
 
 
 async def test_postpone_one_occurrence_of_a_recurring_action_to_a_time(desk: Desk) -> None:
