@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from plans.normalize import fold
+from plans.signature import is_separator
 
 __all__ = ["FIELD_LABELS", "KEYS", "Line", "field_of", "lex"]
 
@@ -67,7 +68,6 @@ FIELD_LABELS: dict[str, str] = {
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦–—]+\s*|\d{1,2}[.)]\s+)")
 _KEY_VALUE = re.compile(
     r"^(?P<key>[^\W\d_][\w '’().°/\-]{0,40}?)[\s\u00a0\u202f]*[:：](?P<value>.*)$")
-_SIGNATURE = re.compile(r"^--\s*$")
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def lex(lines: Iterable[tuple[int, str]]) -> list[Line]:
     """Numbered body lines -> ``Line`` objects (blank lines dropped)."""
     out: list[Line] = []
     for number, raw in lines:
-        if _SIGNATURE.match(raw.strip("\u00a0 \t")) and raw.strip():
+        if is_separator(raw):
             break
         text = raw.strip(" \t\u00a0\u202f\r")
         if not text:

@@ -1,13 +1,15 @@
 """Sign-off lines of a plan mail: what may be ignored without a word.
 
 The mail client's own separators are handled before the grammar sees the body:
-``esp_coord.intake.quotes`` cuts everything from a ``-- `` line or a mobile
-footer (« Envoyé de mon iPhone »), and ``plans.lines.lex`` stops at ``--``.
-This module only recognises the signatures written without a separator, line
-by line: greetings and sign-offs, phone numbers, e-mail addresses and links,
-postal addresses, « Dr X » / « Mme X », and lines made only of the names of
-people we know (the sender, the team, the roster) and of profession or
-practice words (« Claire DURAND », « Infirmière libérale »).
+``esp_coord.intake.quotes`` cuts everything from a ``-- `` line
+(``is_separator``) or a mobile footer (« Envoyé de mon iPhone »), and
+``plans.lines.lex`` stops at the same separator for bodies that did not come
+through the intake. Otherwise this module recognises the signatures written
+without a separator, line by line: greetings and sign-offs, phone numbers,
+e-mail addresses and links, postal addresses, « Dr X » / « Mme X », and lines
+made only of the names of people we know (the sender, the team, the roster)
+and of profession or practice words (« Claire DURAND », « Infirmière
+libérale »).
 
 Anything else is NOT a signature: the grammar keeps it as a note and warns.
 Dropping a real sentence (« Allergie pénicilline ») loses care information,
@@ -22,7 +24,7 @@ from collections.abc import Iterable
 from plans.normalize import fold
 from plans.people import Person, profession_of
 
-__all__ = ["is_greeting", "is_signature"]
+__all__ = ["is_greeting", "is_separator", "is_signature"]
 
 _GREETINGS = ("bonjour", "bonsoir", "salut", "cordialement", "bien cordialement",
               "bien a vous", "bien a toi", "merci", "merci beaucoup", "a bientot", "amities",
@@ -48,6 +50,15 @@ _STREET = re.compile(r"^\d{1,4}\s*(?:bis|ter)?,?\s+(?:rue|avenue|av|bd|boulevard
                      r"allee|route|impasse|quai|cours|square|lotissement|residence|chem)\b")
 _POSTCODE = re.compile(r"^(?:\d{1,4}.*\s)?\d{5}\s+[a-z' -]+(?:cedex(?:\s+\d+)?)?$")
 _WORD = re.compile(r"[\w'’.-]+")
+# RFC 3676 says "-- "; clients drop the space, add more or indent the line.
+# "---" is a rule drawn in the text, not a separator.
+_SEPARATOR = re.compile(r"[ \t\u00a0\u202f]*--\s*$")
+
+
+def is_separator(line: str) -> bool:
+    """The signature separator, « -- » alone on its line: what follows is the
+    sender's signature block."""
+    return _SEPARATOR.match(line) is not None
 
 
 def _words(folded: str) -> list[str]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 
+from plans.signature import is_separator
+
 _MAX_HEADER_LINE = 400
 
 _QUOTE = re.compile(r"[ \t]*>")
-_SIGNATURE = re.compile("--[ \u00a0]?$")
 # Mobile clients append these instead of a "-- " separator.
 _MOBILE_FOOTER = re.compile(
     r"(?:Envoyé (?:de|depuis) mon|Sent from my|Obtenir Outlook pour|Get Outlook for)\b", re.I
@@ -78,7 +79,7 @@ def _text_follows_quote(lines: list[str], j: int) -> bool:
     """Whether the sender's own text comes after the quote block at line j."""
     while j < len(lines) and (_QUOTE.match(lines[j]) or _is_blank(lines[j])):
         j += 1
-    return j < len(lines) and not _SIGNATURE.match(lines[j])
+    return j < len(lines) and not is_separator(lines[j])
 
 
 def extract_body(text: str) -> str:
@@ -87,7 +88,7 @@ def extract_body(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _SIGNATURE.match(line) or _MOBILE_FOOTER.match(line):
+        if is_separator(line) or _MOBILE_FOOTER.match(line):
             break
         if _QUOTE.match(line):
             out.append("")

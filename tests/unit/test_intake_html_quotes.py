@@ -69,6 +69,10 @@ def test_signature_separators() -> None:
     assert extract_body("statut\n--\nDr X") == "statut"
     assert extract_body("statut\n-- \nDr X") == "statut"
     assert extract_body("statut\n---\nDr X") == "statut\n---\nDr X"
+    # Indented or with trailing spaces, as the plan lexer always accepted it.
+    assert extract_body("statut\n  --  \nDr X") == "statut"
+    assert extract_body("statut\n--\u00a0\u202f\nDr X") == "statut"
+    assert extract_body("statut\n-- Dr X\nRPPS") == "statut\n-- Dr X\nRPPS"
     assert extract_body("a\n\n\n  \n\u00a0\n") == "a"
 
 

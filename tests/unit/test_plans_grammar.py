@@ -222,9 +222,11 @@ def test_sender_and_new_members_join_in_update() -> None:
     assert parsed.value.team == [GIRARD.email, "lea.fontaine@dieteticien.mssante.test"]
 
 
-def test_lexer_stops_at_signature_separator() -> None:
-    lexed = lex(lines("Note : a\n-- \nNote : signature\n"))
+@pytest.mark.parametrize("separator", ["-- ", "--", "  --\t", "\u202f--\u00a0"])
+def test_lexer_stops_at_signature_separator(separator: str) -> None:
+    lexed = lex(lines(f"Note : a\n{separator}\nNote : signature\n"))
     assert [ln.value for ln in lexed] == ["a"]
+    assert lex(lines("Note : a\n---\nNote : b\n"))[-1].value == "b"  # a rule, not a separator
 
 
 @pytest.mark.parametrize(
