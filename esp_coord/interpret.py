@@ -22,7 +22,7 @@ already on its team: only the database knows).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, TypeVar
 
 from esp_coord.config import Config
@@ -39,7 +39,7 @@ from plans.commands import (
     postponed_date_text,
     split_action_number,
 )
-from plans.dates import format_time, parse_new_due
+from plans.dates import parse_new_due
 from plans.drafts import ActionDraft, LineError, LineWarning, Parsed, PlanDraft, PlanUpdate
 from plans.errors import FieldError
 from plans.grammar import parse_new_plan, parse_update
@@ -87,6 +87,10 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _hh_mm(value: time | None) -> str | None:
+    return value.isoformat("minutes") if value else None
+
+
 def _empty(mail: IncomingMail) -> dict[str, Any]:
     report: dict[str, Any] = dict.fromkeys(REPORT_KEYS)
     for key in ("team", "problems", "objectives", "preferences", "alerts", "notes", "actions",
@@ -130,7 +134,7 @@ def _action(draft: ActionDraft, today: date) -> dict[str, Any]:
             "due": _iso(first_due(when, today)),
             "rhythm": when.rhythm.to_rrule() if when.rhythm else None,
             "until": _iso(when.until),
-            "time": when.time_of_day.isoformat("minutes") if when.time_of_day else None,
+            "time": _hh_mm(when.time_of_day),
             "protocol": draft.protocol, "profession": draft.profession, "line": draft.line}
 
 
@@ -226,7 +230,7 @@ def _postpone(ctx: _Context) -> None:
         return
     ctx.report["date"] = day.isoformat()
     # A one-off action takes the time; one occurrence of a recurring one keeps it in a note.
-    ctx.report["time"] = format_time(at) if at else None
+    ctx.report["time"] = _hh_mm(at)
 
 
 def _unknown(ctx: _Context) -> None:

@@ -216,6 +216,9 @@ def test_action_commands(config: Config) -> None:
     r = interpret(mail("", subject="REPORTER 2 au 15/12/2026 PPS-2026-0001"), config)
     assert (r["command"], r["action_number"], r["date"], r["plan_ref"], r["errors"]) == (
         "postpone", 2, "2026-12-15", "PPS-2026-0001", [])
+    assert r["time"] is None
+    r = interpret(mail("", subject="REPORTER 2 au 15/12/2026 à 8h30 PPS-2026-0001"), config)
+    assert (r["date"], r["time"], r["errors"]) == ("2026-12-15", "08:30", [])  # as actions[]
     r = interpret(mail("", subject="REPORTER 2 au 31/02/2027 PPS-2026-0001"), config)
     assert [e["field"] for e in r["errors"]] == ["date"]
     r = interpret(mail("", subject="FAIT PPS-2026-0001"), config)
