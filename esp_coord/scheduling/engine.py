@@ -146,17 +146,11 @@ class ReminderEngine:
         """Start the scheduler and arm the job from the database (the store
         must be started). Stops when ``stack`` closes."""
         # The plan follow-ups and the quarantine notice register their composers on import.
-        from esp_coord.scheduling import (
-            plan_reminders,  # noqa: F401
-            quarantine_notice,
-        )
+        from esp_coord.scheduling import plan_reminders, quarantine_notice  # noqa: F401
 
-        # Quarantined mails still unreported (e.g. from before the notice existed).
-        await self.store.run(lambda tx: quarantine_notice.ensure_scheduled(
-            tx, self.config, self.clock.now()))
-        # Sources that add rows as they go (meeting series) get theirs back
-        # before anything is sent: after a long stop, past rows are closed and
-        # the next ones made.
+        # Sources that add rows as they go (meeting series, quarantined mails
+        # still unreported) get theirs back before anything is sent: after a
+        # long stop, past rows are closed and the next ones made.
         for rebuild in rebuilds():
             await self.store.run(lambda tx, rebuild=rebuild: rebuild(
                 tx, self.config, self.clock.now()))

@@ -175,4 +175,4 @@ def notice_answer(config: Config, name: str, recipient: str,
                   auto_submitted="auto-generated")
 
 
-register_composer(KIND, compose_notice)
+register_composer(KIND, compose_notice, rebuild=ensure_scheduled)
