@@ -195,7 +195,9 @@ def _variants(mails: list[tuple[str, bytes]]
         mail = parse_mail(raw)
         groups.setdefault(mail.subject, {}).setdefault(
             mail.text, ([], mail, raw))[0].append(address)
-    return [list(variants.values()) for variants in groups.values()]
+    # The text most people got comes first, in full; mails arrive in any order.
+    return [sorted(variants.values(), key=lambda v: (-len(v[0]), sorted(v[0])))
+            for variants in groups.values()]
 
 
 def _changed_lines(first: str, other: str) -> list[str]:
