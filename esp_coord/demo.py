@@ -44,7 +44,7 @@ OUTCOME_WORDS = {
 }
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not await predicate():
         if time.monotonic() > deadline:

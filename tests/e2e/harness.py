@@ -49,7 +49,7 @@ def example_config(dovecot: DovecotServer, front: SmtpFront, folder: Path) -> Co
     )
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0,
+async def wait_until(predicate: Callable[[], Any], timeout: float = 60.0,
                      what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while True:
