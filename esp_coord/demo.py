@@ -210,8 +210,8 @@ def _changed_lines(first: str, other: str) -> list[str]:
 
 class _Timeline:
     """Prints what the service sends on its own: in full the first meeting
-    reminder and the first follow-up reminder (each text variant with who
-    received it), a line for the others."""
+    reminder, the first follow-up reminder and the first quarantine notice
+    (each text variant with who received it), a line for the others."""
 
     def __init__(self, console: Console, config: Config) -> None:
         self.console, self.config = console, config
@@ -226,7 +226,9 @@ class _Timeline:
         for variants in _variants(mails):
             mail, raw = variants[0][1], variants[0][2]
             recipients = [a for v in variants for a in v[0]]
-            kind = "meeting" if mail.subject.startswith("[RCP-") else "plan"
+            kind = ("meeting" if mail.subject.startswith("[RCP-")
+                    else "quarantine" if mail.subject.startswith("Messages en quarantaine")
+                    else "plan")
             if kind == "plan" and kind in self.shown:
                 for address in recipients:
                     others[_name(self.config, address)] = others.get(

@@ -49,4 +49,10 @@ async def test_demo_shows_invitation_and_reminders() -> None:
         else:
             assert "PPS-2026-0001 MARTIN Jeanne :" in body
     assert "rappels de suivi des plans" in text
+    # The stranger of example 08 (27/11 at 12:00): the coordinator is told the
+    # next morning, without the mail's subject.
+    notice = text.split("⏰ 28/11/2026 08:00 service → Ana COSTA   Objet : Messages en quarantaine")
+    assert len(notice) == 2, "the quarantine notice is not shown in full"
+    shown = notice[1].split("⏰")[0]
+    assert "marc.petit" in shown.lower() and "STATUT PPS-2026-0001" not in shown
     assert "Le temps passe : horloge avancée jusqu'au 08/01/2027" in text
