@@ -25,7 +25,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from esp_coord import witness
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail, digest_key, parse_mail
@@ -148,15 +147,15 @@ class Processor:
         mail = self._own_copy(raw) or parse_mail(
             raw, max_message_bytes=self.config.limits.max_message_bytes,
             max_attachment_bytes=self.config.limits.max_attachment_bytes)
-        if claims_own_copy(mail, self.config) and not witness.is_genuine(
-                self.store.keyring, mail.message_id, mail.witness):
+        verdict = triage(mail, self.config, self.store.keyring)  # shared with ``esp-coord parse``
+        if verdict.code == "forged-copy":
             # A forgery keyed by the Message-ID it borrows would make the real
             # copy, when it comes, look already processed.
             mail = replace(mail, dedup_key=digest_key(raw))
             log.warning("mail %s: from our own address without a valid witness tag "
                         "(forged?): quarantined", mail.message_id or mail.dedup_key)
         try:
-            return await self._run(lambda tx: self._decide(tx, mail))
+            return await self._run(lambda tx: self._decide(tx, mail, verdict))
         except StoreBusy:
             raise
         except Exception as e:
@@ -166,16 +165,16 @@ class Processor:
             # is logged: an exception message may quote the mail.
             log.error("mail %s: handler failed (%s); kept in quarantine",
                       mail.message_id or mail.dedup_key, type(e).__name__)
-            return await self._run(lambda tx: self._record_failure(tx, mail))
+            return await self._run(lambda tx: self._record_failure(tx, mail, verdict))
 
-    async def _record_failure(self, tx: Tx, mail: IncomingMail) -> Outcome:
+    async def _record_failure(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
         done = await tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
         folder = self.config.folders.quarantine
         answers = 0
-        if triage(mail, self.config, self.store.keyring).outcome == "accepted":
+        if verdict.outcome == "accepted":
             try:
                 out = render_answer(failure_answer(mail), config=self.config, now=now,
                                     incoming=mail)
@@ -195,12 +194,11 @@ class Processor:
         await quarantine_notice.schedule(tx, self.config, now)
         return Outcome("failed", folder, replayed=False, answers=answers)
 
-    async def _decide(self, tx: Tx, mail: IncomingMail) -> Outcome:
+    async def _decide(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
         done = await tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
-        verdict = triage(mail, self.config, self.store.keyring)  # shared with ``esp-coord parse``
         outcome, folder, answers = await self._classify_and_handle(tx, mail, verdict, now)
         for answer in answers:
             out = render_answer(answer, config=self.config, now=now, incoming=mail)
