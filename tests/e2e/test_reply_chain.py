@@ -8,39 +8,36 @@ from __future__ import annotations
 
 from plans.model import Plan
 from tests.e2e.harness import Team
+from tests.e2e.test_mail_path import mail
 
 JULIEN = "julien.marie@infirmier.mssante.test"
 REF = "PPS-2026-0001"
 
 
-def _mail(subject: str, body: str, number: int, in_reply_to: str | None = None) -> bytes:
+def _mail(subject: str, body: str, in_reply_to: str | None = None) -> bytes:
     threading = f"In-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n" \
         if in_reply_to else ""
-    return (f"From: Julien MARIE <{JULIEN}>\r\nTo: coordination@esp-valdelorge.mssante.test\r\n"
-            f"Subject: {subject}\r\nDate: Wed, 25 Nov 2026 08:3{number}:00 +0100\r\n"
-            f"Message-ID: <chain-{number}@infirmier.mssante.test>\r\n{threading}"
-            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            f"Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n").encode()
+    return mail(subject, body, sender=JULIEN, name="Julien MARIE", extra=threading)
 
 
 async def test_commands_in_replies_to_the_service(team: Team, example_messages) -> None:
     service = await team.start()
     await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
 
-    status = await team.wait_answer(await team.submit(_mail(f"STATUT {REF}", "", 1)))
+    status = await team.wait_answer(await team.submit(_mail(f"STATUT {REF}", "")))
     assert status.subject == f"[{REF}] Statut"
 
     done = await team.wait_answer(await team.submit(_mail(
         f"RE: {status.subject}",
         "FAIT 1\nGlycémies notées, pieds sans lésion.\n\nJulien MARIE\nInfirmier libéral\n"
-        "06 12 34 56 78\n\n> Plan PPS-2026-0001 - MARTIN Jeanne\n", 2, status.message_id)))
+        "06 12 34 56 78\n\n> Plan PPS-2026-0001 - MARTIN Jeanne\n", status.message_id)))
     assert done.subject == f"[{REF}] Action 1 faite", done.text
     assert "Glycémies notées, pieds sans lésion." in done.text
     assert "06 12 34 56 78" not in done.text
 
     # The client kept the subject as it was: In-Reply-To alone says it is a reply.
     moved = await team.wait_answer(await team.submit(_mail(
-        done.subject, "REPORTER 2 au 15/12/2026 à 14h30", 3, done.message_id)))
+        done.subject, "REPORTER 2 au 15/12/2026 à 14h30", done.message_id)))
     assert moved.subject == f"[{REF}] Action 2 reportée", moved.text
     assert "14h30" in moved.text
 
