@@ -32,6 +32,7 @@ from esp_coord.clock import DrivenClock
 from esp_coord.config import Config, config_from_dict
 from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.triage import read_and_triage
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config" / "esp.example.toml"
@@ -292,6 +293,7 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
                   service: Service) -> None:
     raw = path.read_bytes()
     mail = parse_mail(raw)
+    key = read_and_triage(raw, service_config, service.store.keyring)[0].dedup_key
     if mail.date is not None:
         await clock.set(mail.date + timedelta(seconds=30))
     sender = SmtpSender(server.smtp_settings(mail.from_address))
@@ -309,12 +311,12 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
     async def settled() -> bool:
         stats = await service.store.run(lambda tx: tx.outbox_stats())
         inbox = await server.messages(service_config.bot_address, "INBOX")
-        record = await service.store.run(lambda tx: tx.processed(mail.dedup_key))
+        record = await service.store.run(lambda tx: tx.processed(key))
         return record is not None and not inbox and not stats.get("pending") \
             and not stats.get("sending")
 
     await wait_until(settled)
-    record = await service.store.run(lambda tx: tx.processed(mail.dedup_key))
+    record = await service.store.run(lambda tx: tx.processed(key))
     answered = False
     for recipients, answer, raw_answer in _grouped(await inboxes.fresh()):
         answered = True

@@ -18,29 +18,28 @@ when each mail had its own transaction.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from esp_coord import loop_guard
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
-from esp_coord.intake import IncomingMail, digest_key, parse_mail
+from esp_coord.intake import IncomingMail
 from esp_coord.scheduling import quarantine_notice
 from esp_coord.store import Store, StoreBusy, Tx
 from esp_coord.store.engine import is_busy
-from esp_coord.triage import Triage, claims_own_copy, triage
+from esp_coord.store.mail import SILENCED_REASONS
+from esp_coord.triage import Triage, read_and_triage
 from plans.typography import french
 
 log = logging.getLogger(__name__)
 
-_HEAD_LIMIT = 64 * 1024
 # Longest a batch keeps the write transaction open (seconds): the delivery's
 # marks and the reminders wait at most about this long behind the mailroom.
 BATCH_HOLD = 0.25
-_FROM_LINE = re.compile(rb"^from:[^\n]*(?:\n[ \t][^\n]*)*", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,25 @@ class Request:
 
 
 Handler = Callable[[Request], Awaitable[list[Answer]]]
+
+
+class Unanswered(Exception):  # noqa: N818  (a decision, not an error)
+    """Raised by a handler that decides, before any change, that a member's
+    mail gets no answer; ``reason`` (one of ``SILENCED_REASONS``) is recorded
+    and the coordinators' daily notice reports the mail."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Decision:
+    outcome: str
+    folder: str
+    answers: list[Answer] = field(default_factory=list)
+    reason: str | None = None  # triage's code, or why a member's mail was not answered
+    thread: str | None = None  # loop_guard.thread_key of a member's mail
 
 
 @dataclass(frozen=True)
@@ -123,20 +141,6 @@ class Processor:
             await self._end_tx(None)
             self._on_commit()
 
-    def _own_copy(self, raw: bytes) -> IncomingMail | None:
-        """The witness copy of one of our answers, read from its headers alone:
-        half of a backlog's mails, and only From and Message-ID matter."""
-        head = raw[:_HEAD_LIMIT]
-        ends = [p for p in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if p >= 0]
-        if not ends:
-            return None
-        block = head[:min(ends) + 1]
-        line = _FROM_LINE.search(block)
-        if line is None or self.config.bot_address.encode() not in line.group().lower():
-            return None
-        mail = parse_mail(block)
-        return mail if claims_own_copy(mail, self.config) else None
-
     async def process(self, raw: bytes) -> Outcome:
         outcome = await self._process(raw)
         if self._in_batch:
@@ -144,14 +148,8 @@ class Processor:
         return outcome
 
     async def _process(self, raw: bytes) -> Outcome:
-        mail = self._own_copy(raw) or parse_mail(
-            raw, max_message_bytes=self.config.limits.max_message_bytes,
-            max_attachment_bytes=self.config.limits.max_attachment_bytes)
-        verdict = triage(mail, self.config, self.store.keyring)  # shared with ``esp-coord parse``
+        mail, verdict = read_and_triage(raw, self.config, self.store.keyring)
         if verdict.code == "forged-copy":
-            # A forgery keyed by the Message-ID it borrows would make the real
-            # copy, when it comes, look already processed.
-            mail = replace(mail, dedup_key=digest_key(raw))
             log.warning("mail %s: from our own address without a valid witness tag "
                         "(forged?): quarantined", mail.message_id or mail.dedup_key)
         try:
@@ -174,7 +172,8 @@ class Processor:
         now = self.now()
         folder = self.config.folders.quarantine
         answers = 0
-        if verdict.outcome == "accepted":
+        thread, held = await self._guard(tx, mail, verdict, now)
+        if verdict.outcome == "accepted" and held is None:
             try:
                 out = render_answer(failure_answer(mail), config=self.config, now=now,
                                     incoming=mail)
@@ -190,17 +189,26 @@ class Processor:
                 answers = 1
         await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                                   sender=mail.from_address, outcome="failed",
-                                  folder=folder, at=now)
+                                  folder=folder, at=now, thread=thread)
         await quarantine_notice.schedule(tx, self.config, now)
         return Outcome("failed", folder, replayed=False, answers=answers)
+
+    async def _guard(self, tx: Tx, mail: IncomingMail, verdict: Triage, now: datetime
+                     ) -> tuple[str | None, str | None]:
+        """(the thread of a member's mail, why it must not be answered or None)."""
+        if verdict.outcome != "accepted":
+            return None, None
+        thread = loop_guard.thread_key(mail)
+        recent = await tx.recent_of_sender(mail.from_address, now - loop_guard.WINDOW)
+        return thread, loop_guard.hold_reason(mail, thread, recent, now)
 
     async def _decide(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
         done = await tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
-        outcome, folder, answers = await self._classify_and_handle(tx, mail, verdict, now)
-        for answer in answers:
+        decision = await self._classify_and_handle(tx, mail, verdict, now)
+        for answer in decision.answers:
             out = render_answer(answer, config=self.config, now=now, incoming=mail)
             # The bot's own address rides along as a blind copy: its arrival
             # in our mailbox proves the server accepted the mail (see delivery).
@@ -208,31 +216,44 @@ class Processor:
                              recipients=out.recipients, raw=out.raw, at=now,
                              cause=mail.dedup_key)
         await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
-                                  sender=mail.from_address, outcome=outcome,
-                                  folder=folder, at=now, reason=verdict.code)
-        if outcome == "quarantined":
+                                  sender=mail.from_address, outcome=decision.outcome,
+                                  folder=decision.folder, at=now, reason=decision.reason,
+                                  thread=decision.thread)
+        if decision.outcome == "quarantined" or decision.reason in SILENCED_REASONS:
             await quarantine_notice.schedule(tx, self.config, now)  # tells the coordinators
-        log.info("mail %s from %s: %s -> %s (%d answer(s))", mail.message_id or mail.dedup_key,
-                 mail.from_address or "?", outcome, folder, len(answers))
-        return Outcome(outcome, folder, replayed=False, answers=len(answers))
+        log.info("mail %s from %s: %s%s -> %s (%d answer(s))",
+                 mail.message_id or mail.dedup_key, mail.from_address or "?", decision.outcome,
+                 f" ({decision.reason})" if decision.reason else "", decision.folder,
+                 len(decision.answers))
+        return Outcome(decision.outcome, decision.folder, replayed=False,
+                       answers=len(decision.answers))
 
     async def _classify_and_handle(self, tx: Tx, mail: IncomingMail, verdict: Triage,
-                                   now: datetime) -> tuple[str, str, list[Answer]]:
-        cfg = self.config
-        folders = cfg.folders
+                                   now: datetime) -> _Decision:
+        folders = self.config.folders
         if verdict.outcome == "own-copy":
             await tx.confirm_delivered(mail.message_id or "", now)
-            return "own-copy", folders.sent, []
+            return _Decision("own-copy", folders.sent)
         if verdict.outcome == "ignored":
             log.info("mail %s is automatic (%s): not answered",
                      mail.message_id or mail.dedup_key, mail.automatic)
-            return "ignored", folders.processed, []
+            return _Decision("ignored", folders.processed)
         if verdict.member is None:
-            return "quarantined", folders.quarantine, []
-        request = Request(mail=mail, sender=verdict.member, config=cfg, tx=tx, now=now)
+            return _Decision("quarantined", folders.quarantine, reason=verdict.code)
+        thread, held = await self._guard(tx, mail, verdict, now)
+        if held is not None:
+            return _Decision("ignored", folders.processed, reason=held, thread=thread)
+        echo = "echo-answered" if loop_guard.is_echo(mail) else None
         if mail.too_large:
-            return "answered", folders.processed, [too_large_answer(mail)]
-        return "answered", folders.processed, await self.handler(request)
+            return _Decision("answered", folders.processed, [too_large_answer(mail)], echo,
+                             thread)
+        request = Request(mail=mail, sender=verdict.member, config=self.config, tx=tx,
+                          now=now)
+        try:
+            answers = await self.handler(request)
+        except Unanswered as left:
+            return _Decision("ignored", folders.processed, reason=left.reason, thread=thread)
+        return _Decision("answered", folders.processed, answers, echo, thread)
 
 
 def failure_answer(mail: IncomingMail) -> Answer:

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config
-from esp_coord.processing import Handler, Request
+from esp_coord.intake.automatic import automatic_subject
+from esp_coord.processing import Handler, Request, Unanswered
 from plans.commands import Detected, detect_command
 
 from .basics import help_handler, not_available_answer, not_understood_answer
@@ -35,6 +36,10 @@ def make_handler(config: Config) -> Handler:
         if calendar_reply(request.mail, detected):
             return []  # "accepted"/"declined" from a calendar: never answered
         if detected.name is None:
+            if automatic_subject(request.mail.subject):
+                # No command and the subject of an auto-reply: most likely a
+                # robot without RFC 3834 headers; the coordinators are told.
+                raise Unanswered("auto-subject")
             return await not_understood_answer(request, detected)
         handler = handlers.get(detected.name)
         if handler is None:

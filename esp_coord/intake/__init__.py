@@ -1,33 +1,38 @@
-"""Intake: raw RFC 5322 bytes in, one decoded ``IncomingMail`` out.
+"""Intake: raw RFC 5322 bytes in, one decoded ``IncomingMail`` out, in two steps.
 
-``parse_mail`` is pure and never raises: whatever arrives in the mailbox must
-end up as a value the service can route (answer, quarantine or ignore).
+``parse_head`` reads the header block alone (bounded, linear: ``head``), which
+is all the service needs to decide a mail (stranger, robot, our own copy,
+member); ``read_body`` then reads the body of a mail the service will act on,
+so that a stranger's or a robot's body is never parsed. Both are pure and
+never raise: whatever arrives in the mailbox must end up as a value the
+service can route (answer, quarantine or ignore).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from email import policy
-from email.parser import BytesParser
+from dataclasses import replace
 
 from .automatic import automatic_reason
-from .headers import Headers, decoded_text, message_id, message_ids, parse_date, return_path, sender
-from .mime import MAX_DEPTH, MAX_PARTS, extract
-from .mime import content_type as root_content_type
+from .head import MAX_HEADER_BLOCK, Head, body_digest, content_key, parameters, read_head
+from .headers import decoded_text, message_id, message_ids, parse_date, return_path, sender
+from .mime import MAX_DEPTH, MAX_PARTS, PARSER, extract
 from .model import Attachment, IncomingMail
 from .quotes import extract_body
 
-__all__ = ["Attachment", "HeadersOnly", "IncomingMail", "digest_key", "parse_mail"]
+__all__ = ["Attachment", "HeadersOnly", "IncomingMail", "content_key", "message_key", "parse_head",
+           "parse_mail", "read_body"]
 
-_PARSER = BytesParser(policy=policy.default)
-_MAX_HEADER_BLOCK = 2**20
 # The stdlib parser recurses once per nesting level (RecursionError near 1000
 # levels, and quadratic before that): count containers before parsing.
 _CONTAINER = re.compile(rb"boundary|message/(?:rfc822|global)", re.I)
 _MAX_CONTAINERS = 2 * MAX_DEPTH
 _MAX_DELIMITERS = 2 * MAX_PARTS
 _HEX_TAG = re.compile(r"[0-9a-fA-F]{64}")
+# The root fields the MIME walk needs; the others never reach the stdlib.
+_MIME_FIELDS = ("content-type", "content-transfer-encoding", "content-disposition",
+                "mime-version")
 
 
 class HeadersOnly(bytes):
@@ -47,12 +52,6 @@ def _megabytes(size: int) -> str:
     value = size / 2**20
     text = f"{value:.0f}" if value == int(value) else f"{value:.1f}"
     return f"{text.replace('.', ',')} Mo"
-
-
-def _header_block(raw: bytes) -> bytes:
-    head = raw[:_MAX_HEADER_BLOCK]
-    ends = [pos for pos in (head.find(b"\n\n"), head.find(b"\n\r\n")) if pos >= 0]
-    return head[: min(ends) + 1] if ends else head
 
 
 def _too_complex(raw: bytes) -> bool:
@@ -85,64 +84,82 @@ def _too_large_attachments(attachments: tuple[Attachment, ...], limit: int) -> l
     ]
 
 
-def _parse(raw: bytes, max_message_bytes: int, max_attachment_bytes: int) -> IncomingMail:
-    defects: list[str] = []
-    too_large: list[str] = []
-    message_too_large = _message_too_large(raw, max_message_bytes)
-    if message_too_large:
-        too_large.append(message_too_large)
-        headers_only = True
-    elif _too_complex(raw):
-        defects.append("mime-too-complex")
-        headers_only = True
-    else:
-        headers_only = False
-    if headers_only:
-        msg = _PARSER.parsebytes(_header_block(raw), headersonly=True)
-    else:
-        msg = _PARSER.parsebytes(raw)
-    defects.extend(type(d).__name__ for d in msg.defects)
-    headers = Headers(msg.raw_items())
+def message_key(sender_address: str, mid: str) -> str:
+    """The dedup key of a mail with a Message-ID: its sender's, case-exact
+    (RFC 5322 ids are), so that nobody else can make it look already seen."""
+    digest = hashlib.sha256(f"{sender_address}\0{mid}".encode("utf-8", "surrogateescape"))
+    return "mid:" + digest.hexdigest()
 
-    mid = message_id(headers.first("Message-ID"))
-    from_address, from_name, from_defect = sender(headers.all("From"))
+
+def _head(raw: bytes, max_message_bytes: int) -> IncomingMail:
+    head = read_head(raw)
+    defects = list(head.defects)
+    mid = message_id(head.first("Message-ID"))
+    from_address, from_name, from_defect = sender(head.all("From"))
     if from_defect:
         defects.append(from_defect)
-    subject = decoded_text(headers.first("Subject"))
-    path = return_path(headers.first("Return-Path"))
-    content_type = root_content_type(msg)
-
-    text = ""
-    attachments: tuple[Attachment, ...] = ()
-    if not headers_only:
-        text, attachments, mime_defects = extract(msg)
-        defects.extend(mime_defects)
-        too_large.extend(_too_large_attachments(attachments, max_attachment_bytes))
-
+    subject = decoded_text(head.first("Subject"))
+    path = return_path(head.first("Return-Path"))
+    too_large = _message_too_large(raw, max_message_bytes)
+    if too_large is None and "header-too-large" in head.defects:
+        too_large = (f"son en-tête dépasse {MAX_HEADER_BLOCK // 1024} Ko, "
+                     "bien au-delà de ce qu'un message ordinaire contient")
     return IncomingMail(
-        dedup_key=f"mid:{mid.lower()}" if mid else digest_key(raw),
+        dedup_key=message_key(from_address, mid) if mid and from_address else content_key(raw),
         message_id=mid,
         from_address=from_address,
         from_name=from_name,
         return_path=path,
         subject=subject,
-        date=parse_date(headers.first("Date")),
-        in_reply_to=message_ids(headers.first("In-Reply-To")),
-        references=message_ids(headers.first("References")),
-        text=text,
-        body=extract_body(text),
+        date=parse_date(head.first("Date")),
+        in_reply_to=message_ids(head.first("In-Reply-To")),
+        references=message_ids(head.first("References")),
+        text="",
+        body="",
         automatic=automatic_reason(
-            headers,
+            head,
             subject=subject,
-            content_type=content_type,
+            content_type=_root_type(head),
             return_path=path,
             from_address=from_address,
         ),
-        witness=_witness(headers.first("X-ESP-Coord-Witness")),
+        witness=_witness(head.first("X-ESP-Coord-Witness")),
         size=_size(raw),
+        attachments=(),
+        too_large=too_large,
+        defects=tuple(dict.fromkeys(defects)),
+        body_digest=body_digest(raw, head),
+    )
+
+
+def _root_type(head: Head) -> str:
+    ctype = parameters(head.first("Content-Type"))[0]
+    return ctype if ctype.count("/") == 1 else "text/plain"
+
+
+def _body(raw: bytes, mail: IncomingMail, max_attachment_bytes: int) -> IncomingMail:
+    if mail.too_large:
+        return mail
+    if _too_complex(raw):
+        return replace(mail, too_large="il contient trop de parties ou d'imbrications MIME "
+                       f"(plus de {MAX_PARTS} parties ou {MAX_DEPTH} niveaux) pour être lu",
+                       defects=(*mail.defects, "mime-too-complex"))
+    head = read_head(raw)
+    # Only the root fields the walk needs, then the body: the rest of the
+    # header block was read by ``head`` and never reaches the stdlib.
+    root = b"".join(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape")
+                    for name, value in head.fields if name in _MIME_FIELDS)
+    msg = PARSER.parsebytes(root + b"\r\n" + raw[head.body_offset:])
+    text, attachments, mime_defects = extract(msg)
+    too_large = _too_large_attachments(attachments, max_attachment_bytes)
+    return replace(
+        mail,
+        text=text,
+        body=extract_body(text),
         attachments=attachments,
         too_large="; ".join(too_large) or None,
-        defects=tuple(dict.fromkeys(defects)),
+        defects=tuple(dict.fromkeys((*mail.defects, *(type(d).__name__ for d in msg.defects),
+                                     *mime_defects))),
     )
 
 
@@ -155,34 +172,30 @@ def _size(raw: bytes) -> int:
     return raw.size if isinstance(raw, HeadersOnly) else len(raw)
 
 
-def digest_key(raw: bytes) -> str:
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-def parse_mail(
-    raw: bytes,
-    *,
-    max_message_bytes: int = 25 * 2**20,
-    max_attachment_bytes: int = 10 * 2**20,
-) -> IncomingMail:
-    """Decode one raw message (as an IMAP FETCH returns it). Never raises.
-
-    Over ``max_message_bytes`` only the header block is parsed and
-    ``too_large`` explains why in French; attachments over
-    ``max_attachment_bytes`` are reported the same way. A ``HeadersOnly`` is
-    judged by the size it carries, and its dedup key (without a Message-ID)
-    is the digest of the header block: the same on every fetch.
-    """
-    if not isinstance(raw, bytes):
-        try:
-            raw = bytes(raw)  # bytearray from aioimaplib, memoryview
-        except Exception:
-            raw = str(raw).encode("utf-8", "replace")
+def _as_bytes(raw: object) -> bytes:
+    if isinstance(raw, bytes):
+        return raw
     try:
-        return _parse(raw, max_message_bytes, max_attachment_bytes)
+        return bytes(raw)  # type: ignore[call-overload]  # bytearray from aioimaplib
+    except Exception:
+        return str(raw).encode("utf-8", "replace")
+
+
+def parse_head(raw: bytes, *, max_message_bytes: int = 25 * 2**20) -> IncomingMail:
+    """What the header block alone says of a mail: enough to decide it
+    (``esp_coord.triage``) before any body is read. ``text``, ``body`` and
+    ``attachments`` are empty. Never raises; cost linear in the header block.
+
+    Over ``max_message_bytes`` (or with a header block over
+    ``MAX_HEADER_BLOCK``) ``too_large`` says why in French. A ``HeadersOnly``
+    is judged by the size it carries.
+    """
+    raw = _as_bytes(raw)
+    try:
+        return _head(raw, max_message_bytes)
     except Exception as exc:  # the last line of defence: see module docstring
         return IncomingMail(
-            dedup_key=digest_key(raw),
+            dedup_key=content_key(raw),
             message_id=None,
             from_address="",
             from_name="",
@@ -199,4 +212,31 @@ def parse_mail(
             attachments=(),
             too_large=_message_too_large(raw, max_message_bytes),
             defects=(f"unparseable:{type(exc).__name__}",),
+            body_digest="",
         )
+
+
+def read_body(raw: bytes, mail: IncomingMail, *,
+              max_attachment_bytes: int = 10 * 2**20) -> IncomingMail:
+    """``mail`` (from ``parse_head``) with its text, body and attachments.
+    Only for a mail the service will act on. Never raises; a body that cannot
+    be read gets ``too_large`` saying so, for the answer to its sender.
+    Attachments over ``max_attachment_bytes`` are reported the same way."""
+    raw = _as_bytes(raw)
+    try:
+        return _body(raw, mail, max_attachment_bytes)
+    except Exception as exc:
+        return replace(mail, too_large="sa structure MIME n'a pas pu être lue",
+                       defects=(*mail.defects, f"unparseable:{type(exc).__name__}"))
+
+
+def parse_mail(
+    raw: bytes,
+    *,
+    max_message_bytes: int = 25 * 2**20,
+    max_attachment_bytes: int = 10 * 2**20,
+) -> IncomingMail:
+    """``parse_head`` then ``read_body``: the whole mail, as ``esp-coord
+    parse`` shows it."""
+    mail = parse_head(raw, max_message_bytes=max_message_bytes)
+    return read_body(raw, mail, max_attachment_bytes=max_attachment_bytes)

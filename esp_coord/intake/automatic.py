@@ -64,6 +64,13 @@ def automatic_reason(
             return f"{name} header (Exchange rule)"
     if from_address.split("@", 1)[0] == "mailer-daemon":
         return "From: mailer-daemon"
+    return None
+
+
+def automatic_subject(subject: str) -> str | None:
+    """A subject that reads like an auto-reply: a weak sign, for a mail in
+    which no command was found (a member's « Absence : Mme X absente ce
+    matin » is a real message)."""
     if _SUBJECT_PREFIX.match(subject):
         return "subject of an automatic reply"
     return None

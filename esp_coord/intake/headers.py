@@ -1,64 +1,36 @@
-"""Reading header fields defensively.
+"""Reading header field values defensively (the fields come from ``head``).
 
-Values are taken raw (``Message.raw_items``) and decoded here rather than
-through the header registry of ``policy.default`` where the registry falls
-short: RFC 2047 words in charsets Python does not know (the registry turns
-them into U+FFFD, we fall back to Windows-1252), raw 8-bit header bytes, and
-garbage that must never raise. Addresses do go through the registry, on the
-still-encoded value, so that an encoded display name cannot smuggle in a
-second address.
+Values are decoded here, never through the stdlib header registry (quadratic
+on some inputs, recursive on nested comments, and it turns RFC 2047 words in
+charsets Python does not know into U+FFFD where we fall back to
+Windows-1252). Raw 8-bit bytes and garbage never raise. The From address is
+read on the still-encoded value, so that an encoded display name cannot
+smuggle in a second address.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from email import policy as email_policy
 from email.utils import parsedate_to_datetime
 
+from .head import Head as Headers  # noqa: F401  (the name automatic.py still imports)
 from .text_clean import decode_bytes, one_line
 
-# A header value longer than this is truncated before any parsing: the modern
-# header parser is quadratic on some inputs, and no honest field needs more.
-MAX_HEADER_CHARS = 16_384
 MAX_IDS = 100
-# The address parser is quadratic on quotes and comments; a real From is short.
+# A real From is short; whatever is longer is not read.
 MAX_FROM_CHARS = 2048
+_MAX_COMMENT_DEPTH = 8
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([qQbB])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"\s*")
 _MSG_ID = re.compile(r"<([^<>\s]{1,500})>")
-_ADDR_SPEC = re.compile(r"[^\s@<>()\[\],;:\\\"]{1,200}@[\w.-]{1,255}", re.UNICODE)
+# dot-atom@domain (RFC 5322 3.4.1): no empty label, no leading or trailing
+# dot, which the stdlib refuses too. The dots make it unambiguous: linear.
+_ATOM = r"[^\s@<>()\[\],;:\\\".]{1,64}"
+_ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM}){{0,20}}@[\w-]{{1,63}}(?:\.[\w-]{{1,63}}){{0,20}}")
 _QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
-_LINE_ENDS = re.compile(r"\r\n|\r|\n")
-_SIMPLE_ADDR = r"(?P<addr>[^<>\s@,;:\"()\\\[\]]+@[A-Za-z0-9.-]+)"
-_SIMPLE_FROM = re.compile(
-    r'\s*(?:"(?P<quoted>[^"\\<>]*)"\s*|(?P<plain>[^"\\<>,;:@()\[\]]*))<' + _SIMPLE_ADDR + r">\s*"
-)
-_BARE_FROM = re.compile(r"\s*" + _SIMPLE_ADDR + r"\s*")
-
-
-class Headers:
-    """Case-insensitive access to raw header values of a parsed message."""
-
-    def __init__(self, items: Iterable[tuple[str, object]]) -> None:
-        self._values: dict[str, list[str]] = {}
-        for name, value in items:
-            text = value if isinstance(value, str) else str(value)
-            text = _LINE_ENDS.sub("", text[: MAX_HEADER_CHARS + 100])  # unfold
-            self._values.setdefault(name.strip().lower(), []).append(text[:MAX_HEADER_CHARS])
-
-    def all(self, name: str) -> list[str]:
-        return self._values.get(name.lower(), [])
-
-    def first(self, name: str) -> str | None:
-        values = self._values.get(name.lower())
-        return values[0] if values else None
-
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._values
 
 
 def _raw_to_str(value: str) -> str:
@@ -162,37 +134,102 @@ def parse_date(value: str | None) -> datetime | None:
 def clean_address(addr_spec: str) -> str:
     """A lower-case addr-spec, or "" when it is not a plain address."""
     addr = one_line(addr_spec).lower()
-    return addr if _ADDR_SPEC.fullmatch(addr) else ""
+    # "=?" opens an encoded word, which some readers decode even there.
+    return addr if _ADDR_SPEC.fullmatch(addr) and "=?" not in addr else ""
 
 
 def sender(values: list[str]) -> tuple[str, str, str | None]:
-    """(address, display name, defect) of the From field.
-
-    Several From fields or several mailboxes in it make the sender ambiguous:
-    the address is then "" so that the message is treated as unknown.
+    """(address, display name, defect) of the From field, read as MTAs and
+    mail clients read it: exactly one field holding exactly one mailbox, and
+    when there is an angle address it is the address, whatever the display
+    name looks like (``a@x <b@y>`` is b@y). Anything else (several fields or
+    mailboxes, group syntax, a source route, unbalanced brackets) gives the
+    address "" and a defect naming why: the mail is then treated as unknown.
+    Linear in the field's length.
     """
     if not values:
         return "", "", "from-missing"
     if len(values) > 1:
         return "", "", "from-duplicated"
-    if len(values[0]) > MAX_FROM_CHARS:
+    value = values[0]
+    if len(value) > MAX_FROM_CHARS:
         return "", "", "from-too-long"
-    simple = _SIMPLE_FROM.fullmatch(values[0]) or _BARE_FROM.fullmatch(values[0])
-    if simple:  # the usual shapes, without the (slow) full address parser
-        name = simple.groupdict().get("quoted") or simple.groupdict().get("plain") or ""
-        clean = clean_address(simple.group("addr"))
-        return clean, one_line(decode_words(name)), None if clean else "from-unparseable"
-    try:
-        header = email_policy.default.header_factory("from", values[0])
-        addresses = header.addresses
-    except Exception:
+    scanned = _scan_mailbox(value)
+    if isinstance(scanned, str):
+        return "", "", scanned
+    name, addr, comment = scanned
+    clean = clean_address(addr)
+    if not clean:
         return "", "", "from-unparseable"
-    if len(addresses) != 1:
-        return "", "", "from-ambiguous" if addresses else "from-unparseable"
-    address = addresses[0]
-    name = one_line(decode_words(address.display_name or ""))
-    clean = clean_address(address.addr_spec)
-    return clean, name, None if clean else "from-unparseable"
+    shown = name or comment
+    return clean, one_line(decode_words(shown.strip().strip('"'))), None
+
+
+def _scan_mailbox(value: str) -> tuple[str, str, str] | str:
+    """(display name, address, comment text) of one mailbox, or a defect."""
+    name: list[str] = []
+    comment: list[str] = []
+    quoted = False
+    angle: str | None = None
+    after_angle = False
+    i, n = 0, len(value)
+    while i < n:
+        char = value[i]
+        if char == '"':
+            end = i + 1
+            while end < n and value[end] != '"':
+                end += 2 if value[end] == "\\" else 1
+            if end >= n:
+                return "from-unparseable"
+            if after_angle:
+                return "from-ambiguous"
+            name.append(value[i + 1 : end].replace("\\", ""))
+            quoted = True
+            i = end + 1
+        elif char == "(":
+            depth, end = 1, i + 1
+            while end < n and depth:
+                if value[end] == "\\":
+                    end += 1
+                elif value[end] == "(":
+                    depth += 1
+                    if depth > _MAX_COMMENT_DEPTH:
+                        return "from-unparseable"
+                elif value[end] == ")":
+                    depth -= 1
+                end += 1
+            if depth:
+                return "from-unparseable"
+            comment.append(value[i + 1 : end - 1])
+            if not after_angle:
+                name.append(" ")  # a comment separates words as a space does
+            i = end
+        elif char == "<":
+            end = value.find(">", i + 1)
+            if end < 0 or angle is not None:
+                return "from-ambiguous" if angle is not None else "from-unparseable"
+            angle = value[i + 1 : end].strip()
+            if angle.startswith("@") or ":" in angle or "<" in angle:
+                return "from-route"  # <@relay:user@host>: obsolete, read differently
+            after_angle = True
+            i = end + 1
+        elif char in ",;:":
+            # Several mailboxes, or group syntax ("team: a@x, b@y;").
+            return "from-group" if char in ":;" else "from-ambiguous"
+        elif char in ">)[]\\":
+            return "from-unparseable"  # specials outside quotes: no reader agrees
+        else:
+            if after_angle and not char.isspace():
+                return "from-ambiguous"
+            if not after_angle:
+                name.append(char)
+            i += 1
+    if angle is not None:
+        return "".join(name), angle, " ".join(comment)
+    bare = "".join(name).strip()
+    if quoted or not bare or any(c.isspace() for c in bare):
+        return "from-unparseable"  # words without brackets, or a quoted part
+    return "", bare, " ".join(comment)
 
 
 def return_path(value: str | None) -> str | None:

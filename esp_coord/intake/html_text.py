@@ -5,6 +5,10 @@ One visual line becomes one text line: Outlook writes each line as a
 element ends the line but adds no blank line. Quoted blocks
 (``<blockquote>``) come out prefixed with "> ", so that the quote stripping
 of plain text applies to HTML too.
+
+What can multiply is capped: the quote prefix stops growing at
+``MAX_QUOTE_DEPTH`` (a prefix per line times the depth made N nested quotes
+and N lines cost N² characters), and the text stops at ``MAX_TEXT_CHARS``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ _COLLAPSE = re.compile(r"[ \t\n\r\f]+")
 # Outlook renders list bullets as text ("·" in the Symbol font) followed by
 # no-break spaces; make them the same "- " as <li>.
 _OUTLOOK_BULLET = re.compile("^[\u00b7\u2022\u25aa\u25e6\uf0b7\u00a7][ \u00a0]+")
+# Deeper quotes are shown at this depth: a quote is stripped whatever its depth.
+MAX_QUOTE_DEPTH = 8
+MAX_TEXT_CHARS = 2**20
+
+
+class _Full(Exception):
+    """The text reached ``MAX_TEXT_CHARS``: stop reading."""
 
 
 class _TextBuilder(HTMLParser):
@@ -36,6 +47,8 @@ class _TextBuilder(HTMLParser):
         self._in_head = False
         self._quote_depth = 0
         self._pre = 0
+        self._size = 0
+        self.truncated = False
 
     def _newline(self, force: bool = False) -> None:
         if not self._current and not force:
@@ -45,7 +58,11 @@ class _TextBuilder(HTMLParser):
         line = "".join(self._current).rstrip()
         if line:
             line = _OUTLOOK_BULLET.sub("- ", self._bullet + line)
-            line = "> " * self._quote_depth + line
+            line = "> " * min(self._quote_depth, MAX_QUOTE_DEPTH) + line
+        self._size += len(line) + 1
+        if self._size > MAX_TEXT_CHARS:
+            self.truncated = True
+            raise _Full
         self.lines.append(line)
         self._current = []
         self._bullet = ""
@@ -103,18 +120,27 @@ class _TextBuilder(HTMLParser):
             data = data.lstrip(" ")
         if data:
             self._current.append(data)
+            self._size += len(data)
+            if self._size > MAX_TEXT_CHARS:
+                self.truncated = True
+                raise _Full
 
     def text(self) -> str:
-        self._newline()
+        if not self.truncated:
+            try:
+                self._newline()
+            except _Full:
+                pass
         return "\n".join(self.lines)
 
 
-def html_to_text(html: str) -> str:
-    """The visible text of an HTML document. Never raises on bad markup."""
+def html_to_text(html: str) -> tuple[str, bool]:
+    """The visible text of an HTML document, and whether it was cut at
+    ``MAX_TEXT_CHARS``. Never raises on bad markup."""
     builder = _TextBuilder()
     try:
         builder.feed(html)
         builder.close()
-    except Exception:  # html.parser is lenient; keep what was read if not
+    except Exception:  # _Full, or html.parser gave up: keep what was read
         pass
-    return builder.text()
+    return builder.text(), builder.truncated

@@ -3,14 +3,24 @@
 Attachments are never decoded, only measured (base64 size is computed from
 the encoded length), so a zip bomb or a huge PDF costs nothing. The tree walk
 is bounded in depth and in number of parts.
+
+The tree is built by the stdlib parser with ``policy.compat32`` and a
+``Message`` whose parameters are read by ``head.parameters`` (linear, at most
+``MAX_PARAMS``): the header registry of ``policy.default`` is quadratic on a
+parameter storm and recursive on nested comments, and no part header reaches
+it.
 """
 
 from __future__ import annotations
 
 import binascii
 from dataclasses import dataclass
+from email import policy
 from email.message import Message
+from email.parser import BytesParser
+from typing import Any
 
+from .head import parameters
 from .headers import decode_words
 from .html_text import html_to_text
 from .model import Attachment
@@ -23,6 +33,37 @@ MAX_PARTS = 500
 MAX_TEXT_BYTES = 2**20
 
 
+def field_params(part: Message, header: str) -> tuple[str, dict[str, str]] | None:
+    """The value and parameters of the part's first ``header`` field, or None."""
+    header = header.lower()
+    for name, value in part.raw_items():
+        if name.lower() == header:
+            return parameters(str(value))
+    return None
+
+
+class Part(Message):
+    """A MIME part whose parameters never go through the stdlib's parsers
+    (the stdlib itself asks for the boundary, the charset, the filename)."""
+
+    def get_params(self, failobj: Any = None, header: str = "content-type",
+                   unquote: bool = True) -> Any:
+        found = field_params(self, header)
+        if found is None:
+            return failobj
+        return [(found[0], ""), *found[1].items()]
+
+    def get_param(self, param: str, failobj: Any = None, header: str = "content-type",
+                  unquote: bool = True) -> Any:
+        found = field_params(self, header)
+        if found is None:
+            return failobj
+        return found[1].get(param.lower(), failobj)
+
+
+PARSER = BytesParser(_class=Part, policy=policy.compat32)
+
+
 @dataclass(frozen=True)
 class _Info:
     content_type: str
@@ -31,11 +72,7 @@ class _Info:
 
 
 class _Parts:
-    """Content-Type and disposition of each part, parsed once.
-
-    With ``policy.default`` every ``get_content_type()``/``get_param()`` call
-    parses the header again; this cache halves the cost of a small mail.
-    """
+    """Content-Type and disposition of each part, parsed once."""
 
     def __init__(self) -> None:
         self._cache: dict[int, _Info] = {}
@@ -52,17 +89,11 @@ class _Parts:
 
     @staticmethod
     def _parse_info(part: Message) -> _Info:
-        header = part.get("content-type")
-        ctype = str(getattr(header, "content_type", "") or "").lower()
-        if ctype.count("/") != 1:
+        ctype, params = field_params(part, "content-type") or ("", {})
+        if ctype.count("/") != 1 or any(c.isspace() for c in ctype):
             ctype = "text/plain"  # RFC 2045 5.2: the default, also for invalid values
-        params = {str(k).lower(): str(v) for k, v in getattr(header, "params", {}).items()}
-        disposition = part.get("content-disposition")
-        is_attachment = (
-            str(getattr(disposition, "content_disposition", "") or "").lower() == "attachment"
-            or "filename" in getattr(disposition, "params", {})
-            or "name" in params
-        )
+        kind, disposition_params = field_params(part, "content-disposition") or ("", {})
+        is_attachment = kind == "attachment" or "filename" in disposition_params or "name" in params
         return _Info(ctype, params, is_attachment)
 
     def children(self, part: Message) -> list[Message]:
@@ -146,7 +177,10 @@ def _part_text(part: Message, info: _Info, defects: list[str]) -> str:
         defects.append(defect)
     text = normalise_text(text)
     if info.content_type == "text/html":
-        return normalise_text(html_to_text(text))
+        text, truncated = html_to_text(text)
+        if truncated:
+            defects.append("text-truncated")
+        return normalise_text(text)
     if info.params.get("format", "").lower() == "flowed":
         text = _unflow(text, info.params.get("delsp", "").lower() == "yes")
     return text
@@ -214,10 +248,6 @@ def _attachments(
             continue  # a broken container (no boundary): nothing to count
         found.append(Attachment(_filename(part), info.content_type, _encoded_size(part)))
     return found
-
-
-def content_type(root: Message) -> str:
-    return _Parts().info(root).content_type
 
 
 def extract(root: Message) -> tuple[str, tuple[Attachment, ...], tuple[str, ...]]:

@@ -19,7 +19,9 @@ class IncomingMail:
     ``text`` and ``body``, where "\\n" is the only line break), control
     characters or lone surrogates."""
 
-    dedup_key: str  # "mid:<id lower-cased>" or "sha256:<hex of raw>"
+    # "mid:<hex>" (of the sender and the case-exact Message-ID) or "sha256:<hex>"
+    # (``content_key``: of the mail without its trace fields).
+    dedup_key: str
     message_id: str | None  # "<...>"
     from_address: str  # lower-case addr-spec, "" when missing or ambiguous
     from_name: str
@@ -36,3 +38,4 @@ class IncomingMail:
     attachments: tuple[Attachment, ...]
     too_large: str | None  # French, for the reply to the sender
     defects: tuple[str, ...]  # labels for logs, no content
+    body_digest: str  # ``head.body_digest``: what our own copies' witness tag is bound to

@@ -1,4 +1,4 @@
-"""The coordinators' daily notice of quarantined mail.
+"""The coordinators' daily notice of quarantined mail, and of members' mail left unanswered.
 
 A mail the service leaves aside (sender not on the roster, untrusted domain,
 forged copy of our own answers, no sender, handler failure) gets no answer
@@ -7,6 +7,11 @@ roster is not ignored for weeks, each coordinator receives, at the team's
 reminder hour, one mail listing the mails quarantined since the last notice:
 when, from which address, why, and what to do. Never the subject nor the
 body: they may hold patient data and their sender is not trusted.
+
+The same notice lists the team members' mails the service chose not to
+answer (``store.mail.SILENCED_REASONS``: a probable auto-responder or mail
+loop, see ``loop_guard``): a member is never silenced without someone being
+told.
 
 Rows are made on demand: ``schedule`` runs in the transaction that records a
 quarantined mail and adds, for each coordinator, the row of the next notice
@@ -55,6 +60,16 @@ REASONS = {
     "forged-copy": "message se présentant comme une copie d'une réponse du service, "
                    "sans en porter la preuve (probable usurpation)",
     "no-sender": "adresse d'expéditeur absente ou illisible",
+}
+SILENCED = {
+    "auto-subject": "son objet ressemble à celui d'une réponse automatique (absence, accusé "
+                    "de réception…) et il ne contient aucune commande : sans doute un "
+                    "répondeur, auquel le service ne répond pas",
+    "echo": "il ne fait que renvoyer une réponse du service, sans rien y ajouter, pour la "
+            "deuxième fois de suite : sans doute un répondeur ou une règle de transfert",
+    "loop-paused": "le service lui a déjà beaucoup répondu en quelques minutes (probable "
+                   "boucle avec un répondeur ou une règle de transfert) : ses réponses à ce "
+                   "membre sont suspendues une dizaine de minutes",
 }
 _FAILED = "le service n'a pas pu traiter ce message (erreur interne)"
 _UNKNOWN = "motif non enregistré (message reçu avant la mise à jour du service)"
@@ -125,6 +140,8 @@ async def compose_notice(tx: Tx, reminder: Reminder, now: datetime,
 def _reason(mail: QuarantinedMail) -> str:
     if mail.outcome == "failed":
         return _FAILED
+    if mail.outcome == "ignored":
+        return SILENCED.get(mail.reason or "", _UNKNOWN)
     return REASONS.get(mail.reason or "", _UNKNOWN)
 
 
@@ -134,45 +151,78 @@ def _address(sender: str) -> str:
     return shown or "(aucune adresse)"
 
 
-def notice_answer(config: Config, name: str, recipient: str,
-                  mails: list[QuarantinedMail]) -> Answer:
-    n = len(mails)
-    plural = "s" if n > 1 else ""
-    folder = config.folders.quarantine
-    lines = [f"Bonjour {name},", "",
-             f"{n} message{plural} reçu{plural} par le service {'ont' if n > 1 else 'a'} "
-             f"été mis en quarantaine depuis le dernier avis, sans réponse à l'expéditeur :",
-             ""]
+def _listed(config: Config, mails: list[QuarantinedMail]) -> list[str]:
+    lines = []
     for number, mail in enumerate(mails[:_LISTED_MAX], 1):
         local = mail.at.astimezone(config.timezone)
         lines += [f"{number}. Le {format_date(local.date())} à {format_time(local.time())}, "
                   f"de {_address(mail.sender)}",
                   f"   Motif : {_reason(mail)}."]
-    if n > _LISTED_MAX:
-        lines.append(f"… et {n - _LISTED_MAX} autre{'s' if n - _LISTED_MAX > 1 else ''} "
-                     f"message{'s' if n - _LISTED_MAX > 1 else ''}.")
-    lines += ["",
-              "Que faire :",
-              "- si l'expéditeur fait partie de l'équipe (par exemple une nouvelle ou un "
-              "nouveau collègue), ajoutez son adresse à l'annuaire de l'équipe dans la "
-              "configuration du service ([[team.members]]) et redémarrez le service, puis "
-              "demandez-lui de renvoyer son message : celui-ci n'a pas été traité ;",
-              "- si le domaine n'est pas reconnu, vérifiez l'adresse ; un domaine de "
-              "messagerie sécurisée de santé s'ajoute aux domaines de confiance "
-              "(trusted_domains) de la configuration ;",
-              "- un message inconnu ou suspect n'appelle aucune réponse ; n'ouvrez pas ses "
-              "pièces jointes ;",
-              "- une erreur interne est à signaler à la personne qui administre le service.",
-              "",
-              f"Les messages sont conservés dans le dossier « {folder} » de la boîte "
-              "du service.",
-              "Par prudence, cet avis ne reprend ni l'objet ni le contenu des messages : "
+    rest = len(mails) - _LISTED_MAX
+    if rest > 0:
+        plural = "s" if rest > 1 else ""
+        lines.append(f"… et {rest} autre{plural} message{plural}.")
+    return lines
+
+
+def notice_answer(config: Config, name: str, recipient: str,
+                  mails: list[QuarantinedMail]) -> Answer:
+    quarantined = [m for m in mails if m.outcome != "ignored"]
+    silenced = [m for m in mails if m.outcome == "ignored"]
+    lines = [f"Bonjour {name},", ""]
+    if quarantined:
+        lines += _quarantined_part(config, quarantined)
+    if silenced:
+        lines += _silenced_part(config, silenced)
+    lines += ["Par prudence, cet avis ne reprend ni l'objet ni le contenu des messages : "
               "ils peuvent contenir des données de patients et leur expéditeur n'est pas "
-              "vérifié."]
-    subject = f"Messages en quarantaine : {n} depuis le dernier avis"
+              "toujours vérifié."]
+    if quarantined:
+        subject = f"Messages en quarantaine : {len(quarantined)} depuis le dernier avis"
+        if silenced:
+            subject += f", et {len(silenced)} sans réponse"
+    else:
+        subject = f"Messages de l'équipe restés sans réponse : {len(silenced)}"
     return Answer(subject=french(subject), text=french("\n".join(lines) + "\n"),
                   to=(recipient,), message_id_tag="quarantaine",
                   auto_submitted="auto-generated")
+
+
+def _quarantined_part(config: Config, mails: list[QuarantinedMail]) -> list[str]:
+    n = len(mails)
+    plural = "s" if n > 1 else ""
+    return [f"{n} message{plural} reçu{plural} par le service {'ont' if n > 1 else 'a'} "
+            f"été mis en quarantaine depuis le dernier avis, sans réponse à l'expéditeur :",
+            "", *_listed(config, mails), "",
+            "Que faire :",
+            "- si l'expéditeur fait partie de l'équipe (par exemple une nouvelle ou un "
+            "nouveau collègue), ajoutez son adresse à l'annuaire de l'équipe dans la "
+            "configuration du service ([[team.members]]) et redémarrez le service, puis "
+            "demandez-lui de renvoyer son message : celui-ci n'a pas été traité ;",
+            "- si le domaine n'est pas reconnu, vérifiez l'adresse ; un domaine de "
+            "messagerie sécurisée de santé s'ajoute aux domaines de confiance "
+            "(trusted_domains) de la configuration ;",
+            "- un message inconnu ou suspect n'appelle aucune réponse ; n'ouvrez pas ses "
+            "pièces jointes ;",
+            "- une erreur interne est à signaler à la personne qui administre le service.",
+            "",
+            f"Les messages sont conservés dans le dossier « {config.folders.quarantine} » de "
+            "la boîte du service.", ""]
+
+
+def _silenced_part(config: Config, mails: list[QuarantinedMail]) -> list[str]:
+    n = len(mails)
+    plural = "s" if n > 1 else ""
+    return [f"{n} message{plural} de membres de l'équipe {'sont' if n > 1 else 'est'} "
+            f"resté{plural} sans réponse, pour ne pas entretenir une boucle de messages "
+            "automatiques :",
+            "", *_listed(config, mails), "",
+            "Que faire : vérifiez avec la personne concernée son répondeur d'absence ou ses "
+            "règles de transfert. Si le message était bien écrit par elle, elle peut le "
+            "renvoyer avec sa commande (par exemple STATUT PPS-2026-0001) dans le texte.",
+            "",
+            f"Ces messages sont conservés dans le dossier « {config.folders.processed} » de "
+            "la boîte du service.", ""]
 
 
 register_composer(KIND, compose_notice, rebuild=ensure_scheduled)

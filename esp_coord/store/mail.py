@@ -5,24 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.errors import AlreadyProcessed
-from esp_coord.store.records import OUTCOMES, ProcessedMail
+from esp_coord.store.records import OUTCOMES, ProcessedMail, RecentMail
 from esp_coord.store.tables import counters, processed_mail
 
 # The outcomes whose mail lands in the quarantine folder.
 QUARANTINE_OUTCOMES: tuple[str, ...] = ("quarantined", "failed")
+# Why a member's mail was left unanswered ("ignored"), for the ones the
+# coordinators' daily notice reports (``loop_guard``; ``auto-subject``: a
+# subject that reads like an auto-reply, and no command in the mail).
+SILENCED_REASONS: tuple[str, ...] = ("echo", "loop-paused", "auto-subject")
+# The mails the daily notice reports: quarantined, or a member's left unanswered.
+_REPORTED = or_(processed_mail.c.outcome.in_(QUARANTINE_OUTCOMES),
+                and_(processed_mail.c.outcome == "ignored",
+                     processed_mail.c.reason.in_(SILENCED_REASONS)))
 
 
 @dataclass(frozen=True, slots=True)
 class QuarantinedMail:
-    """What the coordinator is told about a quarantined mail: never its content."""
+    """What the coordinator is told about a quarantined mail, or a member's
+    mail left unanswered: never its content."""
 
     at: datetime
     sender: str
-    outcome: str        # quarantined | failed
+    outcome: str        # quarantined | failed | ignored (then reason is a SILENCED_REASONS)
     reason: str | None  # ``triage.Triage.code``; None before revision 0003 and for failures
 
 
@@ -54,6 +63,7 @@ class MailOps(TxBase):
         folder: str,
         at: datetime,
         reason: str | None = None,
+        thread: str | None = None,
     ) -> None:
         """Record a handled mail. Raises ``AlreadyProcessed`` if the key is
         known: the caller's transaction (with any answer it enqueued) must then
@@ -72,12 +82,23 @@ class MailOps(TxBase):
                 folder=folder,
                 at=at,
                 reason=reason,
+                thread=thread,
             )
             .on_conflict_do_nothing(index_elements=["dedup_key"])
         )
         result = await self._conn.execute(statement)
         if result.rowcount == 0:
             raise AlreadyProcessed(dedup_key)
+
+    async def recent_of_sender(self, sender: str, since: datetime,
+                               limit: int = 200) -> list[RecentMail]:
+        """The sender's mails recorded since ``since``, newest first, at most
+        ``limit`` (more than any answer budget counts)."""
+        query = (select(processed_mail.c.at, processed_mail.c.outcome, processed_mail.c.reason,
+                        processed_mail.c.thread)
+                 .where(processed_mail.c.sender == sender, processed_mail.c.at >= since)
+                 .order_by(processed_mail.c.at.desc()).limit(limit))
+        return [RecentMail(*row) for row in (await self._conn.execute(query)).all()]
 
     async def quarantine_count(self, since: datetime | None = None) -> int:
         """Mails put in quarantine (unknown sender, or the handler failed)."""
@@ -89,25 +110,25 @@ class MailOps(TxBase):
         return int((await self._conn.execute(query)).scalar_one())
 
     async def claim_quarantined(self, before: datetime, notice_at: datetime) -> int:
-        """Give every quarantined mail recorded before ``before`` and not yet
-        reported to the notice ``notice_at``; returns how many were claimed.
+        """Give every quarantined mail (or member's mail left unanswered)
+        recorded before ``before`` and not yet reported to the notice
+        ``notice_at``; returns how many were claimed.
 
         A claim rather than a time window: a mail whose transaction commits
         after a notice was composed, though stamped earlier, is still unclaimed
         and goes to the next notice, never lost nor reported twice."""
         result = await self._conn.execute(
             update(processed_mail)
-            .where(processed_mail.c.outcome.in_(QUARANTINE_OUTCOMES),
+            .where(_REPORTED,
                    processed_mail.c.notice_at.is_(None),
                    processed_mail.c.at < before)
             .values(notice_at=notice_at))
         return max(int(result.rowcount or 0), 0)
 
     async def unreported_quarantine(self) -> bool:
-        """Whether a quarantined mail awaits its notice."""
+        """Whether a quarantined mail (or a member's left unanswered) awaits its notice."""
         query = select(processed_mail.c.id).where(
-            processed_mail.c.outcome.in_(QUARANTINE_OUTCOMES),
-            processed_mail.c.notice_at.is_(None)).limit(1)
+            _REPORTED, processed_mail.c.notice_at.is_(None)).limit(1)
         return (await self._conn.execute(query)).first() is not None
 
     async def quarantined_in_notice(self, notice_at: datetime) -> list[QuarantinedMail]:

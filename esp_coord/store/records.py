@@ -14,6 +14,16 @@ OUTBOX_STATUSES: tuple[str, ...] = ("pending", "sending", "sent", "failed")
 
 
 @dataclass(frozen=True, slots=True)
+class RecentMail:
+    """What was recorded of one of a sender's recent mails (``loop_guard``)."""
+
+    at: datetime
+    outcome: str
+    reason: str | None
+    thread: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessedMail:
     dedup_key: str
     message_id: str | None

@@ -80,8 +80,12 @@ processed_mail = Table(
     # The daily quarantine notice that reported it (esp_coord.scheduling.quarantine_notice):
     # set once, so each quarantined mail is reported exactly once.
     Column("notice_at", UTCDateTime),
+    # The conversation of a member's mail (``loop_guard.thread_key``), whose
+    # answers the loop guard counts.
+    Column("thread", String(32)),
     UniqueConstraint("dedup_key"),
     Index(None, "outcome", "at"),
+    Index(None, "sender", "at"),
 )
 
 outbox = Table(

@@ -25,6 +25,7 @@ from esp_coord.config import Config, config_from_dict
 from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.ports import Clock, Mailbox, MailSender
+from esp_coord.triage import read_and_triage
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp_front import Received, SmtpFront
 
@@ -90,9 +91,14 @@ class Team:
             await self._stack.aclose()
             self._stack = None
 
+    def as_recorded(self, raw: bytes) -> IncomingMail:
+        """``raw`` as the service reads it, with the dedup key it records."""
+        keyring = self.service.store.keyring if self.service is not None else None
+        return read_and_triage(raw, self.config, keyring)[0]
+
     async def submit(self, raw: bytes, sender: str | None = None) -> IncomingMail:
         """A professional sends ``raw`` to the bot through SMTP."""
-        mail = parse_mail(raw)
+        mail = self.as_recorded(raw)
         await aiosmtplib.send(raw, sender=sender or mail.from_address or "x@x.test",
                               recipients=[self.config.bot_address], hostname=self.front.host,
                               port=self.front.port, start_tls=True,

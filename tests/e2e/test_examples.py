@@ -50,7 +50,7 @@ async def test_examples_replayed_in_order(team: Team, example_messages: dict[str
         mail = parse_mail(raw)
         if mail.date is not None:
             await clock.set(mail.date)
-        await team.submit(raw)
+        mail = await team.submit(raw)
         outcome = await team.wait_outcome(mail)
         if outcome == "answered":
             answers[name] = (await team.wait_answer(mail)).text

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from esp_coord.intake import HeadersOnly, digest_key, parse_mail
+from esp_coord.intake import HeadersOnly, content_key, message_key, parse_mail
 from esp_coord.ports import FetchedMail
 from tests.e2e.harness import Team, wait_until
 from tests.e2e.test_crash_recovery import CrashingMailbox, _crashed, _settled
@@ -58,9 +58,9 @@ def test_a_header_block_is_judged_by_the_size_it_carries() -> None:
     mail = parse_mail(HeadersOnly(head, 50 * MiB), max_message_bytes=LIMIT)
     assert mail.too_large == "le message fait 50 Mo, au-delà de la limite de 25 Mo"
     assert (mail.size, mail.text, mail.dedup_key) == (
-        50 * MiB, "", "mid:<huge-50mb@medecin.mssante.test>")
+        50 * MiB, "", message_key(mail.from_address, "<huge-50mb@medecin.mssante.test>"))
     bare = HeadersOnly(_without_message_id(head), 30 * MiB)
-    assert parse_mail(bare, max_message_bytes=LIMIT).dedup_key == digest_key(bare)
+    assert parse_mail(bare, max_message_bytes=LIMIT).dedup_key == content_key(bare)
     # Cut with a larger limit than the intake's: still nothing to read.
     cut = parse_mail(HeadersOnly(head, 20 * MiB), max_message_bytes=LIMIT)
     assert cut.too_large == "le message fait 20 Mo, trop volumineux pour être lu"

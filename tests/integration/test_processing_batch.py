@@ -58,11 +58,12 @@ def _no_early_commit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _outcomes(store: Store, raws: list[bytes]) -> list[str | None]:
-    from esp_coord.intake import parse_mail
+    from esp_coord.triage import read_and_triage
 
     # Read-only: it must not wait for the batch's write lock on SQLite.
     async with store.transaction(readonly=True) as tx:
-        return [(r.outcome if (r := await tx.processed(parse_mail(raw).dedup_key)) else None)
+        return [(r.outcome if (r := await tx.processed(
+                    read_and_triage(raw, _config(), store.keyring)[0].dedup_key)) else None)
                 for raw in raws]
 
 

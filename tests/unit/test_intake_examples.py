@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.intake import IncomingMail, message_key, parse_mail
 
 NBSP = "\u00a0"
 
@@ -19,7 +19,8 @@ def parsed(example_messages: dict[str, bytes]) -> dict[str, IncomingMail]:
 def test_plain_utf8_body_stops_at_signature(parsed: dict[str, IncomingMail]) -> None:
     mail = parsed["01-nouveau-pps"]
     assert mail.message_id == "<20261123091244.4411@medecin.mssante.test>"
-    assert mail.dedup_key == "mid:<20261123091244.4411@medecin.mssante.test>"
+    assert mail.dedup_key == message_key("claire.durand@medecin.mssante.test",
+                                         "<20261123091244.4411@medecin.mssante.test>")
     assert mail.from_address == "claire.durand@medecin.mssante.test"
     assert mail.from_name == "Claire DURAND"
     assert mail.subject == "NOUVEAU PPS"
@@ -96,7 +97,7 @@ def test_every_example_is_clean(parsed: dict[str, IncomingMail]) -> None:
     for mail in parsed.values():
         assert mail.defects == ()
         assert mail.from_address.endswith(".mssante.test")
-        assert mail.dedup_key.startswith("mid:<")
+        assert mail.dedup_key == message_key(mail.from_address, mail.message_id or "")
         assert mail.body and mail.text.startswith(mail.body.split("\n")[0])
 
 

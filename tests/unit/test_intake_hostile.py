@@ -6,6 +6,7 @@ import base64
 import time
 
 from esp_coord.intake import parse_mail
+from esp_coord.intake.automatic import automatic_subject
 
 HEAD = (
     b"From: Julien MARIE <julien.marie@infirmier.mssante.test>\r\n"
@@ -115,7 +116,7 @@ def test_not_automatic() -> None:
     )
 
 
-def test_automatic_subject_prefixes() -> None:
+def test_automatic_subject_prefixes_are_a_weak_sign_only() -> None:
     for subject in (
         "Réponse automatique : [PPS-2026-0001] Rappel",
         "Absence du bureau",
@@ -124,11 +125,13 @@ def test_automatic_subject_prefixes() -> None:
         "Automatic reply: RCP",
         "Message d'absence",
     ):
+        assert automatic_subject(subject), subject
+        # A subject alone never silences a member: the handlers decide, with
+        # the commands of the mail (esp_coord.handlers).
         raw = HEAD + f"Subject: {subject}\r\n\r\nx".encode()
-        assert parse_mail(raw).automatic == "subject of an automatic reply", subject
+        assert parse_mail(raw).automatic is None, subject
     # A professional may well write about a patient's absence.
-    raw = HEAD + "Subject: Absence de Mme MARTIN à la séance\r\n\r\nx".encode()
-    assert parse_mail(raw).automatic is None
+    assert automatic_subject("Absence de Mme MARTIN à la séance") is None
 
 
 def test_outlook_french_reply_header_block_is_cut() -> None:

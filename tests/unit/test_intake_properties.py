@@ -72,7 +72,7 @@ def check(mail: IncomingMail, raw: bytes) -> None:
         assert field.startswith("<") and field.endswith(">") and "\n" not in field
     assert mail.from_address == mail.from_address.lower()
     assert mail.date is None or mail.date.tzinfo is not None
-    assert mail.dedup_key.startswith(("mid:<", "sha256:"))
+    assert mail.dedup_key.startswith(("mid:", "sha256:"))
     mail.text.encode("utf-8")
     assert "\r" not in mail.text
     text_lines = mail.text.split("\n")
