@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from esp_coord.crypto import DecryptionError, Keyring
 from esp_coord.store import (
@@ -21,6 +22,7 @@ from esp_coord.store import (
     Tx,
     UnknownDocument,
 )
+from esp_coord.store.engine import MIGRATIONS
 from esp_coord.store.tables import metadata
 from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
     Backend,
@@ -383,7 +385,7 @@ async def test_restart_keeps_data_and_migrations_are_idempotent(
         assert doc is not None and doc.data == PLAN
         version = (await second.run(lambda tx: tx.connection.exec_driver_sql(
             "SELECT version_num FROM alembic_version"))).scalar_one()
-        assert version == "0003"
+        assert version == ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 async def test_migrations_create_exactly_the_tables_of_the_code(store: Store) -> None:
