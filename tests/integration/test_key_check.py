@@ -1,5 +1,6 @@
 """The store refuses a key file other than the one that wrote the database, on
-SQLite and PostgreSQL, before it writes or migrates anything."""
+SQLite and PostgreSQL, before it writes or migrates anything; SQLite files are
+private (mode 0600)."""
 
 # ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from contextlib import AsyncExitStack
+import stat
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -261,3 +264,47 @@ async def test_a_store_without_key_check_neither_refuses_nor_records(
             await reader.run(call(Tx.load_document, "plan", "PPS-2026-0001"))
     assert await fingerprint_rows(backend) == A.fingerprints()
 
+
+# --- file modes (SQLite) -------------------------------------------------------
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_a_new_sqlite_database_and_its_companions_are_mode_600(tmp_path: Path) -> None:
+    db = tmp_path / "var" / "esp.db"
+    with umask(0o022):
+        async with AsyncExitStack() as stack:
+            store = Store(f"sqlite+aiosqlite:///{db}", A)
+            await store.start(stack)
+            await save_plan(store, "PPS-2026-0001")
+            async with store.transaction() as tx:  # a reader keeps the WAL in use
+                await tx.load_document("plan", "PPS-2026-0001")
+                companions = sorted(p.name for p in db.parent.iterdir())
+                assert companions == ["esp.db", "esp.db-shm", "esp.db-wal"]
+                assert {p: oct(mode(db.parent / p)) for p in companions} == {
+                    p: "0o600" for p in companions}
+    assert mode(db) == 0o600
+
+
+async def test_an_existing_readable_sqlite_database_is_made_private(tmp_path: Path) -> None:
+    db = tmp_path / "esp.db"
+    async with AsyncExitStack() as stack:
+        await Store(f"sqlite+aiosqlite:///{db}", A).start(stack)
+    journal = tmp_path / "esp.db-journal"
+    journal.write_bytes(b"")  # a companion left behind, readable by all
+    os.chmod(db, 0o644)
+    os.chmod(journal, 0o664)
+    async with AsyncExitStack() as stack:
+        await Store(f"sqlite+aiosqlite:///{db}", A).start(stack)
+        assert mode(db) == 0o600 and mode(journal) == 0o600
