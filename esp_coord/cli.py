@@ -73,11 +73,23 @@ async def _check(config: Config) -> int:
     print(f"{config.path}: configuration valid ({len(config.members)} members, "
           f"timezone {config.timezone.key}).")
     try:
-        Keyring.load(config.key_file)
+        keyring = Keyring.load(config.key_file)
         print(f"Key file {config.key_file}: readable.")
     except KeyFileError as e:
         ok = False
         print(f"Key file: {e} Create one with: esp-coord keygen --config {config.path}")
+    else:
+        from esp_coord.store.keycheck import database_keys_match
+
+        try:
+            if await database_keys_match(config.database_url, keyring):
+                print("Database: the key file is the one that wrote it.")
+            else:
+                print("Database: none yet (the service creates it and records the key file's "
+                      "fingerprints when it starts).")
+        except StoreError as e:
+            ok = False
+            print(f"Database: {e}")
     mailbox = ImapMailbox(config.imap, config.folders)
     try:
         await mailbox.connect()

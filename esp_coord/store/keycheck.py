@@ -33,10 +33,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Connection, Table, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from esp_coord.crypto import DATA_KEY, INDEX_KEY, DecryptionError, Keyring
 from esp_coord.store.documents import _document_context
-from esp_coord.store.errors import KeyMismatch
+from esp_coord.store.errors import KeyMismatch, StoreUnavailable
 from esp_coord.store.outbox import _context as _outbox_context
 from esp_coord.store.reminders import _context as _reminder_context
 from esp_coord.store.tables import documents, key_fingerprints, outbox, reminders
@@ -75,6 +77,14 @@ def describe_database(url: str) -> str:
         hide_password=True)
 
 
+def reason(exc: BaseException) -> str:
+    """Why the driver could not open a database: its first line (the driver's
+    words, no SQL, no parameters), else the exception's type."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return text.splitlines()[0][:200] if text else type(orig).__name__
+
+
 def check_keys(conn: Connection, keyring: Keyring, database: str) -> list[tuple[str, int]]:
     """Raise ``KeyMismatch`` unless ``keyring`` is the one that wrote the
     database; return the fingerprints still to record (see ``record_keys``).
@@ -90,6 +100,27 @@ def check_keys(conn: Connection, keyring: Keyring, database: str) -> list[tuple[
         raise KeyMismatch(key_file=str(source) if source else None, database=database,
                           problems=problems)
     return [k for k in ours if k not in stored]
+
+
+async def database_keys_match(url: str, keyring: Keyring) -> bool:
+    """For ``esp-coord check``: False when there is no SQLite file yet, True
+    when ``keyring`` would be accepted; raises ``KeyMismatch`` (or
+    ``StoreUnavailable``) otherwise. Creates, migrates and records nothing."""
+    parsed = make_url(url)
+    database = describe_database(url)
+    if parsed.get_backend_name() == "sqlite" and not os.path.exists(database):
+        return False
+    engine = create_async_engine(parsed, hide_parameters=True)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(check_keys, keyring, database)
+            await conn.rollback()
+    except (DBAPIError, OSError) as exc:
+        raise StoreUnavailable(f"cannot open the database {database}: {reason(exc)}"
+                               ) from exc
+    finally:
+        await engine.dispose()
+    return True
 
 
 def record_keys(conn: Connection, keyring: Keyring, missing: list[tuple[str, int]],

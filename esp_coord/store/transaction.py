@@ -28,20 +28,13 @@ from esp_coord.store.audit import AuditOps
 from esp_coord.store.documents import DocumentOps
 from esp_coord.store.engine import is_busy, is_sqlite, make_engine, upgrade_to_head
 from esp_coord.store.errors import StoreBusy, StoreError, StoreUnavailable
-from esp_coord.store.keycheck import check_keys, describe_database, record_keys
+from esp_coord.store.keycheck import check_keys, describe_database, reason, record_keys
 from esp_coord.store.mail import MailOps
 from esp_coord.store.outbox import OutboxOps
 from esp_coord.store.reminders import ReminderOps
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's words (first line, no SQL, no parameters), else the type."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
-    return text or type(orig).__name__
 
 
 class Tx(MailOps, OutboxOps, DocumentOps, AuditOps, ReminderOps):
@@ -126,7 +119,7 @@ class Store:
             await self.close()  # a refused or failed start leaves no connection open
             if isinstance(exc, (DBAPIError, OSError)):
                 raise StoreUnavailable(
-                    f"cannot open the database {database}: {_reason(exc)}") from exc
+                    f"cannot open the database {database}: {reason(exc)}") from exc
             raise
 
     async def close(self) -> None:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from esp_coord.cli import main
+from esp_coord.cli import _check, main
+from esp_coord.config import load_config
 from esp_coord.crypto import Keyring
 from esp_coord.handlers import make_handler
 from esp_coord.offline_config import load_offline_config
@@ -124,7 +125,8 @@ def folder_state(folder: Path) -> dict[str, str]:
 
 
 def test_a_wrong_key_file_is_refused_by_every_command_and_changes_nothing(
-        tmp_path: Path, example_messages: dict[str, bytes]) -> None:
+        tmp_path: Path, example_messages: dict[str, bytes],
+        capsys: pytest.CaptureFixture[str]) -> None:
     config_path = write_config(tmp_path)
     key_file = tmp_path / "keys" / "esp.key"
     db = tmp_path / "var" / "esp.db"
@@ -163,6 +165,9 @@ def test_a_wrong_key_file_is_refused_by_every_command_and_changes_nothing(
         assert (done.returncode, done.stderr.splitlines()[-1:]) == (4, [expected])
         assert "Traceback" not in done.stderr
         assert not any(connected(s) for s in socks), "the refused service touched the mail"
+    # check says so too, among its other findings (the mail servers are down).
+    assert asyncio.run(_check(load_config(config_path))) == 1
+    assert f"Database: {expected.removeprefix('esp-coord: ')}\n" in capsys.readouterr().out
     assert folder_state(db.parent) == before  # byte for byte, no -wal or -shm left
 
     # The right key file back: everything works, and there is one plan only.
@@ -176,6 +181,17 @@ def test_a_wrong_key_file_is_refused_by_every_command_and_changes_nothing(
     assert b"PPS-2026-0001" in answer and b"MARTIN Jeanne" in answer
     assert b"PPS-2026-0002" not in answer
     assert esp_coord("audit", "verify", "--config", cfg).returncode == 0
+    asyncio.run(_check(load_config(config_path)))
+    assert "Database: the key file is the one that wrote it." in capsys.readouterr().out
+
+
+def test_check_before_the_first_start_creates_no_database(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_path = write_config(tmp_path)
+    Keyring.generate().save(tmp_path / "keys" / "esp.key")
+    asyncio.run(_check(load_config(config_path)))
+    assert "Database: none yet" in capsys.readouterr().out
+    assert not (tmp_path / "var").exists()
 
 
 GARBAGE = b"this is not a database, whatever its name says\n" * 100
