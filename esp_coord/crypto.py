@@ -51,7 +51,9 @@ _NONCE_BYTES = 12
 # Kinds of key in ``Keyring.fingerprints``; the index key is listed as id 0.
 DATA_KEY = "data"
 INDEX_KEY = "index"
-_FINGERPRINT_LABEL = b"esp-coord key fingerprint v1\x00"
+# Starts with NUL: a blind index hashes "purpose NUL value" with a non-empty
+# purpose, so no blind index can ever equal the index key's fingerprint.
+_FINGERPRINT_LABEL = b"\x00esp-coord key fingerprint v1\x00"
 
 
 class KeyFileError(Exception):
