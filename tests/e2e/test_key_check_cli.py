@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -183,6 +184,14 @@ def test_a_wrong_key_file_is_refused_by_every_command_and_changes_nothing(
     assert esp_coord("audit", "verify", "--config", cfg).returncode == 0
     asyncio.run(_check(load_config(config_path)))
     assert "Database: the key file is the one that wrote it." in capsys.readouterr().out
+    # A rotation keeps the old key: accepted, and the new key id is recorded.
+    assert esp_coord("keygen", "--rotate", "--config", cfg).returncode == 0
+    assert esp_coord("plans", "list", "--config", cfg).returncode == 0
+    with sqlite3.connect(db) as conn:
+        recorded = conn.execute("SELECT kind, key_id FROM key_fingerprints").fetchall()
+    assert sorted(recorded) == [("data", 1), ("data", 2), ("index", 0)]
+    right.save(key_file, overwrite=True)  # the key file from before the rotation
+    assert esp_coord("plans", "list", "--config", cfg).returncode == 4
 
 
 def test_check_before_the_first_start_creates_no_database(
