@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -218,6 +219,14 @@ def _operator_error(exc: Exception) -> int:
     return EXIT_INTERNAL
 
 
+def _thread_error(args: threading.ExceptHookArgs) -> None:
+    """A library's worker thread that fails (aiosqlite's, when a connection
+    could not be opened, may outlive the event loop): one line, no traceback."""
+    name = args.thread.name if args.thread is not None else "?"
+    print(f"esp-coord: background thread {name} stopped "
+          f"({args.exc_type.__name__})", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="esp-coord", description=__doc__.split("\n\n")[0],
                                      epilog=EXIT_STATUS)
@@ -237,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         importlib.import_module(name).register(sub)
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
+    threading.excepthook = _thread_error
     try:
         code = _dispatch(args)
     except Exception as exc:  # noqa: BLE001 - every error ends as one line and a status

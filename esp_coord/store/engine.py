@@ -78,12 +78,16 @@ _COMPANIONS = ("-wal", "-shm", "-journal")
 
 def private_database_file(path: Path) -> None:
     """Create the SQLite file ``path`` empty with mode 0600 if it does not
-    exist (an empty file is an empty database to SQLite); make it, and the
+    exist (an empty file is an empty database to SQLite), or check that it
+    can be opened for writing (raises ``OSError``); make it, and the
     companions that exist, 0600 if others can read them."""
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        pass
+        # A folder or a file we may not write: say so now, as an OSError that
+        # names it. (When SQLite finds out instead, aiosqlite's worker thread
+        # can outlive the event loop and print a traceback of its own.)
+        os.close(os.open(path, os.O_RDWR))
     for name in (path, *(path.with_name(path.name + s) for s in _COMPANIONS)):
         try:
             mode = os.stat(name).st_mode

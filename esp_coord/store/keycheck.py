@@ -81,7 +81,7 @@ def reason(exc: BaseException) -> str:
     """Why the driver could not open a database: its first line (the driver's
     words, no SQL, no parameters), else the exception's type."""
     orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
+    text = (orig.strerror if isinstance(orig, OSError) and orig.strerror else str(orig)).strip()
     return text.splitlines()[0][:200] if text else type(orig).__name__
 
 

@@ -226,7 +226,7 @@ def _unusable(tmp_path: Path, case: str) -> tuple[list[str], str]:
         why = f"cannot open the database {db}: file is not a database"
     elif case.endswith("directory-database"):
         db.mkdir()
-        why = f"cannot open the database {db}: unable to open database file"
+        why = f"cannot open the database {db}: Is a directory"
     elif case.endswith("unreachable-postgres"):
         database_url = "postgresql+asyncpg://esp@127.0.0.1:1/esp"
         why = "cannot open the database postgresql://esp@127.0.0.1:1/esp: "
