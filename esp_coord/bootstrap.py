@@ -55,7 +55,9 @@ class Service:
 
     async def start(self, stack: AsyncExitStack) -> None:
         """Open the store, then run the mailbox loop and the outbox delivery
-        until the stack closes."""
+        until the stack closes. The store is opened first: it refuses a key
+        file other than the one that wrote the database (``KeyMismatch``)
+        before any mail is fetched or sent."""
         await self.store.start(stack)
         stack.push_async_callback(self.sender.close)
         stack.push_async_callback(self.mailbox.close)

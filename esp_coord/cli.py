@@ -1,5 +1,11 @@
 """Command line: esp-coord check | serve | demo | keygen, and the subcommands
-of the modules listed in ``EXTRA_COMMANDS``."""
+of the modules listed in ``EXTRA_COMMANDS``.
+
+An operator error (a configuration, key file or database that cannot be used,
+a key file that does not match the database) is one plain line on standard
+error and an exit status (``EXIT_STATUS``), never a traceback: a traceback can
+carry what an exception was raised with, and says nothing an operator can act on.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,30 @@ import logging
 import os
 import signal
 import sys
+import threading
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from esp_coord.config import Config, ConfigError, load_config
-from esp_coord.crypto import KeyFileError, Keyring
+from esp_coord.crypto import DecryptionError, KeyFileError, Keyring
+from esp_coord.store.errors import KeyMismatch, StoreBusy, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
     from esp_coord.bootstrap import Tuning
 
 log = logging.getLogger("esp_coord")
+
+# Exit statuses shared by every command (each command's help adds its own 1 and 3).
+EXIT_UNUSABLE = 2  # configuration, key file or database missing, unreadable or malformed
+EXIT_KEY_MISMATCH = 4  # the key file is not the one that wrote the database
+EXIT_INTERNAL = 70  # an unexpected error (EX_SOFTWARE): a bug to report
+EXIT_STATUS = (
+    "Exit status: 0 done; 1 the command's own failure (see its help); "
+    f"{EXIT_UNUSABLE} configuration, key file or database missing, unreadable or malformed; "
+    f"{EXIT_KEY_MISMATCH} the key file does not match the database (refused before anything "
+    "was read or written: restore the right key file); "
+    f"{EXIT_INTERNAL} unexpected internal error. Errors are one line on standard error.")
 
 # Each module has ``register(subparsers)``, which adds its subcommand(s) and
 # sets ``run=<function(args) -> int>`` as the parser's default.
@@ -32,8 +51,10 @@ EXTRA_COMMANDS: tuple[str, ...] = ("esp_coord.cli_parse", "esp_coord.cli_audit",
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Library loggers can print protocol lines, hence mail content: keep them quiet.
-    for noisy in ("aioimaplib", "aiosmtplib", "mail.log", "pymap", "sqlalchemy", "alembic"):
+    # Library loggers can print protocol lines, hence mail content, and SQL
+    # parameters (aiosqlite logs each call with its arguments): keep them quiet.
+    for noisy in ("aioimaplib", "aiosmtplib", "mail.log", "pymap", "sqlalchemy", "alembic",
+                  "aiosqlite", "asyncpg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -53,11 +74,23 @@ async def _check(config: Config) -> int:
     print(f"{config.path}: configuration valid ({len(config.members)} members, "
           f"timezone {config.timezone.key}).")
     try:
-        Keyring.load(config.key_file)
+        keyring = Keyring.load(config.key_file)
         print(f"Key file {config.key_file}: readable.")
     except KeyFileError as e:
         ok = False
         print(f"Key file: {e} Create one with: esp-coord keygen --config {config.path}")
+    else:
+        from esp_coord.store.keycheck import database_keys_match
+
+        try:
+            if await database_keys_match(config.database_url, keyring):
+                print("Database: the key file is the one that wrote it.")
+            else:
+                print("Database: none yet (the service creates it and records the key file's "
+                      "fingerprints when it starts).")
+        except StoreError as e:
+            ok = False
+            print(f"Database: {e}")
     mailbox = ImapMailbox(config.imap, config.folders)
     try:
         await mailbox.connect()
@@ -163,8 +196,40 @@ def _keygen(config_path: str | None, key_path: str | None, rotate: bool) -> int:
     return 0
 
 
+def _operator_error(exc: Exception) -> int:
+    """Print ``exc`` as one line for the operator; its exit status."""
+    if isinstance(exc, KeyMismatch):
+        print(f"esp-coord: {exc}", file=sys.stderr)
+        return EXIT_KEY_MISMATCH
+    if isinstance(exc, (KeyFileError, ConfigError, StoreUnavailable, StoreBusy)):
+        # ConfigError lists its problems one per line: they stay readable.
+        print(f"esp-coord: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"esp-coord: {where}{exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if isinstance(exc, (StoreError, DecryptionError)):
+        # Our own messages hold ids and references, never patient data.
+        print(f"esp-coord: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    # Anyone else's message may quote data it was given: the type only.
+    print(f"esp-coord: unexpected error ({type(exc).__name__}); nothing more is shown "
+          "to keep stored data off the terminal", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _thread_error(args: threading.ExceptHookArgs) -> None:
+    """A library's worker thread that fails (aiosqlite's, when a connection
+    could not be opened, may outlive the event loop): one line, no traceback."""
+    name = args.thread.name if args.thread is not None else "?"
+    print(f"esp-coord: background thread {name} stopped "
+          f"({args.exc_type.__name__})", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="esp-coord", description=__doc__)
+    parser = argparse.ArgumentParser(prog="esp-coord", description=__doc__.split("\n\n")[0],
+                                     epilog=EXIT_STATUS)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check", help="validate the configuration and try IMAP and SMTP")
@@ -181,6 +246,16 @@ def main(argv: list[str] | None = None) -> None:
         importlib.import_module(name).register(sub)
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
+    threading.excepthook = _thread_error
+    try:
+        code = _dispatch(args)
+    except Exception as exc:  # noqa: BLE001 - every error ends as one line and a status
+        code = _operator_error(exc)
+    raise SystemExit(code)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    code: int
     if getattr(args, "run", None) is not None:
         code = args.run(args)
     elif args.command == "check":
@@ -195,4 +270,4 @@ def main(argv: list[str] | None = None) -> None:
         code = asyncio.run(run_demo(Path(args.messages) if args.messages else None))
     else:
         code = _keygen(args.config, args.key_file, args.rotate)
-    raise SystemExit(code)
+    return code

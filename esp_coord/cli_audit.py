@@ -9,7 +9,9 @@ record and why; exit 2 for an unreadable configuration or a missing database.
 ``show`` exits 1 when the plan has no record.
 
 Audit records hold no patient data and are stored in clear: neither command
-needs (nor reads) the data key.
+needs the data key. Where the configured key file exists, though, it must be
+the one that wrote the database (exit 4 otherwise, as for every command that
+opens the store); without it, nothing is checked nor recorded about keys.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from esp_coord.cli import EXIT_STATUS
 from esp_coord.config import Config, ConfigError
 from esp_coord.crypto import Keyring
 from esp_coord.offline_config import load_offline_config
@@ -35,7 +38,7 @@ _ANCHOR = re.compile(r"^(\d+):([0-9a-f]{64})$")
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("audit", help="verify the audit trail or list a plan's records",
-                              description=__doc__)
+                              description=__doc__, epilog=EXIT_STATUS)
     sub = p.add_subparsers(dest="audit_command", required=True)
     v = sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken record")
     v.add_argument("--config", required=True)
@@ -66,7 +69,12 @@ def _config(path: str) -> Config | None:
 
 def _store(config: Config) -> Store:
     # The audit is in clear and never decrypted: an auditor needs no data key.
-    return Store(config.database_url, Keyring.generate())
+    # A key file that is there is checked, like everywhere else (a wrong one
+    # is an operator's mistake worth stopping at); one that is not is no
+    # error, and a stand-in keyring neither is checked nor leaves a trace.
+    if config.key_file.exists():
+        return Store(config.database_url, Keyring.load(config.key_file))
+    return Store(config.database_url, Keyring.generate(), check_keys=False)
 
 
 async def _verify(config: Config, anchor: tuple[int, str] | None) -> ChainReport:

@@ -1,6 +1,8 @@
 """``esp-coord plans list | show REF | export --fhir REF``: the stored care plans.
 
-Reads the configured database with the key file (no mail server needed).
+Reads the configured database with the key file (no mail server needed);
+a key file other than the one that wrote the database is refused (exit 4)
+before anything is read or written.
 ``show`` and ``export`` are reads of a patient's plan: each is written to the
 audit trail with the actor ``cli:<system user>``, in the same transaction as
 the read, so a read that is not recorded does not happen.
@@ -20,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from esp_coord.cli import EXIT_STATUS
 from esp_coord.config import Config, ConfigError
 from esp_coord.crypto import KeyFileError, Keyring
 from esp_coord.fhir_export import plan_bundle_json
@@ -32,7 +35,8 @@ from plans.render import counted, render_status
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("plans", help="list, show or export the stored care plans")
+    p = subparsers.add_parser("plans", help="list, show or export the stored care plans",
+                              epilog=EXIT_STATUS)
     sub = p.add_subparsers(dest="plans_command", required=True)
     q = sub.add_parser("list", help="one line per plan")
     q.add_argument("--config", required=True)

@@ -18,6 +18,10 @@ Key file: a small JSON document, mode 0600::
      "keys": {"1": "<base64>", "2": "<base64>"}, "index_key": "<base64>"}
 
 Error messages name files and key ids, never key material nor plaintext.
+
+Key fingerprints (``fingerprints``) let a database remember which keys wrote
+it without holding them: an HMAC-SHA256 of a fixed label under each key. They
+reveal nothing about a key, and a different key gives a different fingerprint.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ TOKEN_VERSION = 1
 _HEADER = struct.Struct(">BI12s")
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
+# Kinds of key in ``Keyring.fingerprints``; the index key is listed as id 0.
+DATA_KEY = "data"
+INDEX_KEY = "index"
+# Starts with NUL: a blind index hashes "purpose NUL value" with a non-empty
+# purpose, so no blind index can ever equal the index key's fingerprint.
+_FINGERPRINT_LABEL = b"\x00esp-coord key fingerprint v1\x00"
 
 
 class KeyFileError(Exception):
@@ -57,9 +67,10 @@ class DecryptionError(Exception):
 class Keyring:
     """Data keys by id, the current id, and the blind-index key. Immutable."""
 
-    __slots__ = ("_keys", "_current", "_index_key", "_ciphers")
+    __slots__ = ("_keys", "_current", "_index_key", "_ciphers", "_source")
 
-    def __init__(self, *, keys: Mapping[int, bytes], current: int, index_key: bytes) -> None:
+    def __init__(self, *, keys: Mapping[int, bytes], current: int, index_key: bytes,
+                 source: Path | None = None) -> None:
         if current not in keys:
             raise ValueError(f"current key id {current} is not among the keys")
         for key_id, key in keys.items():
@@ -71,6 +82,7 @@ class Keyring:
         self._current = current
         self._index_key = bytes(index_key)
         self._ciphers = {key_id: AESGCM(key) for key_id, key in self._keys.items()}
+        self._source = Path(source) if source is not None else None
 
     def __repr__(self) -> str:
         # Never the keys themselves: a repr can end up in a log or a traceback.
@@ -83,6 +95,23 @@ class Keyring:
     @property
     def key_ids(self) -> tuple[int, ...]:
         return tuple(sorted(self._keys))
+
+    @property
+    def source(self) -> Path | None:
+        """The key file this keyring was loaded from (None when made in memory)."""
+        return self._source
+
+    def fingerprints(self) -> dict[tuple[str, int], str]:
+        """``{("data", id): hex, ..., ("index", 0): hex}``: an HMAC-SHA256 of a
+        fixed label under each key, to tell keys apart without storing them."""
+        def of(kind: str, key_id: int, key: bytes) -> str:
+            label = _FINGERPRINT_LABEL + f"{kind}:{key_id}".encode()
+            return hmac.new(key, label, hashlib.sha256).hexdigest()
+
+        found = {(DATA_KEY, key_id): of(DATA_KEY, key_id, key)
+                 for key_id, key in sorted(self._keys.items())}
+        found[(INDEX_KEY, 0)] = of(INDEX_KEY, 0, self._index_key)
+        return found
 
     # --- creation, files ---------------------------------------------------
 
@@ -98,7 +127,8 @@ class Keyring:
         """A new keyring whose current key is fresh; older keys still decrypt."""
         new_id = max(self._keys) + 1
         keys = {**self._keys, new_id: AESGCM.generate_key(bit_length=256)}
-        return Keyring(keys=keys, current=new_id, index_key=self._index_key)
+        return Keyring(keys=keys, current=new_id, index_key=self._index_key,
+                       source=self._source)
 
     @classmethod
     def load(cls, path: Path) -> Keyring:
@@ -144,7 +174,7 @@ class Keyring:
             raise fail('"current" must be the id of one of the keys')
         index_key = _decode_key(doc.get("index_key"), fail, '"index_key"')
         try:
-            return cls(keys=keys, current=current, index_key=index_key)
+            return cls(keys=keys, current=current, index_key=index_key, source=path)
         except ValueError as exc:
             raise fail(str(exc)) from None
 

@@ -1,5 +1,10 @@
 """Engine construction, SQLite settings, busy detection, migrations.
 
+The SQLite file is created mode 0600 before SQLite opens it (SQLite would
+make it 0644), and SQLite gives its -wal, -shm and -journal companions the
+mode of the database file; an existing file (and companion) readable by
+others is brought back to 0600 at start.
+
 SQLite: WAL (readers never block the writer), ``synchronous=FULL`` (a commit
 survives a power cut: the service moves a mail out of the inbox right after
 committing, so a lost commit would be a lost mail), foreign keys on, and a
@@ -11,7 +16,10 @@ busy timeout instead of failing with a lock upgrade deadlock.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +30,8 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -43,6 +53,7 @@ def make_engine(
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(Path(database))
     engine = create_async_engine(parsed, **options)
     timeout_ms = max(0, int(busy_timeout * 1000))
 
@@ -60,6 +71,34 @@ def make_engine(
             cursor.close()
 
     return engine
+
+
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_database_file(path: Path) -> None:
+    """Create the SQLite file ``path`` empty with mode 0600 if it does not
+    exist (an empty file is an empty database to SQLite), or check that it
+    can be opened for writing (raises ``OSError``); make it, and the
+    companions that exist, 0600 if others can read them."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        # A folder or a file we may not write: say so now, as an OSError that
+        # names it. (When SQLite finds out instead, aiosqlite's worker thread
+        # can outlive the event loop and print a traceback of its own.)
+        os.close(os.open(path, os.O_RDWR))
+    for name in (path, *(path.with_name(path.name + s) for s in _COMPANIONS)):
+        try:
+            mode = os.stat(name).st_mode
+            if stat.S_ISREG(mode) and mode & 0o077:
+                os.chmod(name, stat.S_IMODE(mode) & 0o700)
+                log.warning("%s could be read by other users: now mode %o", name,
+                            stat.S_IMODE(mode) & 0o700)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s can be read by other users and is not ours to chmod", name)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

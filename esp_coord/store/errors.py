@@ -49,3 +49,26 @@ class UnknownDocument(StoreError, LookupError):
 class OutboxStateError(StoreError):
     """An outbox transition that would break the state machine (e.g. sending a
     message that is already sent), or an unknown outbox item."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be opened or brought up to date at start (no such
+    server, a file that is not a database, no permission). The message names
+    the database (never a password) and the driver's reason."""
+
+
+class KeyMismatch(StoreError):
+    """The key file is not the one that wrote the database: refused at start,
+    before anything is written. The message names the key file, the database
+    and the key ids that differ, never a key nor a fingerprint."""
+
+    def __init__(self, *, key_file: str | None, database: str, problems: list[str]) -> None:
+        self.key_file = key_file
+        self.database = database
+        self.problems = list(problems)
+        keys = f"the key file {key_file} does" if key_file else "the keys given do"
+        super().__init__(
+            f"{keys} not match the database {database}: "
+            f"{', '.join(self.problems)}; the database was written with another key file. "
+            "Restore the right key file; nothing was changed."
+        )

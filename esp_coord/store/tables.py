@@ -228,3 +228,17 @@ reminders = Table(
     Index(None, "status", "due_at"),
     Index(None, "source_ref"),
 )
+
+# Which keys wrote this database: per key, an HMAC of a fixed label under it
+# (``Keyring.fingerprints``), never the key. ``kind`` is "data" (``key_id`` is
+# the data key's id) or "index" (the blind-index key, ``key_id`` 0). Checked
+# at every start, before anything else (esp_coord/store/keycheck.py): a start
+# with another key file is refused instead of writing under the wrong key.
+key_fingerprints = Table(
+    "key_fingerprints",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key_id", Integer, primary_key=True, autoincrement=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)

@@ -4,6 +4,11 @@
 hands out ``Tx`` objects, one per database transaction. ``Store.run`` retries
 a whole transaction when the database is busy, so a locked SQLite file or a
 PostgreSQL serialization failure delays work but never drops it.
+
+``start`` refuses a key file other than the one that wrote the database
+(``KeyMismatch``, see keycheck.py) before any migration or write, and turns a
+database that cannot be opened into ``StoreUnavailable``: both carry a plain
+message for the operator.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from esp_coord.crypto import Keyring
 from esp_coord.store.audit import AuditOps
 from esp_coord.store.documents import DocumentOps
 from esp_coord.store.engine import is_busy, is_sqlite, make_engine, upgrade_to_head
-from esp_coord.store.errors import StoreBusy, StoreError
+from esp_coord.store.errors import StoreBusy, StoreError, StoreUnavailable
+from esp_coord.store.keycheck import check_keys, describe_database, reason, record_keys
 from esp_coord.store.mail import MailOps
 from esp_coord.store.outbox import OutboxOps
 from esp_coord.store.reminders import ReminderOps
@@ -52,6 +58,10 @@ class Store:
     ``busy_timeout`` (seconds) is how long one SQLite statement waits for a
     lock before the attempt counts as busy; ``engine_options`` go to
     ``create_async_engine`` (e.g. ``connect_args``).
+
+    ``check_keys=False`` skips the key check and records no fingerprint: only
+    for readers of what is stored in clear (the audit trail), whose keyring
+    never decrypts nor encrypts anything.
     """
 
     def __init__(
@@ -63,6 +73,7 @@ class Store:
         retry_delay: float = 0.05,
         max_retry_delay: float = 2.0,
         engine_options: Mapping[str, Any] | None = None,
+        check_keys: bool = True,
     ) -> None:
         self._url = url
         self._keyring = keyring
@@ -70,6 +81,7 @@ class Store:
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._engine_options = dict(engine_options or {})
+        self._check_keys = check_keys
         self._engine: AsyncEngine | None = None
 
     @property
@@ -83,16 +95,32 @@ class Store:
         return self._keyring
 
     async def start(self, stack: AsyncExitStack) -> None:
-        """Create the engine, bring the schema to the latest migration, and
-        register disposal on ``stack``."""
+        """Create the engine, check the keyring against the database, bring
+        the schema to the latest migration, record the keyring's new key
+        fingerprints, and register disposal on ``stack``. One transaction:
+        a refusal (``KeyMismatch``) or a failure changes nothing.
+
+        Raises ``KeyMismatch``, ``StoreUnavailable`` or ``StoreBusy``."""
         if self._engine is not None:
             raise StoreError("the store is already started")
-        self._engine = make_engine(
-            self._url, busy_timeout=self._busy_timeout, options=self._engine_options
-        )
-        stack.push_async_callback(self.close)
-        async with self._connection(readonly=False) as conn:
-            await conn.run_sync(upgrade_to_head)
+        database = describe_database(self._url)
+        try:
+            self._engine = make_engine(
+                self._url, busy_timeout=self._busy_timeout, options=self._engine_options
+            )
+            stack.push_async_callback(self.close)
+            async with self._connection(readonly=False) as conn:
+                missing = (await conn.run_sync(check_keys, self._keyring, database)
+                           if self._check_keys else [])
+                await conn.run_sync(upgrade_to_head)
+                if self._check_keys:
+                    await conn.run_sync(record_keys, self._keyring, missing, database)
+        except BaseException as exc:
+            await self.close()  # a refused or failed start leaves no connection open
+            if isinstance(exc, (DBAPIError, OSError)):
+                raise StoreUnavailable(
+                    f"cannot open the database {database}: {reason(exc)}") from exc
+            raise
 
     async def close(self) -> None:
         engine, self._engine = self._engine, None

@@ -166,3 +166,25 @@ def test_key_file_errors_name_the_file_and_never_the_keys(tmp_path: Path) -> Non
         assert str(path) in message, name
         assert expected in message, (name, message)
         assert secret_b64 not in message and doc["index_key"] not in message, name
+
+
+def test_fingerprints_tell_keys_apart_and_hold_none(tmp_path: Path) -> None:
+    ring = Keyring.generate()
+    path = tmp_path / "keys.json"
+    ring.rotate().save(path)
+    loaded = Keyring.load(path)
+    assert loaded.source == path and ring.source is None
+    prints = loaded.fingerprints()
+    assert set(prints) == {("data", 1), ("data", 2), ("index", 0)}
+    assert {k: v for k, v in prints.items() if k != ("data", 2)} == ring.fingerprints()
+    assert len(set(prints.values())) == 3  # one per key
+    other = Keyring.generate().fingerprints()
+    assert not set(other.values()) & set(prints.values())
+    doc = json.loads(path.read_text())
+    for encoded in [*doc["keys"].values(), doc["index_key"]]:
+        raw = base64.b64decode(encoded)
+        for value in prints.values():
+            assert raw.hex() not in value and encoded not in value
+    # The blind index of a value never equals a fingerprint (separate labels).
+    assert loaded.blind_index("index:0", purpose="esp-coord key fingerprint v1") not in \
+        prints.values()
