@@ -5,20 +5,25 @@ Robots that follow RFC 3834 or the de-facto headers are never answered
 an auto-responder or a forward rule that sends no such header and turns our
 answer back at us with a reply subject (``RE: [PPS-2026-0001] Statut`` is a
 STATUT command again). It looks only at what the service itself recorded of
-the sender's recent mails, so it needs no knowledge of the robot:
+the sender's recent mails, so it needs no knowledge of the robot. What a
+robot does, and a person does not, is say the same thing again and again: the
+*repeat* of a mail is its sender, its subject without reply prefixes and the
+text of its own (``thread_key``), and
 
 - an *echo* (a reply or forward that adds nothing of its own: every line
   quoted, or nothing at all) is answered once ("echo-answered"), not twice in
-  a row in one thread ("echo");
-- an answer budget: more than ``THREAD_BUDGET`` answers in one thread (one
-  sender, one subject without its reply prefixes) or ``SENDER_BUDGET`` to one
-  sender within ``WINDOW`` pause that thread or sender.
+  a row ("echo");
+- more than ``REPEAT_BUDGET`` answers to the same repeat, or
+  ``SENDER_BUDGET`` to one sender, within ``WINDOW`` pause the answers
+  ("loop-paused" for the first mail of the pause, "loop-held" after).
 
-A mail left unanswered this way is recorded with its reason and reported in
-the coordinators' daily notice (``scheduling.quarantine_notice``, the reasons
-of ``store.mail.SILENCED_REASONS``): a member is never silenced without
-someone being told. Only the first mail of a pause is
-reported ("loop-paused"); the others of the same pause are "loop-held".
+A person replying five times in a thread with five different FAIT lines
+repeats nothing and is answered each time. The first mail of a pause gets a
+short notice saying so (one per pause: its echo is held), and every mail left
+unanswered is recorded with its reason and reported in the coordinators'
+daily notice (``scheduling.quarantine_notice``, the reasons of
+``store.mail.SILENCED_REASONS``): a member is never silenced without someone
+being told.
 """
 
 from __future__ import annotations
@@ -31,22 +36,25 @@ from datetime import datetime, timedelta
 from esp_coord.intake import IncomingMail
 from esp_coord.store.records import RecentMail
 
-__all__ = ["SENDER_BUDGET", "THREAD_BUDGET", "WINDOW", "hold_reason", "is_echo",
+__all__ = ["REPEAT_BUDGET", "SENDER_BUDGET", "WINDOW", "hold_reason", "is_echo",
            "thread_key"]
 
 WINDOW = timedelta(minutes=10)
-# A person answering in one thread five times in ten minutes is rare; a loop
-# does it in seconds. The sender budget catches loops that change the subject.
-THREAD_BUDGET = 5
-SENDER_BUDGET = 20
+# A person sending the same mail three times in ten minutes is retrying; a
+# loop does it in seconds. The sender budget catches robots whose text varies
+# (a date in it): thirty answers in ten minutes is more than a busy
+# coordinator sends, one every twenty seconds.
+REPEAT_BUDGET = 3
+SENDER_BUDGET = 30
 _HELD = frozenset({"loop-paused", "loop-held"})
 
 # Reply and forward prefixes of the usual clients, in French and English,
 # repeated or bracketed: "RE: TR: Fwd:", "Réf. :", "AW:", "[EXT] RE :".
 _PREFIX = re.compile(
     r"(?:\s*(?:\[[^\]\s]{1,20}\]\s*)?"
-    r"(?:re|r[ée]f|tr|fw|fwd|aw|wg|sv|vs|antw|réponse|transf[ée]r[ée]?)\s?(?:\[\d{1,4}\])?\s?:)+",
+    r"(?:re|r[ée]f\.?|tr|fw|fwd|aw|wg|sv|vs|antw|réponse|transf[ée]r[ée]?)\s?(?:\[\d{1,4}\])?\s?:)+",
     re.I)
+_SPACES = re.compile(r"\s+")
 
 
 def base_subject(subject: str) -> str:
@@ -57,8 +65,11 @@ def base_subject(subject: str) -> str:
 
 
 def thread_key(mail: IncomingMail) -> str:
-    """One sender's conversation on one subject: what a loop keeps."""
-    digest = hashlib.sha256(f"{mail.from_address}\0{base_subject(mail.subject)}".encode())
+    """The same sender saying the same thing on the same subject: what a loop repeats."""
+    text = _SPACES.sub(" ", mail.body).strip()
+    digest = hashlib.sha256(
+        f"{mail.from_address}\0{base_subject(mail.subject)}\0{text}".encode(
+            "utf-8", "surrogateescape"))
     return digest.hexdigest()[:32]
 
 
@@ -78,8 +89,8 @@ def hold_reason(mail: IncomingMail, thread: str, recent: Sequence[RecentMail],
     in_thread = sorted((r for r in window if r.thread == thread), key=lambda r: r.at)
     answered = [r for r in in_thread if r.outcome == "answered"]
     sender_answered = sum(1 for r in window if r.outcome == "answered")
-    if len(answered) >= THREAD_BUDGET or sender_answered >= SENDER_BUDGET:
-        held = any(r.reason in _HELD for r in (in_thread if len(answered) >= THREAD_BUDGET
+    if len(answered) >= REPEAT_BUDGET or sender_answered >= SENDER_BUDGET:
+        held = any(r.reason in _HELD for r in (in_thread if len(answered) >= REPEAT_BUDGET
                                                  else window))
         return "loop-held" if held else "loop-paused"
     if is_echo(mail) and in_thread and in_thread[-1].reason == "echo-answered":

@@ -242,7 +242,10 @@ class Processor:
             return _Decision("quarantined", folders.quarantine, reason=verdict.code)
         thread, held = await self._guard(tx, mail, verdict, now)
         if held is not None:
-            return _Decision("ignored", folders.processed, reason=held, thread=thread)
+            # The first mail of a pause says so, once: a person is not left
+            # wondering, and a robot's reply to it is held like the rest.
+            notice = [paused_answer(mail)] if held == "loop-paused" else []
+            return _Decision("ignored", folders.processed, notice, held, thread)
         echo = "echo-answered" if loop_guard.is_echo(mail) else None
         if mail.too_large:
             return _Decision("answered", folders.processed, [too_large_answer(mail)], echo,
@@ -277,3 +280,17 @@ def too_large_answer(mail: IncomingMail) -> Answer:
         "volumineuse. Écrivez AIDE pour recevoir des exemples.\n"
     )
     return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text)
+
+
+def paused_answer(mail: IncomingMail) -> Answer:
+    text = french(
+        "Bonjour,\n\n"
+        "Le service vous a déjà répondu plusieurs fois en quelques minutes, au même "
+        "message ou à beaucoup de messages : il suspend ses réponses une dizaine de "
+        "minutes, pour ne pas entretenir une boucle avec un répondeur automatique ou une "
+        "règle de transfert. Ce message n'a pas été traité ; il reste conservé et la "
+        "coordination de l'équipe en est avertie.\n\n"
+        "Si vous l'avez bien écrit vous-même, renvoyez-le dans un quart d'heure. "
+        "Vérifiez aussi votre répondeur d'absence et vos règles de transfert.\n"
+    )
+    return Answer(subject=reply_subject(mail.subject, "Réponses suspendues"), text=text)

@@ -119,6 +119,13 @@ class Team:
                          f"an answer to {mail.message_id}")
         return self.answers_in_reply_to(mail)[0]
 
+    async def settled(self) -> bool:
+        """Nothing left in the inbox, nothing waiting to be sent."""
+        assert self.service is not None
+        stats = await self.service.store.run(lambda tx: tx.outbox_stats())
+        return (await self.dovecot.folder_count("INBOX") == 0
+                and not stats.get("pending") and not stats.get("sending"))
+
     async def outcome(self, mail: IncomingMail) -> str | None:
         assert self.service is not None
         record = await self.service.store.run(lambda tx: tx.processed(mail.dedup_key))
