@@ -223,8 +223,8 @@ async def _duplicate(request: Request, doc: Document) -> list[Answer]:
         "en cours, suivi par une équipe de soins dont vous ne faites pas partie. Rien "
         "n'a été créé.\n\n"
         "La coordination de l'équipe en a été informée : si vous participez à la prise "
-        "en charge, elle peut vous ajouter à l'équipe de soins de ce plan. Vous recevrez "
-        "alors un message du service à son sujet.\n")
+        "en charge, elle peut vous ajouter à l'équipe de soins de ce plan. Une fois dans "
+        "l'équipe, vous le retrouverez avec LISTE.\n")
     return [Answer(subject=reply_subject(request.mail.subject, "Plan existant"), text=text),
             _access_notice(request, ref)]
 

@@ -105,6 +105,7 @@ async def test_someone_outside_the_care_team_learns_only_that_a_plan_exists(
     plain = _plain(answer)
     assert "déjà un plan" in plain and "Rien n'a été créé" in plain
     assert "coordination" in plain and "ajouter à l'équipe de soins" in plain
+    assert "LISTE" in plain
     assert "\u00a0:" in answer.text  # French typography
 
     # The coordination: who asked, the reference, nothing of the patient.
@@ -161,3 +162,6 @@ async def test_the_coordination_adds_the_sender_by_replying(desk: Desk) -> None:
     # Now on the team: the reference, and no second notice.
     _, (again,) = await desk.send(LEA, "NOUVEAU PPS", P1_BODY)
     assert f"plan actif : {P1}." in _plain(again)
+    # As her answer said: LISTE now gives it.
+    _, (listing,) = await desk.send(LEA, "LISTE")
+    assert P1 in listing.text
