@@ -2,8 +2,13 @@
 
 Pure: bytes out, no I/O. Every value that may come from a user (names,
 subject, text) is reduced to one clean line before it becomes a header, so
-no CR/LF can inject a header (a Bcc, say). The HTML version is the escaped
-text: nothing a user wrote is ever markup.
+no CR/LF can inject a header (a Bcc, say). The header block is always pure
+ASCII (the service sends without SMTPUTF8), whatever the incoming mail held
+(RFC 6532 allows UTF-8 there): its subject and names become RFC 2047 encoded
+words, and an id of its Message-ID or References that an ASCII header cannot
+carry is left out of the threading headers, never a reason for an answer
+not to go out. The HTML version is the escaped text: nothing a user wrote is
+ever markup.
 
 The MIME is written directly for the one shape the service sends (text and
 HTML alternatives, maybe attachments): the standard library's
@@ -31,7 +36,17 @@ from esp_coord.intake import IncomingMail
 from esp_coord.intake.text_clean import normalise_text, one_line
 
 _TAG_CHARS = re.compile(r"[^A-Za-z0-9.-]+")
-_MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+# RFC 5322 3.6.4 msg-id in ASCII: dot-atom-text on both sides of "@" (runs of
+# dots tolerated, as some servers write them), or a domain literal on the
+# right. RFC 6532 lets a mail carry UTF-8 ids; a header of an answer sent
+# without SMTPUTF8 cannot, and an id with specials ('"', ',', '(', '\\'...)
+# may be misread by the recipient's client: such an id is left out of
+# In-Reply-To and References (the subject tag "[PPS-...]" still threads).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"\.*{_ATEXT}(?:\.+{_ATEXT})*\.*"
+_MSG_ID = re.compile(rf"<{_DOT_ATOM}@(?:{_DOT_ATOM}|\[[!-Z^-~]*\])>")
+# Longer ids are cut by the intake anyway (500), and would crowd a line.
+_MAX_ID_CHARS = 500
 _ADDR = re.compile(r"[^\s@<>()\[\],;:\\\"]+@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+")
 _TOKEN = re.compile(r"[A-Za-z0-9!#$&^_.+-]+")
 _AUTO_SUBMITTED = frozenset(("auto-replied", "auto-generated", "auto-notified"))
@@ -167,8 +182,14 @@ def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
     return maintype, subtype, params
 
 
+def valid_message_id(value: str | None) -> bool:
+    """Whether ``value`` is a msg-id that an ASCII header can carry as is."""
+    return bool(value) and len(value or "") <= _MAX_ID_CHARS and bool(
+        _MSG_ID.fullmatch(value or ""))
+
+
 def _references(mail: IncomingMail) -> list[str]:
-    ids = [i for i in (*mail.references, mail.message_id) if i and _MSG_ID.fullmatch(i)]
+    ids = [i for i in (*mail.references, mail.message_id) if valid_message_id(i)]
     ids = list(dict.fromkeys(ids))
     if len(ids) > _MAX_REFERENCES:  # RFC 5322 3.6.4: keep the root and the latest
         ids = ids[:1] + ids[-(_MAX_REFERENCES - 1) :]
@@ -245,8 +266,8 @@ def build_mail(
     """
     if not to:
         raise ValueError("no recipient")
-    if not _MSG_ID.fullmatch(message_id):
-        raise ValueError("message_id must look like <id@domain>")
+    if not valid_message_id(message_id):
+        raise ValueError("message_id must look like <id@domain>, in ASCII")
     if auto_submitted not in _AUTO_SUBMITTED:
         raise ValueError(f"Auto-Submitted must be one of {sorted(_AUTO_SUBMITTED)}")
     recipients: list[str] = []
@@ -264,8 +285,10 @@ def build_mail(
         _header("Message-ID", [message_id]),
     ]
     if reply_to_mail is not None:
-        if reply_to_mail.message_id and _MSG_ID.fullmatch(reply_to_mail.message_id):
-            head.append(_header("In-Reply-To", [reply_to_mail.message_id]))
+        # Values of the incoming mail: an id that an ASCII header cannot
+        # carry is left out, never a reason for the answer not to go out.
+        if valid_message_id(reply_to_mail.message_id):
+            head.append(_header("In-Reply-To", [reply_to_mail.message_id or ""]))
         references = _references(reply_to_mail)
         if references:
             head.append(_header("References", references))

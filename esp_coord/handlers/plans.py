@@ -4,6 +4,9 @@ Plans are stored as encrypted documents; the patient's INS and identity are
 only kept as blind indexes, the care team's addresses in clear (they are not
 patient data) so that access checks need no decryption. A refusal never
 reveals whether a plan exists: the same answer for "unknown" and "not yours".
+The one exception is a NOUVEAU PPS for a patient who already has a plan: it
+cannot be created twice, so the answer says that a plan exists, and nothing
+more to someone outside its care team (the coordination is told instead).
 """
 
 from __future__ import annotations
@@ -174,15 +177,7 @@ async def new_plan(request: Request, detected: Detected) -> list[Answer]:
     assert draft is not None
     existing = await tx.find_documents(KIND, blind=("ins", draft.patient.ins), status="active")
     if existing:
-        ref = existing[0].ref
-        await record(request, "duplicate", ref, "active plan exists, nothing created")
-        text = french(
-            f"Bonjour {request.sender.name},\n\nCette patiente ou ce patient a déjà un plan "
-            f"actif : {ref}. Rien n'a été créé.\n\n"
-            f"Pour le compléter, écrivez « MAJ {ref} » en objet, ou répondez à un message "
-            "du service au sujet de ce plan.\n")
-        return [Answer(subject=reply_subject(request.mail.subject, f"[{ref}] Plan existant"),
-                       text=text)]
+        return await _duplicate(request, existing[0])
     identity = (f"{draft.patient.family_name.upper()}|{draft.patient.given_name.upper()}|"
                 f"{draft.patient.birth_date.isoformat()}")
     namesakes = [d.ref for d in await tx.find_documents(KIND, blind=("identity", identity))]
@@ -200,6 +195,59 @@ async def new_plan(request: Request, detected: Detected) -> list[Answer]:
         await record(request, "identity-flag", ref,
                      f"same name and birth date as {', '.join(namesakes)}"[:200])
     return answers
+
+
+async def _duplicate(request: Request, doc: Document) -> list[Answer]:
+    """A NOUVEAU PPS for a patient who already has an active plan: nothing is
+    created. Only those who may read the plan learn its reference; anyone
+    else learns that a plan exists (it cannot be created twice), not which
+    one nor anything in it, and the coordination is told, so that it adds
+    them to the plan's care team if they take part in the care."""
+    ref = doc.ref
+    if may_read(request.sender, Plan.from_dict(doc.data)):
+        await record(request, "duplicate", ref, "active plan exists, nothing created")
+        text = french(
+            f"Bonjour {request.sender.name},\n\nCette patiente ou ce patient a déjà un plan "
+            f"actif : {ref}. Rien n'a été créé.\n\n"
+            f"Pour le compléter, écrivez « MAJ {ref} » en objet, ou répondez à un message "
+            "du service au sujet de ce plan.\n")
+        return [Answer(subject=reply_subject(request.mail.subject, f"[{ref}] Plan existant"),
+                       text=text)]
+    await record(request, "duplicate", ref,
+                 "active plan exists, sender not on its care team: nothing created, "
+                 "coordination told")
+    # Neither the subject nor the Message-ID tag names the plan: a reply to
+    # this answer must not find it either.
+    text = french(
+        f"Bonjour {request.sender.name},\n\nCette patiente ou ce patient a déjà un plan "
+        "en cours, suivi par une équipe de soins dont vous ne faites pas partie. Rien "
+        "n'a été créé.\n\n"
+        "La coordination de l'équipe en a été informée : si vous participez à la prise "
+        "en charge, elle peut vous ajouter à l'équipe de soins de ce plan. Une fois dans "
+        "l'équipe, vous le retrouverez avec LISTE.\n")
+    return [Answer(subject=reply_subject(request.mail.subject, "Plan existant"), text=text),
+            _access_notice(request, ref)]
+
+
+def _access_notice(request: Request, ref: str) -> Answer:
+    """To the coordination: who asked for a plan they are not on. Its
+    Message-ID names the plan, so that the coordination's MAJ in reply
+    finds it."""
+    sender = request.sender
+    coordinators = tuple(m.email for m in request.config.members if m.is_coordinator)
+    text = french(
+        "Bonjour,\n\n"
+        f"{sender.name} ({sender.email}) a envoyé un NOUVEAU PPS pour une patiente ou un "
+        f"patient qui a déjà le plan {ref}, sans faire partie de son équipe de soins. "
+        "Rien n'a été créé, et ni la référence ni le contenu du plan ne lui ont été "
+        "communiqués : sa réponse dit seulement qu'un plan existe et que la coordination "
+        "est informée.\n\n"
+        "Si cette personne participe à la prise en charge, ajoutez-la à l'équipe du plan : "
+        f"répondez à ce message en écrivant MAJ en première ligne, puis « Équipe : "
+        f"{sender.name} ».\n")
+    return Answer(subject=f"[{ref}] Demande d'accès de {sender.name}", text=text,
+                  to=coordinators or (request.config.bot_address,),
+                  message_id_tag=f"{ref}.access", auto_submitted="auto-generated")
 
 
 def identity_flag(request: Request, ref: str, namesakes: list[str]) -> Answer:

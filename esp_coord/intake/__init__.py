@@ -118,10 +118,10 @@ def _head(raw: bytes, max_message_bytes: int) -> IncomingMail:
         body="",
         automatic=automatic_reason(
             head,
-            subject=subject,
             content_type=_root_type(head),
             return_path=path,
             from_address=from_address,
+            from_name=from_name,
         ),
         witness=_witness(head.first("X-ESP-Coord-Witness")),
         size=_size(raw),

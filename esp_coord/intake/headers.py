@@ -15,7 +15,6 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from .head import Head as Headers  # noqa: F401  (the name automatic.py still imports)
 from .text_clean import decode_bytes, one_line
 
 MAX_IDS = 100
@@ -239,4 +238,7 @@ def return_path(value: str | None) -> str | None:
     inner = one_line(value)
     if inner.startswith("<"):
         inner = inner[1:].split(">", 1)[0].strip()
-    return clean_address(inner) if inner else ""
+    if not inner:
+        return ""
+    # Not an address, but not the null path of a bounce either.
+    return clean_address(inner) or inner[:254].lower()

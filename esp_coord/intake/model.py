@@ -25,7 +25,7 @@ class IncomingMail:
     message_id: str | None  # "<...>"
     from_address: str  # lower-case addr-spec, "" when missing or ambiguous
     from_name: str
-    return_path: str | None  # None: absent; "": null path "<>" (a bounce)
+    return_path: str | None  # None: absent; "": null path "<>" (a bounce); else as found
     subject: str
     date: datetime | None  # timezone-aware
     in_reply_to: tuple[str, ...]

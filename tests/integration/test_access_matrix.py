@@ -252,11 +252,21 @@ async def test_each_member_sees_exactly_what_the_rules_allow(desk_for: Desk,
         assert absent[command].recipients == (member.email,)
         _check_no_leak(member, answers, command)
 
-    # A second NOUVEAU PPS for P1's patient: refused with the reference only,
-    # nothing of the plan's content, whoever asks.
-    _, (dup,) = await desk.send(me, "NOUVEAU PPS", P1_BODY)
-    assert P1 in dup.text and "examen des pieds" not in dup.text, member.email
-    assert "PPS-2026-0004" not in dup.text
+    # A second NOUVEAU PPS for P1's patient: nothing created and nothing of
+    # the plan's content, whoever asks; its reference only to those who may
+    # read it, the others' request told to the coordination instead.
+    _, answers = await desk.send(me, "NOUVEAU PPS", P1_BODY)
+    _check_no_leak(member, answers, "NOUVEAU PPS")
+    (dup,) = [a for a in answers if a.recipients == (member.email,)]
+    assert (P1 in dup.text) == may_read(member, P1), member.email
+    assert "examen des pieds" not in dup.text and "PPS-2026-0004" not in dup.text
+    told = [a for a in answers if a is not dup]
+    if may_read(member, P1):
+        assert told == [], member.email
+    else:
+        (notice,) = told
+        assert notice.recipients == (ANA[1],) and P1 in notice.text, member.email
+        assert member.email in notice.text and not notice.shows(P1), member.email
 
     # CLORE last: it must not change what the other commands see.
     for command in COMMANDS:
