@@ -40,11 +40,11 @@ __all__ = ["REPEAT_BUDGET", "SENDER_BUDGET", "WINDOW", "hold_reason", "is_echo",
            "thread_key"]
 
 WINDOW = timedelta(minutes=10)
-# A person sending the same mail three times in ten minutes is retrying; a
+# A person sending the same mail five times in ten minutes is retrying; a
 # loop does it in seconds. The sender budget catches robots whose text varies
 # (a date in it): thirty answers in ten minutes is more than a busy
 # coordinator sends, one every twenty seconds.
-REPEAT_BUDGET = 3
+REPEAT_BUDGET = 5
 SENDER_BUDGET = 30
 _HELD = frozenset({"loop-paused", "loop-held"})
 
