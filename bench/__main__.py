@@ -29,6 +29,7 @@ from rich.table import Table
 from bench.backlog import TUNING, run_baseline, run_service
 from bench.corpus import generate
 from bench.environment import describe
+from bench.hostile import hostile_table, run_hostile
 from bench.latency import run_latency
 from bench.mail import mail_servers
 from bench.parsing import run_parsing
@@ -59,6 +60,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         with phase(progress, "Parsing (intake + grammar, stdlib)", None):
             result["parsing"] = await asyncio.to_thread(run_parsing, raws,
                                                           min_seconds=args.parse_seconds)
+        with phase(progress, "Hostile mail (issue 11 cases)", None):
+            result["hostile"] = await asyncio.to_thread(run_hostile)
         async with mail_servers() as mail:
             services, baselines = [], []
             for round_ in range(args.repeat):
@@ -163,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
                            encoding="utf-8")
     Console().print(table(result))
+    Console().print(hostile_table(result["hostile"]))
     console.print(f"results written to {args.output}")
     found = problems(result)
     for problem in found:

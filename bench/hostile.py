@@ -5,7 +5,8 @@ allocation peak (tracemalloc, one more run) of what the processor does
 before its transaction (``triage.read_and_triage``: the header block, then
 the body only for a member) and, for a member's mail, of understanding it as
 the handlers do (``interpret.interpret``: body, command and grammar).
-``python -m bench.hostile`` prints them; ``make bench`` includes them.
+``python -m bench.hostile`` prints them; ``make bench`` includes them
+(``hostile`` in bench/results/latest.json).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
 
 from esp_coord.crypto import Keyring
 from esp_coord.interpret import interpret
@@ -102,21 +106,18 @@ def run_hostile() -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def hostile_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Hostile mail (issue 11): CPU time and allocation peak")
     for column in ("case", "size", "decide (s)", "decide (MB)", "understand (s)",
                    "understand (MB)"):
         table.add_column(column)
-    for row in run_hostile():
+    for row in rows:
         table.add_row(row["case"], f"{row['bytes'] / 1024:.0f} kB", f"{row['decide_cpu_s']:.3f}",
                       f"{row['decide_peak_mb']:.1f}",
                       f"{row.get('understand_cpu_s', float('nan')):.3f}",
                       f"{row.get('understand_peak_mb', float('nan')):.1f}")
-    Console().print(table)
+    return table
 
 
 if __name__ == "__main__":
-    main()
+    Console().print(hostile_table(run_hostile()))
