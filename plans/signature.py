@@ -44,8 +44,15 @@ _PRACTICES = ("esp ", "msp ", "cpts ", "cabinet ", "maison de sante", "centre de
               "pole de sante")
 _PHONE = re.compile(r"^(?:(?:tel|telephone|portable|port|mobile|fixe|fax|standard)\.?\s*:?\s*)?"
                     r"(?:\+\s?33|0)[\d\s.\-()/]{8,}$")
-_LINK = re.compile(r"^(?:(?:mail|e-mail|email|courriel|mssante)\s*:?\s*)?"
-                   r"(?:\S+@\S+\.\w+|(?:https?://|www\.)\S+)$")
+# A link line is an optional key then one word: an address or a web link.
+# ``_is_link`` says what ^(?:KEY\s*:?\s*)?(?:\S+@\S+\.\w+|(?:https?://|www\.)\S+)$
+# said, but that pattern tried every « @ » against every later « . »:
+# quadratic on « a@a@a@… ».
+_LINK_KEY = re.compile(r"(?:mail|e-mail|email|courriel|mssante)\s*+")
+_SPACES = re.compile(r"\s*+")
+_ONE_WORD = re.compile(r"\S+\n?")
+_WORD_CHARS = re.compile(r"\w+")
+_WEB = ("http://", "https://", "www.")
 _STREET = re.compile(r"^\d{1,4}\s*(?:bis|ter)?,?\s+(?:rue|avenue|av|bd|boulevard|chemin|place|"
                      r"allee|route|impasse|quai|cours|square|lotissement|residence|chem)\b")
 _POSTCODE = re.compile(r"^(?:\d{1,4}.*\s)?\d{5}\s+[a-z' -]+(?:cedex(?:\s+\d+)?)?$")
@@ -59,6 +66,30 @@ def is_separator(line: str) -> bool:
     """The signature separator, « -- » alone on its line: what follows is the
     sender's signature block."""
     return _SEPARATOR.match(line) is not None
+
+
+def _is_link_word(word: str) -> bool:
+    """``word`` (no spaces; a final newline allowed, as ``$`` allows) is
+    ``\\S+@\\S+\\.\\w+`` or a web link."""
+    if not _ONE_WORD.fullmatch(word):
+        return False
+    word = word.removesuffix("\n")
+    if any(word.startswith(web) and len(word) > len(web) for web in _WEB):
+        return True
+    dot = word.rfind(".")  # the top-level domain follows the last dot
+    return dot > 0 and _WORD_CHARS.fullmatch(word, dot + 1) is not None \
+        and "@" in word[1:dot - 1]
+
+
+def _is_link(folded: str) -> bool:
+    """An address or a web link, alone or after « mail : », « MSSanté »..."""
+    starts = [0]
+    key = _LINK_KEY.match(folded)
+    if key is not None:
+        starts.append(key.end())
+        if folded.startswith(":", key.end()):
+            starts.append(_SPACES.match(folded, key.end() + 1).end())
+    return any(_is_link_word(folded[start:]) for start in starts)
 
 
 def _words(folded: str) -> list[str]:
@@ -85,7 +116,7 @@ def is_signature(text: str, people: Iterable[Person] = ()) -> bool:
     if is_greeting(text):
         return True
     folded = fold(text).strip(" ,;")
-    if _PHONE.match(folded) or _LINK.match(folded) or _STREET.match(folded) \
+    if _PHONE.match(folded) or _is_link(folded) or _STREET.match(folded) \
             or _POSTCODE.match(folded):
         return True
     words = _words(folded)
