@@ -49,7 +49,7 @@ from plans.normalize import fold
 from plans.people import Person, parse_people, resolve_person
 from plans.protocols import ProtocolDef, find_protocol, follow_ups, load_library
 from plans.rhythm import WHEN_EXPECTED, parse_when
-from plans.signature import is_signature
+from plans.signature import SignOff
 
 __all__ = ["parse_new_plan", "parse_update"]
 
@@ -77,7 +77,7 @@ class _Reader:
         self.single: dict[str, Line] = {}
         self.multi: dict[str, list[Line]] = {}
         self.notes: list[str] = []
-        self._people = people
+        self._signature = SignOff(people)
         self._not_signature: set[int] = set()
         lexed = lex(lines)
         given = {line.field for line in lexed if line.field in _SINGLE}
@@ -166,7 +166,7 @@ class _Reader:
         return line
 
     def _free_line(self, line: Line) -> None:
-        if line.number not in self._not_signature and is_signature(line.value, self._people):
+        if line.number not in self._not_signature and self._signature(line.value):
             return
         if _is_plan_command(line.text):
             return  # « MAJ » on the first line under a « MAJ PPS-2026-0001 » subject

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from plans.normalize import fold
 from plans.people import Person, profession_of
 
-__all__ = ["is_greeting", "is_separator", "is_signature"]
+__all__ = ["SignOff", "is_greeting", "is_separator", "is_signature"]
 
 _GREETINGS = ("bonjour", "bonsoir", "salut", "cordialement", "bien cordialement",
               "bien a vous", "bien a toi", "merci", "merci beaucoup", "a bientot", "amities",
@@ -111,22 +111,41 @@ def is_greeting(text: str) -> bool:
     return False
 
 
+class SignOff:
+    """``is_signature`` for the lines of one mail: the names of the people who
+    may sign are folded once, when a line first needs them, not once a line
+    (a body of short lines cost a fold of the whole roster per line)."""
+
+    def __init__(self, people: Iterable[Person] = ()) -> None:
+        self._people = list(people)
+        self._names: set[str] | None = None
+
+    def _is_name(self, word: str) -> bool:
+        if self._names is None:
+            self._names = {part for person in self._people for part in _words(fold(person.name))}
+        return word in self._names
+
+    def __call__(self, text: str) -> bool:
+        """Whether a line without a key is a greeting or part of a sign-off."""
+        if is_greeting(text):
+            return True
+        folded = fold(text).strip(" ,;")
+        if _PHONE.match(folded) or _is_link(folded) or _STREET.match(folded) \
+                or _POSTCODE.match(folded):
+            return True
+        words = _words(folded)
+        if not words or len(words) > 6:
+            return False
+        if folded.startswith(_PRACTICES):
+            return True  # "ESP du Val de Lorge", "Cabinet infirmier des Tilleuls"
+        if words[0] in _TITLES and 1 < len(words) <= 4 and all(
+                w[:1].isupper() for w in text.split()[1:]):
+            return True  # "Dr Claire Durand", "Mme LEROY"; not "Mme MARTIN fatiguée"
+        return all(w in _PRACTICE or w in _TITLES or profession_of(w) is not None
+                   or self._is_name(w) for w in words)
+
+
 def is_signature(text: str, people: Iterable[Person] = ()) -> bool:
-    """Whether a line without a key is a greeting or part of a sign-off."""
-    if is_greeting(text):
-        return True
-    folded = fold(text).strip(" ,;")
-    if _PHONE.match(folded) or _is_link(folded) or _STREET.match(folded) \
-            or _POSTCODE.match(folded):
-        return True
-    words = _words(folded)
-    if not words or len(words) > 6:
-        return False
-    if folded.startswith(_PRACTICES):
-        return True  # "ESP du Val de Lorge", "Cabinet infirmier des Tilleuls"
-    if words[0] in _TITLES and 1 < len(words) <= 4 and all(
-            w[:1].isupper() for w in text.split()[1:]):
-        return True  # "Dr Claire Durand", "Mme LEROY"; not "Mme MARTIN fatiguée"
-    names = {part for person in people for part in _words(fold(person.name))}
-    return all(w in names or w in _PRACTICE or w in _TITLES or profession_of(w) is not None
-               for w in words)
+    """Whether a line without a key is a greeting or part of a sign-off
+    (``SignOff`` for many lines of the same mail)."""
+    return SignOff(people)(text)
