@@ -362,7 +362,9 @@ def parse_cancel(args: str, lines: Sequence[tuple[int, str]], *,
     return Parsed(Cancellation(day, reason), [], out.warnings)
 
 
-_DECISION = re.compile(r"^(?P<ref>PPS[ -]?\d{4}[ -]?\d{4})\s*(?:[:：]|-|–|—)?\s*(?P<text>.*)$",
+# Possessive spaces: the two runs around the optional colon could share a run
+# of spaces in every way when the rest failed to match.
+_DECISION = re.compile(r"^(?P<ref>PPS[ -]?\d{4}[ -]?\d{4})\s*+(?:[:：]|-|–|—)?\s*+(?P<text>.*)$",
                        re.IGNORECASE)
 
 
@@ -373,6 +375,16 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
     day, rest = _day_arg(out, args, lex(lines), today)
     report = Report(day)
     last: int | None = None  # line number of the last decision, for continuations
+    parts: list[str] = []  # the last decision's text, then the lines continuing it
+
+    def close() -> None:
+        # Joined once: rebuilding the decision per continued line copied its
+        # whole text each time (quadratic on a long wrapped decision).
+        if len(parts) > 1:
+            number, ref, _ = report.decisions[-1]
+            report.decisions[-1] = (number, ref, " ".join(parts))
+        parts.clear()
+
     for line in rest:
         m = _DECISION.match(line.text.lstrip("-*•· \t"))
         if m is not None:
@@ -384,7 +396,9 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
                           f"{refs[0]} : poursuite du plan, réévaluation dans 3 mois")
                 last = None
                 continue
+            close()
             report.decisions.append((line.number, refs[0], text))
+            parts.append(text)
             last = line.number
             continue
         # A decision goes on over the next line only if it starts in lower case
@@ -392,8 +406,7 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
         # meeting, never to the patient's plan.
         if (last is not None and line.number == last + 1 and line.key is None
                 and line.value[:1].islower()):
-            number, ref, text = report.decisions[-1]
-            report.decisions[-1] = (number, ref, f"{text} {line.text}")
+            parts.append(line.text)
             last = line.number
             continue
         last = None
@@ -402,6 +415,7 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
         out.warn(line, "ligne sans référence de plan : gardée dans le compte-rendu de la "
                        "réunion, pas dans un plan")
         report.notes.append(line.text)
+    close()
     if not report.decisions and not out.errors:
         out.error(None, "decision", "aucune décision n'est donnée",
                   "une ligne par patient : la référence du plan, deux-points, la décision",
