@@ -8,6 +8,7 @@ an action given to the wrong nurse is a patient-safety problem.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -200,8 +201,21 @@ def profession_name(profession: str) -> str:
     return _READABLE.get(canonical, canonical)
 
 
+# What the roster says of a person, folded once per process rather than for
+# every person of the roster and every name of a list (« Équipe : a, b, c… »).
+# Only the roster's own strings are cached, never what a mail says.
+@functools.lru_cache(maxsize=4096)
+def _roster_profession(profession: str) -> str:
+    return profession_of(profession) or fold(profession)
+
+
+@functools.lru_cache(maxsize=4096)
+def _roster_name_parts(name: str) -> tuple[str, ...]:
+    return tuple(_name_tokens(name))
+
+
 def _same_profession(person: Person, profession: str) -> bool:
-    return (profession_of(person.profession) or fold(person.profession)) == profession
+    return _roster_profession(person.profession) == profession
 
 
 def _name_tokens(text: str) -> list[str]:
@@ -210,7 +224,7 @@ def _name_tokens(text: str) -> list[str]:
 
 def _name_matches(person: Person, tokens: list[str]) -> bool:
     """Every typed token is one of the person's name parts (or its initial)."""
-    parts = _name_tokens(person.name)
+    parts = _roster_name_parts(person.name)
     for token in tokens:
         if token.endswith(".") or len(token) == 1:
             initial = token.rstrip(".")
