@@ -84,9 +84,13 @@ DISPLAY: dict[str, str] = {
     "COMPTE_RENDU": "COMPTE-RENDU",
 }
 
-# Longest first, so that "rcp nouvelle" is tried before "rcp".
-_CANDIDATES = sorted(((syn, name) for name, syns in _SYNONYMS.items() for syn in syns),
-                     key=lambda pair: -len(pair[0]))
+# By first character (each line of a body is looked at: only the synonyms it
+# may start with are tried), longest first so that "rcp nouvelle" is tried
+# before "rcp".
+_CANDIDATES: dict[str, list[tuple[str, str]]] = {}
+for _syn, _name in sorted(((syn, name) for name, syns in _SYNONYMS.items() for syn in syns),
+                          key=lambda pair: -len(pair[0])):
+    _CANDIDATES.setdefault(_syn[0], []).append((_syn, _name))
 
 # Synonyms so short or common that they only count when a reference follows.
 _NEED_REF = {"cr", "annuler"}
@@ -217,7 +221,7 @@ def _match(text: str, *, strict: bool) -> tuple[str, str | None, str, int] | Non
     """(name, ref, args, where the arguments start) when folded ``text`` starts
     with a command word."""
     key_line = _KEY_LINE.match(text) if strict else None
-    for syn, name in _CANDIDATES:
+    for syn, name in _CANDIDATES.get(text[:1], []):
         if not text.startswith(syn):
             continue
         rest = text[len(syn):]
