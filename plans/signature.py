@@ -9,7 +9,8 @@ without a separator, line by line: greetings and sign-offs, phone numbers,
 e-mail addresses and links, postal addresses, « Dr X » / « Mme X », and lines
 made only of the names of people we know (the sender, the team, the roster)
 and of profession or practice words (« Claire DURAND », « Infirmière
-libérale »).
+libérale »), and lines joining such pieces with a contact detail (« Médecin
+généraliste - 02 41 52 00 00 », « Infirmière libérale, 06 98 76 54 32 »).
 
 Anything else is NOT a signature: the grammar keeps it as a note and warns.
 Dropping a real sentence (« Allergie pénicilline ») loses care information,
@@ -53,6 +54,12 @@ _SPACES = re.compile(r"\s*+")
 _ONE_WORD = re.compile(r"\S+\n?")
 _WORD_CHARS = re.compile(r"\w+")
 _WEB = ("http://", "https://", "www.")
+# A composite sign-off line: pieces between commas, semicolons or a dash (or
+# bar, slash, bullet) standing alone between spaces, one of them a contact.
+_PIECE_COMMAS = re.compile(r"[,;]")
+_PIECE_MARKS = {"-", "–", "—", "|", "/", "·", "•"}
+_CONTACT_HINT = re.compile(r"[\d@]|www\.|https?://", re.IGNORECASE)
+_MAX_PIECES = 6
 _STREET = re.compile(r"^\d{1,4}\s*(?:bis|ter)?,?\s+(?:rue|avenue|av|bd|boulevard|chemin|place|"
                      r"allee|route|impasse|quai|cours|square|lotissement|residence|chem)\b")
 _POSTCODE = re.compile(r"^(?:\d{1,4}.*\s)?\d{5}\s+[a-z' -]+(?:cedex(?:\s+\d+)?)?$")
@@ -127,11 +134,23 @@ class SignOff:
 
     def __call__(self, text: str) -> bool:
         """Whether a line without a key is a greeting or part of a sign-off."""
+        if self._piece(text):
+            return True
+        if _CONTACT_HINT.search(text) is None:
+            return False
+        # « Médecin généraliste - 02 41 52 00 00 »: each piece alone is dropped,
+        # so is the line joining them. A contact is required: a list of known
+        # names (« IDE MARIE, kiné BENALI, Dr DURAND ») may be the team,
+        # written without its key.
+        pieces = _pieces(text)
+        return 1 < len(pieces) <= _MAX_PIECES and all(self._piece(p) for p in pieces) \
+            and any(_is_contact(fold(p).strip(" ,;")) for p in pieces)
+
+    def _piece(self, text: str) -> bool:
         if is_greeting(text):
             return True
         folded = fold(text).strip(" ,;")
-        if _PHONE.match(folded) or _is_link(folded) or _STREET.match(folded) \
-                or _POSTCODE.match(folded):
+        if _is_contact(folded):
             return True
         words = _words(folded)
         if not words or len(words) > 6:
@@ -143,6 +162,31 @@ class SignOff:
             return True  # "Dr Claire Durand", "Mme LEROY"; not "Mme MARTIN fatiguée"
         return all(w in _PRACTICE or w in _TITLES or profession_of(w) is not None
                    or self._is_name(w) for w in words)
+
+
+def _is_contact(folded: str) -> bool:
+    """A phone number, an address or link, a street or a postcode and town."""
+    return bool(_PHONE.match(folded) or _is_link(folded) or _STREET.match(folded)
+                or _POSTCODE.match(folded))
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut at commas, semicolons and lone dashes, as written; cut
+    short past ``_MAX_PIECES`` pieces (no sign-off line has so many)."""
+    pieces: list[str] = []
+    for chunk in _PIECE_COMMAS.split(text):
+        words: list[str] = []
+        for word in chunk.split():
+            if word in _PIECE_MARKS:
+                pieces.append(" ".join(words))
+                words = []
+            else:
+                words.append(word)
+        pieces.append(" ".join(words))
+        pieces = [piece for piece in pieces if piece]
+        if len(pieces) > _MAX_PIECES:
+            break
+    return pieces
 
 
 def is_signature(text: str, people: Iterable[Person] = ()) -> bool:
