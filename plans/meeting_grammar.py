@@ -52,6 +52,7 @@ from plans.normalize import fold
 from plans.people import Person, parse_people
 from plans.recurrence import Rhythm
 from plans.rhythm import RHYTHM_EXPECTED, parse_when
+from plans.signature import SignOff
 
 __all__ = ["Cancellation", "MeetingDraft", "Report", "parse_cancel", "parse_new_meeting",
            "parse_report", "parse_plan_refs"]
@@ -165,12 +166,14 @@ def _field(key: str) -> str | None:
     return _KEYS.get(fold(key).strip(" .-"))
 
 
-def _is_chatter(text: str) -> bool:
+def _is_greeting(text: str) -> bool:
     folded = fold(text).strip(" ,.!")
-    if any(folded == g or folded.startswith(g + " ") for g in _GREETINGS) \
-            and len(folded.split()) <= 5:
-        return True
-    return len(folded.split()) <= 3  # a signature: name, title, practice
+    return any(folded == g or folded.startswith(g + " ") for g in _GREETINGS) \
+        and len(folded.split()) <= 5
+
+
+def _is_chatter(text: str) -> bool:
+    return _is_greeting(text) or len(fold(text).strip(" ,.!").split()) <= 3  # a name, a title
 
 
 def parse_plan_refs(text: str) -> tuple[list[str], list[str]]:
@@ -180,7 +183,7 @@ def parse_plan_refs(text: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(refs)), rest
 
 
-def _sort(lines: Sequence[tuple[int, str]], out: _Collector
+def _sort(lines: Sequence[tuple[int, str]], out: _Collector, signature: SignOff
           ) -> tuple[dict[str, Line], list[str]]:
     single: dict[str, Line] = {}
     notes: list[str] = []
@@ -194,7 +197,9 @@ def _sort(lines: Sequence[tuple[int, str]], out: _Collector
             notes.append(f"{line.key} : {line.value}")
             continue
         if name is None:
-            if not _is_chatter(line.value):
+            # Short is not enough to drop a line (« Allergie pénicilline »): only
+            # a greeting or a sign-off line (the sender's or a member's name...).
+            if not (_is_greeting(line.value) or signature(line.value)):
                 out.warn(line, "ligne sans « : » gardée en note (écrivez « Rubrique : valeur »)")
                 notes.append(line.value)
             continue
@@ -271,7 +276,7 @@ def parse_new_meeting(lines: Sequence[tuple[int, str]], *, today: date, tz: tzin
     ``today`` is the mail's day in the team's timezone ``tz``; ``now`` (when
     given) is the instant the date must come after."""
     out = _Collector()
-    single, notes = _sort(lines, out)
+    single, notes = _sort(lines, out, SignOff([sender, *roster]))
     start = _start(out, single.get("date"), today=today, tz=tz, now=now)
     duration = DEFAULT_DURATION
     if (line := single.get("duration")) is not None:
