@@ -154,6 +154,10 @@ _GENDER_SUFFIX = re.compile(r"\((?:e|ne|ere|se|euse|rice)\)(?=\s|$)")
 
 WHO_EXPECTED = "une personne de l'équipe : nom, adresse ou profession"
 ONE_EXPECTED = "un nom ou une adresse qui désigne une seule personne"
+# Errors listed one by one for a list of people; the others are counted. Each
+# error quotes its line in the answer: a line of 500,000 unknown names made
+# an answer of 500,000 copies of the line.
+MAX_LISTED_ERRORS = 10
 
 
 def _addresses(text: str) -> Iterator[tuple[int, int]]:
@@ -385,13 +389,15 @@ def parse_people(
     text: str, *, team: Sequence[Person], roster: Sequence[Person]
 ) -> tuple[list[Person], list[FieldError]]:
     """A list separated by commas, « ; » or « et »: the people found, in order and
-    without repeats, and one error per item that designates nobody or several.
+    without repeats, and one error per item that designates nobody or several
+    (the first ``MAX_LISTED_ERRORS``, then one error that counts the others).
     « tous » / « toute l'équipe » means everyone on the team (the roster when
     there is no team yet)."""
     if fold(text).strip(" .") in _EVERYONE:
         return _unique(list(team or roster)), []
     people: list[Person] = []
     errors: list[FieldError] = []
+    unlisted = 0
     # Addresses may contain separators ('+'): protect them from the split.
     text = text.replace("\x00", "")
     spans = list(_addresses(text))
@@ -407,7 +413,18 @@ def parse_people(
         try:
             people.append(resolve_person(item.strip(" .-*•"), team=team, roster=roster))
         except FieldError as error:
-            errors.append(error)
+            if len(errors) < MAX_LISTED_ERRORS:
+                errors.append(error)
+            else:
+                unlisted += 1
+    if unlisted:
+        problem = (f"et {unlisted} autres noms de la liste ne désignent" if unlisted > 1
+                   else "et un autre nom de la liste ne désigne")
+        errors.append(FieldError(
+            problem=f"{problem} pas une seule personne de l'équipe ou de l'annuaire",
+            expected=WHO_EXPECTED,
+            example=_example(team, roster),
+        ))
     if not people and not errors:
         errors.append(
             FieldError(
