@@ -38,8 +38,10 @@ from plans.lines import lex
 from plans.meeting_grammar import parse_cancel, parse_new_meeting, parse_plan_refs, parse_report
 from plans.people import MAX_LISTED_ERRORS, parse_people, resolve_person
 from plans.protocols import load_library
+from plans.render import render_errors
 from plans.rhythm import parse_rhythm, parse_when
 from plans.signature import SignOff, is_signature
+from plans.typography import french
 from tests.cost import Growth, assert_linear, peak_bytes
 from tests.unit.plans_examples import COSTA, DURAND, MARIE, ROSTER, TEAM_01
 
@@ -145,6 +147,13 @@ def update(body: str) -> object:
                         roster=ROSTER, library=LIBRARY)
 
 
+def plan_answer(body: str) -> object:
+    """The answer to a refused plan mail: each error quotes its line."""
+    parsed = parse_new_plan(numbered(body), today=TODAY, sender=DURAND, roster=ROSTER,
+                            library=LIBRARY)
+    return render_errors(parsed.errors, parsed.warnings, command="NOUVEAU_PPS")
+
+
 def new_meeting(body: str) -> object:
     return parse_new_meeting(numbered(body), today=TODAY, tz=PARIS, sender=COSTA,
                              roster=ROSTER)
@@ -183,7 +192,7 @@ _PLAN_SHAPES = [
 
 
 @_MEASURES
-@given(UNITS, st.sampled_from(_PLAN_SHAPES), st.sampled_from([new_plan, update]))
+@given(UNITS, st.sampled_from(_PLAN_SHAPES), st.sampled_from([new_plan, update, plan_answer]))
 def test_plan_mails_cost_linear_time(unit: str, shape: tuple[str, str, str, str],
                                      parse: Callable[[str], object]) -> None:
     _, before, after, sep = shape
@@ -270,14 +279,15 @@ _PEOPLE: list[Callable[[str], object]] = [
     lambda text: is_signature(text, ROSTER),
     lambda text: [SignOff(ROSTER)(line) for line in text.splitlines()],
     lambda text: lex(numbered(text)),
+    french,
 ]
 
 
 @_MEASURES
 @given(UNITS, st.sampled_from(_PEOPLE), st.sampled_from(["", "\n"]),
        st.sampled_from(["", "IDE ", "Dr ", "Infirmière libérale, ", "Tél : 0", "mail : a@"]))
-def test_people_signatures_and_lines_cost_linear_time(unit: str, fn: Callable[[str], object],
-                                                      sep: str, before: str) -> None:
+def test_people_signatures_lines_and_typography_cost_linear_time(
+        unit: str, fn: Callable[[str], object], sep: str, before: str) -> None:
     linear(fn, lambda n: before + grown(unit, n, sep))
 
 
@@ -349,6 +359,11 @@ def test_a_new_due_date_with_a_long_run_of_spaces() -> None:  # cubic: dates._TI
            lambda n: "demain" + " " * n + "x")
     linear(caught(lambda text: parse_new_due(text, today=TODAY)),
            lambda n: "demain à 14h" + " " * n + "x")
+
+
+def test_an_answer_quoting_a_long_run_of_spaces() -> None:  # 5 s for 20,000: typography
+    linear(french, lambda n: "Note : a" + " " * n + "b »")
+    linear(plan_answer, lambda n: "Né le : 12" + " " * n + "x")
 
 
 def test_a_long_wrapped_note_and_many_wrapped_notes() -> None:  # 7.8 s: bucket.index
