@@ -37,13 +37,14 @@ not taken for ``STATUT``, while the subject "Statut Mme MARTIN" is.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from plans.normalize import fold
 from plans.people import Person
-from plans.signature import is_greeting, is_signature
+from plans.signature import SignOff, is_greeting
 
 __all__ = ["COMMANDS", "Detected", "action_comment", "closest_commands", "detect_command",
            "find_ref", "postponed_date_text", "split_action_number", "strip_subject"]
@@ -83,19 +84,31 @@ DISPLAY: dict[str, str] = {
     "COMPTE_RENDU": "COMPTE-RENDU",
 }
 
+# By first character (each line of a body is looked at: only the synonyms it
+# may start with are tried), longest first so that "rcp nouvelle" is tried
+# before "rcp".
+_CANDIDATES: dict[str, list[tuple[str, str]]] = {}
+for _syn, _name in sorted(((syn, name) for name, syns in _SYNONYMS.items() for syn in syns),
+                          key=lambda pair: -len(pair[0])):
+    _CANDIDATES.setdefault(_syn[0], []).append((_syn, _name))
+
 # Synonyms so short or common that they only count when a reference follows.
 _NEED_REF = {"cr", "annuler"}
 
 # Reply and forward prefixes: a subject that has one is the answered mail's.
+# Matched at a position (no "^"): slicing the subject after each prefix made
+# « RE: RE: RE: … » quadratic.
 _REPLY_PREFIX = re.compile(
-    r"^\s*(?:re|ref|tr|fw|fwd|aw|wg|sv|antw|rep|reponse)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*")
-_TAG_PREFIX = re.compile(r"^\s*\[[^\]]*\]\s*")
+    r"\s*(?:re|ref|tr|fw|fwd|aw|wg|sv|antw|rep|reponse)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*")
+_TAG_PREFIX = re.compile(r"\s*\[[^\]]*\]\s*")
 _REF = re.compile(r"(?<![a-z0-9])(pps|rcp)[ -]?(\d{4})[ -]?(\d{3,4})(?![0-9])", re.IGNORECASE)
 _TAG = re.compile(r"\[\s*(pps)[ -]?(\d{4})[ -]?(\d{4})\s*\]", re.IGNORECASE)
 _EMPTY_BRACKETS = re.compile(r"\[\s*\]")
 _KEY_LINE = re.compile(r"^[\-*•·\s]*[^\W\d_][\w '’().\-/]{0,40}?[ \u00a0\u202f\t]*:(?!//)")
-# "3", "n°3", "n° 3", "no 3", "#3" (as written or folded).
-_NUMBER = re.compile(r"^\s*(?:n\s*[°º]|№|no\.?|#)?\s*(\d{1,3})\b\s*(.*)$",
+# "3", "n°3", "n° 3", "no 3", "#3" (as written or folded). Possessive spaces:
+# the two runs around the optional "n°" could share a run of spaces in every
+# way, quadratic on spaces not followed by a number.
+_NUMBER = re.compile(r"^\s*+(?:n\s*+[°º]|№|no\.?|#)?\s*+(\d{1,3})\b\s*(.*)$",
                      re.IGNORECASE | re.DOTALL)
 
 
@@ -133,49 +146,64 @@ def find_ref(text: str) -> str | None:
     return None
 
 
-def _folded(text: str) -> tuple[str, list[int]]:
-    """``fold(text)`` and, for each of its characters, the index in ``text`` it
-    comes from: what was matched on folded text is then cut from the text as
-    written."""
-    chars: list[str] = []
-    origin: list[int] = []
+@functools.lru_cache(maxsize=4096)
+def _fold_char(c: str) -> str:
+    """One character folded alone; a space for any space character."""
+    return fold(c) or (" " if c.isspace() else "")
+
+
+_SPACE_RUNS = re.compile(" {2,}")
+
+
+def _traceable(text: str, folded: str) -> bool:
+    """Whether ``text`` folded character by character gives ``folded``, its
+    fold: then each character of ``folded`` comes from one of ``text``."""
+    if text.isascii():  # ASCII folds character by character
+        return True
+    return _SPACE_RUNS.sub(" ", "".join(map(_fold_char, text))).strip(" ") == folded
+
+
+def _as_written(text: str, folded: str, folded_start: int) -> str:
+    """``text`` from where the character ``folded_start`` of ``folded``
+    (``fold(text)``) comes, as written: what was matched on folded text is
+    cut from the text as written. Folded when a character of ``text`` folds
+    differently alone (keep it simple).
+
+    Walks ``text`` only up to that character: tracing every character of a
+    long line cost a fold call per character."""
+    if not _traceable(text, folded):
+        return folded[folded_start:]
+    count, after_space, space_at = 0, True, None  # leading spaces are dropped
     for i, c in enumerate(text):
-        for f in fold(c) or (" " if c.isspace() else ""):
-            if f == " " and (not chars or chars[-1] == " "):
-                continue
-            chars.append(f)
-            origin.append(i)
-    while chars and chars[-1] == " ":
-        chars.pop()
-        origin.pop()
-    folded = "".join(chars)
-    if folded != fold(text):  # a character folding differently alone: keep it simple
-        return fold(text), []
-    return folded, origin
-
-
-def _as_written(text: str, origin: list[int], folded_start: int) -> str:
-    """``text`` from where its folded form's character ``folded_start`` comes."""
-    if not origin:
-        return fold(text)[folded_start:]
-    if folded_start >= len(origin):
-        return ""
-    return text[origin[folded_start]:].strip()
+        for f in _fold_char(c):
+            if f == " ":
+                if after_space:
+                    continue
+                after_space = True
+            elif space_at is not None:
+                return text[space_at:].strip()  # the space was not a trailing one
+            else:
+                after_space = False
+            if count == folded_start:
+                if f != " ":
+                    return text[i:].strip()
+                space_at = i
+            count += 1
+    return ""
 
 
 def _strip_prefixes(subject: str) -> tuple[str, str, bool]:
     """(folded subject, subject as written, had a reply/forward prefix), both
     without prefixes and ``[...]`` tags."""
-    folded, origin = _folded(subject)
+    folded = fold(subject)
     start, replied = 0, False
     while True:
-        rest = folded[start:]
-        m = _REPLY_PREFIX.match(rest) or _TAG_PREFIX.match(rest)
-        if m is None or not m.end():
+        m = _REPLY_PREFIX.match(folded, start) or _TAG_PREFIX.match(folded, start)
+        if m is None or m.end() == start:
             break
         replied = replied or m.re is _REPLY_PREFIX
-        start += m.end()
-    return folded[start:].strip(), _as_written(subject, origin, start), replied
+        start = m.end()
+    return folded[start:].strip(), _as_written(subject, folded, start), replied
 
 
 def strip_subject(subject: str) -> str:
@@ -193,11 +221,7 @@ def _match(text: str, *, strict: bool) -> tuple[str, str | None, str, int] | Non
     """(name, ref, args, where the arguments start) when folded ``text`` starts
     with a command word."""
     key_line = _KEY_LINE.match(text) if strict else None
-    candidates = sorted(
-        ((syn, name) for name, syns in _SYNONYMS.items() for syn in syns),
-        key=lambda pair: -len(pair[0]),
-    )
-    for syn, name in candidates:
+    for syn, name in _CANDIDATES.get(text[:1], []):
         if not text.startswith(syn):
             continue
         rest = text[len(syn):]
@@ -227,12 +251,12 @@ def _body_args_ok(name: str, args: str) -> bool:
 
 def _found(text: str, *, strict: bool, source: str, lines: list[tuple[int, str]],
            tag_ref: str | None, line: int | None = None) -> Detected | None:
-    folded, origin = _folded(text)
+    folded = fold(text)
     found = _match(folded, strict=strict)
     if found is None:
         return None
     name, ref, args, start = found
-    raw_args = " ".join(_without_ref(_as_written(text, origin, start), ref).split())
+    raw_args = " ".join(_without_ref(_as_written(text, folded, start), ref).split())
     raw_args = raw_args.lstrip(" :,.;!")
     return Detected(name, ref, args, lines, source, tag_ref, text.strip(), raw_args, line)
 
@@ -286,11 +310,15 @@ def action_comment(detected: Detected, people: Iterable[Person] = ()) -> str:
     (« Cordialement », the sender's name, profession, phone: ``plans.signature``)."""
     _, rest = split_action_number(detected.raw_args)
     texts = [line.rstrip() for _, line in detected.lines]
-    while texts and (not texts[0].strip() or is_greeting(texts[0])):
-        texts.pop(0)
-    people = list(people)
-    while texts and (not texts[-1].strip() or is_signature(texts[-1], people)):
-        texts.pop()
+    # Indices, not pop(0): that moved every line left for each greeting line.
+    first = 0
+    while first < len(texts) and (not texts[first].strip() or is_greeting(texts[first])):
+        first += 1
+    signature = SignOff(people)
+    last = len(texts)
+    while last > first and (not texts[last - 1].strip() or signature(texts[last - 1])):
+        last -= 1
+    texts = texts[first:last]
     head = rest.strip(" \t:,;.-–—")
     return "\n".join([head, *texts] if head else texts).strip()
 
@@ -309,6 +337,11 @@ def closest_commands(text: str, limit: int = 3) -> list[str]:
     scored: dict[str, float] = {}
     for probe in probes:
         for syn, name in by_synonym.items():
+            # A probe 7/3 times longer than the synonym stays under 0.6 (at most
+            # 2 * len(syn) characters of the sum match): skipping it keeps the
+            # cost of a long first word to its length, not 50 matchers over it.
+            if 3 * len(probe) > 7 * len(syn):
+                continue
             ratio = difflib.SequenceMatcher(None, probe, syn).ratio()
             if ratio >= 0.6 and ratio > scored.get(name, 0.0):
                 scored[name] = ratio

@@ -396,9 +396,13 @@ def parse_duration(text: str) -> timedelta:
 
 # A time at the end of the text as written (accents kept, so that an error
 # quotes the date as the person typed it): « 15/12/2026 à 14h », « demain, 8h30 ».
+# Searched in text that is not folded, so runs of spaces are unbounded: a
+# match starts where its spaces start, and the runs of spaces are possessive
+# (up to four adjacent runs could share the same spaces in every way: cubic
+# on a run of spaces after « 14h » not followed by the end).
 _TIME_AT_END = re.compile(
-    r"(?:\s*,\s*|\s+(?:à|a|dès|des|de|vers|-)\s+|\s+)"
-    r"(?P<t>\d{1,2}\s*[h:]\s*(?:\d{2})?\s*(?:min|mn)?|midi|minuit)\s*[.,;]?\s*$",
+    r"(?<!\s)(?:\s*+,\s*+|\s++(?:à|a|dès|des|de|vers|-)\s++|\s++)"
+    r"(?P<t>\d{1,2}\s*+[h:]\s*+(?:\d{2})?\s*+(?:min|mn)?|midi|minuit)\s*+(?:[.,;]\s*+)?$",
     re.IGNORECASE,
 )
 

@@ -49,7 +49,7 @@ from plans.normalize import fold
 from plans.people import Person, parse_people, resolve_person
 from plans.protocols import ProtocolDef, find_protocol, follow_ups, load_library
 from plans.rhythm import WHEN_EXPECTED, parse_when
-from plans.signature import is_signature
+from plans.signature import SignOff
 
 __all__ = ["parse_new_plan", "parse_update"]
 
@@ -77,7 +77,7 @@ class _Reader:
         self.single: dict[str, Line] = {}
         self.multi: dict[str, list[Line]] = {}
         self.notes: list[str] = []
-        self._people = people
+        self._signature = SignOff(people)
         self._not_signature: set[int] = set()
         lexed = lex(lines)
         given = {line.field for line in lexed if line.field in _SINGLE}
@@ -103,8 +103,25 @@ class _Reader:
 
     def _sort(self, lines: list[Line]) -> None:
         previous: Line | None = None  # last free-text line, for continuations
+        parts: list[str] = []  # its value, then the values of the lines continuing it
         last = 0  # number of the last line merged into ``previous``
+
+        def close() -> None:
+            # Joined once at the end: a new Line per continued line copied the
+            # whole value so far each time (quadratic on a long wrapped note).
+            if previous is not None and len(parts) > 1:
+                # ``previous`` is its bucket's last line: any other line ends it.
+                self.multi[previous.field or ""][-1] = Line(
+                    previous.number, previous.text, previous.key, previous.field,
+                    " ".join(parts))
+
         for line in lines:
+            if previous is not None and line.field is None and line.key is None \
+                    and _continues(parts[-1], last, line):
+                parts.append(line.value)
+                last = line.number
+                continue
+            close()
             if line.field in _SINGLE:
                 first = self.single.get(line.field)
                 if first is None:
@@ -121,19 +138,15 @@ class _Reader:
                     continue
                 self.multi.setdefault(line.field, []).append(line)
                 previous = line if line.field in _FREE_TEXT else None
+                parts = [line.value]
                 last = line.number
             elif line.key is not None:
                 self._unknown_key(line)
                 previous = None
-            elif previous is not None and _continues(previous, last, line):
-                merged = Line(previous.number, previous.text, previous.key, previous.field,
-                              f"{previous.value} {line.value}")
-                bucket = self.multi[previous.field or ""]
-                bucket[bucket.index(previous)] = merged
-                previous, last = merged, line.number
             else:
                 self._free_line(line)
                 previous = None
+        close()
 
     def _unknown_key(self, line: Line) -> None:
         self.notes.append(f"{line.key} : {line.value}")
@@ -166,7 +179,7 @@ class _Reader:
         return line
 
     def _free_line(self, line: Line) -> None:
-        if line.number not in self._not_signature and is_signature(line.value, self._people):
+        if line.number not in self._not_signature and self._signature(line.value):
             return
         if _is_plan_command(line.text):
             return  # « MAJ » on the first line under a « MAJ PPS-2026-0001 » subject
@@ -180,10 +193,11 @@ def _is_plan_command(text: str) -> bool:
     return found.name in ("NOUVEAU_PPS", "MAJ") and not found.args
 
 
-def _continues(previous: Line, last: int, line: Line) -> bool:
-    """A wrapped line: right below, in lower case or after a trailing comma."""
+def _continues(tail: str, last: int, line: Line) -> bool:
+    """A wrapped line: right below, in lower case or after a trailing comma
+    (``tail``: the last part of the value it would continue)."""
     starts_low = line.value[:1].islower()
-    return line.number == last + 1 and (starts_low or previous.value.endswith((",", ";", "-")))
+    return line.number == last + 1 and (starts_low or tail.endswith((",", ";", "-")))
 
 
 # --- values -------------------------------------------------------------------

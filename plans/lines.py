@@ -66,8 +66,10 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦–—]+\s*|\d{1,2}[.)]\s+)")
-_KEY_VALUE = re.compile(
-    r"^(?P<key>[^\W\d_][\w '’().°/\-]{0,40}?)[\s\u00a0\u202f]*[:：](?P<value>.*)$")
+# ``_key_value`` reads what ^(?P<key>KEY)[\s\u00a0\u202f]*[:：](?P<value>.*)$ with
+# a lazy KEY matched; the pattern retried its run of spaces for each of the 41
+# lengths of the key, a cost of 41 times the line on « a      …      b: ».
+_KEY = re.compile(r"[^\W\d_][\w '’().°/\-]{0,40}")
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,31 @@ def field_of(key: str) -> str | None:
     return KEYS.get(folded)
 
 
+def _key_value(text: str) -> tuple[str, str] | None:
+    """(key, value) of a ``Key : value`` line, None when it has no key.
+
+    Neither the key nor the spaces after it may hold a colon, so the colon is
+    the first one; the key is what precedes it, without the spaces."""
+    colon = min((i for i in (text.find(":"), text.find("：")) if i >= 0), default=-1)
+    if colon < 0:
+        return None
+    key = text[:colon].rstrip()  # \u00a0 and \u202f are spaces to rstrip as to \s
+    if _KEY.fullmatch(key) is None:
+        return None
+    value = text[colon + 1:]
+    newline = value.find("\n")
+    if newline >= 0:  # as ".*$": no line break in the value but a final one, left out
+        if newline < len(value) - 1:
+            return None
+        value = value[:newline]
+    return key, value
+
+
 def _split(text: str) -> tuple[str | None, str]:
-    m = _KEY_VALUE.match(text)
-    if not m:
+    found = _key_value(text)
+    if found is None:
         return None, text
-    key, value = m.group("key").strip(), m.group("value")
+    key, value = found[0].strip(), found[1]
     if value.startswith("//"):  # "https://...": a link, not a key
         return None, text
     if len(key.split()) > 5:

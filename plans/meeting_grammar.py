@@ -52,6 +52,7 @@ from plans.normalize import fold
 from plans.people import Person, parse_people
 from plans.recurrence import Rhythm
 from plans.rhythm import RHYTHM_EXPECTED, parse_when
+from plans.signature import SignOff
 
 __all__ = ["Cancellation", "MeetingDraft", "Report", "parse_cancel", "parse_new_meeting",
            "parse_report", "parse_plan_refs"]
@@ -165,12 +166,14 @@ def _field(key: str) -> str | None:
     return _KEYS.get(fold(key).strip(" .-"))
 
 
-def _is_chatter(text: str) -> bool:
+def _is_greeting(text: str) -> bool:
     folded = fold(text).strip(" ,.!")
-    if any(folded == g or folded.startswith(g + " ") for g in _GREETINGS) \
-            and len(folded.split()) <= 5:
-        return True
-    return len(folded.split()) <= 3  # a signature: name, title, practice
+    return any(folded == g or folded.startswith(g + " ") for g in _GREETINGS) \
+        and len(folded.split()) <= 5
+
+
+def _is_chatter(text: str) -> bool:
+    return _is_greeting(text) or len(fold(text).strip(" ,.!").split()) <= 3  # a name, a title
 
 
 def parse_plan_refs(text: str) -> tuple[list[str], list[str]]:
@@ -180,7 +183,7 @@ def parse_plan_refs(text: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(refs)), rest
 
 
-def _sort(lines: Sequence[tuple[int, str]], out: _Collector
+def _sort(lines: Sequence[tuple[int, str]], out: _Collector, signature: SignOff
           ) -> tuple[dict[str, Line], list[str]]:
     single: dict[str, Line] = {}
     notes: list[str] = []
@@ -194,7 +197,9 @@ def _sort(lines: Sequence[tuple[int, str]], out: _Collector
             notes.append(f"{line.key} : {line.value}")
             continue
         if name is None:
-            if not _is_chatter(line.value):
+            # Short is not enough to drop a line (« Allergie pénicilline »): only
+            # a greeting or a sign-off line (the sender's or a member's name...).
+            if not (_is_greeting(line.value) or signature(line.value)):
                 out.warn(line, "ligne sans « : » gardée en note (écrivez « Rubrique : valeur »)")
                 notes.append(line.value)
             continue
@@ -271,7 +276,7 @@ def parse_new_meeting(lines: Sequence[tuple[int, str]], *, today: date, tz: tzin
     ``today`` is the mail's day in the team's timezone ``tz``; ``now`` (when
     given) is the instant the date must come after."""
     out = _Collector()
-    single, notes = _sort(lines, out)
+    single, notes = _sort(lines, out, SignOff([sender, *roster]))
     start = _start(out, single.get("date"), today=today, tz=tz, now=now)
     duration = DEFAULT_DURATION
     if (line := single.get("duration")) is not None:
@@ -362,7 +367,9 @@ def parse_cancel(args: str, lines: Sequence[tuple[int, str]], *,
     return Parsed(Cancellation(day, reason), [], out.warnings)
 
 
-_DECISION = re.compile(r"^(?P<ref>PPS[ -]?\d{4}[ -]?\d{4})\s*(?:[:：]|-|–|—)?\s*(?P<text>.*)$",
+# Possessive spaces: the two runs around the optional colon could share a run
+# of spaces in every way when the rest failed to match.
+_DECISION = re.compile(r"^(?P<ref>PPS[ -]?\d{4}[ -]?\d{4})\s*+(?:[:：]|-|–|—)?\s*+(?P<text>.*)$",
                        re.IGNORECASE)
 
 
@@ -373,6 +380,16 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
     day, rest = _day_arg(out, args, lex(lines), today)
     report = Report(day)
     last: int | None = None  # line number of the last decision, for continuations
+    parts: list[str] = []  # the last decision's text, then the lines continuing it
+
+    def close() -> None:
+        # Joined once: rebuilding the decision per continued line copied its
+        # whole text each time (quadratic on a long wrapped decision).
+        if len(parts) > 1:
+            number, ref, _ = report.decisions[-1]
+            report.decisions[-1] = (number, ref, " ".join(parts))
+        parts.clear()
+
     for line in rest:
         m = _DECISION.match(line.text.lstrip("-*•· \t"))
         if m is not None:
@@ -384,7 +401,9 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
                           f"{refs[0]} : poursuite du plan, réévaluation dans 3 mois")
                 last = None
                 continue
+            close()
             report.decisions.append((line.number, refs[0], text))
+            parts.append(text)
             last = line.number
             continue
         # A decision goes on over the next line only if it starts in lower case
@@ -392,8 +411,7 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
         # meeting, never to the patient's plan.
         if (last is not None and line.number == last + 1 and line.key is None
                 and line.value[:1].islower()):
-            number, ref, text = report.decisions[-1]
-            report.decisions[-1] = (number, ref, f"{text} {line.text}")
+            parts.append(line.text)
             last = line.number
             continue
         last = None
@@ -402,6 +420,7 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
         out.warn(line, "ligne sans référence de plan : gardée dans le compte-rendu de la "
                        "réunion, pas dans un plan")
         report.notes.append(line.text)
+    close()
     if not report.decisions and not out.errors:
         out.error(None, "decision", "aucune décision n'est donnée",
                   "une ligne par patient : la référence du plan, deux-points, la décision",

@@ -16,6 +16,8 @@ def fold(text: str) -> str:
     ``fold("Échéance") == fold("echeance")``. Used to compare keys, commands,
     professions and month names, never to store what the user wrote.
     """
+    if text.isascii():  # no accent to strip: skip the per-character pass
+        return _SPACES.sub(" ", text.translate(_APOSTROPHES).lower()).strip()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     stripped = stripped.translate(_APOSTROPHES).translate(_DASHES)

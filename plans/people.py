@@ -8,8 +8,9 @@ an action given to the wrong nurse is a patient-safety problem.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from plans.errors import FieldError
@@ -143,11 +144,42 @@ _TITLES = {
     "docteur",
 }
 _DOCTOR_TITLES = {"dr", "dr.", "docteur", "pr", "pr.", "professeur"}
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# An address is a local part, « @ » and a dotted domain; ``_addresses`` finds
+# what [\w.+'-]+@[\w-]+(?:\.[\w-]+)+ would, but that single pattern, searched,
+# retried its local part from every position of a long word: quadratic on
+# « aaaa… » or « a@a@a@… ».
+_LOCAL = re.compile(r"[\w.+'-]+")
+_DOMAIN = re.compile(r"[\w-]++(?:\.[\w-]++)++")
 _GENDER_SUFFIX = re.compile(r"\((?:e|ne|ere|se|euse|rice)\)(?=\s|$)")
 
 WHO_EXPECTED = "une personne de l'équipe : nom, adresse ou profession"
 ONE_EXPECTED = "un nom ou une adresse qui désigne une seule personne"
+# Errors listed one by one for a list of people; the others are counted. Each
+# error quotes its line in the answer: a line of 500,000 unknown names made
+# an answer of 500,000 copies of the line.
+MAX_LISTED_ERRORS = 10
+
+
+def _addresses(text: str) -> Iterator[tuple[int, int]]:
+    """The spans of the e-mail addresses in ``text``, left to right, in one pass.
+
+    The local part cannot contain « @ », so a run of local-part characters is
+    either followed by « @ » and a domain from its first character or from
+    none of them: each run is tried once, then the scan goes on after it."""
+    pos = 0
+    while (local := _LOCAL.search(text, pos)) is not None:
+        at = local.end()
+        domain = _DOMAIN.match(text, at + 1) if text.startswith("@", at) else None
+        if domain is not None:
+            yield local.start(), domain.end()
+            pos = domain.end()
+        else:
+            pos = at
+
+
+def _first_address(text: str) -> str | None:
+    span = next(_addresses(text), None)
+    return text[span[0]:span[1]] if span is not None else None
 
 
 def profession_of(word: str) -> str | None:
@@ -173,8 +205,21 @@ def profession_name(profession: str) -> str:
     return _READABLE.get(canonical, canonical)
 
 
+# What the roster says of a person, folded once per process rather than for
+# every person of the roster and every name of a list (« Équipe : a, b, c… »).
+# Only the roster's own strings are cached, never what a mail says.
+@functools.lru_cache(maxsize=4096)
+def _roster_profession(profession: str) -> str:
+    return profession_of(profession) or fold(profession)
+
+
+@functools.lru_cache(maxsize=4096)
+def _roster_name_parts(name: str) -> tuple[str, ...]:
+    return tuple(_name_tokens(name))
+
+
 def _same_profession(person: Person, profession: str) -> bool:
-    return (profession_of(person.profession) or fold(person.profession)) == profession
+    return _roster_profession(person.profession) == profession
 
 
 def _name_tokens(text: str) -> list[str]:
@@ -183,7 +228,7 @@ def _name_tokens(text: str) -> list[str]:
 
 def _name_matches(person: Person, tokens: list[str]) -> bool:
     """Every typed token is one of the person's name parts (or its initial)."""
-    parts = _name_tokens(person.name)
+    parts = _roster_name_parts(person.name)
     for token in tokens:
         if token.endswith(".") or len(token) == 1:
             initial = token.rstrip(".")
@@ -258,15 +303,15 @@ def resolve_person(text: str, *, team: Sequence[Person], roster: Sequence[Person
             expected=WHO_EXPECTED,
             example=_example(team, roster),
         )
-    address = _EMAIL.search(text)
+    address = _first_address(text)
     if address is not None:
-        wanted = address.group(0).lower()
+        wanted = address.lower()
         for pool in (team, roster):
             for person in pool:
                 if person.email.lower() == wanted:
                     return person
         raise FieldError(
-            problem=f"l'adresse {_shown(address.group(0))} n'est pas dans l'équipe"
+            problem=f"l'adresse {_shown(address)} n'est pas dans l'équipe"
             " ni dans l'annuaire",
             expected=WHO_EXPECTED,
             example=_example(team, roster),
@@ -323,7 +368,11 @@ def _unique(people: list[Person]) -> list[Person]:
     return result
 
 
-_SEPARATORS = re.compile(r"\s*(?:[,;\n/+]|\bet\b)\s*", re.IGNORECASE)
+# Spaces before a separator are taken from where they start only: retried
+# from every position of a long run of spaces without a separator
+# (« IDE      …      kiné »), they made the split quadratic. The matches
+# are the same as \s*(?:[,;\n/+]|\bet\b)\s*'s.
+_SEPARATORS = re.compile(r"(?:(?<!\s)\s+)?(?:[,;\n/+]|\bet\b)\s*", re.IGNORECASE)
 _EVERYONE = {
     "tous",
     "toutes",
@@ -340,27 +389,42 @@ def parse_people(
     text: str, *, team: Sequence[Person], roster: Sequence[Person]
 ) -> tuple[list[Person], list[FieldError]]:
     """A list separated by commas, « ; » or « et »: the people found, in order and
-    without repeats, and one error per item that designates nobody or several.
+    without repeats, and one error per item that designates nobody or several
+    (the first ``MAX_LISTED_ERRORS``, then one error that counts the others).
     « tous » / « toute l'équipe » means everyone on the team (the roster when
     there is no team yet)."""
     if fold(text).strip(" .") in _EVERYONE:
         return _unique(list(team or roster)), []
     people: list[Person] = []
     errors: list[FieldError] = []
+    unlisted = 0
     # Addresses may contain separators ('+'): protect them from the split.
     text = text.replace("\x00", "")
-    addresses = _EMAIL.findall(text)
-    masked = _EMAIL.sub("\x00", text)
-    items = _SEPARATORS.split(masked)
-    for item in items:
-        while "\x00" in item:
-            item = item.replace("\x00", addresses.pop(0), 1)
+    spans = list(_addresses(text))
+    addresses = iter([text[start:end] for start, end in spans])
+    bounds = [0, *(i for span in spans for i in span), len(text)]
+    masked = "\x00".join(text[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2))
+    for item in _SEPARATORS.split(masked):
+        if "\x00" in item:  # each address back in its place, in one pass
+            first, *rest = item.split("\x00")
+            item = first + "".join(next(addresses) + piece for piece in rest)
         if not item.strip(" .-*•"):
             continue
         try:
             people.append(resolve_person(item.strip(" .-*•"), team=team, roster=roster))
         except FieldError as error:
-            errors.append(error)
+            if len(errors) < MAX_LISTED_ERRORS:
+                errors.append(error)
+            else:
+                unlisted += 1
+    if unlisted:
+        problem = (f"et {unlisted} autres noms de la liste ne désignent" if unlisted > 1
+                   else "et un autre nom de la liste ne désigne")
+        errors.append(FieldError(
+            problem=f"{problem} pas une seule personne de l'équipe ou de l'annuaire",
+            expected=WHO_EXPECTED,
+            example=_example(team, roster),
+        ))
     if not people and not errors:
         errors.append(
             FieldError(

@@ -9,7 +9,8 @@ without a separator, line by line: greetings and sign-offs, phone numbers,
 e-mail addresses and links, postal addresses, « Dr X » / « Mme X », and lines
 made only of the names of people we know (the sender, the team, the roster)
 and of profession or practice words (« Claire DURAND », « Infirmière
-libérale »).
+libérale »), and lines joining such pieces with a contact detail (« Médecin
+généraliste - 02 41 52 00 00 », « Infirmière libérale, 06 98 76 54 32 »).
 
 Anything else is NOT a signature: the grammar keeps it as a note and warns.
 Dropping a real sentence (« Allergie pénicilline ») loses care information,
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from plans.normalize import fold
 from plans.people import Person, profession_of
 
-__all__ = ["is_greeting", "is_separator", "is_signature"]
+__all__ = ["SignOff", "is_greeting", "is_separator", "is_signature"]
 
 _GREETINGS = ("bonjour", "bonsoir", "salut", "cordialement", "bien cordialement",
               "bien a vous", "bien a toi", "merci", "merci beaucoup", "a bientot", "amities",
@@ -44,8 +45,21 @@ _PRACTICES = ("esp ", "msp ", "cpts ", "cabinet ", "maison de sante", "centre de
               "pole de sante")
 _PHONE = re.compile(r"^(?:(?:tel|telephone|portable|port|mobile|fixe|fax|standard)\.?\s*:?\s*)?"
                     r"(?:\+\s?33|0)[\d\s.\-()/]{8,}$")
-_LINK = re.compile(r"^(?:(?:mail|e-mail|email|courriel|mssante)\s*:?\s*)?"
-                   r"(?:\S+@\S+\.\w+|(?:https?://|www\.)\S+)$")
+# A link line is an optional key then one word: an address or a web link.
+# ``_is_link`` says what ^(?:KEY\s*:?\s*)?(?:\S+@\S+\.\w+|(?:https?://|www\.)\S+)$
+# said, but that pattern tried every « @ » against every later « . »:
+# quadratic on « a@a@a@… ».
+_LINK_KEY = re.compile(r"(?:mail|e-mail|email|courriel|mssante)\s*+")
+_SPACES = re.compile(r"\s*+")
+_ONE_WORD = re.compile(r"\S+\n?")
+_WORD_CHARS = re.compile(r"\w+")
+_WEB = ("http://", "https://", "www.")
+# A composite sign-off line: pieces between commas, semicolons or a dash (or
+# bar, slash, bullet) standing alone between spaces, one of them a contact.
+_PIECE_COMMAS = re.compile(r"[,;]")
+_PIECE_MARKS = {"-", "–", "—", "|", "/", "·", "•"}
+_CONTACT_HINT = re.compile(r"[\d@]|www\.|https?://", re.IGNORECASE)
+_MAX_PIECES = 6
 _STREET = re.compile(r"^\d{1,4}\s*(?:bis|ter)?,?\s+(?:rue|avenue|av|bd|boulevard|chemin|place|"
                      r"allee|route|impasse|quai|cours|square|lotissement|residence|chem)\b")
 _POSTCODE = re.compile(r"^(?:\d{1,4}.*\s)?\d{5}\s+[a-z' -]+(?:cedex(?:\s+\d+)?)?$")
@@ -59,6 +73,30 @@ def is_separator(line: str) -> bool:
     """The signature separator, « -- » alone on its line: what follows is the
     sender's signature block."""
     return _SEPARATOR.match(line) is not None
+
+
+def _is_link_word(word: str) -> bool:
+    """``word`` (no spaces; a final newline allowed, as ``$`` allows) is
+    ``\\S+@\\S+\\.\\w+`` or a web link."""
+    if not _ONE_WORD.fullmatch(word):
+        return False
+    word = word.removesuffix("\n")
+    if any(word.startswith(web) and len(word) > len(web) for web in _WEB):
+        return True
+    dot = word.rfind(".")  # the top-level domain follows the last dot
+    return dot > 0 and _WORD_CHARS.fullmatch(word, dot + 1) is not None \
+        and "@" in word[1:dot - 1]
+
+
+def _is_link(folded: str) -> bool:
+    """An address or a web link, alone or after « mail : », « MSSanté »..."""
+    starts = [0]
+    key = _LINK_KEY.match(folded)
+    if key is not None:
+        starts.append(key.end())
+        if folded.startswith(":", key.end()):
+            starts.append(_SPACES.match(folded, key.end() + 1).end())
+    return any(_is_link_word(folded[start:]) for start in starts)
 
 
 def _words(folded: str) -> list[str]:
@@ -80,22 +118,78 @@ def is_greeting(text: str) -> bool:
     return False
 
 
+class SignOff:
+    """``is_signature`` for the lines of one mail: the names of the people who
+    may sign are folded once, when a line first needs them, not once a line
+    (a body of short lines cost a fold of the whole roster per line)."""
+
+    def __init__(self, people: Iterable[Person] = ()) -> None:
+        self._people = list(people)
+        self._names: set[str] | None = None
+
+    def _is_name(self, word: str) -> bool:
+        if self._names is None:
+            self._names = {part for person in self._people for part in _words(fold(person.name))}
+        return word in self._names
+
+    def __call__(self, text: str) -> bool:
+        """Whether a line without a key is a greeting or part of a sign-off."""
+        if self._piece(text):
+            return True
+        if _CONTACT_HINT.search(text) is None:
+            return False
+        # « Médecin généraliste - 02 41 52 00 00 »: each piece alone is dropped,
+        # so is the line joining them. A contact is required: a list of known
+        # names (« IDE MARIE, kiné BENALI, Dr DURAND ») may be the team,
+        # written without its key.
+        pieces = _pieces(text)
+        return 1 < len(pieces) <= _MAX_PIECES and all(self._piece(p) for p in pieces) \
+            and any(_is_contact(fold(p).strip(" ,;")) for p in pieces)
+
+    def _piece(self, text: str) -> bool:
+        if is_greeting(text):
+            return True
+        folded = fold(text).strip(" ,;")
+        if _is_contact(folded):
+            return True
+        words = _words(folded)
+        if not words or len(words) > 6:
+            return False
+        if folded.startswith(_PRACTICES):
+            return True  # "ESP du Val de Lorge", "Cabinet infirmier des Tilleuls"
+        if words[0] in _TITLES and 1 < len(words) <= 4 and all(
+                w[:1].isupper() for w in text.split()[1:]):
+            return True  # "Dr Claire Durand", "Mme LEROY"; not "Mme MARTIN fatiguée"
+        return all(w in _PRACTICE or w in _TITLES or profession_of(w) is not None
+                   or self._is_name(w) for w in words)
+
+
+def _is_contact(folded: str) -> bool:
+    """A phone number, an address or link, a street or a postcode and town."""
+    return bool(_PHONE.match(folded) or _is_link(folded) or _STREET.match(folded)
+                or _POSTCODE.match(folded))
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut at commas, semicolons and lone dashes, as written; cut
+    short past ``_MAX_PIECES`` pieces (no sign-off line has so many)."""
+    pieces: list[str] = []
+    for chunk in _PIECE_COMMAS.split(text):
+        words: list[str] = []
+        for word in chunk.split():
+            if word in _PIECE_MARKS:
+                pieces.append(" ".join(words))
+                words = []
+            else:
+                words.append(word)
+        pieces.append(" ".join(words))
+        pieces = [piece for piece in pieces if piece]
+        if len(pieces) > _MAX_PIECES:
+            break
+    return pieces
+
+
 def is_signature(text: str, people: Iterable[Person] = ()) -> bool:
-    """Whether a line without a key is a greeting or part of a sign-off."""
-    if is_greeting(text):
-        return True
-    folded = fold(text).strip(" ,;")
-    if _PHONE.match(folded) or _LINK.match(folded) or _STREET.match(folded) \
-            or _POSTCODE.match(folded):
-        return True
-    words = _words(folded)
-    if not words or len(words) > 6:
-        return False
-    if folded.startswith(_PRACTICES):
-        return True  # "ESP du Val de Lorge", "Cabinet infirmier des Tilleuls"
-    if words[0] in _TITLES and 1 < len(words) <= 4 and all(
-            w[:1].isupper() for w in text.split()[1:]):
-        return True  # "Dr Claire Durand", "Mme LEROY"; not "Mme MARTIN fatiguée"
-    names = {part for person in people for part in _words(fold(person.name))}
-    return all(w in names or w in _PRACTICE or w in _TITLES or profession_of(w) is not None
-               for w in words)
+    """Whether a line without a key is a greeting or part of a sign-off
+    (``SignOff`` for many lines of the same mail)."""
+    return SignOff(people)(text)

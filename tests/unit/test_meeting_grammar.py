@@ -192,3 +192,13 @@ def test_report_errors() -> None:
     assert nothing.errors[0].example.startswith("PPS-2026-0001 : ")
     dated = parse_report("du 03/12/2026", lines("PPS-2026-0001 : ok"), today=TODAY)
     assert dated.value is not None and dated.value.day == date(2026, 12, 3)
+
+
+def test_short_free_lines_are_kept_as_notes_not_dropped() -> None:
+    parsed = new("Bonjour à tous,\nDate : 03/12/2026 à 12h30\nAllergie pénicilline\n"
+                 "Patiente absente\nMerci\nCordialement,\nAna COSTA\nCoordinatrice ESP\n"
+                 "Médecin généraliste - 02 41 52 00 00\n")
+    assert parsed.value is not None, parsed.errors
+    assert parsed.value.notes == ["Allergie pénicilline", "Patiente absente"]
+    assert [w.line for w in parsed.warnings] == [3, 4]
+    assert all("gardée en note" in w.message for w in parsed.warnings)

@@ -219,3 +219,15 @@ def test_fait_comment(body: str, comment: str) -> None:
 def test_fait_comment_on_the_subject_line() -> None:
     found = detect_command("FAIT 3 PPS-2026-0001 : séance faite", "Marche avec déambulateur.")
     assert action_comment(found) == "séance faite\nMarche avec déambulateur."
+
+
+@pytest.mark.parametrize(
+    ("body", "comment"),
+    [("FAIT 3\nPlaie propre.\nCordialement,\nJulien MARIE\nInfirmier libéral - 06 12 34 56 78",
+      "Plaie propre."),
+     ("FAIT 3\nPlaie propre.\nInfirmier libéral, 06 12 34 56 78", "Plaie propre."),
+     ("FAIT 3\nRAS\nGlycémie à jeun 1,32 g/l", "RAS\nGlycémie à jeun 1,32 g/l")],
+)
+def test_fait_comment_leaves_out_a_composite_sign_off_line(body: str, comment: str) -> None:
+    found = detect_command("RE: [PPS-2026-0001] Rappel", body)
+    assert action_comment(found, [JULIEN]) == comment

@@ -305,3 +305,21 @@ def test_the_command_repeated_on_the_first_line_is_not_a_note() -> None:
         parsed = parse_update(lines(f"{first}\nNote : x\n"), today=date(2026, 11, 24),
                               sender=MARIE, team=TEAM_01, roster=ROSTER)
         assert parsed.ok and parsed.value.notes == ["x"] and parsed.warnings == [], first
+
+
+@pytest.mark.parametrize("contact", ["Médecin généraliste - 02 41 52 00 00",
+                                     "Infirmière libérale, 06 98 76 54 32"])
+def test_a_sign_off_line_joining_a_profession_and_a_phone_is_not_a_note(contact: str) -> None:
+    parsed = new(MINIMAL + f"Note : RAS\nCordialement,\nDr Hélène Marchand\n{contact}\n")
+    assert parsed.ok
+    assert parsed.value.notes == ["RAS"] and parsed.warnings == []
+
+
+def test_clinical_lines_with_numbers_are_still_kept_as_notes() -> None:
+    kept = ["Glycémie à jeun 1,32 g/l", "Tension 14/8", "INR 2,5 - contrôle le 15/12",
+            "Pansement, 06 98 76 54 32"]
+    parsed = new(MINIMAL + "\n".join(kept) + "\nCordialement,\nDr Hélène Marchand\n"
+                 "Médecin généraliste - 02 41 52 00 00\n")
+    assert parsed.ok
+    assert parsed.value.notes == kept
+    assert [w.line for w in parsed.warnings] == [5, 6, 7, 8]

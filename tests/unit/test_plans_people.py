@@ -259,3 +259,21 @@ def test_people_parsers_raise_only_field_errors(text: str) -> None:
     people, errors = parse_people(text, team=[DURAND], roster=ROSTER)
     assert all(isinstance(e, FieldError) for e in errors)
     assert all(p in ROSTER for p in people)
+
+
+def test_a_long_list_of_unknown_names_lists_ten_errors_and_counts_the_others() -> None:
+    from plans.people import MAX_LISTED_ERRORS
+
+    names = ", ".join(f"Inconnu{i}" for i in range(MAX_LISTED_ERRORS + 37))
+    found, errors = parse_people(f"IDE, {names}", team=[], roster=ROSTER)
+    assert found == [MARIE]
+    assert len(errors) == MAX_LISTED_ERRORS + 1
+    assert "Inconnu9" in errors[MAX_LISTED_ERRORS - 1].problem
+    assert errors[-1].problem == ("et 37 autres noms de la liste ne désignent pas une seule "
+                                  "personne de l'équipe ou de l'annuaire")
+    _, errors = parse_people(", ".join(f"X{i}" for i in range(MAX_LISTED_ERRORS + 1)),
+                             team=[], roster=ROSTER)
+    assert errors[-1].problem.startswith("et un autre nom de la liste ne désigne pas")
+    _, errors = parse_people(", ".join(f"X{i}" for i in range(MAX_LISTED_ERRORS)),
+                             team=[], roster=ROSTER)
+    assert len(errors) == MAX_LISTED_ERRORS and "X9" in errors[-1].problem
