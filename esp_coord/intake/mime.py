@@ -31,6 +31,8 @@ MAX_PARTS = 500
 # A structured care mail is a few kilobytes; more text is not worth parsing
 # (HTML parsing of megabytes is slow) and is cut.
 MAX_TEXT_BYTES = 2**20
+# A care mail is a few dozen lines; a long forwarded thread a few thousand.
+MAX_TEXT_LINES = 10_000
 
 
 def field_params(part: Message, header: str) -> tuple[str, dict[str, str]] | None:
@@ -175,15 +177,28 @@ def _part_text(part: Message, info: _Info, defects: list[str]) -> str:
     text, defect = decode_bytes(data, info.params.get("charset"))
     if defect:
         defects.append(defect)
-    text = normalise_text(text)
+    # Lines first: the unflowing and the HTML reader work line by line.
+    text = _first_lines(normalise_text(text), defects)
     if info.content_type == "text/html":
         text, truncated = html_to_text(text)
         if truncated:
             defects.append("text-truncated")
-        return normalise_text(text)
+        return _first_lines(normalise_text(text), defects)
     if info.params.get("format", "").lower() == "flowed":
         text = _unflow(text, info.params.get("delsp", "").lower() == "yes")
     return text
+
+
+def _first_lines(text: str, defects: list[str]) -> str:
+    """At most ``MAX_TEXT_LINES`` lines: each line is a Python object for the
+    quote stripping and the grammar, 50 bytes or more for a line of one letter."""
+    end = -1
+    for _ in range(MAX_TEXT_LINES):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    defects.append("text-truncated")
+    return text[:end]
 
 
 def _encoded_size(part: Message, depth: int = 0) -> int:
