@@ -149,7 +149,8 @@ def content_key(raw: bytes) -> str:
     with another Received line keeps it."""
     digest = hashlib.sha256()
     end = block_end(raw)
-    block, body = (raw[: end[0]], raw[end[1]:]) if end else (raw[:MAX_HEADER_BLOCK], b"")
+    # No end within the limit: all of it, or a relay's added line would move the cut.
+    block, body = (raw[: end[0]], raw[end[1]:]) if end else (raw, b"")
     skipping = False
     for line in _lines(block):
         if line[:1] in (b" ", b"\t"):

@@ -157,3 +157,10 @@ def test_a_mail_delivered_again_with_more_trace_fields_keeps_its_content_key() -
     other = raw.replace(b"FAIT 1\r\n", b"FAIT 2\r\n")
     assert content_key(other) != content_key(raw)
     assert content_key(raw.replace(b"Subject: FAIT 1", b"Subject: FAIT 2")) != content_key(raw)
+
+
+def test_a_header_block_without_end_keeps_its_content_key_under_trace_fields() -> None:
+    # Over MAX_HEADER_BLOCK with no blank line: a cut at a fixed offset would
+    # move with every line a relay adds.
+    raw = b"From: a@b.test\r\n" + b"X: " + b"a" * 100 + b"\r\n" + b"<p>\r\n" * 60_000
+    assert content_key(raw) == content_key(b"Received: from relay\r\n\tby mx\r\n" + raw)
