@@ -106,3 +106,27 @@ async def test_a_responder_with_text_of_its_own_is_paused_by_the_thread_budget(
     reasons = [r.reason for r in recent]
     assert reasons.count("loop-paused") == 1  # the coordinators are told once
     assert reasons.count("loop-held") == 1  # its reply to the notice
+
+
+async def test_an_auto_reply_subject_silences_only_a_mail_without_command(
+        team: Team, example_messages: dict[str, bytes]) -> None:
+    service = await team.start()
+    await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
+    silenced = []
+    for subject in ("Absence du 20/12 au 04/01", "Je suis absente", "Congés annuels",
+                    "Absent jusqu'au 4 janvier", "Message automatique",
+                    "Accusé de réception : [PPS-2026-0001] Statut", "Lu : [PPS-2026-0001] Statut"):
+        sent = await team.submit(mail(subject, "Je suis absente, je lirai vos messages à mon "
+                                      "retour.", sender=JULIEN, name="Julien MARIE"))
+        assert await team.wait_outcome(sent) == "ignored", subject
+        silenced.append(sent)
+    # A member's real mail is never silenced by its subject.
+    real = await team.submit(mail("Absence : Mme MARTIN absente au passage de ce matin",
+                                  "STATUT PPS-2026-0001", sender=JULIEN, name="Julien MARIE"))
+    assert "MARTIN Jeanne" in (await team.wait_answer(real)).text
+    await wait_until(team.settled, 60, "the service settled")
+    assert all(a.in_reply_to[-1:] == (real.message_id,) for a in team.answers_to(JULIEN))
+    # Each one left unanswered is for the coordinators' notice.
+    recent = await service.store.run(
+        lambda tx: tx.recent_of_sender(JULIEN, real.date.replace(year=2000)))
+    assert [r.reason for r in recent].count("auto-subject") == len(silenced)
