@@ -37,7 +37,7 @@ _MIME_FIELDS = ("content-type", "content-transfer-encoding", "content-dispositio
 
 class HeadersOnly(bytes):
     """The header block of a mail too large to be fetched whole, carrying the
-    whole mail's size: ``parse_mail`` answers it as too large. A ``bytes``, so
+    whole mail's size: ``parse_head`` reads it as too large. A ``bytes``, so
     that it goes wherever raw mail goes (the processor hands it on untouched)."""
 
     size: int
@@ -55,8 +55,8 @@ def _megabytes(size: int) -> str:
 
 
 def _too_complex(raw: bytes) -> bool:
-    # Each part costs the stdlib parser about half a millisecond with
-    # policy.default: bound the number of delimiter lines too.
+    # Each part costs the stdlib parser a Message object and a walk: bound
+    # the number of delimiter lines too.
     if raw.count(b"\n--") > _MAX_DELIMITERS:
         return True
     for count, _ in enumerate(_CONTAINER.finditer(raw)):
