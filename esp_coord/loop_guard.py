@@ -14,8 +14,13 @@ text of its own (``thread_key``), and
   quoted, or nothing at all) is answered once ("echo-answered"), not twice in
   a row ("echo");
 - more than ``REPEAT_BUDGET`` answers to the same repeat, or
-  ``SENDER_BUDGET`` to one sender, within ``WINDOW`` pause the answers
-  ("loop-paused" for the first mail of the pause, "loop-held" after).
+  ``SENDER_BUDGET`` answers to one sender's replies, within ``WINDOW`` pause
+  the answers ("loop-paused" for the first mail of the pause, "loop-held"
+  after).
+
+Only replies and forwards (``is_reply``: threaded, or a reply or forward
+prefix in the subject) are counted and paused: a loop is made of answers to
+our answers, while a backlog of fresh mails, however many, is not one.
 
 A person replying five times in a thread with five different FAIT lines
 repeats nothing and is answered each time. The first mail of a pause gets a
@@ -36,17 +41,19 @@ from datetime import datetime, timedelta
 from esp_coord.intake import IncomingMail
 from esp_coord.store.records import RecentMail
 
-__all__ = ["REPEAT_BUDGET", "SENDER_BUDGET", "WINDOW", "hold_reason", "is_echo",
-           "thread_key"]
+__all__ = ["REPEAT_BUDGET", "SENDER_BUDGET", "WINDOW", "answered_reason", "hold_reason",
+           "is_echo", "is_reply", "thread_key"]
 
 WINDOW = timedelta(minutes=10)
-# A person sending the same mail five times in ten minutes is retrying; a
-# loop does it in seconds. The sender budget catches robots whose text varies
-# (a date in it): thirty answers in ten minutes is more than a busy
-# coordinator sends, one every twenty seconds.
+# A person sending the same reply five times in ten minutes is retrying; a
+# loop does it in seconds. The sender budget is the last resort against
+# robots whose text varies (a time in it): a hundred answers to one person's
+# replies in ten minutes, one every six seconds, is more than a backlog of a
+# day holds.
 REPEAT_BUDGET = 5
-SENDER_BUDGET = 30
+SENDER_BUDGET = 100
 _HELD = frozenset({"loop-paused", "loop-held"})
+_REPLY_REASONS = frozenset({"reply", "echo-answered"})
 
 # Reply and forward prefixes of the usual clients, in French and English,
 # repeated or bracketed: "RE: TR: Fwd:", "Réf. :", "AW:", "[EXT] RE :".
@@ -73,10 +80,21 @@ def thread_key(mail: IncomingMail) -> str:
     return digest.hexdigest()[:32]
 
 
+def is_reply(mail: IncomingMail) -> bool:
+    """Threaded under another mail, or a reply or forward by its subject."""
+    return bool(mail.in_reply_to or mail.references or _PREFIX.match(mail.subject))
+
+
 def is_echo(mail: IncomingMail) -> bool:
     """A reply or forward with nothing of the sender's own in it."""
-    replying = bool(mail.in_reply_to) or bool(_PREFIX.match(mail.subject))
-    return replying and not mail.body.strip()
+    return is_reply(mail) and not mail.body.strip()
+
+
+def answered_reason(mail: IncomingMail) -> str | None:
+    """What to record with the answer to a member's mail, for the guard to count."""
+    if is_echo(mail):
+        return "echo-answered"
+    return "reply" if is_reply(mail) else None
 
 
 def hold_reason(mail: IncomingMail, thread: str, recent: Sequence[RecentMail],
@@ -84,11 +102,14 @@ def hold_reason(mail: IncomingMail, thread: str, recent: Sequence[RecentMail],
     """Why the mail must not be answered ("echo", "loop-paused",
     "loop-held"), or None. ``recent``: the sender's mails recorded within
     ``WINDOW`` before ``now``, any order."""
+    if not is_reply(mail):
+        return None
     since = now - WINDOW
     window = [r for r in recent if r.at >= since]
     in_thread = sorted((r for r in window if r.thread == thread), key=lambda r: r.at)
     answered = [r for r in in_thread if r.outcome == "answered"]
-    sender_answered = sum(1 for r in window if r.outcome == "answered")
+    sender_answered = sum(1 for r in window
+                          if r.outcome == "answered" and r.reason in _REPLY_REASONS)
     if len(answered) >= REPEAT_BUDGET or sender_answered >= SENDER_BUDGET:
         held = any(r.reason in _HELD for r in (in_thread if len(answered) >= REPEAT_BUDGET
                                                  else window))

@@ -246,9 +246,9 @@ class Processor:
             # wondering, and a robot's reply to it is held like the rest.
             notice = [paused_answer(mail)] if held == "loop-paused" else []
             return _Decision("ignored", folders.processed, notice, held, thread)
-        echo = "echo-answered" if loop_guard.is_echo(mail) else None
+        counted = loop_guard.answered_reason(mail)
         if mail.too_large:
-            return _Decision("answered", folders.processed, [too_large_answer(mail)], echo,
+            return _Decision("answered", folders.processed, [too_large_answer(mail)], counted,
                              thread)
         request = Request(mail=mail, sender=verdict.member, config=self.config, tx=tx,
                           now=now)
@@ -256,7 +256,7 @@ class Processor:
             answers = await self.handler(request)
         except Unanswered as left:
             return _Decision("ignored", folders.processed, reason=left.reason, thread=thread)
-        return _Decision("answered", folders.processed, answers, echo, thread)
+        return _Decision("answered", folders.processed, answers, counted, thread)
 
 
 def failure_answer(mail: IncomingMail) -> Answer:

@@ -82,7 +82,7 @@ def test_a_person_writing_different_lines_in_one_thread_is_answered_each_time() 
 
 
 def test_the_sender_budget_catches_a_robot_whose_text_varies() -> None:
-    rows = [RecentMail(NOW, "answered", None, f"t{i}") for i in range(SENDER_BUDGET)]
+    rows = [RecentMail(NOW, "answered", "reply", f"t{i}") for i in range(SENDER_BUDGET)]
     mail = _mail("RE: x", "Absent, message n° 31")
     assert hold_reason(mail, thread_key(mail), rows[1:], NOW) is None
     assert hold_reason(mail, thread_key(mail), rows, NOW) == "loop-paused"
@@ -96,3 +96,14 @@ def test_subject_prefixes_are_read_linearly() -> None:
     mail = _mail("x", "y")
     assert_linear(lambda body: thread_key(replace(mail, body=body)), lambda n: "a \t\n" * n,
                   1000)
+
+
+def test_fresh_mails_are_never_budgeted_however_many() -> None:
+    # A backlog after a stop: the same question many times, many mails.
+    fresh = _mail("STATUT PPS-2026-9999", "Où en est ce plan ?", reply=False)
+    key = thread_key(fresh)
+    rows = [RecentMail(NOW, "answered", None, key)] * (SENDER_BUDGET + REPEAT_BUDGET)
+    assert hold_reason(fresh, key, rows, NOW) is None
+    # ... and answers to fresh mails do not count in a sender's reply budget.
+    reply = _mail("RE: [PPS-2026-0001] Statut", "Merci, et le plan de soins ?")
+    assert hold_reason(reply, thread_key(reply), rows, NOW) is None
