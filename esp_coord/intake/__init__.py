@@ -30,6 +30,10 @@ _CONTAINER = re.compile(rb"boundary|message/(?:rfc822|global)", re.I)
 _MAX_CONTAINERS = 2 * MAX_DEPTH
 _MAX_DELIMITERS = 2 * MAX_PARTS
 _HEX_TAG = re.compile(r"[0-9a-fA-F]{64}")
+# 25 MB of base64 in 76-character lines is 330,000 lines.
+MAX_RAW_LINES = 500_000
+_TOO_MANY_PARTS = (f"il contient trop de parties ou d'imbrications MIME (plus de {MAX_PARTS} "
+                   f"parties ou {MAX_DEPTH} niveaux)")
 # The root fields the MIME walk needs; the others never reach the stdlib.
 _MIME_FIELDS = ("content-type", "content-transfer-encoding", "content-disposition",
                 "mime-version")
@@ -54,15 +58,21 @@ def _megabytes(size: int) -> str:
     return f"{text.replace('.', ',')} Mo"
 
 
-def _too_complex(raw: bytes) -> bool:
+def _too_complex(raw: bytes) -> str | None:
+    """Why the stdlib parser must not see ``raw`` (French), or None. It keeps
+    every line as an object (50 bytes or more, whatever the line holds) and
+    recurses once per nesting level: count lines, containers and delimiters
+    first, in C."""
+    if raw.count(b"\n") > MAX_RAW_LINES:
+        return f"il compte plus de {MAX_RAW_LINES:,} lignes".replace(",", "\u202f")
     # Each part costs the stdlib parser a Message object and a walk: bound
     # the number of delimiter lines too.
     if raw.count(b"\n--") > _MAX_DELIMITERS:
-        return True
+        return _TOO_MANY_PARTS
     for count, _ in enumerate(_CONTAINER.finditer(raw)):
         if count >= _MAX_CONTAINERS:
-            return True
-    return False
+            return _TOO_MANY_PARTS
+    return None
 
 
 def _message_too_large(raw: bytes, limit: int) -> str | None:
@@ -140,9 +150,9 @@ def _root_type(head: Head) -> str:
 def _body(raw: bytes, mail: IncomingMail, max_attachment_bytes: int) -> IncomingMail:
     if mail.too_large:
         return mail
-    if _too_complex(raw):
-        return replace(mail, too_large="il contient trop de parties ou d'imbrications MIME "
-                       f"(plus de {MAX_PARTS} parties ou {MAX_DEPTH} niveaux) pour être lu",
+    complex_ = _too_complex(raw)
+    if complex_:
+        return replace(mail, too_large=f"{complex_}, trop pour être lu",
                        defects=(*mail.defects, "mime-too-complex"))
     head = read_head(raw)
     # Only the root fields the walk needs, then the body: the rest of the
