@@ -31,6 +31,7 @@ from pathlib import Path
 from esp_coord.crypto import Keyring
 from esp_coord.intake import parse_mail
 from esp_coord.store import Store
+from esp_coord.triage import read_and_triage
 from tests.faults.backlog import BOT, Expected, backlog
 from tests.faults.process import ServiceProcess, write_config
 from tests.servers.dovecot import DovecotServer
@@ -193,12 +194,14 @@ async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int
                        reminders: int) -> None:
     config = service.config
     async with AsyncExitStack() as stack:
-        store = Store(config.database_url, Keyring.load(config.key_file))
+        keyring = Keyring.load(config.key_file)
+        store = Store(config.database_url, keyring)
         await store.start(stack)
+        keys = {m.message_id: read_and_triage(m.raw, config, keyring)[0].dedup_key
+                for m in mails}
 
         async def read(tx):  # type: ignore[no-untyped-def]
-            outcomes = {m.message_id: await tx.processed(f"mid:{m.message_id.lower()}")
-                        for m in mails}
+            outcomes = {mid: await tx.processed(key) for mid, key in keys.items()}
             plans = await tx.find_documents("plan")
             histories = [len(await tx.history("plan", p.ref)) for p in plans]
             return outcomes, plans, histories, await tx.outbox_stats()

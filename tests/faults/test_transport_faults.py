@@ -150,7 +150,7 @@ async def test_database_locked_for_a_few_seconds_is_waited_out_not_dropped(
     assert team.service is not None
 
     async def outcomes(tx):  # type: ignore[no-untyped-def]
-        return [await tx.processed(f"mid:{m.message_id.lower()}") for m in mails]
+        return [await tx.processed(team.as_recorded(m.raw).dedup_key) for m in mails]
 
     records = await team.service.store.run(outcomes)
     assert [r.outcome for r in records if r is not None and r.outcome == "failed"] == []
