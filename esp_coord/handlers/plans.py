@@ -229,12 +229,18 @@ async def _duplicate(request: Request, doc: Document) -> list[Answer]:
             _access_notice(request, ref)]
 
 
+def _coordination(request: Request) -> tuple[str, ...]:
+    """The coordinators' addresses; the service's own mailbox when the roster
+    names none, so that the notice is kept (in its sent folder) rather than lost."""
+    return tuple(m.email for m in request.config.members if m.is_coordinator) or (
+        request.config.bot_address,)
+
+
 def _access_notice(request: Request, ref: str) -> Answer:
     """To the coordination: who asked for a plan they are not on. Its
     Message-ID names the plan, so that the coordination's MAJ in reply
     finds it."""
     sender = request.sender
-    coordinators = tuple(m.email for m in request.config.members if m.is_coordinator)
     text = french(
         "Bonjour,\n\n"
         f"{sender.name} ({sender.email}) a envoyé un NOUVEAU PPS pour une patiente ou un "
@@ -246,13 +252,12 @@ def _access_notice(request: Request, ref: str) -> Answer:
         f"répondez à ce message en écrivant MAJ en première ligne, puis « Équipe : "
         f"{sender.name} ».\n")
     return Answer(subject=f"[{ref}] Demande d'accès de {sender.name}", text=text,
-                  to=coordinators or (request.config.bot_address,),
+                  to=_coordination(request),
                   message_id_tag=f"{ref}.access", auto_submitted="auto-generated")
 
 
 def identity_flag(request: Request, ref: str, namesakes: list[str]) -> Answer:
     """Same name and birth date, another INS: never merged, a human decides."""
-    coordinators = tuple(m.email for m in request.config.members if m.is_coordinator)
     text = french(
         "Bonjour,\n\n"
         f"Le plan {ref} vient d'être créé avec le même nom et la même date de naissance "
@@ -260,7 +265,7 @@ def identity_flag(request: Request, ref: str, namesakes: list[str]) -> Answer:
         "fusionnés : vérifiez l'identité de la patiente ou du patient auprès de "
         "l'équipe.\n")
     return Answer(subject=f"[{ref}] Identité à vérifier", text=text,
-                  to=coordinators or (request.config.bot_address,),
+                  to=_coordination(request),
                   auto_submitted="auto-generated")
 
 
