@@ -39,7 +39,7 @@ def incoming(*, message_id: str | None, references: tuple[str, ...] = (), subjec
         dedup_key="mid:x", message_id=message_id, from_address=MEMBER.email,
         from_name=from_name, return_path=MEMBER.email, subject=subject, date=NOW,
         in_reply_to=(), references=references, text="AIDE\n", body="AIDE", automatic=None,
-        witness=None, size=100, attachments=(), too_large=None, defects=())
+        witness=None, size=100, attachments=(), too_large=None, defects=(), body_digest="")
 
 
 def config_named(name: str) -> Config:
