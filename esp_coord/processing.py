@@ -199,6 +199,8 @@ class Processor:
         if verdict.outcome != "accepted":
             return None, None
         thread = loop_guard.thread_key(mail)
+        if not loop_guard.is_reply(mail):
+            return thread, None  # never held: no query for a fresh mail
         recent = await tx.recent_of_sender(mail.from_address, now - loop_guard.WINDOW)
         return thread, loop_guard.hold_reason(mail, thread, recent, now)
 
