@@ -118,6 +118,7 @@ class Sent:
     recipients: tuple[str, ...]
     subject: str
     text: str  # subject, plain and HTML parts together
+    message_id: str = ""
 
     def shows(self, ref: str) -> bool:
         return any(marker in self.text for marker in MARKERS[ref])
@@ -172,7 +173,7 @@ class Desk:
         for item in await self.store.run(take):
             subject, text = _readable(item.raw)
             recipients = tuple(r for r in item.recipients if r != self.config.bot_address)
-            sent.append(Sent(recipients, subject, text))
+            sent.append(Sent(recipients, subject, text, item.message_id))
         return sent
 
     async def plan(self, ref: str) -> Plan:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,6 @@ from tests.integration.test_access_matrix import (
     ANA,
     CLAIRE,
     MARKERS,
-    NOW,
     P1,
     P1_BODY,
     P2,
@@ -32,7 +29,6 @@ from tests.integration.test_access_matrix import (
     PAUL,
     Desk,
     Sent,
-    _readable,
     team_config,
 )
 
@@ -41,39 +37,11 @@ LEA = ("Lea FONTAINE", "lea.fontaine@dieteticien.mssante.test")
 CREATED_NEXT = "PPS-2026-0003"
 
 
-@dataclass
-class Mail(Sent):
-    message_id: str = ""
-
-
-class IdDesk(Desk):
-    """The access matrix's desk, its answers with their Message-ID."""
-
-    async def drain(self) -> list[Sent]:
-        async def take(tx):  # type: ignore[no-untyped-def]
-            items = await tx.outbox_due(NOW + timedelta(days=1))
-            for item in items:
-                await tx.mark_sent(item.id, NOW)
-            return items
-
-        sent: list[Sent] = []
-        for item in await self.store.run(take):
-            subject, text = _readable(item.raw)
-            recipients = tuple(r for r in item.recipients if r != self.config.bot_address)
-            sent.append(Mail(recipients, subject, text, item.message_id))
-        return sent
-
-
-def _id(sent: Sent) -> str:
-    assert isinstance(sent, Mail)
-    return sent.message_id
-
-
 @pytest.fixture
 async def desk(tmp_path: Path, example_messages: dict[str, bytes]) -> AsyncIterator[Desk]:
     """P1 (MARTIN: Claire DURAND, Julien, Sophie, Karim) and P2 (BERNARD:
     Paul GIRARD, Lea FONTAINE)."""
-    desk = IdDesk(team_config(tmp_path), Keyring.generate())
+    desk = Desk(team_config(tmp_path), Keyring.generate())
     async with AsyncExitStack() as stack:
         await desk.store.start(stack)
         await desk.processor.process(example_messages["01-nouveau-pps"])
@@ -116,8 +84,8 @@ async def test_someone_outside_the_care_team_learns_only_that_a_plan_exists(
 
     assert not await _exists(desk, CREATED_NEXT)
     # Only the notice's Message-ID names the plan (a reply to it finds it).
-    assert P1 not in _id(answer)
-    assert _id(notice).startswith(f"<{P1}.access.")
+    assert P1 not in answer.message_id
+    assert notice.message_id.startswith(f"<{P1}.access.")
 
     async with desk.store.transaction(readonly=True) as tx:
         records = [r for r in await tx.audit_records(actor=PAUL[1]) if r.action == "duplicate"]
@@ -128,8 +96,8 @@ async def test_a_reply_to_that_answer_does_not_find_the_plan(desk: Desk) -> None
     _, answers = await desk.send(PAUL, "NOUVEAU PPS", P1_BODY)
     (answer,) = [a for a in answers if a.recipients == (PAUL[1],)]
     _, (status,) = await desk.send(PAUL, f"RE: {answer.subject}", "STATUT",
-                                   extra=f"In-Reply-To: {_id(answer)}\r\n"
-                                         f"References: {_id(answer)}\r\n")
+                                   extra=f"In-Reply-To: {answer.message_id}\r\n"
+                                         f"References: {answer.message_id}\r\n")
     # Asked which plan: the reply named none (PPS-2026-0001 is only the example).
     assert "indiquez le plan concerné" in _plain(status), status.text
     assert not any(marker in status.text for marker in MARKERS[P1])
@@ -156,7 +124,7 @@ async def test_the_coordination_adds_the_sender_by_replying(desk: Desk) -> None:
     (notice,) = [a for a in answers if a.recipients == (ANA[1],)]
     _, (updated,) = await desk.send(ANA, f"RE: {notice.subject}",
                                     f"MAJ\nÉquipe : {LEA[0]}",
-                                    extra=f"In-Reply-To: {_id(notice)}\r\n")
+                                    extra=f"In-Reply-To: {notice.message_id}\r\n")
     assert updated.subject.startswith(f"[{P1}]"), updated.text
     assert LEA[1] in (await desk.plan(P1)).team
     # Now on the team: the reference, and no second notice.
