@@ -122,8 +122,8 @@ async def _settled(mail: MailServers, store: Any) -> bool:
     return await _folder_count(mail, "INBOX") == 0
 
 
-async def _outcomes(tx: Any) -> dict[str, int]:
-    rows = await tx.connection.execute(
+def _outcomes(tx: Any) -> dict[str, int]:
+    rows = tx.connection.execute(
         text("SELECT outcome, count(*) FROM processed_mail GROUP BY outcome"))
     return {str(outcome): int(count) for outcome, count in rows}
 

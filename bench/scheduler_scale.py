@@ -73,7 +73,7 @@ async def fill(folder: Path, plans: int, followups: int, meetings: int) -> dict[
         members = [m.email for m in config.members]
         chunk = 500
         for start in range(0, plans, chunk):
-            async def batch(tx: Any, start: int = start) -> None:
+            def batch(tx: Any, start: int = start) -> None:
                 specs = []
                 for i in range(start, min(plans, start + chunk)):
                     ref = f"PPS-2026-{i + 2:06d}"[:64]
@@ -91,11 +91,11 @@ async def fill(folder: Path, plans: int, followups: int, meetings: int) -> dict[
                             payload={"ref": ref, "number": action["number"],
                                      "occurrence": due.isoformat()}))
                     data["actions"] = actions
-                    await tx.save_document(kind="plan", ref=ref, data=data, status="active",
+                    tx.save_document(kind="plan", ref=ref, data=data, status="active",
                                            expected_version=None,
                                            blind={"ins": f"{i:015d}"},
                                            members=template.members, at=now)
-                await tx.add_reminders(specs, now)
+                tx.add_reminders(specs, now)
 
             await store.run(batch)
         for m in range(meetings):

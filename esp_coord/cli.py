@@ -52,9 +52,9 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Library loggers can print protocol lines, hence mail content, and SQL
-    # parameters (aiosqlite logs each call with its arguments): keep them quiet.
+    # parameters: keep them quiet.
     for noisy in ("aioimaplib", "aiosmtplib", "mail.log", "pymap", "sqlalchemy", "alembic",
-                  "aiosqlite", "asyncpg"):
+                  "psycopg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -83,7 +83,7 @@ async def _check(config: Config) -> int:
         from esp_coord.store.keycheck import database_keys_match
 
         try:
-            if await database_keys_match(config.database_url, keyring):
+            if await asyncio.to_thread(database_keys_match, config.database_url, keyring):
                 print("Database: the key file is the one that wrote it.")
             else:
                 print("Database: none yet (the service creates it and records the key file's "
@@ -220,8 +220,8 @@ def _operator_error(exc: Exception) -> int:
 
 
 def _thread_error(args: threading.ExceptHookArgs) -> None:
-    """A library's worker thread that fails (aiosqlite's, when a connection
-    could not be opened, may outlive the event loop): one line, no traceback."""
+    """A worker thread that fails (a library's, or one of the store's) may
+    outlive the event loop: one line, no traceback."""
     name = args.thread.name if args.thread is not None else "?"
     print(f"esp-coord: background thread {name} stopped "
           f"({args.exc_type.__name__})", file=sys.stderr)

@@ -81,16 +81,14 @@ async def _verify(config: Config, anchor: tuple[int, str] | None) -> ChainReport
     async with AsyncExitStack() as stack:
         store = _store(config)
         await store.start(stack)
-        async with store.transaction(readonly=True) as tx:
-            return await tx.verify_audit(anchor=anchor)
+        return await store.run(lambda tx: tx.verify_audit(anchor=anchor), readonly=True)
 
 
 async def _records(config: Config, ref: str | None, actor: str | None) -> list[AuditRecord]:
     async with AsyncExitStack() as stack:
         store = _store(config)
         await store.start(stack)
-        async with store.transaction(readonly=True) as tx:
-            return await tx.audit_records(ref, actor=actor)
+        return await store.run(lambda tx: tx.audit_records(ref, actor=actor), readonly=True)
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -112,9 +112,9 @@ def run_list(args: argparse.Namespace) -> int:
         return opened
     config, keyring = opened
 
-    async def read(tx: Tx) -> list[Plan]:
-        docs = await tx.find_documents(KIND, status="active" if args.active else None)
-        await tx.audit(actor(), "cli-list", None, None, f"{len(docs)} plans",
+    def read(tx: Tx) -> list[Plan]:
+        docs = tx.find_documents(KIND, status="active" if args.active else None)
+        tx.audit(actor(), "cli-list", None, None, f"{len(docs)} plans",
                        datetime.now(UTC))
         return [Plan.from_dict(d.data) for d in docs]
 
@@ -137,12 +137,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 async def _read_plan(config: Config, keyring: Keyring, ref: str, action: str
                      ) -> Plan | None:
-    async def read(tx: Tx) -> Plan | None:
-        doc = await tx.load_document(KIND, ref)
+    def read(tx: Tx) -> Plan | None:
+        doc = tx.load_document(KIND, ref)
         if doc is None:
             return None
         plan = Plan.from_dict(doc.data)
-        await tx.audit(actor(), action, plan.ref, None, f"version {plan.version}",
+        tx.audit(actor(), action, plan.ref, None, f"version {plan.version}",
                        datetime.now(UTC))
         return plan
 

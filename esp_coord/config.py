@@ -106,7 +106,7 @@ class Config:
     folders: Folders = Folders()
     limits: Limits = Limits()
     reminders: ReminderSettings = ReminderSettings()
-    database_url: str = "sqlite+aiosqlite:///var/esp-coord.db"
+    database_url: str = "sqlite:///var/esp-coord.db"
     key_file: Path = Path("var/esp-coord.key")
 
     @property
@@ -368,7 +368,7 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
         r.problem("reminders.digest_members", "addresses of roster members", strangers)
     st = r.table("storage", required=False)
     db_url = r.get(st, "storage", "database_url", str, "a SQLAlchemy URL",
-                   "sqlite+aiosqlite:///var/esp-coord.db")
+                   "sqlite:///var/esp-coord.db")
     key_file = r.get(st, "storage", "key_file", str, "a file path", "var/esp-coord.key")
     if db_url.startswith("sqlite") and ":///" in db_url and ":memory:" not in db_url:
         db_path = db_url.split(":///", 1)[1]

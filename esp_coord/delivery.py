@@ -133,18 +133,18 @@ class Delivery:
                 raise end
         return len(items) == CHUNK
 
-    async def _record(self, tx: Tx, results: list[_Result]) -> None:
+    def _record(self, tx: Tx, results: list[_Result]) -> None:
         now = self.now()
         for r in results:
             try:
                 if r.status == "sent":
-                    await tx.mark_sent(r.item.id, now)
+                    tx.mark_sent(r.item.id, now)
                 elif r.status == "retry":
                     assert r.retry_at is not None
-                    await tx.mark_retry(r.item.id, now, error=r.error,
+                    tx.mark_retry(r.item.id, now, error=r.error,
                                         next_attempt_at=r.retry_at)
                 else:
-                    await tx.mark_failed(r.item.id, now, error=r.error)
+                    tx.mark_failed(r.item.id, now, error=r.error)
             except OutboxStateError as e:
                 # One row changed under us must not undo the others' records.
                 log.error("outbox %s: result not recorded (%s)", r.item.message_id, e)

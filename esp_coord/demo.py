@@ -62,7 +62,7 @@ def example_config(folder: Path, name: str = "demo") -> Config:
         data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
     config = config_from_dict(data, path=EXAMPLE_CONFIG)
     return dataclasses.replace(config,
-                               database_url=f"sqlite+aiosqlite:///{folder / (name + '.db')}",
+                               database_url=f"sqlite:///{folder / (name + '.db')}",
                                key_file=folder / f"{name}.key")
 
 

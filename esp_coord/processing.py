@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,6 +32,7 @@ from esp_coord.scheduling import quarantine_notice
 from esp_coord.store import Store, StoreBusy, Tx
 from esp_coord.store.engine import is_busy
 from esp_coord.store.mail import SILENCED_REASONS
+from esp_coord.store.transaction import Batch
 from esp_coord.triage import Triage, read_and_triage
 from plans.typography import french
 
@@ -53,7 +54,7 @@ class Request:
     now: datetime
 
 
-Handler = Callable[[Request], Awaitable[list[Answer]]]
+Handler = Callable[[Request], list[Answer]]
 
 
 class Unanswered(Exception):  # noqa: N818  (a decision, not an error)
@@ -90,11 +91,8 @@ class Processor:
         self.store = store
         self.handler = handler
         self.now = now
-        self._in_batch = False
+        self._batch: Batch | None = None
         self._on_commit: Callable[[], None] = lambda: None
-        self._tx_scope: AbstractAsyncContextManager[Tx] | None = None
-        self._tx: Tx | None = None
-        self._tx_opened = 0.0
 
     @asynccontextmanager
     async def batch(self, *, on_commit: Callable[[], None] = lambda: None
@@ -104,75 +102,59 @@ class Processor:
         seconds (``on_commit`` is then called) so that other writers never wait
         long. Raises ``StoreBusy`` when the database stays busy; what was not
         committed is rolled back on any exception."""
-        if self._in_batch:
+        if self._batch is not None:
             raise RuntimeError("batches do not nest")
-        self._in_batch, self._on_commit = True, on_commit
+        batch = self._batch = self.store.batch()
+        self._on_commit = on_commit
         try:
             yield
-        except BaseException as exc:
-            await self._end_tx(exc)
+        except BaseException:
+            await batch.rollback()
             raise
         else:
-            await self._end_tx(None)
+            await batch.commit()
         finally:
-            self._in_batch, self._on_commit = False, lambda: None
-
-    async def _end_tx(self, exc: BaseException | None) -> None:
-        scope, self._tx_scope, self._tx = self._tx_scope, None, None
-        if scope is None:
-            return
-        if exc is None:
-            await scope.__aexit__(None, None, None)  # commit
-        else:
-            await scope.__aexit__(type(exc), exc, exc.__traceback__)  # rollback
-
-    async def _run(self, fn: Callable[[Tx], Awaitable[Outcome]]) -> Outcome:
-        if not self._in_batch:
-            return await self.store.run(fn)
-        if self._tx is None:
-            scope = self.store.transaction()
-            self._tx = await scope.__aenter__()
-            self._tx_scope, self._tx_opened = scope, time.monotonic()
-        async with self._tx.connection.begin_nested():
-            return await fn(self._tx)
-
-    async def _maybe_commit(self) -> None:
-        if self._tx is not None and time.monotonic() - self._tx_opened >= BATCH_HOLD:
-            await self._end_tx(None)
-            self._on_commit()
+            self._batch, self._on_commit = None, lambda: None
 
     async def process(self, raw: bytes) -> Outcome:
-        outcome = await self._process(raw)
-        if self._in_batch:
-            await self._maybe_commit()
+        """Read, decide and record one mail: one trip to the database thread,
+        where the parsing runs too (it never holds up the event loop)."""
+        batch = self._batch
+        if batch is None:
+            return await self.store.run(lambda tx: self._process(tx, raw))
+        outcome = await batch.run(lambda tx: self._process(tx, raw))
+        if batch.opened_at is not None and time.monotonic() - batch.opened_at >= BATCH_HOLD:
+            await batch.commit()
+            self._on_commit()
         return outcome
 
-    async def _process(self, raw: bytes) -> Outcome:
+    def _process(self, tx: Tx, raw: bytes) -> Outcome:
         mail, verdict = read_and_triage(raw, self.config, self.store.keyring)
         if verdict.code == "forged-copy":
             log.warning("mail %s: from our own address without a valid witness tag "
                         "(forged?): quarantined", mail.message_id or mail.dedup_key)
         try:
-            return await self._run(lambda tx: self._decide(tx, mail, verdict))
+            with tx.savepoint():
+                return self._decide(tx, mail, verdict)
         except StoreBusy:
             raise
         except Exception as e:
-            if self._in_batch and is_busy(e):
+            if is_busy(e):
                 raise StoreBusy("the database is busy (locked or in conflict)") from e
             # A bug must not lose the mail nor stop the service. Only the type
             # is logged: an exception message may quote the mail.
             log.error("mail %s: handler failed (%s); kept in quarantine",
                       mail.message_id or mail.dedup_key, type(e).__name__)
-            return await self._run(lambda tx: self._record_failure(tx, mail, verdict))
+            return self._record_failure(tx, mail, verdict)
 
-    async def _record_failure(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
-        done = await tx.processed(mail.dedup_key)
+    def _record_failure(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
+        done = tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
         folder = self.config.folders.quarantine
         answers = 0
-        thread, held = await self._guard(tx, mail, verdict, now)
+        thread, held = self._guard(tx, mail, verdict, now)
         if verdict.outcome == "accepted" and held is None:
             try:
                 out = render_answer(failure_answer(mail), config=self.config, now=now,
@@ -183,17 +165,17 @@ class Processor:
                 log.error("mail %s: failure answer not built (%s)",
                           mail.message_id or mail.dedup_key, type(e).__name__)
             else:
-                await tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
-                                 recipients=out.recipients, raw=out.raw, at=now,
-                                 cause=mail.dedup_key)
+                tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
+                           recipients=out.recipients, raw=out.raw, at=now,
+                           cause=mail.dedup_key)
                 answers = 1
-        await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
-                                  sender=mail.from_address, outcome="failed",
-                                  folder=folder, at=now, thread=thread)
-        await quarantine_notice.schedule(tx, self.config, now)
+        tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
+                            sender=mail.from_address, outcome="failed",
+                            folder=folder, at=now, thread=thread)
+        quarantine_notice.schedule(tx, self.config, now)
         return Outcome("failed", folder, replayed=False, answers=answers)
 
-    async def _guard(self, tx: Tx, mail: IncomingMail, verdict: Triage, now: datetime
+    def _guard(self, tx: Tx, mail: IncomingMail, verdict: Triage, now: datetime
                      ) -> tuple[str | None, str | None]:
         """(the thread of a member's mail, why it must not be answered or None)."""
         if verdict.outcome != "accepted":
@@ -201,28 +183,28 @@ class Processor:
         thread = loop_guard.thread_key(mail)
         if not loop_guard.is_reply(mail):
             return thread, None  # never held: no query for a fresh mail
-        recent = await tx.recent_of_sender(mail.from_address, now - loop_guard.WINDOW)
+        recent = tx.recent_of_sender(mail.from_address, now - loop_guard.WINDOW)
         return thread, loop_guard.hold_reason(mail, thread, recent, now)
 
-    async def _decide(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
-        done = await tx.processed(mail.dedup_key)
+    def _decide(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
+        done = tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
-        decision = await self._classify_and_handle(tx, mail, verdict, now)
+        decision = self._classify_and_handle(tx, mail, verdict, now)
         for answer in decision.answers:
             out = render_answer(answer, config=self.config, now=now, incoming=mail)
             # The bot's own address rides along as a blind copy: its arrival
             # in our mailbox proves the server accepted the mail (see delivery).
-            await tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
+            tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
                              recipients=out.recipients, raw=out.raw, at=now,
                              cause=mail.dedup_key)
-        await tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
+        tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                                   sender=mail.from_address, outcome=decision.outcome,
                                   folder=decision.folder, at=now, reason=decision.reason,
                                   thread=decision.thread)
         if decision.outcome == "quarantined" or decision.reason in SILENCED_REASONS:
-            await quarantine_notice.schedule(tx, self.config, now)  # tells the coordinators
+            quarantine_notice.schedule(tx, self.config, now)  # tells the coordinators
         log.info("mail %s from %s: %s%s -> %s (%d answer(s))",
                  mail.message_id or mail.dedup_key, mail.from_address or "?", decision.outcome,
                  f" ({decision.reason})" if decision.reason else "", decision.folder,
@@ -230,11 +212,11 @@ class Processor:
         return Outcome(decision.outcome, decision.folder, replayed=False,
                        answers=len(decision.answers))
 
-    async def _classify_and_handle(self, tx: Tx, mail: IncomingMail, verdict: Triage,
+    def _classify_and_handle(self, tx: Tx, mail: IncomingMail, verdict: Triage,
                                    now: datetime) -> _Decision:
         folders = self.config.folders
         if verdict.outcome == "own-copy":
-            await tx.confirm_delivered(mail.message_id or "", now)
+            tx.confirm_delivered(mail.message_id or "", now)
             return _Decision("own-copy", folders.sent)
         if verdict.outcome == "ignored":
             log.info("mail %s is automatic (%s): not answered",
@@ -242,7 +224,7 @@ class Processor:
             return _Decision("ignored", folders.processed)
         if verdict.member is None:
             return _Decision("quarantined", folders.quarantine, reason=verdict.code)
-        thread, held = await self._guard(tx, mail, verdict, now)
+        thread, held = self._guard(tx, mail, verdict, now)
         if held is not None:
             # The first mail of a pause says so, once: a person is not left
             # wondering, and a robot's reply to it is held like the rest.
@@ -255,7 +237,7 @@ class Processor:
         request = Request(mail=mail, sender=verdict.member, config=self.config, tx=tx,
                           now=now)
         try:
-            answers = await self.handler(request)
+            answers = self.handler(request)
         except Unanswered as left:
             return _Decision("ignored", folders.processed, reason=left.reason, thread=thread)
         return _Decision("answered", folders.processed, answers, counted, thread)

@@ -23,6 +23,7 @@ from typing import Any
 # Under this CPU time the timer's resolution and the call overhead dominate.
 _MIN_SECONDS = 0.004
 _REPEATS = 3
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,16 @@ def assert_linear(fn: Callable[[Any], object], make: Callable[[int], Any], n: in
                   factor: int = 8, slack: float = 3.0, memory: bool = True,
                   max_n: int = 2**24) -> Growth:
     """Fails when the cost of ``fn`` grows faster than linearly in the size
-    ``make`` gives it. ``memory=False`` where the peak is not meaningful."""
-    found = growth(fn, make, n, factor=factor, max_n=max_n)
+    ``make`` gives it. ``memory=False`` where the peak is not meaningful.
+
+    A CPU ratio over the bound is measured again, up to ``_ATTEMPTS`` times:
+    another process taking the core during the small run inflates one
+    measurement, while quadratic code is over the bound every time."""
     bound = factor * slack
+    for _ in range(_ATTEMPTS):
+        found = growth(fn, make, n, factor=factor, max_n=max_n)
+        if found.cpu_ratio < bound:
+            break
     assert found.cpu_ratio < bound, f"CPU grows faster than linearly: {found}"
     if memory:
         assert found.memory_ratio < bound, f"memory grows faster than linearly: {found}"

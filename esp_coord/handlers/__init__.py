@@ -8,7 +8,7 @@ with the answers, or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config
@@ -22,7 +22,7 @@ from .meetings import calendar_reply
 from .plans import HANDLERS as PLAN_HANDLERS
 from .plans import answers_service
 
-CommandHandler = Callable[[Request, Detected], Awaitable[list[Answer]]]
+CommandHandler = Callable[[Request, Detected], list[Answer]]
 
 
 def make_handler(config: Config) -> Handler:
@@ -30,7 +30,7 @@ def make_handler(config: Config) -> Handler:
     handlers.update(MEETING_HANDLERS)
     handlers["AIDE"] = help_handler(frozenset(handlers) | {"AIDE"})
 
-    async def dispatch(request: Request) -> list[Answer]:
+    def dispatch(request: Request) -> list[Answer]:
         detected = detect_command(request.mail.subject, request.mail.body,
                                   replying=answers_service(request.mail, config))
         if calendar_reply(request.mail, detected):
@@ -40,10 +40,10 @@ def make_handler(config: Config) -> Handler:
                 # No command and the subject of an auto-reply: most likely a
                 # robot without RFC 3834 headers; the coordinators are told.
                 raise Unanswered("auto-subject")
-            return await not_understood_answer(request, detected)
+            return not_understood_answer(request, detected)
         handler = handlers.get(detected.name)
         if handler is None:
-            return await not_available_answer(request, detected)
-        return await handler(request, detected)
+            return not_available_answer(request, detected)
+        return handler(request, detected)
 
     return dispatch

@@ -11,7 +11,7 @@ from plans.typography import french
 
 
 def help_handler(available: frozenset[str]):  # type: ignore[no-untyped-def]
-    async def help_answer(request: Request, detected: Detected) -> list[Answer]:
+    def help_answer(request: Request, detected: Detected) -> list[Answer]:
         rendered = render_help(request.sender.name, available=available)
         return [Answer(subject=reply_subject(request.mail.subject, rendered.subject),
                        text=rendered.text)]
@@ -19,14 +19,14 @@ def help_handler(available: frozenset[str]):  # type: ignore[no-untyped-def]
     return help_answer
 
 
-async def not_understood_answer(request: Request, detected: Detected) -> list[Answer]:
+def not_understood_answer(request: Request, detected: Detected) -> list[Answer]:
     rendered = render_not_understood(detected.text, closest_commands(detected.text),
                                      request.sender.name)
     return [Answer(subject=reply_subject(request.mail.subject, rendered.subject),
                    text=rendered.text)]
 
 
-async def not_available_answer(request: Request, detected: Detected) -> list[Answer]:
+def not_available_answer(request: Request, detected: Detected) -> list[Answer]:
     """A command we recognise but do not handle yet: say so, never pretend."""
     name = DISPLAY.get(detected.name or "", detected.name or "")
     text = french(

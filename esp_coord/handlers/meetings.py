@@ -89,21 +89,21 @@ AHEAD = 2
 # --- storage -------------------------------------------------------------------
 
 
-async def load_meeting(tx: Tx, ref: str) -> tuple[Meeting, int] | None:
-    doc = await tx.load_document(KIND, ref)
+def load_meeting(tx: Tx, ref: str) -> tuple[Meeting, int] | None:
+    doc = tx.load_document(KIND, ref)
     if doc is None:
         return None
     return Meeting.from_dict(doc.data), doc.version
 
 
-async def save_meeting(request: Request, meeting: Meeting, *, expected: int | None,
+def save_meeting(request: Request, meeting: Meeting, *, expected: int | None,
                        summary: str) -> int:
     """Saves the meeting as changed by the request's mail, with its history line."""
     tx, at = request.tx, request.now
-    version = await tx.save_document(
+    version = tx.save_document(
         kind=KIND, ref=meeting.ref, data=meeting.to_dict(), status=meeting.status,
         expected_version=expected, members={meeting.organizer, *meeting.participants}, at=at)
-    await tx.add_history(kind=KIND, ref=meeting.ref, version=version,
+    tx.add_history(kind=KIND, ref=meeting.ref, version=version,
                          author=request.sender.email,
                          source_message_id=request.mail.message_id, at=at,
                          change={"summary": summary})
@@ -129,8 +129,8 @@ def may_manage(member: Member, meeting: Meeting) -> bool:
 # --- agenda ----------------------------------------------------------------------
 
 
-async def active_plans(tx: Tx) -> list[Plan]:
-    return [Plan.from_dict(d.data) for d in await tx.find_documents(PLAN_KIND, status="active")]
+def active_plans(tx: Tx) -> list[Plan]:
+    return [Plan.from_dict(d.data) for d in tx.find_documents(PLAN_KIND, status="active")]
 
 
 def view_for(member: Member | None, meeting: Meeting, day: date, plans: Sequence[Plan],
@@ -141,17 +141,17 @@ def view_for(member: Member | None, meeting: Meeting, day: date, plans: Sequence
                               if member is not None and may_read(member, by_ref[i.ref])})
 
 
-async def next_meeting_for(tx: Tx, plan_ref: str, now: datetime, config: Config
+def next_meeting_for(tx: Tx, plan_ref: str, now: datetime, config: Config
                            ) -> str | None:
     """« jeudi 3 décembre 2026 à 12h30 (RCP-2026-001, salle …) »: the next
     occurrence of a meeting whose agenda holds the plan, or None."""
-    loaded = await load_plan(tx, plan_ref)
+    loaded = load_plan(tx, plan_ref)
     if loaded is None or not loaded.plan.is_active:
         return None
     plan = loaded.plan
     today = now.astimezone(config.timezone).date()
     best: tuple[datetime, Meeting] | None = None
-    for doc in await tx.find_documents(KIND, status="active"):
+    for doc in tx.find_documents(KIND, status="active"):
         meeting = Meeting.from_dict(doc.data)
         start = meeting.next_occurrence(now)
         if start is None or (best is not None and start >= best[0]):
@@ -211,7 +211,7 @@ def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[Remi
     return specs
 
 
-async def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime,
+def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime,
                    keep: Reminder | None = None) -> None:
     """Reconcile the meeting's reminder rows; ``keep`` (the row being sent)
     stays as it is even if the settings changed since it was planned.
@@ -221,49 +221,49 @@ async def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime,
     the store never makes a past row on its own, and a key already there
     (sent, dropped, cancelled) is never made again."""
     specs = reminder_specs(meeting, config, now)
-    await tx.replace_reminders(meeting.ref, keeping(specs, keep), now)
+    tx.replace_reminders(meeting.ref, keeping(specs, keep), now)
     owed = [spec for spec in specs if spec.due_at < now]
     if owed:
-        await tx.add_reminders(owed, now)
+        tx.add_reminders(owed, now)
 
 
-async def schedule_all(tx: Tx, config: Config, now: datetime) -> None:
+def schedule_all(tx: Tx, config: Config, now: datetime) -> None:
     """Engine start: every active meeting's rows reconciled from now on."""
-    for doc in await tx.find_documents(KIND, status="active"):
-        await schedule(tx, Meeting.from_dict(doc.data), config, now)
+    for doc in tx.find_documents(KIND, status="active"):
+        schedule(tx, Meeting.from_dict(doc.data), config, now)
 
 
-async def _superseded(tx: Tx, reminder: Reminder, now: datetime) -> bool:
+def _superseded(tx: Tx, reminder: Reminder, now: datetime) -> bool:
     """A later reminder of the same meeting day and person is due too (both
     missed during a stop): only that one is sent."""
     return any(row.id != reminder.id and row.recipient == reminder.recipient
                and row.payload.get("day") == reminder.payload["day"]
                and reminder.due_at < row.due_at <= now
-               for row in await tx.reminders_of(reminder.source_ref, status="pending"))
+               for row in tx.reminders_of(reminder.source_ref, status="pending"))
 
 
-async def compose_reminder(tx: Tx, reminder: Reminder, now: datetime,
+def compose_reminder(tx: Tx, reminder: Reminder, now: datetime,
                            config: Config) -> list[Answer]:
     """One meeting reminder: the agenda as its recipient may see it, the
     invitation. Nothing (the row is dropped) for a cancelled meeting or day, a
     participant who left, a meeting already over, or a stale reminder (see
     the module docstring)."""
-    loaded = await load_meeting(tx, reminder.source_ref)
+    loaded = load_meeting(tx, reminder.source_ref)
     member = config.member(reminder.recipient)
     if loaded is None:
         return []
     meeting, _ = loaded
     # First of all, whatever happens to this row: the series goes on.
-    await schedule(tx, meeting, config, now, keep=reminder)
+    schedule(tx, meeting, config, now, keep=reminder)
     day = date.fromisoformat(reminder.payload["day"])
     start = meeting.at_day(day)
     if (member is None or not meeting.is_active or day in meeting.cancelled
             or start + meeting.duration <= now
             or member.email not in participants_of(meeting, config)
-            or await _superseded(tx, reminder, now)):
+            or _superseded(tx, reminder, now)):
         return []
     today = now.astimezone(meeting.tz).date()
-    plans = await active_plans(tx)
+    plans = active_plans(tx)
     view = view_for(member, meeting, day, plans, today)
     # From the real gap: a reminder sent late must not announce « dans 7 jours ».
     rendered = render_reminder(meeting, start=start, days_before=max(0, (day - today).days),
@@ -384,33 +384,33 @@ def agenda_lines(mail: IncomingMail, config: Config, detected: Detected) -> Agen
     return AgendaLines(lines[0][0], text, refs, rest)
 
 
-async def _meeting_for(request: Request, detected: Detected, command: str
+def _meeting_for(request: Request, detected: Detected, command: str
                        ) -> tuple[tuple[Meeting, int] | None, list[Answer]]:
     ref = referenced_meeting(request.mail, request.config, detected)
     if ref is None:
         return None, _missing_ref(request, command)
-    loaded = await load_meeting(request.tx, ref)
+    loaded = load_meeting(request.tx, ref)
     if loaded is None or not (takes_part(request.sender, loaded[0], request.config)
                               or may_manage(request.sender, loaded[0])):
-        await record(request, "refused", ref, command)
+        record(request, "refused", ref, command)
         return None, meeting_refusal(request, ref)
     return loaded, []
 
 
-async def _managed_meeting(request: Request, detected: Detected, command: str, what: str
+def _managed_meeting(request: Request, detected: Detected, command: str, what: str
                            ) -> tuple[tuple[Meeting, int] | None, list[Answer]]:
     """As ``_meeting_for``, for what only those who manage the meeting may do."""
-    loaded, refused = await _meeting_for(request, detected, command)
+    loaded, refused = _meeting_for(request, detected, command)
     if loaded is not None and not may_manage(request.sender, loaded[0]):
         return None, _not_allowed(request, loaded[0], what)
     return loaded, refused
 
 
-async def _readable_plans(request: Request, refs: Sequence[str]) -> tuple[list[str], list[str]]:
+def _readable_plans(request: Request, refs: Sequence[str]) -> tuple[list[str], list[str]]:
     """(refs the sender may read and are active, refs refused: unknown, closed or not theirs)."""
     ok, refused = [], []
     for ref in refs:
-        loaded = await load_plan(request.tx, ref)
+        loaded = load_plan(request.tx, ref)
         if loaded is None or not loaded.plan.is_active or not may_read(request.sender,
                                                                        loaded.plan):
             refused.append(ref)
@@ -430,7 +430,7 @@ def _plans_error(line_number: int | None, text: str, refused: Sequence[str],
 # --- handlers ------------------------------------------------------------------------
 
 
-async def new_meeting(request: Request, detected: Detected) -> list[Answer]:
+def new_meeting(request: Request, detected: Detected) -> list[Answer]:
     tx, config, people = request.tx, request.config, people_of(request.config)
     sender = next(p for p in people if p.email == request.sender.email)
     parsed = parse_new_meeting(detected.lines, today=today_of(request), tz=config.timezone,
@@ -438,7 +438,7 @@ async def new_meeting(request: Request, detected: Detected) -> list[Answer]:
     errors = list(parsed.errors)
     draft = parsed.value
     if draft is not None and draft.plans:
-        ok, refused = await _readable_plans(request, draft.plans)
+        ok, refused = _readable_plans(request, draft.plans)
         if refused:
             line = draft.plans_line
             errors.append(_plans_error(line.number if line else None, line.text if line else "",
@@ -446,7 +446,7 @@ async def new_meeting(request: Request, detected: Detected) -> list[Answer]:
     if errors or draft is None:
         return [_reply(request, render_errors(errors, parsed.warnings, command="RCP_NOUVELLE"))]
     year = today_of(request).year
-    ref = f"RCP-{year}-{await tx.next_number('RCP', year):03d}"
+    ref = f"RCP-{year}-{tx.next_number('RCP', year):03d}"
     tz = config.timezone
     meeting = Meeting(ref=ref, start=draft.start, duration_minutes=int(
         draft.duration.total_seconds() // 60), location=draft.location,
@@ -455,10 +455,10 @@ async def new_meeting(request: Request, detected: Detected) -> list[Answer]:
         everyone=draft.everyone, plans=list(draft.plans), notes=list(draft.notes))
     if draft.title:
         meeting.title = draft.title
-    await save_meeting(request, meeting, expected=None, summary="création")
-    await schedule(tx, meeting, config, request.now)
+    save_meeting(request, meeting, expected=None, summary="création")
+    schedule(tx, meeting, config, request.now)
     start = meeting.start.astimezone(tz)
-    plans = await active_plans(tx)
+    plans = active_plans(tx)
     view = view_for(request.sender, meeting, start.date(), plans, today_of(request))
     ics = invitation_file(meeting, config, request.now, meeting.plans)
     answers = [_reply(request, render_meeting_created(
@@ -470,19 +470,19 @@ async def new_meeting(request: Request, detected: Detected) -> list[Answer]:
         answers.append(Answer(subject=rendered.subject, text=rendered.text, to=others,
                               attachments=(ics,), auto_submitted="auto-generated",
                               message_id_tag=f"{ref}.invitation.{meeting.sequence}"))
-    await record(request, "meeting_created", ref, f"sequence {meeting.sequence}")
+    record(request, "meeting_created", ref, f"sequence {meeting.sequence}")
     return answers
 
 
-async def list_meetings(request: Request, detected: Detected) -> list[Answer]:
+def list_meetings(request: Request, detected: Detected) -> list[Answer]:
     reading = agenda_lines(request.mail, request.config, detected)
     if reading is not None:
-        return await add_to_agenda(request, detected, reading)
+        return add_to_agenda(request, detected, reading)
     ref = referenced_meeting(request.mail, request.config, detected)
     tx, config, member = request.tx, request.config, request.sender
     today = today_of(request)
-    docs = await tx.find_documents(KIND, status="active")
-    plans = await active_plans(tx)
+    docs = tx.find_documents(KIND, status="active")
+    plans = active_plans(tx)
     entries: list[Listed] = []
     for doc in docs:
         meeting = Meeting.from_dict(doc.data)
@@ -496,44 +496,44 @@ async def list_meetings(request: Request, detected: Detected) -> list[Answer]:
         entries.append(Listed(meeting, starts, view_for(member, meeting, starts[0].date(),
                                                         plans, today)))
     if ref and not entries:
-        await record(request, "refused", ref, "RCP")
+        record(request, "refused", ref, "RCP")
         return meeting_refusal(request, ref)
-    await record(request, "meeting_list", ref, f"{len(entries)} meeting(s)")
+    record(request, "meeting_list", ref, f"{len(entries)} meeting(s)")
     return [_reply(request, render_meetings(entries, people=people_of(config), today=today))]
 
 
-async def add_to_agenda(request: Request, detected: Detected, reading: AgendaLines
+def add_to_agenda(request: Request, detected: Detected, reading: AgendaLines
                         ) -> list[Answer]:
-    loaded, refused_answer = await _meeting_for(request, detected, "RCP")
+    loaded, refused_answer = _meeting_for(request, detected, "RCP")
     if loaded is None:
         return refused_answer
     meeting, version = loaded
     if not meeting.is_active:
         return _problem(request, MeetingError("cancelled", meeting.ref))
-    ok, refused = await _readable_plans(request, reading.refs)
+    ok, refused = _readable_plans(request, reading.refs)
     error = (_plans_error(reading.line, reading.text, refused, ok) if refused
              else reading.missing())
     if error is not None:
         return [_reply(request, render_errors([error], command="RCP", ref=meeting.ref))]
     added = meeting.add_plans(ok)
     if added:
-        await save_meeting(request, meeting, expected=version,
+        save_meeting(request, meeting, expected=version,
                            summary=f"{len(added)} plan(s) ajouté(s) à l'ordre du jour")
     warning = reading.ignored()
     rendered = render_plans_added(meeting, added, start=meeting.next_occurrence(request.now))
     if warning is not None:
         rendered = Rendered(rendered.subject, rendered.text + french(
             f"\nÀ noter : {warning}\n"), rendered.html)
-    await record(request, "meeting_agenda", meeting.ref, f"{len(added)} plan(s) added")
+    record(request, "meeting_agenda", meeting.ref, f"{len(added)} plan(s) added")
     return [_reply(request, rendered)]
 
 
-async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
+def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
     if detected.ref and detected.ref.startswith("PPS-"):
         return _say(request, "Annulation", "ANNULER s'applique aux réunions de concertation "
                     "(par exemple « ANNULER RCP-2026-001 »). Pour clore un plan : CLORE "
                     f"{detected.ref}. Rien n'a été fait.")
-    loaded, refused = await _managed_meeting(request, detected, "ANNULER", "l'annuler")
+    loaded, refused = _managed_meeting(request, detected, "ANNULER", "l'annuler")
     if loaded is None:
         return refused
     meeting, version = loaded
@@ -552,9 +552,9 @@ async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
             meeting.cancel_occurrence(day, by=request.sender.email, at=request.now)
     except MeetingError as error:
         return _problem(request, error)
-    await save_meeting(request, meeting, expected=version,
+    save_meeting(request, meeting, expected=version,
                        summary="annulation" + (f" du {day.isoformat()}" if day else ""))
-    await schedule(request.tx, meeting, request.config, request.now)
+    schedule(request.tx, meeting, request.config, request.now)
     one_day = day if meeting.is_active else None
     config = request.config
     data = cancellation(meeting, domain=config.message_id_domain,
@@ -570,14 +570,14 @@ async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
         answers.append(Answer(subject=rendered.subject, text=rendered.text, to=others,
                               attachments=(ics,), auto_submitted="auto-generated",
                               message_id_tag=f"{meeting.ref}.annulation.{meeting.sequence}"))
-    await record(request, "meeting_cancelled", meeting.ref,
+    record(request, "meeting_cancelled", meeting.ref,
                  f"sequence {meeting.sequence}"
                  + (f", {one_day.isoformat()}" if one_day else ""))
     return answers
 
 
-async def meeting_report(request: Request, detected: Detected) -> list[Answer]:
-    loaded, refused = await _managed_meeting(request, detected, "COMPTE-RENDU",
+def meeting_report(request: Request, detected: Detected) -> list[Answer]:
+    loaded, refused = _managed_meeting(request, detected, "COMPTE-RENDU",
                                              "en donner le compte-rendu")
     if loaded is None:
         return refused
@@ -595,7 +595,7 @@ async def meeting_report(request: Request, detected: Detected) -> list[Answer]:
         day = last.date()
     elif meeting.at_day(day) > request.now:
         return _problem(request, MeetingError("not_yet", meeting.ref))
-    loaded_plans, errors = await _decided_plans(request, report)
+    loaded_plans, errors = _decided_plans(request, report)
     if errors:
         return [_reply(request, render_errors(errors, parsed.warnings, command="COMPTE_RENDU",
                                               ref=meeting.ref))]
@@ -614,30 +614,30 @@ async def meeting_report(request: Request, detected: Detected) -> list[Answer]:
                                      source_message_id=request.mail.message_id)
         except PlanError:
             continue  # checked active above: cannot happen
-        loaded_plans[decision.plan] = (plan, await save_plan(
+        loaded_plans[decision.plan] = (plan, save_plan(
             request.tx, plan, expected=plan_version, request=request,
             summary=f"décision de la concertation {meeting.ref}"))
         done.append((decision.plan, decision.text, review))
-    await save_meeting(request, meeting, expected=version,
+    save_meeting(request, meeting, expected=version,
                        summary=f"compte-rendu du {day.isoformat()}")
-    await schedule(request.tx, meeting, request.config, request.now)
+    schedule(request.tx, meeting, request.config, request.now)
     rendered = render_meeting_report(meeting, day=day, decisions=done, notes=report.notes,
                                      warnings=parsed.warnings)
     for ref in loaded_plans:
-        await record(request, "meeting_decision", ref, f"{meeting.ref} {day.isoformat()}")
-    await record(request, "meeting_report", meeting.ref,
+        record(request, "meeting_decision", ref, f"{meeting.ref} {day.isoformat()}")
+    record(request, "meeting_report", meeting.ref,
                  f"{day.isoformat()}, {len(done)} decision(s)")
     return [_reply(request, rendered)]
 
 
-async def _decided_plans(request: Request, report: Report
+def _decided_plans(request: Request, report: Report
                          ) -> tuple[dict[str, tuple[Plan, int]], list[LineError]]:
     plans: dict[str, tuple[Plan, int]] = {}
     errors: list[LineError] = []
     for number, ref, text in report.decisions:
         if ref in plans:
             continue
-        loaded = await load_plan(request.tx, ref)
+        loaded = load_plan(request.tx, ref)
         if loaded is None or not loaded.plan.is_active or not may_read(request.sender,
                                                                        loaded.plan):
             errors.append(LineError(number, f"{ref} : {text}", f"{ref} : plan introuvable "

@@ -116,30 +116,30 @@ class Loaded:
     doc: Document | None = None  # as stored: lets save_plan skip unchanged indexes
 
 
-async def load_plan(tx: Tx, ref: str) -> Loaded | None:
-    doc = await tx.load_document(KIND, ref)
+def load_plan(tx: Tx, ref: str) -> Loaded | None:
+    doc = tx.load_document(KIND, ref)
     if doc is None:
         return None
     return Loaded(Plan.from_dict(doc.data), doc.version, doc)
 
 
-async def save_plan(tx: Tx, plan: Plan, *, expected: int | None, request: Request,
+def save_plan(tx: Tx, plan: Plan, *, expected: int | None, request: Request,
                     summary: str, previous: Document | None = None) -> int:
     patient = plan.patient
-    version = await tx.save_document(
+    version = tx.save_document(
         kind=KIND, ref=plan.ref, data=plan.to_dict(), status=plan.status,
         expected_version=expected,
         blind={"ins": patient.ins,
                "identity": f"{patient.family_name.upper()}|{patient.given_name.upper()}|"
                            f"{patient.birth_date.isoformat()}"},
         members={plan.referent, *plan.team}, at=request.now, previous=previous)
-    await tx.add_history(kind=KIND, ref=plan.ref, version=version, author=request.sender.email,
+    tx.add_history(kind=KIND, ref=plan.ref, version=version, author=request.sender.email,
                          source_message_id=request.mail.message_id, at=request.now,
                          change={"summary": summary})
     # Follow-up reminders follow every change of the plan, in this transaction.
     from esp_coord.scheduling.plan_reminders import schedule_plan
 
-    await schedule_plan(tx, plan, request.config, request.now)
+    schedule_plan(tx, plan, request.config, request.now)
     return version
 
 
@@ -165,7 +165,7 @@ def missing_ref(request: Request, command: str) -> list[Answer]:
     return [Answer(subject=reply_subject(request.mail.subject, "Plan non précisé"), text=text)]
 
 
-async def new_plan(request: Request, detected: Detected) -> list[Answer]:
+def new_plan(request: Request, detected: Detected) -> list[Answer]:
     tx, people = request.tx, people_of(request.config)
     sender = next(p for p in people if p.email == request.sender.email)
     parsed = parse_new_plan(detected.lines, today=today_of(request), sender=sender,
@@ -175,29 +175,29 @@ async def new_plan(request: Request, detected: Detected) -> list[Answer]:
                                                command="NOUVEAU_PPS"))]
     draft = parsed.value
     assert draft is not None
-    existing = await tx.find_documents(KIND, blind=("ins", draft.patient.ins), status="active")
+    existing = tx.find_documents(KIND, blind=("ins", draft.patient.ins), status="active")
     if existing:
-        return await _duplicate(request, existing[0])
+        return _duplicate(request, existing[0])
     identity = (f"{draft.patient.family_name.upper()}|{draft.patient.given_name.upper()}|"
                 f"{draft.patient.birth_date.isoformat()}")
-    namesakes = [d.ref for d in await tx.find_documents(KIND, blind=("identity", identity))]
+    namesakes = [d.ref for d in tx.find_documents(KIND, blind=("identity", identity))]
     year = today_of(request).year
-    ref = f"PPS-{year}-{await tx.next_number('PPS', year):04d}"
+    ref = f"PPS-{year}-{tx.next_number('PPS', year):04d}"
     plan = Plan.create(draft, ref=ref, author=request.sender.email, at=request.now,
                        source_message_id=request.mail.message_id, protocols=library())
-    await save_plan(tx, plan, expected=None, request=request, summary="création")
-    await record(request, "create", ref, f"version 1, {len(plan.actions)} actions")
+    save_plan(tx, plan, expected=None, request=request, summary="création")
+    record(request, "create", ref, f"version 1, {len(plan.actions)} actions")
     answers = [_answer(request, render_created(plan, people=people, warnings=parsed.warnings,
                                                tz=request.config.timezone),
                        plan=plan, kind="ack")]
     if namesakes:
         answers.append(identity_flag(request, ref, namesakes))
-        await record(request, "identity-flag", ref,
+        record(request, "identity-flag", ref,
                      f"same name and birth date as {', '.join(namesakes)}"[:200])
     return answers
 
 
-async def _duplicate(request: Request, doc: Document) -> list[Answer]:
+def _duplicate(request: Request, doc: Document) -> list[Answer]:
     """A NOUVEAU PPS for a patient who already has an active plan: nothing is
     created. Only those who may read the plan learn its reference; anyone
     else learns that a plan exists (it cannot be created twice), not which
@@ -205,7 +205,7 @@ async def _duplicate(request: Request, doc: Document) -> list[Answer]:
     them to the plan's care team if they take part in the care."""
     ref = doc.ref
     if may_read(request.sender, Plan.from_dict(doc.data)):
-        await record(request, "duplicate", ref, "active plan exists, nothing created")
+        record(request, "duplicate", ref, "active plan exists, nothing created")
         text = french(
             f"Bonjour {request.sender.name},\n\nCette patiente ou ce patient a déjà un plan "
             f"actif : {ref}. Rien n'a été créé.\n\n"
@@ -213,7 +213,7 @@ async def _duplicate(request: Request, doc: Document) -> list[Answer]:
             "du service au sujet de ce plan.\n")
         return [Answer(subject=reply_subject(request.mail.subject, f"[{ref}] Plan existant"),
                        text=text)]
-    await record(request, "duplicate", ref,
+    record(request, "duplicate", ref,
                  "active plan exists, sender not on its care team: nothing created, "
                  "coordination told")
     # Neither the subject nor the Message-ID tag names the plan: a reply to
@@ -269,22 +269,22 @@ def identity_flag(request: Request, ref: str, namesakes: list[str]) -> Answer:
                   auto_submitted="auto-generated")
 
 
-async def _plan_for(request: Request, detected: Detected, command: str
+def _plan_for(request: Request, detected: Detected, command: str
                     ) -> tuple[Loaded | None, list[Answer]]:
     ref = referenced_plan(request, detected)
     if ref is None:
         return None, missing_ref(request, command)
-    loaded = await load_plan(request.tx, ref)
+    loaded = load_plan(request.tx, ref)
     if loaded is None or not may_read(request.sender, loaded.plan):
         # The answer is the same either way; the audit keeps which it was.
         why = "no such plan" if loaded is None else "not on the care team"
-        await record(request, "refused", ref, f"{command}: {why}")
+        record(request, "refused", ref, f"{command}: {why}")
         return None, refusal(request, ref)
     return loaded, []
 
 
-async def update_plan(request: Request, detected: Detected) -> list[Answer]:
-    loaded, refused = await _plan_for(request, detected, "MAJ")
+def update_plan(request: Request, detected: Detected) -> list[Answer]:
+    loaded, refused = _plan_for(request, detected, "MAJ")
     if loaded is None:
         return refused
     plan, people = loaded.plan, people_of(request.config)
@@ -309,9 +309,9 @@ async def update_plan(request: Request, detected: Detected) -> list[Answer]:
     assert parsed.value is not None
     changes = plan.apply(parsed.value, author=request.sender.email, at=request.now,
                          source_message_id=request.mail.message_id, protocols=library())
-    await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
+    save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary="mise à jour")
-    await record(request, "update", plan.ref, f"version {plan.version}")
+    record(request, "update", plan.ref, f"version {plan.version}")
     return [_answer(request, render_updated(plan, changes, people=people,
                                             warnings=parsed.warnings,
                                             tz=request.config.timezone), plan=plan, kind="ack")]
@@ -325,8 +325,8 @@ def _closed_answer(request: Request, plan: Plan) -> Answer:
                   text=text)
 
 
-async def close_plan(request: Request, detected: Detected) -> list[Answer]:
-    loaded, refused = await _plan_for(request, detected, "CLORE")
+def close_plan(request: Request, detected: Detected) -> list[Answer]:
+    loaded, refused = _plan_for(request, detected, "CLORE")
     if loaded is None:
         return refused
     plan = loaded.plan
@@ -335,7 +335,7 @@ async def close_plan(request: Request, detected: Detected) -> list[Answer]:
             or request.sender.email == plan.referent):
         text = french(f"Bonjour {request.sender.name},\n\nSeuls le référent du plan "
                       f"{plan.ref} et la coordination peuvent le clore. Rien n'a été fait.\n")
-        await record(request, "refused", plan.ref, "CLORE: neither referent nor coordinator")
+        record(request, "refused", plan.ref, "CLORE: neither referent nor coordinator")
         return [Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Clôture"),
                        text=text)]
     if not plan.is_active:
@@ -343,35 +343,35 @@ async def close_plan(request: Request, detected: Detected) -> list[Answer]:
     reason = " ".join(text for _, text in detected.lines if text.strip())[:500]
     plan.close(by=request.sender.email, at=request.now,
                source_message_id=request.mail.message_id, reason=reason)
-    await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
+    save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary="clôture")
-    await record(request, "close", plan.ref, f"version {plan.version}")
+    record(request, "close", plan.ref, f"version {plan.version}")
     return [_answer(request, render_closed(plan, people=people_of(request.config),
                                            tz=request.config.timezone), plan=plan, kind="closed")]
 
 
-async def plan_status(request: Request, detected: Detected) -> list[Answer]:
-    loaded, refused = await _plan_for(request, detected, "STATUT")
+def plan_status(request: Request, detected: Detected) -> list[Answer]:
+    loaded, refused = _plan_for(request, detected, "STATUT")
     if loaded is None:
         return refused
     from .meetings import next_meeting_for  # meetings import this module
 
-    nxt = await next_meeting_for(request.tx, loaded.plan.ref, request.now, request.config)
+    nxt = next_meeting_for(request.tx, loaded.plan.ref, request.now, request.config)
     rendered = render_status(loaded.plan, people=people_of(request.config),
                              today=today_of(request), next_meeting=nxt,
                              tz=request.config.timezone)
-    await record(request, "status", loaded.plan.ref, f"version {loaded.plan.version}")
+    record(request, "status", loaded.plan.ref, f"version {loaded.plan.version}")
     return [_answer(request, rendered, plan=loaded.plan, kind="status")]
 
 
-async def plan_list(request: Request, detected: Detected) -> list[Answer]:
+def plan_list(request: Request, detected: Detected) -> list[Answer]:
     member = request.sender
     everyone = member.is_coordinator or member.is_referent
-    docs = await request.tx.find_documents(KIND, status="active",
+    docs = request.tx.find_documents(KIND, status="active",
                                            member=None if everyone else member.email)
     plans = [Plan.from_dict(d.data) for d in docs]
     rendered = render_list(plans, people=people_of(request.config), today=today_of(request))
-    await record(request, "list", None, f"{len(plans)} active plans")
+    record(request, "list", None, f"{len(plans)} active plans")
     return [_answer(request, rendered)]
 
 
@@ -398,19 +398,19 @@ def _action_problem(request: Request, plan: Plan, error: PlanError) -> list[Answ
                    text=text)]
 
 
-async def _action_target(request: Request, detected: Detected, command: str
+def _action_target(request: Request, detected: Detected, command: str
                          ) -> tuple[int, str, Loaded | None, list[Answer]]:
     """The action number, the rest of the command line and the plan, or the answer
     that says what is missing."""
     number, rest, problem = _action_number(request, detected, command)
     if number is None:
         return 0, "", None, problem
-    loaded, refused = await _plan_for(request, detected, command)
+    loaded, refused = _plan_for(request, detected, command)
     return number, rest, loaded, refused
 
 
-async def action_done(request: Request, detected: Detected) -> list[Answer]:
-    number, _, loaded, answers = await _action_target(request, detected, "FAIT")
+def action_done(request: Request, detected: Detected) -> list[Answer]:
+    number, _, loaded, answers = _action_target(request, detected, "FAIT")
     if loaded is None:
         return answers
     plan = loaded.plan
@@ -421,15 +421,15 @@ async def action_done(request: Request, detected: Detected) -> list[Answer]:
                                 source_message_id=request.mail.message_id)
     except PlanError as e:
         return _action_problem(request, plan, e)
-    await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
+    save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary=f"action {number} faite")
-    await record(request, "done", plan.ref, f"action {number}, version {plan.version}")
+    record(request, "done", plan.ref, f"action {number}, version {plan.version}")
     return [_answer(request, render_done(plan, action, people=people_of(request.config)),
                     plan=plan, kind="done")]
 
 
-async def action_postponed(request: Request, detected: Detected) -> list[Answer]:
-    number, rest, loaded, answers = await _action_target(request, detected, "REPORTER")
+def action_postponed(request: Request, detected: Detected) -> list[Answer]:
+    number, rest, loaded, answers = _action_target(request, detected, "REPORTER")
     if loaded is None:
         return answers
     plan = loaded.plan
@@ -454,9 +454,9 @@ async def action_postponed(request: Request, detected: Detected) -> list[Answer]
             plan.notes.append(Note(f"Action {number} ({action.what}) : reportée au "
                                    f"{format_date(new_date)} à {format_time(at)}.",
                                    request.sender.email, request.now))
-    await save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
+    save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
                     summary=f"action {number} reportée")
-    await record(request, "postpone", plan.ref, f"action {number}, version {plan.version}")
+    record(request, "postpone", plan.ref, f"action {number}, version {plan.version}")
     rendered = render_postponed(plan, action, people=people_of(request.config))
     if at is not None:
         said = (f"L'heure indiquée ({format_time(at)}) vaut pour cette fois : elle est gardée "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from esp_coord.processing import Request
 
 
-async def record(request: Request, action: str, ref: str | None = None,
+def record(request: Request, action: str, ref: str | None = None,
                  detail: str = "") -> None:
-    await request.tx.audit(request.sender.email, action, ref, request.mail.message_id,
+    request.tx.audit(request.sender.email, action, ref, request.mail.message_id,
                            detail, request.now)

@@ -44,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -206,11 +206,10 @@ class ReminderEngine:
                           id=JOB_ID, replace_existing=True, misfire_grace_time=None,
                           coalesce=True, max_instances=8)
 
-    async def _read(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    async def _read(self, fn: Callable[[Tx], T]) -> T:
         """A read-only transaction: on SQLite a deferred BEGIN, which does not
         queue behind (nor hold up) the mailroom's writes."""
-        async with self.store.transaction(readonly=True) as tx:
-            return await fn(tx)
+        return await self.store.run(fn, readonly=True)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -281,65 +280,65 @@ class ReminderEngine:
             await self.store.run(lambda tx: tx.mark_reminder_failed(reminder.id, now))
             return 0
 
-    async def _pending(self, tx: Tx, reminder_id: int, now: datetime) -> Reminder | None:
+    def _pending(self, tx: Tx, reminder_id: int, now: datetime) -> Reminder | None:
         """The row if it is still to be sent; unsendable rows are closed here."""
-        current = await tx.reminder(reminder_id)
+        current = tx.reminder(reminder_id)
         if current is None or current.status != "pending":
             return None
         if self.config.member(current.recipient) is None:
-            await tx.mark_reminder_dropped(current.id, now)  # no longer on the roster
+            tx.mark_reminder_dropped(current.id, now)  # no longer on the roster
             return None
         if composer_for(current.kind) is None:
             log.error("reminder %d: no composer for kind %s; marked failed",
                       current.id, current.kind)
-            await tx.mark_reminder_failed(current.id, now)
+            tx.mark_reminder_failed(current.id, now)
             return None
         return current
 
-    async def _compose(self, tx: Tx, reminder: Reminder, now: datetime) -> list[Answer]:
+    def _compose(self, tx: Tx, reminder: Reminder, now: datetime) -> list[Answer]:
         registered = composer_for(reminder.kind)
         assert registered is not None
-        answers = await registered.compose(tx, reminder, now, self.config)
+        answers = registered.compose(tx, reminder, now, self.config)
         return self._on_roster(answers)
 
-    async def _send(self, tx: Tx, reminder_id: int, now: datetime) -> int:
-        reminder = await self._pending(tx, reminder_id, now)
+    def _send(self, tx: Tx, reminder_id: int, now: datetime) -> int:
+        reminder = self._pending(tx, reminder_id, now)
         if reminder is None:
             return 0
-        answers = await self._compose(tx, reminder, now)
+        answers = self._compose(tx, reminder, now)
         if not answers:
-            await tx.mark_reminder_dropped(reminder.id, now)
+            tx.mark_reminder_dropped(reminder.id, now)
             return 0
-        await self._enqueue(tx, answers, now, cause=f"reminder:{reminder.key}")
-        await self._mark_sent(tx, reminder, now)
+        self._enqueue(tx, answers, now, cause=f"reminder:{reminder.key}")
+        self._mark_sent(tx, reminder, now)
         return 1
 
-    async def _send_digest(self, tx: Tx, first: Reminder, now: datetime) -> int:
+    def _send_digest(self, tx: Tx, first: Reminder, now: datetime) -> int:
         """All of one person's due digest items in one mail."""
         kinds = [k for k in registered_kinds() if (r := composer_for(k)) and r.digest]
-        rows = await tx.reminders_due(now, 1000, recipient=first.recipient, kinds=kinds)
+        rows = tx.reminders_due(now, 1000, recipient=first.recipient, kinds=kinds)
         items: list[tuple[Reminder, list[Answer]]] = []
         for row in rows:
-            reminder = await self._pending(tx, row.id, now)
+            reminder = self._pending(tx, row.id, now)
             if reminder is None:
                 continue
-            answers = await self._compose(tx, reminder, now)
+            answers = self._compose(tx, reminder, now)
             if not answers:
-                await tx.mark_reminder_dropped(reminder.id, now)
+                tx.mark_reminder_dropped(reminder.id, now)
                 continue
             items.append((reminder, answers))
         if not items:
             return 0
         sections = [a for _, answers in items for a in answers]
-        await self._enqueue(tx, [digest_answer(self.config, first.recipient, sections, now)],
+        self._enqueue(tx, [digest_answer(self.config, first.recipient, sections, now)],
                             now, cause=f"digest:{first.key}")
         for reminder, _ in items:
-            await self._mark_sent(tx, reminder, now)
+            self._mark_sent(tx, reminder, now)
         return len(items)
 
-    async def _mark_sent(self, tx: Tx, reminder: Reminder, now: datetime) -> None:
+    def _mark_sent(self, tx: Tx, reminder: Reminder, now: datetime) -> None:
         late = now - reminder.due_at > self.late_after
-        if not await tx.mark_reminder_sent(reminder.id, now, late):
+        if not tx.mark_reminder_sent(reminder.id, now, late):
             raise RuntimeError("reminder changed during dispatch")  # rolls the mail back
         # Ids and kinds only: the payload and the mail are patient-related.
         log.info("reminder %d (%s, %s) sent%s", reminder.id, reminder.kind, reminder.source_ref,
@@ -354,11 +353,11 @@ class ReminderEngine:
                 kept.append(answer if to == answer.to else _with_to(answer, to))
         return kept
 
-    async def _enqueue(self, tx: Tx, answers: Sequence[Answer], now: datetime,
+    def _enqueue(self, tx: Tx, answers: Sequence[Answer], now: datetime,
                        *, cause: str) -> None:
         for answer in answers:
             out = render_answer(answer, config=self.config, now=now, incoming=None)
-            await tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
+            tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
                              recipients=out.recipients, raw=out.raw, at=now, cause=cause)
 
 

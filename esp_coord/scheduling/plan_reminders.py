@@ -62,22 +62,22 @@ def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
             for f in followups]
 
 
-async def schedule_plan(tx: Tx, plan: Plan, config: Config, now: datetime,
+def schedule_plan(tx: Tx, plan: Plan, config: Config, now: datetime,
                         *, keep: Reminder | None = None) -> None:
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
-    await tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now), keep), now)
+    tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now), keep), now)
 
 
 # --- composing the mails ---------------------------------------------------------
 
 
-async def _still_wanted(tx: Tx, reminder: Reminder, now: datetime, config: Config
+def _still_wanted(tx: Tx, reminder: Reminder, now: datetime, config: Config
                         ) -> tuple[Plan, Action] | None:
-    doc = await tx.load_document(PLAN_KIND, reminder.source_ref)
+    doc = tx.load_document(PLAN_KIND, reminder.source_ref)
     if doc is None:
         return None
     plan = Plan.from_dict(doc.data)
-    await schedule_plan(tx, plan, config, now, keep=reminder)
+    schedule_plan(tx, plan, config, now, keep=reminder)
     if not plan.is_active:
         return None
     try:
@@ -149,9 +149,9 @@ _Text = Callable[[Reminder, Plan, Action, date, datetime, Config], list[Answer]]
 def _plan_composer(text: _Text) -> Composer:
     """A composer that re-checks the plan (``_still_wanted``) and, if the
     reminder still applies, writes it with ``text`` (given the action's due date)."""
-    async def compose(tx: Tx, reminder: Reminder, now: datetime,
+    def compose(tx: Tx, reminder: Reminder, now: datetime,
                       config: Config) -> list[Answer]:
-        found = await _still_wanted(tx, reminder, now, config)
+        found = _still_wanted(tx, reminder, now, config)
         if found is None:
             return []
         plan, action = found

@@ -107,31 +107,31 @@ def _specs(due_at: datetime, config: Config) -> list[ReminderSpec]:
     return specs
 
 
-async def schedule(tx: Tx, config: Config, now: datetime) -> None:
+def schedule(tx: Tx, config: Config, now: datetime) -> None:
     """A mail is being quarantined at ``now``: make sure the notice that will
     report it is planned (idempotent: existing rows are left as they are)."""
-    await tx.add_reminders(_specs(_next_instant(now + SETTLE, config), config), now)
+    tx.add_reminders(_specs(_next_instant(now + SETTLE, config), config), now)
 
 
-async def ensure_scheduled(tx: Tx, config: Config, now: datetime) -> None:
+def ensure_scheduled(tx: Tx, config: Config, now: datetime) -> None:
     """Unreported quarantined mails and a coordinator with no pending notice:
     plan one at the next reminder hour."""
-    if not await tx.unreported_quarantine():
+    if not tx.unreported_quarantine():
         return
-    planned = {row.recipient for row in await tx.reminders_of(SOURCE, status="pending")}
+    planned = {row.recipient for row in tx.reminders_of(SOURCE, status="pending")}
     missing = [spec for spec in _specs(_next_instant(now, config), config)
                if spec.recipient not in planned]
-    await tx.add_reminders(missing, now)
+    tx.add_reminders(missing, now)
 
 
-async def compose_notice(tx: Tx, reminder: Reminder, now: datetime,
+def compose_notice(tx: Tx, reminder: Reminder, now: datetime,
                          config: Config) -> list[Answer]:
     member = config.member(reminder.recipient)
     if member is None or not member.is_coordinator:
         return []
     cutoff = notice_instant(now, config)
-    await tx.claim_quarantined(before=cutoff - SETTLE, notice_at=cutoff)
-    mails = await tx.quarantined_in_notice(cutoff)
+    tx.claim_quarantined(before=cutoff - SETTLE, notice_at=cutoff)
+    mails = tx.quarantined_in_notice(cutoff)
     if not mails:
         return []
     return [notice_answer(config, member.name, reminder.recipient, mails)]

@@ -23,7 +23,7 @@ stop longer than the rows it had made ahead).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,8 +35,8 @@ from esp_coord.store.reminders import Reminder
 if TYPE_CHECKING:
     from esp_coord.store import Tx
 
-Composer = Callable[["Tx", Reminder, datetime, Config], Awaitable[list[Answer]]]
-Rebuild = Callable[["Tx", Config, datetime], Awaitable[None]]
+Composer = Callable[["Tx", Reminder, datetime, Config], list[Answer]]
+Rebuild = Callable[["Tx", Config, datetime], None]
 
 __all__ = ["Composer", "Rebuild", "Registered", "composer_for", "rebuilds", "register_composer",
            "registered_kinds"]

@@ -105,7 +105,7 @@ def _record(row: object) -> AuditRecord:
 class AuditOps(TxBase):
     __slots__ = ()
 
-    async def audit(self, actor: str, action: str, ref: str | None,
+    def audit(self, actor: str, action: str, ref: str | None,
                     source_message_id: str | None, detail: str, at: datetime) -> int:
         """Append one record in this transaction; returns its position."""
         if not action or len(action) > 32:
@@ -127,7 +127,7 @@ class AuditOps(TxBase):
         digest = ""
         if head is not None:
             digest = record_hash(id=head[0] + 1, prev_hash=head[1], **fields)
-            moved = await self._conn.execute(
+            moved = self._conn.execute(
                 update(audit_head)
                 .where(audit_head.c.id == _HEAD_ID, audit_head.c.seq == head[0],
                        audit_head.c.hash == head[1])
@@ -135,31 +135,31 @@ class AuditOps(TxBase):
             if moved.rowcount != 1:
                 head = None
         if head is None:
-            head = await self._lock_head()
+            head = self._lock_head()
             digest = record_hash(id=head[0] + 1, prev_hash=head[1], **fields)
-            await self._conn.execute(
+            self._conn.execute(
                 update(audit_head).where(audit_head.c.id == _HEAD_ID)
                 .values(seq=head[0] + 1, hash=digest))
         position = head[0] + 1
-        await self._conn.execute(insert(audit_log).values(
+        self._conn.execute(insert(audit_log).values(
             id=position, prev_hash=head[1], hash=digest, **fields))
         self._audit_head = (position, digest)
         return position
 
-    async def _lock_head(self) -> tuple[int, str]:
+    def _lock_head(self) -> tuple[int, str]:
         query = (select(audit_head.c.seq, audit_head.c.hash)
                  .where(audit_head.c.id == _HEAD_ID).with_for_update())
-        row = (await self._conn.execute(query)).first()
+        row = (self._conn.execute(query)).first()
         if row is None:
             # Only if the migration's row was removed by hand: an empty head
             # over a non-empty table then fails verification, as it should.
-            await self._conn.execute(
+            self._conn.execute(
                 self._upsert(audit_head).values(id=_HEAD_ID, seq=0, hash=GENESIS)
                 .on_conflict_do_nothing())
-            row = (await self._conn.execute(query)).one()
+            row = (self._conn.execute(query)).one()
         return int(row.seq), str(row.hash)
 
-    async def audit_records(self, ref: str | None = None, *, actor: str | None = None,
+    def audit_records(self, ref: str | None = None, *, actor: str | None = None,
                             limit: int | None = None) -> list[AuditRecord]:
         """Records in chain order, for one plan and/or one actor."""
         query = select(audit_log).order_by(audit_log.c.id)
@@ -169,9 +169,9 @@ class AuditOps(TxBase):
             query = query.where(audit_log.c.actor == actor.strip().lower())
         if limit is not None:
             query = query.limit(limit)
-        return [_record(row) for row in (await self._conn.execute(query)).all()]
+        return [_record(row) for row in (self._conn.execute(query)).all()]
 
-    async def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> ChainReport:
+    def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> ChainReport:
         """Walk the whole chain; stop at the first broken record.
 
         Safe while the service appends: the head is read first and the walk
@@ -180,17 +180,17 @@ class AuditOps(TxBase):
         outside the service.
         """
         walk = _Walk(anchor)
-        head = await self._read_head()
+        head = self._read_head()
         while True:
-            broken = await self._walk_to(walk, head[0] if head else None)
+            broken = self._walk_to(walk, head[0] if head else None)
             if broken is not None:
                 return walk.report(broken)
-            beyond = (await self._conn.execute(
+            beyond = (self._conn.execute(
                 select(audit_log.c.id).where(audit_log.c.id > walk.last)
                 .order_by(audit_log.c.id).limit(1))).scalar_one_or_none()
             if beyond is None or head is None:
                 break
-            newer = await self._read_head()
+            newer = self._read_head()
             if newer is None or newer[0] <= head[0]:
                 return walk.report(BrokenRecord(
                     beyond, "it lies beyond the head: added outside the service"))
@@ -211,18 +211,18 @@ class AuditOps(TxBase):
                 anchor[0], f"record {anchor[0]}, noted earlier, is missing"))
         return walk.report(None)
 
-    async def _read_head(self) -> tuple[int, str] | None:
-        row = (await self._conn.execute(
+    def _read_head(self) -> tuple[int, str] | None:
+        row = (self._conn.execute(
             select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == _HEAD_ID)
         )).first()
         return (int(row.seq), str(row.hash)) if row is not None else None
 
-    async def _walk_to(self, walk: _Walk, last: int | None) -> BrokenRecord | None:
+    def _walk_to(self, walk: _Walk, last: int | None) -> BrokenRecord | None:
         while True:
             query = select(audit_log).where(audit_log.c.id > walk.last)
             if last is not None:
                 query = query.where(audit_log.c.id <= last)
-            rows = [_record(r) for r in (await self._conn.execute(
+            rows = [_record(r) for r in (self._conn.execute(
                 query.order_by(audit_log.c.id).limit(_BATCH))).all()]
             for r in rows:
                 broken = walk.step(r)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from esp_coord.crypto import Keyring
 
@@ -16,12 +17,19 @@ class TxBase:
 
     __slots__ = ("_conn", "_keyring", "_dialect", "_audit_head")
 
-    def __init__(self, conn: AsyncConnection, keyring: Keyring) -> None:
+    def __init__(self, conn: Connection, keyring: Keyring) -> None:
         self._conn = conn
         self._keyring = keyring
         self._dialect = conn.dialect.name
         # The audit head this transaction last wrote (see AuditOps.audit).
         self._audit_head: tuple[int, str] | None = None
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an exception inside undoes only what was
+        written inside, and propagates."""
+        with self._conn.begin_nested():
+            yield
 
     def _upsert(self, table: Table) -> Any:
         """An INSERT with ON CONFLICT support (both dialects spell it alike)."""

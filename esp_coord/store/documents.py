@@ -40,7 +40,7 @@ def _member(address: str) -> str:
 class DocumentOps(TxBase):
     __slots__ = ()
 
-    async def save_document(
+    def save_document(
         self,
         *,
         kind: str,
@@ -67,32 +67,32 @@ class DocumentOps(TxBase):
         addresses = {_member(m) for m in members}
         if expected_version is None:
             version = 1
-            doc_id = await self._create(kind, ref, data, status, at)
+            doc_id = self._create(kind, ref, data, status, at)
             write_blind, write_members = True, True
         else:
             version = expected_version + 1
-            doc_id = await self._update(kind, ref, data, status, expected_version, at)
+            doc_id = self._update(kind, ref, data, status, expected_version, at)
             # The version check above proves ``previous`` is what is stored.
             known = (previous is not None and previous.kind == kind and previous.ref == ref
                      and previous.version == expected_version)
             write_blind = not known or previous.blind != digests  # type: ignore[union-attr]
             write_members = not known or previous.members != addresses  # type: ignore[union-attr]
             if write_blind:
-                await self._conn.execute(
+                self._conn.execute(
                     delete(document_blind).where(document_blind.c.document_id == doc_id))
             if write_members:
-                await self._conn.execute(
+                self._conn.execute(
                     delete(document_members).where(document_members.c.document_id == doc_id))
         if write_blind and digests:
-            await self._conn.execute(insert(document_blind), [
+            self._conn.execute(insert(document_blind), [
                 {"document_id": doc_id, "name": name, "digest": digest}
                 for name, digest in sorted(digests)])
         if write_members and addresses:
-            await self._conn.execute(insert(document_members), [
+            self._conn.execute(insert(document_members), [
                 {"document_id": doc_id, "member": m} for m in sorted(addresses)])
         return version
 
-    async def _create(
+    def _create(
         self, kind: str, ref: str, data: dict[str, Any], status: str, at: datetime
     ) -> int:
         statement = (
@@ -111,13 +111,13 @@ class DocumentOps(TxBase):
             .on_conflict_do_nothing(index_elements=["kind", "ref"])
             .returning(documents.c.id)
         )
-        doc_id = (await self._conn.execute(statement)).scalar_one_or_none()
+        doc_id = (self._conn.execute(statement)).scalar_one_or_none()
         if doc_id is None:
-            found = await self._version_of(kind, ref)
+            found = self._version_of(kind, ref)
             raise ConflictError(kind, ref, expected=None, found=found)
         return int(doc_id)
 
-    async def _update(
+    def _update(
         self,
         kind: str,
         ref: str,
@@ -144,23 +144,23 @@ class DocumentOps(TxBase):
             )
             .returning(documents.c.id)
         )
-        doc_id = (await self._conn.execute(statement)).scalar_one_or_none()
+        doc_id = (self._conn.execute(statement)).scalar_one_or_none()
         if doc_id is None:
-            found = await self._version_of(kind, ref)
+            found = self._version_of(kind, ref)
             raise ConflictError(kind, ref, expected=expected, found=found)
         return int(doc_id)
 
-    async def _version_of(self, kind: str, ref: str) -> int | None:
+    def _version_of(self, kind: str, ref: str) -> int | None:
         query = select(documents.c.version).where(documents.c.kind == kind, documents.c.ref == ref)
-        return (await self._conn.execute(query)).scalar_one_or_none()
+        return (self._conn.execute(query)).scalar_one_or_none()
 
-    async def load_document(self, kind: str, ref: str) -> Document | None:
-        found = await self._load(
+    def load_document(self, kind: str, ref: str) -> Document | None:
+        found = self._load(
             select(documents).where(documents.c.kind == kind, documents.c.ref == ref)
         )
         return found[0] if found else None
 
-    async def find_documents(
+    def find_documents(
         self,
         kind: str,
         *,
@@ -193,10 +193,10 @@ class DocumentOps(TxBase):
             )
         if status is not None:
             query = query.where(documents.c.status == status)
-        return await self._load(query.order_by(documents.c.id))
+        return self._load(query.order_by(documents.c.id))
 
-    async def _load(self, query: Any) -> list[Document]:
-        rows = (await self._conn.execute(query)).mappings().all()
+    def _load(self, query: Any) -> list[Document]:
+        rows = (self._conn.execute(query)).mappings().all()
         if not rows:
             return []
         members: dict[int, set[str]] = {row["id"]: set() for row in rows}
@@ -210,7 +210,7 @@ class DocumentOps(TxBase):
                    document_blind.c.digest.label("value"))
             .where(document_blind.c.document_id.in_(list(members))),
         )
-        for doc_id, name, value in (await self._conn.execute(side_query)).all():
+        for doc_id, name, value in (self._conn.execute(side_query)).all():
             if name is None:
                 members[doc_id].add(value)
             else:
@@ -235,7 +235,7 @@ class DocumentOps(TxBase):
             for row in rows
         ]
 
-    async def add_history(
+    def add_history(
         self,
         *,
         kind: str,
@@ -260,12 +260,11 @@ class DocumentOps(TxBase):
         statement = insert(document_history).from_select(
             ["document_id", "version", "author", "source_message_id", "at", "change_enc"],
             source,
-        )
-        result = await self._conn.execute(statement)
-        if result.rowcount == 0:
+        ).returning(document_history.c.id)
+        if self._conn.execute(statement).first() is None:
             raise UnknownDocument(kind, ref)
 
-    async def history(self, kind: str, ref: str) -> list[HistoryEntry]:
+    def history(self, kind: str, ref: str) -> list[HistoryEntry]:
         query = (
             select(document_history)
             .join(documents, documents.c.id == document_history.c.document_id)
@@ -286,5 +285,5 @@ class DocumentOps(TxBase):
                     )
                 ),
             )
-            for row in (await self._conn.execute(query)).mappings()
+            for row in (self._conn.execute(query)).mappings()
         ]

@@ -26,10 +26,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +40,38 @@ _SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _SQLITE_BUSY_TEXT = ("database is locked", "database is busy", "database table is locked")
 
 
+# The drivers of the asynchronous store (before issue 12) and their synchronous
+# counterparts: configuration files written for it keep working.
+_SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg",
+                 "postgresql": "postgresql+psycopg"}
+
+
+def sync_url(url: str | URL) -> URL:
+    """``url`` with the synchronous driver the store uses (pysqlite, psycopg)."""
+    parsed = make_url(url)
+    driver = _SYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
 def make_engine(
     url: str, *, busy_timeout: float, options: Mapping[str, Any] | None = None
-) -> AsyncEngine:
-    parsed = make_url(url)
+) -> Engine:
+    parsed = sync_url(url)
     # SQL parameters never reach exception messages or logs: even encrypted,
     # they have no business there, and addresses are personal data too.
     options = {"hide_parameters": True, **(options or {})}
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, **options)
+        return create_engine(parsed, **options)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         private_database_file(Path(database))
-    engine = create_async_engine(parsed, **options)
+    # Connections move between the store's threads (never used by two at once).
+    connect_args = {"check_same_thread": False, **options.pop("connect_args", {})}
+    engine = create_engine(parsed, connect_args=connect_args, **options)
     timeout_ms = max(0, int(busy_timeout * 1000))
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _sqlite_settings(dbapi_connection: Any, _record: Any) -> None:
         # No implicit BEGIN from the driver: the store says when and how.
         dbapi_connection.isolation_level = None
@@ -85,8 +99,7 @@ def private_database_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         # A folder or a file we may not write: say so now, as an OSError that
-        # names it. (When SQLite finds out instead, aiosqlite's worker thread
-        # can outlive the event loop and print a traceback of its own.)
+        # names it, before any connection is made.
         os.close(os.open(path, os.O_RDWR))
     for name in (path, *(path.with_name(path.name + s) for s in _COMPANIONS)):
         try:
@@ -101,7 +114,7 @@ def private_database_file(path: Path) -> None:
             log.warning("%s can be read by other users and is not ours to chmod", name)
 
 
-def is_sqlite(engine: AsyncEngine) -> bool:
+def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 

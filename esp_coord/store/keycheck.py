@@ -30,14 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, Table, func, inspect, select
+from sqlalchemy import Column, Connection, Table, create_engine, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from esp_coord.crypto import DATA_KEY, INDEX_KEY, DecryptionError, Keyring
 from esp_coord.store.documents import _document_context
+from esp_coord.store.engine import sync_url
 from esp_coord.store.errors import KeyMismatch, StoreUnavailable
 from esp_coord.store.outbox import _context as _outbox_context
 from esp_coord.store.reminders import _context as _reminder_context
@@ -102,24 +102,24 @@ def check_keys(conn: Connection, keyring: Keyring, database: str) -> list[tuple[
     return [k for k in ours if k not in stored]
 
 
-async def database_keys_match(url: str, keyring: Keyring) -> bool:
+def database_keys_match(url: str, keyring: Keyring) -> bool:
     """For ``esp-coord check``: False when there is no SQLite file yet, True
     when ``keyring`` would be accepted; raises ``KeyMismatch`` (or
     ``StoreUnavailable``) otherwise. Creates, migrates and records nothing."""
-    parsed = make_url(url)
+    parsed = sync_url(url)
     database = describe_database(url)
     if parsed.get_backend_name() == "sqlite" and not os.path.exists(database):
         return False
-    engine = create_async_engine(parsed, hide_parameters=True)
+    engine = create_engine(parsed, hide_parameters=True)
     try:
-        async with engine.connect() as conn:
-            await conn.run_sync(check_keys, keyring, database)
-            await conn.rollback()
+        with engine.connect() as conn:
+            check_keys(conn, keyring, database)
+            conn.rollback()
     except (DBAPIError, OSError) as exc:
         raise StoreUnavailable(f"cannot open the database {database}: {reason(exc)}"
                                ) from exc
     finally:
-        await engine.dispose()
+        engine.dispose()
     return True
 
 

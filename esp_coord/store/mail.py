@@ -38,9 +38,9 @@ class QuarantinedMail:
 class MailOps(TxBase):
     __slots__ = ()
 
-    async def processed(self, dedup_key: str) -> ProcessedMail | None:
+    def processed(self, dedup_key: str) -> ProcessedMail | None:
         row = (
-            await self._conn.execute(
+            self._conn.execute(
                 select(
                     processed_mail.c.dedup_key,
                     processed_mail.c.message_id,
@@ -53,7 +53,7 @@ class MailOps(TxBase):
         ).first()
         return ProcessedMail(*row) if row is not None else None
 
-    async def record_processed(
+    def record_processed(
         self,
         *,
         dedup_key: str,
@@ -85,12 +85,14 @@ class MailOps(TxBase):
                 thread=thread,
             )
             .on_conflict_do_nothing(index_elements=["dedup_key"])
+            # RETURNING, not rowcount: psycopg gives -1 for an INSERT that
+            # SQLAlchemy extends with RETURNING of its own.
+            .returning(processed_mail.c.id)
         )
-        result = await self._conn.execute(statement)
-        if result.rowcount == 0:
+        if self._conn.execute(statement).first() is None:
             raise AlreadyProcessed(dedup_key)
 
-    async def recent_of_sender(self, sender: str, since: datetime,
+    def recent_of_sender(self, sender: str, since: datetime,
                                limit: int = 200) -> list[RecentMail]:
         """The sender's mails recorded since ``since``, newest first, at most
         ``limit`` (more than any answer budget counts)."""
@@ -98,18 +100,18 @@ class MailOps(TxBase):
                         processed_mail.c.thread)
                  .where(processed_mail.c.sender == sender, processed_mail.c.at >= since)
                  .order_by(processed_mail.c.at.desc()).limit(limit))
-        return [RecentMail(*row) for row in (await self._conn.execute(query)).all()]
+        return [RecentMail(*row) for row in (self._conn.execute(query)).all()]
 
-    async def quarantine_count(self, since: datetime | None = None) -> int:
+    def quarantine_count(self, since: datetime | None = None) -> int:
         """Mails put in quarantine (unknown sender, or the handler failed)."""
         query = select(func.count()).where(
             processed_mail.c.outcome.in_(QUARANTINE_OUTCOMES)
         )
         if since is not None:
             query = query.where(processed_mail.c.at >= since)
-        return int((await self._conn.execute(query)).scalar_one())
+        return int((self._conn.execute(query)).scalar_one())
 
-    async def claim_quarantined(self, before: datetime, notice_at: datetime) -> int:
+    def claim_quarantined(self, before: datetime, notice_at: datetime) -> int:
         """Give every quarantined mail (or member's mail left unanswered)
         recorded before ``before`` and not yet reported to the notice
         ``notice_at``; returns how many were claimed.
@@ -117,7 +119,7 @@ class MailOps(TxBase):
         A claim rather than a time window: a mail whose transaction commits
         after a notice was composed, though stamped earlier, is still unclaimed
         and goes to the next notice, never lost nor reported twice."""
-        result = await self._conn.execute(
+        result = self._conn.execute(
             update(processed_mail)
             .where(_REPORTED,
                    processed_mail.c.notice_at.is_(None),
@@ -125,21 +127,21 @@ class MailOps(TxBase):
             .values(notice_at=notice_at))
         return max(int(result.rowcount or 0), 0)
 
-    async def unreported_quarantine(self) -> bool:
+    def unreported_quarantine(self) -> bool:
         """Whether a quarantined mail (or a member's left unanswered) awaits its notice."""
         query = select(processed_mail.c.id).where(
             _REPORTED, processed_mail.c.notice_at.is_(None)).limit(1)
-        return (await self._conn.execute(query)).first() is not None
+        return (self._conn.execute(query)).first() is not None
 
-    async def quarantined_in_notice(self, notice_at: datetime) -> list[QuarantinedMail]:
+    def quarantined_in_notice(self, notice_at: datetime) -> list[QuarantinedMail]:
         """The mails claimed by the notice ``notice_at``, oldest first."""
         query = (select(processed_mail.c.at, processed_mail.c.sender, processed_mail.c.outcome,
                         processed_mail.c.reason)
                  .where(processed_mail.c.notice_at == notice_at)
                  .order_by(processed_mail.c.at, processed_mail.c.id))
-        return [QuarantinedMail(*row) for row in (await self._conn.execute(query)).all()]
+        return [QuarantinedMail(*row) for row in (self._conn.execute(query)).all()]
 
-    async def next_number(self, kind: str, year: int) -> int:
+    def next_number(self, kind: str, year: int) -> int:
         """1, 2, 3... per (kind, year). One atomic upsert: the row lock (or
         SQLite's write lock) serialises concurrent callers, so numbers are
         distinct, and a rolled-back transaction gives its number back."""
@@ -148,4 +150,4 @@ class MailOps(TxBase):
             index_elements=["kind", "year"],
             set_={"value": counters.c.value + 1},
         ).returning(counters.c.value)
-        return int((await self._conn.execute(statement)).scalar_one())
+        return int((self._conn.execute(statement)).scalar_one())

@@ -40,7 +40,7 @@ def _context(message_id: str) -> bytes:
 class OutboxOps(TxBase):
     __slots__ = ()
 
-    async def enqueue(
+    def enqueue(
         self,
         *,
         message_id: str,
@@ -71,52 +71,52 @@ class OutboxOps(TxBase):
             .on_conflict_do_nothing(index_elements=["message_id"])
             .returning(outbox.c.id)
         )
-        new_id = (await self._conn.execute(statement)).scalar_one_or_none()
+        new_id = (self._conn.execute(statement)).scalar_one_or_none()
         if new_id is not None:
             return int(new_id)
-        existing = await self._conn.execute(
+        existing = self._conn.execute(
             select(outbox.c.id).where(outbox.c.message_id == message_id)
         )
         return int(existing.scalar_one())
 
-    async def outbox_due(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+    def outbox_due(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
         query = (
             select(outbox)
             .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
             .limit(limit)
         )
-        return [self._item(row) for row in (await self._conn.execute(query)).mappings()]
+        return [self._item(row) for row in (self._conn.execute(query)).mappings()]
 
-    async def outbox_sending(self) -> list[OutboxItem]:
+    def outbox_sending(self) -> list[OutboxItem]:
         query = select(outbox).where(outbox.c.status == "sending").order_by(outbox.c.id)
-        return [self._item(row) for row in (await self._conn.execute(query)).mappings()]
+        return [self._item(row) for row in (self._conn.execute(query)).mappings()]
 
-    async def outbox_item(self, item_id: int) -> OutboxItem | None:
-        row = (await self._conn.execute(select(outbox).where(outbox.c.id == item_id))).first()
+    def outbox_item(self, item_id: int) -> OutboxItem | None:
+        row = (self._conn.execute(select(outbox).where(outbox.c.id == item_id))).first()
         return self._item(row._mapping) if row is not None else None
 
-    async def mark_sending(self, item_id: int, now: datetime) -> None:
+    def mark_sending(self, item_id: int, now: datetime) -> None:
         """pending (or sending, when re-sending after a crash) -> sending.
 
         Raises ``OutboxStateError`` for an item already sent or failed: the
         caller must not send it (it was delivered, e.g. witnessed meanwhile).
         """
-        await self._transition(
+        self._transition(
             item_id,
             frm=("pending", "sending"),
             values={"status": "sending", "last_attempt_at": now},
         )
 
-    async def mark_sent(self, item_id: int, now: datetime) -> None:
-        await self._transition(
+    def mark_sent(self, item_id: int, now: datetime) -> None:
+        self._transition(
             item_id, frm=("sending", "pending"), values={"status": "sent", "sent_at": now}
         )
 
-    async def mark_retry(
+    def mark_retry(
         self, item_id: int, now: datetime, *, error: str, next_attempt_at: datetime
     ) -> None:
-        await self._transition(
+        self._transition(
             item_id,
             frm=("sending", "pending"),
             values={
@@ -128,8 +128,8 @@ class OutboxOps(TxBase):
             },
         )
 
-    async def mark_failed(self, item_id: int, now: datetime, *, error: str) -> None:
-        await self._transition(
+    def mark_failed(self, item_id: int, now: datetime, *, error: str) -> None:
+        self._transition(
             item_id,
             frm=("sending", "pending"),
             values={
@@ -140,32 +140,32 @@ class OutboxOps(TxBase):
             },
         )
 
-    async def confirm_delivered(self, message_id: str, now: datetime) -> bool:
+    def confirm_delivered(self, message_id: str, now: datetime) -> bool:
         """Our own copy of this message was seen: it is sent, whatever we thought."""
-        result = await self._conn.execute(
+        result = self._conn.execute(
             update(outbox)
             .where(outbox.c.message_id == message_id)
             .values(status="sent", sent_at=func.coalesce(outbox.c.sent_at, now))
         )
         return result.rowcount > 0
 
-    async def outbox_stats(self) -> dict[str, int]:
+    def outbox_stats(self) -> dict[str, int]:
         stats = dict.fromkeys(OUTBOX_STATUSES, 0)
         query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
-        for status, count in (await self._conn.execute(query)).all():
+        for status, count in (self._conn.execute(query)).all():
             stats[status] = int(count)
         return stats
 
-    async def _transition(
+    def _transition(
         self, item_id: int, *, frm: tuple[str, ...], values: dict[str, Any]
     ) -> None:
-        result = await self._conn.execute(
+        result = self._conn.execute(
             update(outbox).where(outbox.c.id == item_id, outbox.c.status.in_(frm)).values(values)
         )
         if result.rowcount == 1:
             return
         current = (
-            await self._conn.execute(select(outbox.c.status).where(outbox.c.id == item_id))
+            self._conn.execute(select(outbox.c.status).where(outbox.c.id == item_id))
         ).scalar_one_or_none()
         if current is None:
             raise OutboxStateError(f"no outbox item {item_id}")

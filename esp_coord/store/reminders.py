@@ -107,7 +107,7 @@ def _same_instant(a: datetime, b: datetime) -> bool:
 class ReminderOps(TxBase):
     __slots__ = ()
 
-    async def replace_reminders(self, source_ref: str, specs: Iterable[ReminderSpec],
+    def replace_reminders(self, source_ref: str, specs: Iterable[ReminderSpec],
                                 now: datetime) -> Reconciled:
         """Make the source's pending reminders exactly ``specs`` (see module doc).
 
@@ -120,7 +120,7 @@ class ReminderOps(TxBase):
             if spec.source_ref != source_ref:
                 raise ValueError("a spec of another source given to replace_reminders")
             wanted[spec.key] = spec
-        rows = (await self._conn.execute(
+        rows = (self._conn.execute(
             select(reminders.c.id, reminders.c.key, reminders.c.kind, reminders.c.recipient,
                    reminders.c.due_at, reminders.c.status, reminders.c.payload_enc)
             .where(reminders.c.source_ref == source_ref))).mappings().all()
@@ -134,22 +134,22 @@ class ReminderOps(TxBase):
                 continue
             status = row["status"]
             if status == "pending" and not self._matches(row, spec):
-                await self._rewrite(row["id"], spec, "pending")
+                self._rewrite(row["id"], spec, "pending")
                 updated += 1
             elif status == "cancelled" and spec.due_at >= now:
-                await self._rewrite(row["id"], spec, "pending")
+                self._rewrite(row["id"], spec, "pending")
                 updated += 1
         fresh = [spec for key, spec in wanted.items() if key not in known and spec.due_at >= now]
         if fresh:
-            inserted = await self.add_reminders(fresh, now)
+            inserted = self.add_reminders(fresh, now)
         if stale:
-            await self._conn.execute(
+            self._conn.execute(
                 update(reminders).where(reminders.c.id.in_(stale),
                                         reminders.c.status == "pending")
                 .values(status="cancelled"))
         return Reconciled(inserted=inserted, updated=updated, cancelled=len(stale))
 
-    async def add_reminders(self, specs: Sequence[ReminderSpec], now: datetime) -> int:
+    def add_reminders(self, specs: Sequence[ReminderSpec], now: datetime) -> int:
         """Insert new rows as they are (no past-time filter), skipping keys that
         exist. For reconciliation use ``replace_reminders``; this is its bulk
         step, and what a benchmark uses to fill the table."""
@@ -161,7 +161,7 @@ class ReminderOps(TxBase):
                  "payload_enc": self._keyring.encrypt(_dump(s.payload), context=_context(s.key))}
                 for s in specs]
         statement = self._upsert(reminders).on_conflict_do_nothing(index_elements=["key"])
-        result = await self._conn.execute(statement, rows)
+        result = self._conn.execute(statement, rows)
         # executemany rowcounts are not reliable on every driver: count instead.
         return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 \
             else len(rows)
@@ -174,15 +174,15 @@ class ReminderOps(TxBase):
         stored = self._payload(row["key"], row["payload_enc"])
         return stored == json.loads(_dump(spec.payload))
 
-    async def _rewrite(self, row_id: int, spec: ReminderSpec, status: str) -> None:
-        await self._conn.execute(
+    def _rewrite(self, row_id: int, spec: ReminderSpec, status: str) -> None:
+        self._conn.execute(
             update(reminders).where(reminders.c.id == row_id).values(
                 kind=spec.kind, recipient=spec.recipient.strip().lower(), due_at=spec.due_at,
                 status=status,
                 payload_enc=self._keyring.encrypt(_dump(spec.payload),
                                                   context=_context(spec.key))))
 
-    async def reminders_due(self, until: datetime, limit: int = 100, *,
+    def reminders_due(self, until: datetime, limit: int = 100, *,
                             after: tuple[datetime, int] | None = None,
                             recipient: str | None = None,
                             kinds: Iterable[str] | None = None) -> list[Reminder]:
@@ -202,54 +202,54 @@ class ReminderOps(TxBase):
         if kinds is not None:
             query = query.where(reminders.c.kind.in_(list(kinds)))
         query = query.order_by(reminders.c.due_at, reminders.c.id).limit(limit)
-        return [self._reminder(row) for row in (await self._conn.execute(query)).mappings()]
+        return [self._reminder(row) for row in (self._conn.execute(query)).mappings()]
 
-    async def next_reminder_due(self) -> datetime | None:
+    def next_reminder_due(self) -> datetime | None:
         """When the earliest pending reminder is due (index on status, due_at)."""
         query = select(func.min(reminders.c.due_at)).where(reminders.c.status == "pending")
         # min() keeps the column's type, so the value comes back aware UTC.
-        value: datetime | None = (await self._conn.execute(query)).scalar_one_or_none()
+        value: datetime | None = (self._conn.execute(query)).scalar_one_or_none()
         return value
 
-    async def reminder(self, reminder_id: int) -> Reminder | None:
-        row = (await self._conn.execute(
+    def reminder(self, reminder_id: int) -> Reminder | None:
+        row = (self._conn.execute(
             select(reminders).where(reminders.c.id == reminder_id))).mappings().first()
         return self._reminder(row) if row is not None else None
 
-    async def reminders_of(self, source_ref: str, *, status: str | None = None
+    def reminders_of(self, source_ref: str, *, status: str | None = None
                            ) -> list[Reminder]:
         """Every row of a source (any status unless given), in due order."""
         query = select(reminders).where(reminders.c.source_ref == source_ref)
         if status is not None:
             query = query.where(reminders.c.status == status)
         query = query.order_by(reminders.c.due_at, reminders.c.id)
-        return [self._reminder(row) for row in (await self._conn.execute(query)).mappings()]
+        return [self._reminder(row) for row in (self._conn.execute(query)).mappings()]
 
-    async def mark_reminder_sent(self, reminder_id: int, now: datetime, late: bool) -> bool:
+    def mark_reminder_sent(self, reminder_id: int, now: datetime, late: bool) -> bool:
         """pending -> sent. False (nothing changed) if the row is not pending:
         the caller must then not send (roll its transaction back)."""
-        return await self._finish(reminder_id, "sent", now, late)
+        return self._finish(reminder_id, "sent", now, late)
 
-    async def mark_reminder_dropped(self, reminder_id: int, now: datetime) -> bool:
+    def mark_reminder_dropped(self, reminder_id: int, now: datetime) -> bool:
         """pending -> dropped: due, but nothing to send (plan closed, recipient
         gone, action already done)."""
-        return await self._finish(reminder_id, "dropped", now, False)
+        return self._finish(reminder_id, "dropped", now, False)
 
-    async def mark_reminder_failed(self, reminder_id: int, now: datetime) -> bool:
+    def mark_reminder_failed(self, reminder_id: int, now: datetime) -> bool:
         """pending -> failed: composing it raised (a bug); kept for inspection."""
-        return await self._finish(reminder_id, "failed", now, False)
+        return self._finish(reminder_id, "failed", now, False)
 
-    async def _finish(self, reminder_id: int, status: str, now: datetime, late: bool) -> bool:
-        result = await self._conn.execute(
+    def _finish(self, reminder_id: int, status: str, now: datetime, late: bool) -> bool:
+        result = self._conn.execute(
             update(reminders)
             .where(reminders.c.id == reminder_id, reminders.c.status == "pending")
             .values(status=status, sent_at=now, late=int(late)))
         return bool(result.rowcount == 1)
 
-    async def reminder_stats(self) -> dict[str, int]:
+    def reminder_stats(self) -> dict[str, int]:
         stats = dict.fromkeys(REMINDER_STATUSES, 0)
         query = select(reminders.c.status, func.count()).group_by(reminders.c.status)
-        for status, count in (await self._conn.execute(query)).all():
+        for status, count in (self._conn.execute(query)).all():
             stats[status] = int(count)
         return stats
 

@@ -1,9 +1,16 @@
 """The store and its unit of work.
 
-``Store`` owns the engine (created at ``start``, never at import time) and
-hands out ``Tx`` objects, one per database transaction. ``Store.run`` retries
-a whole transaction when the database is busy, so a locked SQLite file or a
+``Store`` owns a synchronous SQLAlchemy engine (created at ``start``, never at
+import time) and a few database threads. Every piece of work is one call
+into a database thread, one trip: ``await store.run(fn)`` runs the
+synchronous ``fn(tx)`` there inside one transaction, so the dozen statements
+of a mail's decision cost one hand-off between the event loop and the
+database instead of one per statement. ``Store.run`` retries a whole
+transaction when the database is busy, so a locked SQLite file or a
 PostgreSQL serialization failure delays work but never drops it.
+
+``Store.batch()`` keeps one transaction open over several trips, each in its
+own savepoint: the mailroom's batches (see ``processing``).
 
 ``start`` refuses a key file other than the one that wrote the database
 (``KeyMismatch``, see keycheck.py) before any migration or write, and turns a
@@ -16,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from esp_coord.crypto import Keyring
 from esp_coord.store.audit import AuditOps
@@ -40,24 +49,86 @@ log = logging.getLogger(__name__)
 class Tx(MailOps, OutboxOps, DocumentOps, AuditOps, ReminderOps):
     """One open transaction: dedup, outbox, numbering, documents.
 
-    Valid only inside the ``Store.transaction()`` block (or ``Store.run``
-    callback) that produced it.
+    Valid only inside the ``Store.run`` callback (or ``Store.transaction()``
+    block, ``Batch.run`` callback) that produced it, in that thread.
     """
 
     __slots__ = ()
 
     @property
-    def connection(self) -> AsyncConnection:
+    def connection(self) -> Connection:
         """The underlying connection, for tests and one-off maintenance."""
         return self._conn
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Database errors as the store's own: busy as ``StoreBusy``, a value
+    refused before reaching the database (e.g. a naive datetime) as the
+    caller's plain ``ValueError``."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if is_busy(exc):
+            raise StoreBusy("the database is busy (locked or in conflict)") from exc
+        raise
+    except StatementError as exc:
+        if isinstance(exc.orig, ValueError):
+            raise exc.orig from None
+        raise
+
+
+class Batch:
+    """One transaction over several trips (``run``), each in a savepoint: a
+    failing ``fn`` undoes only its own work. Opened on the first ``run``;
+    ``commit`` ends it (the next ``run`` opens another), ``rollback`` drops
+    what was not committed. ``opened_at`` (``time.monotonic``) tells how long
+    the transaction has been open, None when none is."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._tx: Tx | None = None
+        self.opened_at: float | None = None
+
+    async def run(self, fn: Callable[[Tx], T]) -> T:
+        return await self._store._in_thread(self._run, fn)
+
+    def _run(self, fn: Callable[[Tx], T]) -> T:
+        with _translated():
+            if self._tx is None:
+                # One Tx for the whole transaction: it remembers the audit
+                # head it wrote last (see AuditOps.audit).
+                self._tx = Tx(self._store._begin(readonly=False), self._store.keyring)
+                self.opened_at = time.monotonic()
+            with self._tx.savepoint():
+                return fn(self._tx)
+
+    async def commit(self) -> None:
+        await self._store._in_thread(self._end, True)
+
+    async def rollback(self) -> None:
+        await self._store._in_thread(self._end, False)
+
+    def _end(self, commit: bool) -> None:
+        tx, self._tx, self.opened_at = self._tx, None, None
+        if tx is None:
+            return
+        conn = tx.connection
+        try:
+            with _translated():
+                conn.commit() if commit else conn.rollback()
+        finally:
+            conn.close()
+
+
 class Store:
-    """Encrypted storage on SQLite (aiosqlite) or PostgreSQL (asyncpg).
+    """Encrypted storage on SQLite or PostgreSQL (psycopg).
 
     ``busy_timeout`` (seconds) is how long one SQLite statement waits for a
     lock before the attempt counts as busy; ``engine_options`` go to
-    ``create_async_engine`` (e.g. ``connect_args``).
+    ``create_engine`` (e.g. ``connect_args``). ``threads``: the database
+    threads, so many trips at once (the mailroom's open batch, the delivery,
+    the reminders); SQLite still has one writer at a time.
 
     ``check_keys=False`` skips the key check and records no fingerprint: only
     for readers of what is stored in clear (the audit trail), whose keyring
@@ -74,6 +145,7 @@ class Store:
         max_retry_delay: float = 2.0,
         engine_options: Mapping[str, Any] | None = None,
         check_keys: bool = True,
+        threads: int = 4,
     ) -> None:
         self._url = url
         self._keyring = keyring
@@ -82,10 +154,12 @@ class Store:
         self._max_retry_delay = max_retry_delay
         self._engine_options = dict(engine_options or {})
         self._check_keys = check_keys
-        self._engine: AsyncEngine | None = None
+        self._threads = threads
+        self._engine: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
-    def engine(self) -> AsyncEngine:
+    def engine(self) -> Engine:
         if self._engine is None:
             raise StoreError("the store is not started (call Store.start first)")
         return self._engine
@@ -104,17 +178,13 @@ class Store:
         if self._engine is not None:
             raise StoreError("the store is already started")
         database = describe_database(self._url)
+        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="esp-store")
+        stack.push_async_callback(self.close)
         try:
             self._engine = make_engine(
                 self._url, busy_timeout=self._busy_timeout, options=self._engine_options
             )
-            stack.push_async_callback(self.close)
-            async with self._connection(readonly=False) as conn:
-                missing = (await conn.run_sync(check_keys, self._keyring, database)
-                           if self._check_keys else [])
-                await conn.run_sync(upgrade_to_head)
-                if self._check_keys:
-                    await conn.run_sync(record_keys, self._keyring, missing, database)
+            await self._in_thread(self._start, database)
         except BaseException as exc:
             await self.close()  # a refused or failed start leaves no connection open
             if isinstance(exc, (DBAPIError, OSError)):
@@ -122,33 +192,98 @@ class Store:
                     f"cannot open the database {database}: {reason(exc)}") from exc
             raise
 
+    def _start(self, database: str) -> None:
+        conn = self._begin(readonly=False)
+        try:
+            missing = check_keys(conn, self._keyring, database) if self._check_keys else []
+            upgrade_to_head(conn)
+            if self._check_keys:
+                record_keys(conn, self._keyring, missing, database)
+            conn.commit()
+        finally:
+            conn.close()
+
     async def close(self) -> None:
         engine, self._engine = self._engine, None
+        executor, self._executor = self._executor, None
         if engine is not None:
-            await engine.dispose()
+            if executor is not None:
+                await asyncio.get_running_loop().run_in_executor(executor, engine.dispose)
+            else:
+                engine.dispose()
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise StoreError("the store is not started (call Store.start first)")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _begin(self, *, readonly: bool) -> Connection:
+        """A connection with its transaction begun (in the calling thread)."""
+        conn = self.engine.connect()
+        try:
+            if is_sqlite(self.engine):
+                # The driver is in autocommit mode (see engine.py): this
+                # BEGIN is the real one, and IMMEDIATE queues writers on
+                # the busy timeout instead of deadlocking on lock upgrade.
+                conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+            else:
+                conn.begin()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _transact(self, fn: Callable[[Tx], T], readonly: bool) -> T:
+        with _translated():
+            conn = self._begin(readonly=readonly)
+            try:
+                result = fn(Tx(conn, self._keyring))
+            except BaseException:
+                conn.rollback()
+                conn.close()
+                raise
+            try:
+                conn.commit()
+            finally:
+                conn.close()
+            return result
 
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Tx]:
-        """One transaction: commit on clean exit, rollback on exception.
+        """One transaction in the calling thread: commit on clean exit,
+        rollback on exception. For maintenance commands and tests, whose few
+        statements may block the event loop; the service goes through ``run``.
 
         ``readonly`` only lightens locking on SQLite (a deferred BEGIN shares
         the file with the writer); it does not forbid writes.
         """
-        async with self._connection(readonly=readonly) as conn:
-            yield Tx(conn, self._keyring)
+        with _translated():
+            conn = self._begin(readonly=readonly)
+            try:
+                yield Tx(conn, self._keyring)
+            except BaseException:
+                conn.rollback()
+                conn.close()
+                raise
+            try:
+                conn.commit()
+            finally:
+                conn.close()
 
-    async def run(self, fn: Callable[[Tx], Awaitable[T]], *, attempts: int = 5) -> T:
-        """Run ``fn`` in a transaction, again from the start while the database
-        is busy, with exponential backoff and jitter. ``fn`` must touch nothing
-        but the transaction: it may run several times. Raises ``StoreBusy``
-        after the last attempt."""
+    async def run(self, fn: Callable[[Tx], T], *, attempts: int = 5,
+                  readonly: bool = False) -> T:
+        """Run the synchronous ``fn`` in a transaction in a database thread,
+        again from the start while the database is busy, with exponential
+        backoff and jitter. ``fn`` must touch nothing but the transaction: it
+        may run several times. Raises ``StoreBusy`` after the last attempt."""
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         delay = self._retry_delay
         for attempt in range(1, attempts + 1):
             try:
-                async with self.transaction() as tx:
-                    return await fn(tx)
+                return await self._in_thread(self._transact, fn, readonly)
             except StoreBusy:
                 if attempt == attempts:
                     raise
@@ -157,30 +292,6 @@ class Store:
                 delay = min(delay * 2, self._max_retry_delay)
         raise AssertionError("unreachable")
 
-    @asynccontextmanager
-    async def _connection(self, *, readonly: bool) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.connect() as conn:
-                if is_sqlite(self.engine):
-                    # The driver is in autocommit mode (see engine.py): this
-                    # BEGIN is the real one, and IMMEDIATE queues writers on
-                    # the busy timeout instead of deadlocking on lock upgrade.
-                    await conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
-                else:
-                    await conn.begin()
-                try:
-                    yield conn
-                except BaseException:
-                    await conn.rollback()
-                    raise
-                await conn.commit()
-        except DBAPIError as exc:
-            if is_busy(exc):
-                raise StoreBusy("the database is busy (locked or in conflict)") from exc
-            raise
-        except StatementError as exc:
-            # A value refused before reaching the database (e.g. a naive
-            # datetime): the caller's bug, reported as the plain ValueError.
-            if isinstance(exc.orig, ValueError):
-                raise exc.orig from None
-            raise
+    def batch(self) -> Batch:
+        """A transaction kept open over several trips (see ``Batch``)."""
+        return Batch(self)

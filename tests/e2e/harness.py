@@ -45,7 +45,7 @@ def example_config(dovecot: DovecotServer, front: SmtpFront, folder: Path) -> Co
         config,
         imap=dovecot.imap_settings("implicit"),
         smtp=front.settings(),
-        database_url=f"sqlite+aiosqlite:///{folder / 'esp.db'}",
+        database_url=f"sqlite:///{folder / 'esp.db'}",
         key_file=folder / "esp.key",
     )
 

@@ -41,8 +41,8 @@ async def test_status_and_done_by_mail_are_audited_without_patient_data(
              "Date: Wed, 25 Nov 2026 08:30:00 +0100\r\n\r\nmerci\r\n").encode()
     await team.wait_answer(await team.submit(probe))
 
-    async def read(tx):  # type: ignore[no-untyped-def]
-        return await tx.audit_records("PPS-2026-0001"), await tx.verify_audit()
+    def read(tx):  # type: ignore[no-untyped-def]
+        return tx.audit_records("PPS-2026-0001"), tx.verify_audit()
 
     records, report = await service.store.run(read)
     assert [(r.actor, r.action, r.ref) for r in records] == [
@@ -58,10 +58,10 @@ async def test_status_and_done_by_mail_are_audited_without_patient_data(
     assert report.intact and report.records == 4
 
     # Tampering through the database is caught on the service's own store.
-    async def tamper(tx):  # type: ignore[no-untyped-def]
-        await tx.connection.execute(update(audit_log).where(audit_log.c.id == 2)
+    def tamper(tx):  # type: ignore[no-untyped-def]
+        tx.connection.execute(update(audit_log).where(audit_log.c.id == 2)
                                     .values(actor=KARIM))
-        return await tx.verify_audit()
+        return tx.verify_audit()
 
     broken = await service.store.run(tamper)
     assert broken.broken is not None and broken.broken.id == 2

@@ -47,7 +47,7 @@ username = "bot"
 password_file = "smtp.pw"
 [storage]
 key_file = "esp.key"
-database_url = "sqlite+aiosqlite:///esp.db"
+database_url = "sqlite:///esp.db"
 """, encoding="utf-8")
     return path
 

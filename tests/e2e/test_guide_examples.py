@@ -198,10 +198,10 @@ async def _run_guide(config: Config) -> list[tuple[Example, str, list[tuple[str,
                                   now=lambda at=at: at)  # type: ignore[misc]
             outcome = await processor.process(as_mail(example, number))
 
-            async def take(tx, at=at):  # type: ignore[no-untyped-def]
-                items = await tx.outbox_due(at + timedelta(days=1))
+            def take(tx, at=at):  # type: ignore[no-untyped-def]
+                items = tx.outbox_due(at + timedelta(days=1))
                 for item in items:
-                    await tx.mark_sent(item.id, at)
+                    tx.mark_sent(item.id, at)
                 return [item.raw for item in items]
 
             results.append((example, outcome.outcome, _answers(await store.run(take))))
@@ -211,7 +211,7 @@ async def _run_guide(config: Config) -> list[tuple[Example, str, list[tuple[str,
 def test_the_service_does_what_the_guide_says(config: Config, tmp_path: Path) -> None:
 
     config = dataclasses.replace(config,
-                                 database_url=f"sqlite+aiosqlite:///{tmp_path / 'esp.db'}")
+                                 database_url=f"sqlite:///{tmp_path / 'esp.db'}")
     unavailable, failures = [], []
     for example, outcome, answers in asyncio.run(_run_guide(config)):
         if outcome != "answered" or not answers:

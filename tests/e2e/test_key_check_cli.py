@@ -48,8 +48,8 @@ def write_config(folder: Path, *, database_url: str | None = None, imap_port: in
                       'auth = "none"\n\n'
                       for name, port in (("imap", imap_port), ("smtp", smtp_port)))
     text = head + servers + "[folders]" + tail
-    database_url = database_url or f"sqlite+aiosqlite:///{folder / 'var' / 'esp.db'}"
-    text = text.replace('database_url = "sqlite+aiosqlite:///../var/esp-coord.db"',
+    database_url = database_url or f"sqlite:///{folder / 'var' / 'esp.db'}"
+    text = text.replace('database_url = "sqlite:///../var/esp-coord.db"',
                         f'database_url = "{database_url}"')
     text = text.replace('key_file = "../var/esp-coord.key"',
                         f'key_file = "{folder / "keys" / "esp.key"}"')

@@ -56,11 +56,11 @@ async def replay(config: Config, mails: dict[str, bytes]) -> dict[str, Done]:
                                   now=lambda at=at: at)  # type: ignore[misc]
             outcome = await processor.process(raw)
 
-            async def take(tx, at=at):  # type: ignore[no-untyped-def]
-                items = await tx.outbox_due(at + timedelta(days=1))
+            def take(tx, at=at):  # type: ignore[no-untyped-def]
+                items = tx.outbox_due(at + timedelta(days=1))
                 for item in items:
-                    await tx.mark_sent(item.id, at)
-                docs = await tx.find_documents("plan")
+                    tx.mark_sent(item.id, at)
+                docs = tx.find_documents("plan")
                 return [i.raw for i in items], {d.ref: Plan.from_dict(d.data) for d in docs}
 
             raws, plans = await store.run(take)
@@ -73,7 +73,7 @@ def both(example_messages: dict[str, bytes], tmp_path_factory: pytest.TempPathFa
          ) -> list[tuple[str, dict[str, Any], Done]]:
     config = load_offline_config(CONFIG)
     folder = tmp_path_factory.mktemp("agree")
-    config = dataclasses.replace(config, database_url=f"sqlite+aiosqlite:///{folder / 'e.db'}")
+    config = dataclasses.replace(config, database_url=f"sqlite:///{folder / 'e.db'}")
     done = asyncio.run(replay(config, example_messages))
     return [(stem, interpret(raw, config), done[stem]) for stem, raw in example_messages.items()]
 

@@ -34,8 +34,8 @@ MAILS = (("01-nouveau-pps", datetime(2026, 11, 23, 9, 14, tzinfo=PARIS)),
 
 def write_config(folder: Path) -> Path:
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    text = text.replace('database_url = "sqlite+aiosqlite:///../var/esp-coord.db"',
-                        f'database_url = "sqlite+aiosqlite:///{folder / "esp.db"}"')
+    text = text.replace('database_url = "sqlite:///../var/esp-coord.db"',
+                        f'database_url = "sqlite:///{folder / "esp.db"}"')
     text = text.replace('key_file = "../var/esp-coord.key"', f'key_file = "{folder / "esp.key"}"')
     path = folder / "esp.toml"
     path.write_text(text, encoding="utf-8")
@@ -77,7 +77,7 @@ def audit_records(config_path: Path) -> list[Any]:
         async with AsyncExitStack() as stack:
             await store.start(stack)
             async with store.transaction(readonly=True) as tx:
-                return await tx.audit_records()
+                return tx.audit_records()
 
     return asyncio.run(read())
 

@@ -64,7 +64,7 @@ timeout = 10
 hour = "{reminder_hour}"
 
 [storage]
-database_url = "sqlite+aiosqlite:///esp.db"
+database_url = "sqlite:///esp.db"
 key_file = "esp.key"
 """, encoding="utf-8")
     Keyring.generate().save(folder / "esp.key")

@@ -200,11 +200,11 @@ async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int
         keys = {m.message_id: read_and_triage(m.raw, config, keyring)[0].dedup_key
                 for m in mails}
 
-        async def read(tx):  # type: ignore[no-untyped-def]
-            outcomes = {mid: await tx.processed(key) for mid, key in keys.items()}
-            plans = await tx.find_documents("plan")
-            histories = [len(await tx.history("plan", p.ref)) for p in plans]
-            return outcomes, plans, histories, await tx.outbox_stats()
+        def read(tx):  # type: ignore[no-untyped-def]
+            outcomes = {mid: tx.processed(key) for mid, key in keys.items()}
+            plans = tx.find_documents("plan")
+            histories = [len(tx.history("plan", p.ref)) for p in plans]
+            return outcomes, plans, histories, tx.outbox_stats()
 
         outcomes, plans, histories, stats = await store.run(read)
     expected_outcome = {"plan": "answered", "help": "answered", "unknown-plan": "answered",

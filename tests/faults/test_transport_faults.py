@@ -149,8 +149,8 @@ async def test_database_locked_for_a_few_seconds_is_waited_out_not_dropped(
     await _all_answered_once(team, mails)
     assert team.service is not None
 
-    async def outcomes(tx):  # type: ignore[no-untyped-def]
-        return [await tx.processed(team.as_recorded(m.raw).dedup_key) for m in mails]
+    def outcomes(tx):  # type: ignore[no-untyped-def]
+        return [tx.processed(team.as_recorded(m.raw).dedup_key) for m in mails]
 
     records = await team.service.store.run(outcomes)
     assert [r.outcome for r in records if r is not None and r.outcome == "failed"] == []

@@ -41,7 +41,7 @@ def _config(folder: Path) -> Config:
     for server in ("imap", "smtp"):
         data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
     config = config_from_dict(data, path=EXAMPLE_CONFIG)
-    return dataclasses.replace(config, database_url=f"sqlite+aiosqlite:///{folder / 'fuzz.db'}")
+    return dataclasses.replace(config, database_url=f"sqlite:///{folder / 'fuzz.db'}")
 
 
 class Rig:

@@ -23,7 +23,7 @@ async def test_failure_answer_that_cannot_be_rendered(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     config = _config(tmp_path)
 
-    async def broken_handler(request: processing.Request) -> list:  # type: ignore[type-arg]
+    def broken_handler(request: processing.Request) -> list:  # type: ignore[type-arg]
         raise RuntimeError("handler bug")
 
     def broken_render(*args: object, **kwargs: object) -> None:

@@ -163,10 +163,10 @@ class Desk:
         return outcome, await self.drain()
 
     async def drain(self) -> list[Sent]:
-        async def take(tx):  # type: ignore[no-untyped-def]
-            items = await tx.outbox_due(NOW + timedelta(days=1))
+        def take(tx):  # type: ignore[no-untyped-def]
+            items = tx.outbox_due(NOW + timedelta(days=1))
             for item in items:
-                await tx.mark_sent(item.id, NOW)
+                tx.mark_sent(item.id, NOW)
             return items
 
         sent = []
@@ -178,7 +178,7 @@ class Desk:
 
     async def plan(self, ref: str) -> Plan:
         async with self.store.transaction(readonly=True) as tx:
-            doc = await tx.load_document("plan", ref)
+            doc = tx.load_document("plan", ref)
         assert doc is not None
         return Plan.from_dict(doc.data)
 
@@ -337,8 +337,8 @@ async def test_each_member_sees_exactly_what_the_rules_allow(desk_for: Desk,
     assert answer.shows(P2) == may_read(member, P2)
 
     async with desk.store.transaction(readonly=True) as tx:
-        report = await tx.verify_audit()
-        refused = [r for r in await tx.audit_records(actor=member.email)
+        report = tx.verify_audit()
+        refused = [r for r in tx.audit_records(actor=member.email)
                    if r.action == "refused"]
     assert report.intact
     expected_refusals = len(COMMANDS) * (1 + sum(not may_read(member, r) for r in MARKERS))

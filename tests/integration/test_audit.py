@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -36,12 +37,12 @@ async def fill(store: Store, n: int) -> None:
 
 async def verify(store: Store, **kwargs):  # type: ignore[no-untyped-def]
     async with store.transaction(readonly=True) as tx:
-        return await tx.verify_audit(**kwargs)
+        return tx.verify_audit(**kwargs)
 
 
 async def tamper(store: Store, statement) -> None:  # type: ignore[no-untyped-def]
     async with store.transaction() as tx:
-        await tx.connection.execute(statement)
+        tx.connection.execute(statement)
 
 
 async def test_empty_chain_is_intact(store: Store) -> None:
@@ -52,9 +53,9 @@ async def test_empty_chain_is_intact(store: Store) -> None:
 async def test_append_chains_each_record_to_the_previous(store: Store) -> None:
     await fill(store, 5)
     async with store.transaction(readonly=True) as tx:
-        records = await tx.audit_records()
-        plan_two = await tx.audit_records("PPS-2026-0002")
-        by_julien = await tx.audit_records(actor="Julien.Marie@infirmier.mssante.test")
+        records = tx.audit_records()
+        plan_two = tx.audit_records("PPS-2026-0002")
+        by_julien = tx.audit_records(actor="Julien.Marie@infirmier.mssante.test")
     assert [r.id for r in records] == [1, 2, 3, 4, 5]
     assert records[0].prev_hash == GENESIS
     for before, after in zip(records, records[1:], strict=False):
@@ -81,8 +82,8 @@ async def test_time_in_another_zone_hashes_as_utc(store: Store) -> None:
 async def test_audit_rolls_back_with_its_transaction(store: Store) -> None:
     await fill(store, 2)
 
-    async def fails(tx: Tx) -> None:
-        await tx.audit(ANA, "close", "PPS-2026-0001", None, "version 3", T0)
+    def fails(tx: Tx) -> None:
+        tx.audit(ANA, "close", "PPS-2026-0001", None, "version 3", T0)
         raise RuntimeError("the mail's handler failed")
 
     with pytest.raises(RuntimeError):
@@ -104,11 +105,11 @@ async def test_an_edited_record_is_named(store: Store) -> None:
 async def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(store: Store) -> None:
     await fill(store, 6)
     async with store.transaction() as tx:
-        row = (await tx.connection.execute(select(audit_log).where(audit_log.c.id == 3))).one()
+        row = (tx.connection.execute(select(audit_log).where(audit_log.c.id == 3))).one()
         forged = record_hash(id=3, at=row.at, actor=row.actor, action=row.action, ref=row.ref,
                              source_message_id=row.source_message_id, detail="version 99",
                              prev_hash=row.prev_hash)
-        await tx.connection.execute(update(audit_log).where(audit_log.c.id == 3)
+        tx.connection.execute(update(audit_log).where(audit_log.c.id == 3)
                                     .values(detail="version 99", hash=forged))
     report = await verify(store)
     assert report.broken is not None and report.broken.id == 4
@@ -146,17 +147,17 @@ async def test_a_rewritten_chain_is_caught_by_a_noted_anchor(store: Store) -> No
     noted = (await verify(store)).head
     # Someone with write access rewrites record 2 and recomputes everything after.
     async with store.transaction() as tx:
-        rows = (await tx.connection.execute(select(audit_log).order_by(audit_log.c.id))).all()
+        rows = (tx.connection.execute(select(audit_log).order_by(audit_log.c.id))).all()
         prev = GENESIS
         for row in rows:
             detail = "version 99" if row.id == 2 else row.detail
             digest = record_hash(id=row.id, at=row.at, actor=row.actor, action=row.action,
                                  ref=row.ref, source_message_id=row.source_message_id,
                                  detail=detail, prev_hash=prev)
-            await tx.connection.execute(update(audit_log).where(audit_log.c.id == row.id)
+            tx.connection.execute(update(audit_log).where(audit_log.c.id == row.id)
                                         .values(detail=detail, prev_hash=prev, hash=digest))
             prev = digest
-        await tx.connection.execute(update(audit_head).values(hash=prev))
+        tx.connection.execute(update(audit_head).values(hash=prev))
     assert (await verify(store)).intact, "the limit: a full rewrite is self-consistent"
     report = await verify(store, anchor=noted)
     assert report.broken is not None and report.broken.id == 4
@@ -169,23 +170,23 @@ async def test_a_rewritten_chain_is_caught_by_a_noted_anchor(store: Store) -> No
 async def test_refuses_patient_sized_details_and_naive_times(store: Store) -> None:
     async with store.transaction() as tx:
         with pytest.raises(ValueError):
-            await tx.audit(ANA, "status", None, None, "x" * 201, T0)
+            tx.audit(ANA, "status", None, None, "x" * 201, T0)
         with pytest.raises(ValueError):
-            await tx.audit(ANA, "status", None, None, "", T0.replace(tzinfo=None))
+            tx.audit(ANA, "status", None, None, "", T0.replace(tzinfo=None))
         with pytest.raises(ValueError):
-            await tx.audit(ANA, "", None, None, "", T0)
+            tx.audit(ANA, "", None, None, "", T0)
 
 
 async def test_concurrent_appends_keep_one_chain(store: Store) -> None:
     # Writers in parallel transactions (PostgreSQL: real concurrency on the
     # head lock; SQLite: queued on the write lock), some rolled back.
     async def one(i: int) -> None:
-        async def work(tx: Tx) -> None:
-            await tx.audit(ANA, "status", f"PPS-2026-{i:04d}", None, f"n {i}", T0)
-            await asyncio.sleep(0.001)
+        def work(tx: Tx) -> None:
+            tx.audit(ANA, "status", f"PPS-2026-{i:04d}", None, f"n {i}", T0)
+            time.sleep(0.001)  # the other writers get their turn
             if i % 5 == 0:
                 raise LookupError("rolled back")
-            await tx.audit(JULIEN, "done", f"PPS-2026-{i:04d}", None, f"n {i}", T0)
+            tx.audit(JULIEN, "done", f"PPS-2026-{i:04d}", None, f"n {i}", T0)
 
         try:
             await store.run(work, attempts=20)
@@ -201,10 +202,10 @@ async def test_concurrent_appends_keep_one_chain(store: Store) -> None:
 async def test_a_record_slipped_in_after_the_head_is_detected(store: Store) -> None:
     await fill(store, 3)
     async with store.transaction() as tx:
-        last = (await tx.audit_records())[-1]
+        last = (tx.audit_records())[-1]
         forged = record_hash(id=4, at=T0, actor=ANA, action="status", ref="PPS-2026-0001",
                              source_message_id=None, detail="", prev_hash=last.hash)
-        await tx.connection.execute(audit_log.insert().values(
+        tx.connection.execute(audit_log.insert().values(
             id=4, at=T0, actor=ANA, action="status", ref="PPS-2026-0001",
             source_message_id=None, detail="", prev_hash=last.hash, hash=forged))
     report = await verify(store)
@@ -238,25 +239,25 @@ async def test_appends_in_one_transaction_survive_a_rolled_back_savepoint(store:
     """A batch's mails share a transaction, each in a savepoint: the head the
     transaction remembers may have been rolled back, or moved by hand."""
     async with store.transaction() as tx:
-        await tx.audit(ANA, "status", None, None, "one", T0)
+        tx.audit(ANA, "status", None, None, "one", T0)
         with pytest.raises(RuntimeError):
-            async with tx.connection.begin_nested():
-                assert await tx.audit(ANA, "status", None, None, "undone", T0) == 2
+            with tx.connection.begin_nested():
+                assert tx.audit(ANA, "status", None, None, "undone", T0) == 2
                 raise RuntimeError("handler bug")
-        assert await tx.audit(ANA, "status", None, None, "two", T0) == 2
-        assert await tx.audit(ANA, "status", None, None, "three", T0) == 3
+        assert tx.audit(ANA, "status", None, None, "two", T0) == 2
+        assert tx.audit(ANA, "status", None, None, "three", T0) == 3
         # Someone else's append (here by hand) moves the head under us.
         fields = {"id": 4, "at": T0, "actor": JULIEN, "action": "list", "ref": None,
                   "source_message_id": None, "detail": "x"}
-        three = (await tx.connection.execute(
+        three = (tx.connection.execute(
             select(audit_head.c.hash))).scalar_one()
         digest = record_hash(**fields, prev_hash=three)
-        await tx.connection.execute(audit_log.insert().values(**fields, prev_hash=three,
+        tx.connection.execute(audit_log.insert().values(**fields, prev_hash=three,
                                                               hash=digest))
-        await tx.connection.execute(update(audit_head).values(seq=4, hash=digest))
-        assert await tx.audit(ANA, "status", None, None, "five", T0) == 5
+        tx.connection.execute(update(audit_head).values(seq=4, hash=digest))
+        assert tx.audit(ANA, "status", None, None, "five", T0) == 5
     report = await verify(store)
     assert report.intact and report.records == 5
     async with store.transaction(readonly=True) as tx:
-        assert [r.detail for r in await tx.audit_records()] == ["one", "two", "three", "x",
+        assert [r.detail for r in tx.audit_records()] == ["one", "two", "three", "x",
                                                                  "five"]

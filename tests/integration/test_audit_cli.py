@@ -24,14 +24,14 @@ def write_config(tmp_path: Path) -> Path:
     text = (ROOT / "config" / "esp.example.toml").read_text(encoding="utf-8")
     head, _, _ = text.partition("[storage]")
     path = tmp_path / "esp.toml"
-    path.write_text(head + '[storage]\ndatabase_url = "sqlite+aiosqlite:///var/esp.db"\n'
+    path.write_text(head + '[storage]\ndatabase_url = "sqlite:///var/esp.db"\n'
                     'key_file = "var/esp.key"\n', encoding="utf-8")
     return path
 
 
 async def _fill(db: Path, n: int) -> None:
     async with AsyncExitStack() as stack:
-        store = Store(f"sqlite+aiosqlite:///{db}", Keyring.generate())
+        store = Store(f"sqlite:///{db}", Keyring.generate())
         await store.start(stack)
         for i in range(n):
             await store.run(lambda tx, i=i: tx.audit(

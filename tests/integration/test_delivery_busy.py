@@ -35,10 +35,10 @@ async def test_outcome_kept_through_a_busy_database(store: Store, front: SmtpFro
     real_record = Delivery._record
     busy = True
 
-    async def record_unless_busy(self, tx, results):  # type: ignore[no-untyped-def]
+    def record_unless_busy(self, tx, results):  # type: ignore[no-untyped-def]
         if busy:
             raise StoreBusy("locked")  # the store's own retries run out too
-        await real_record(self, tx, results)
+        real_record(self, tx, results)
 
     monkeypatch.setattr(Delivery, "_record", record_unless_busy)
     try:

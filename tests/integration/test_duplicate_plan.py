@@ -56,7 +56,7 @@ def _plain(sent: Sent) -> str:
 
 async def _exists(desk: Desk, ref: str) -> bool:
     async with desk.store.transaction(readonly=True) as tx:
-        return await tx.load_document("plan", ref) is not None
+        return tx.load_document("plan", ref) is not None
 
 
 async def test_someone_outside_the_care_team_learns_only_that_a_plan_exists(
@@ -88,7 +88,7 @@ async def test_someone_outside_the_care_team_learns_only_that_a_plan_exists(
     assert notice.message_id.startswith(f"<{P1}.access.")
 
     async with desk.store.transaction(readonly=True) as tx:
-        records = [r for r in await tx.audit_records(actor=PAUL[1]) if r.action == "duplicate"]
+        records = [r for r in tx.audit_records(actor=PAUL[1]) if r.action == "duplicate"]
     assert [r.ref for r in records] == [P1]
 
 

@@ -69,14 +69,12 @@ async def snapshot(backend: Backend) -> dict[str, Any]:
     """Every table's rows (and, on SQLite, the file's bytes and the folder)."""
     engine = make_engine(backend.url, busy_timeout=5, options=backend.options)
     try:
-        async with engine.connect() as conn:
-            def read(sync: Connection) -> dict[str, Any]:
-                return {name: sorted(map(tuple, sync.execute(text(f'SELECT * FROM "{name}"'))),
-                                     key=repr)
-                        for name in sorted(inspect(sync).get_table_names())}
-            tables = await conn.run_sync(read)
+        with engine.connect() as conn:
+            tables = {name: sorted(map(tuple, conn.execute(text(f'SELECT * FROM "{name}"'))),
+                                   key=repr)
+                      for name in sorted(inspect(conn).get_table_names())}
     finally:
-        await engine.dispose()
+        engine.dispose()
     found: dict[str, Any] = {"tables": tables}
     if backend.name == "sqlite":
         path = Path(backend.url.split(":///", 1)[1])
@@ -103,19 +101,19 @@ async def build_0003(backend: Backend, writers: list[tuple[Keyring, str]],
         command.upgrade(config, "0003")
 
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(upgrade)
+        with engine.begin() as conn:
+            upgrade(conn)
         for keyring, ref in writers:
-            async with engine.begin() as conn:
-                await Tx(conn, keyring).save_document(
+            with engine.begin() as conn:
+                Tx(conn, keyring).save_document(
                     kind="plan", ref=ref, data=PLAN, status="active", expected_version=None,
                     at=T0, blind={"ins": INS})
         if outbox is not None:
-            async with engine.begin() as conn:
-                await Tx(conn, outbox).enqueue(message_id="<a1@bot.test>", sender="bot@x.test",
-                                               recipients=["ana@x.test"], raw=b"Bonjour", at=T0)
+            with engine.begin() as conn:
+                Tx(conn, outbox).enqueue(message_id="<a1@bot.test>", sender="bot@x.test",
+                                         recipients=["ana@x.test"], raw=b"Bonjour", at=T0)
     finally:
-        await engine.dispose()
+        engine.dispose()
 
 
 async def fingerprint_rows(backend: Backend) -> dict[tuple[str, int], str]:
@@ -152,7 +150,7 @@ async def test_another_key_file_is_refused_and_changes_nothing(backend: Backend)
     if backend.name == "sqlite":
         assert backend.url.split(":///", 1)[1] in message
     else:
-        assert "postgresql://" in message and "asyncpg" not in message
+        assert "postgresql://" in message and "psycopg" not in message
     for spelling in [*secret_spellings(), *B.fingerprints().values(), *A.fingerprints().values()]:
         assert spelling not in message
     assert "MARTIN" not in message and INS not in message
@@ -285,11 +283,11 @@ async def test_a_new_sqlite_database_and_its_companions_are_mode_600(tmp_path: P
     db = tmp_path / "var" / "esp.db"
     with umask(0o022):
         async with AsyncExitStack() as stack:
-            store = Store(f"sqlite+aiosqlite:///{db}", A)
+            store = Store(f"sqlite:///{db}", A)
             await store.start(stack)
             await save_plan(store, "PPS-2026-0001")
             async with store.transaction() as tx:  # a reader keeps the WAL in use
-                await tx.load_document("plan", "PPS-2026-0001")
+                tx.load_document("plan", "PPS-2026-0001")
                 companions = sorted(p.name for p in db.parent.iterdir())
                 assert companions == ["esp.db", "esp.db-shm", "esp.db-wal"]
                 assert {p: oct(mode(db.parent / p)) for p in companions} == {
@@ -300,11 +298,11 @@ async def test_a_new_sqlite_database_and_its_companions_are_mode_600(tmp_path: P
 async def test_an_existing_readable_sqlite_database_is_made_private(tmp_path: Path) -> None:
     db = tmp_path / "esp.db"
     async with AsyncExitStack() as stack:
-        await Store(f"sqlite+aiosqlite:///{db}", A).start(stack)
+        await Store(f"sqlite:///{db}", A).start(stack)
     journal = tmp_path / "esp.db-journal"
     journal.write_bytes(b"")  # a companion left behind, readable by all
     os.chmod(db, 0o644)
     os.chmod(journal, 0o664)
     async with AsyncExitStack() as stack:
-        await Store(f"sqlite+aiosqlite:///{db}", A).start(stack)
+        await Store(f"sqlite:///{db}", A).start(stack)
         assert mode(db) == 0o600 and mode(journal) == 0o600

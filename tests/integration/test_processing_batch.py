@@ -40,9 +40,9 @@ def _config() -> Config:
 
 
 def _processor(store: Store) -> Processor:
-    async def handler(request: Request) -> list[Answer]:
+    def handler(request: Request) -> list[Answer]:
         # A state change inside the mail's transaction, then maybe a bug.
-        await request.tx.next_number("TEST", 2026)
+        request.tx.next_number("TEST", 2026)
         if "boom" in request.mail.subject:
             raise Boom("handler bug")
         return [Answer(subject="ok", text="Bien reçu.\n")]
@@ -62,7 +62,7 @@ async def _outcomes(store: Store, raws: list[bytes]) -> list[str | None]:
 
     # Read-only: it must not wait for the batch's write lock on SQLite.
     async with store.transaction(readonly=True) as tx:
-        return [(r.outcome if (r := await tx.processed(
+        return [(r.outcome if (r := tx.processed(
                     read_and_triage(raw, _config(), store.keyring)[0].dedup_key)) else None)
                 for raw in raws]
 

@@ -61,8 +61,8 @@ def two_coordinators(rig: Rig) -> None:
 
 async def notices(rig: Rig) -> list[tuple[str, IncomingMail]]:
     """(recipient, mail) of every quarantine notice in the outbox."""
-    async def read(tx: Tx) -> list[tuple[str, IncomingMail]]:
-        items = await tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000)
+    def read(tx: Tx) -> list[tuple[str, IncomingMail]]:
+        items = tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000)
         return [(r, parse_mail(i.raw)) for i in items
                 if (i.cause or "").startswith(f"reminder:{SOURCE}:") for r in i.recipients]
     return await rig.store.run(read)
@@ -158,7 +158,7 @@ async def test_just_before_the_hour_and_handler_failures_wait_for_the_next_day(
         await rig.mail(mail(STRANGER, paris(2026, 11, 27, 7, 58), "STATUT PPS-2026-0001",
                             "Mme MARTIN", "mp-3@medecin.mssante.test"))
 
-        async def broken(request: Request) -> list[object]:
+        def broken(request: Request) -> list[object]:
             raise RuntimeError("DUPONT Marcel")  # a handler bug quoting the mail
 
         failing = Processor(config=rig.config, store=rig.store, handler=broken,  # type: ignore[arg-type]
@@ -198,12 +198,12 @@ async def test_a_mail_stamped_before_the_hour_but_committed_after_is_reported_ne
         # the 08:00 notice was composed writes.
         stamped = paris(2026, 11, 27, 7, 59, 58)
 
-        async def late_commit(tx: Tx) -> None:
-            await tx.record_processed(dedup_key="late-1", message_id="<late-1@x.test>",
+        def late_commit(tx: Tx) -> None:
+            tx.record_processed(dedup_key="late-1", message_id="<late-1@x.test>",
                                       sender="late@infirmier.mssante.test",
                                       outcome="quarantined", folder="Quarantaine", at=stamped,
                                       reason="not-on-roster")
-            await schedule(tx, rig.config, stamped)
+            schedule(tx, rig.config, stamped)
 
         await rig.store.run(late_commit)
         assert rig.engine is not None
@@ -225,10 +225,10 @@ async def test_killed_before_the_row_is_marked_then_down_a_day_reports_once(
     armed = {"on": True}
     original = Tx.mark_reminder_sent
 
-    async def dying(self: Tx, reminder_id: int, now: datetime, late: bool) -> bool:
+    def dying(self: Tx, reminder_id: int, now: datetime, late: bool) -> bool:
         if armed["on"]:
             raise Crash("after the notice was enqueued, before its row is marked")
-        return await original(self, reminder_id, now, late)
+        return original(self, reminder_id, now, late)
 
     monkeypatch.setattr(Tx, "mark_reminder_sent", dying)
     assert rig.engine is not None

@@ -58,7 +58,7 @@ def team_config(folder: Path, tz: str = "Europe/Paris", **reminders: object) -> 
         data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
     config = config_from_dict(data, path=EXAMPLE_CONFIG)
     return dataclasses.replace(
-        config, database_url=f"sqlite+aiosqlite:///{folder / 'esp.db'}", timezone=ZoneInfo(tz),
+        config, database_url=f"sqlite:///{folder / 'esp.db'}", timezone=ZoneInfo(tz),
         reminders=dataclasses.replace(ReminderSettings(), **reminders))  # type: ignore[arg-type]
 
 
@@ -132,8 +132,8 @@ class Rig:
             await self.settle()
 
     async def sent(self) -> list[Sent]:
-        async def read(tx: Tx) -> list[Sent]:
-            items = await tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000)
+        def read(tx: Tx) -> list[Sent]:
+            items = tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000)
             out = []
             for item in items:
                 if not (item.cause or "").startswith("reminder:"):
@@ -329,10 +329,10 @@ async def test_killed_between_compose_and_record_sends_nothing_twice(
     armed = {"on": True}
     original = Tx.mark_reminder_sent
 
-    async def dying(self: Tx, reminder_id: int, now: datetime, late: bool) -> bool:
+    def dying(self: Tx, reminder_id: int, now: datetime, late: bool) -> bool:
         if armed["on"]:
             raise Crash("after the mail was enqueued, before the row is marked")
-        return await original(self, reminder_id, now, late)
+        return original(self, reminder_id, now, late)
 
     monkeypatch.setattr(Tx, "mark_reminder_sent", dying)
     assert rig.engine is not None
@@ -517,7 +517,7 @@ async def test_same_engine_on_the_system_clock(tmp_path: Path) -> None:
     from esp_coord.scheduling import register_composer
     from esp_coord.store.reminders import ReminderSpec
 
-    async def ping(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
+    def ping(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
         return [Answer(subject="ping", text="ping\n", to=(reminder.recipient,),
                        auto_submitted="auto-generated")]
 
@@ -546,10 +546,10 @@ async def test_a_composer_bug_marks_its_row_failed_and_the_others_go_out(
     from esp_coord.scheduling import register_composer
     from esp_coord.store.reminders import ReminderSpec
 
-    async def broken(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
+    def broken(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
         raise KeyError("MARTIN Jeanne")  # an exception that quotes patient data
 
-    async def fine(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
+    def fine(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
         return [Answer(subject="ok", text="ok\n", to=(reminder.recipient, "outsider@evil.test"),
                        auto_submitted="auto-generated")]
 

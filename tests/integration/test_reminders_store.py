@@ -30,13 +30,13 @@ def spec(key: str, hours: float, *, source: str = "PPS-2026-0001", who: str = "a
 async def test_replace_is_idempotent_and_reconciles(store: Store) -> None:
     specs = [spec("k1", 1), spec("k2", 2), spec("k3", 3)]
     async with store.transaction() as tx:
-        first = await tx.replace_reminders("PPS-2026-0001", specs, T0)
-        again = await tx.replace_reminders("PPS-2026-0001", specs, T0)
+        first = tx.replace_reminders("PPS-2026-0001", specs, T0)
+        again = tx.replace_reminders("PPS-2026-0001", specs, T0)
     assert (first.inserted, again.inserted, again.updated, again.cancelled) == (3, 0, 0, 0)
     async with store.transaction() as tx:
-        changed = await tx.replace_reminders(
+        changed = tx.replace_reminders(
             "PPS-2026-0001", [spec("k1", 1), spec("k2", 5, payload={"n": 2})], T0)
-        rows = {r.key: r for r in await tx.reminders_of("PPS-2026-0001")}
+        rows = {r.key: r for r in tx.reminders_of("PPS-2026-0001")}
     assert (changed.inserted, changed.updated, changed.cancelled) == (0, 1, 1)
     assert rows["k2"].due_at == T0 + timedelta(hours=5) and rows["k2"].payload == {"n": 2}
     assert rows["k3"].status == "cancelled"
@@ -45,25 +45,25 @@ async def test_replace_is_idempotent_and_reconciles(store: Store) -> None:
 
 async def test_sent_rows_are_never_touched_nor_recreated(store: Store) -> None:
     async with store.transaction() as tx:
-        await tx.replace_reminders("PPS-2026-0001", [spec("k1", 1)], T0)
-        (row,) = await tx.reminders_due(T0 + timedelta(hours=1))
-        assert await tx.mark_reminder_sent(row.id, T0 + timedelta(hours=1), late=False)
-        assert not await tx.mark_reminder_sent(row.id, T0 + timedelta(hours=2), late=False)
-        result = await tx.replace_reminders("PPS-2026-0001", [spec("k1", 9)], T0)
+        tx.replace_reminders("PPS-2026-0001", [spec("k1", 1)], T0)
+        (row,) = tx.reminders_due(T0 + timedelta(hours=1))
+        assert tx.mark_reminder_sent(row.id, T0 + timedelta(hours=1), late=False)
+        assert not tx.mark_reminder_sent(row.id, T0 + timedelta(hours=2), late=False)
+        result = tx.replace_reminders("PPS-2026-0001", [spec("k1", 9)], T0)
         assert (result.inserted, result.updated) == (0, 0)
-        await tx.replace_reminders("PPS-2026-0001", [], T0)
-        (kept,) = await tx.reminders_of("PPS-2026-0001")
+        tx.replace_reminders("PPS-2026-0001", [], T0)
+        (kept,) = tx.reminders_of("PPS-2026-0001")
     assert kept.status == "sent" and kept.due_at == T0 + timedelta(hours=1)
 
 
 async def test_past_specs_are_not_created_but_missed_rows_stay(store: Store) -> None:
     later = T0 + timedelta(days=1)
     async with store.transaction() as tx:
-        await tx.replace_reminders("PPS-2026-0001", [spec("missed", 1)], T0)
-        result = await tx.replace_reminders(
+        tx.replace_reminders("PPS-2026-0001", [spec("missed", 1)], T0)
+        result = tx.replace_reminders(
             "PPS-2026-0001", [spec("missed", 1), spec("past", 2)], later)
-        rows = await tx.reminders_of("PPS-2026-0001")
-        due = await tx.reminders_due(later)
+        rows = tx.reminders_of("PPS-2026-0001")
+        due = tx.reminders_due(later)
     assert result.inserted == 0
     assert [(r.key, r.status) for r in rows] == [("missed", "pending")]
     assert [r.key for r in due] == ["missed"]
@@ -71,38 +71,38 @@ async def test_past_specs_are_not_created_but_missed_rows_stay(store: Store) -> 
 
 async def test_cancelled_row_comes_back_when_named_again(store: Store) -> None:
     async with store.transaction() as tx:
-        await tx.replace_reminders("PPS-2026-0001", [spec("k1", 4)], T0)
-        await tx.replace_reminders("PPS-2026-0001", [], T0)
-        await tx.replace_reminders("PPS-2026-0001", [spec("k1", 4)], T0)
-        (row,) = await tx.reminders_of("PPS-2026-0001")
+        tx.replace_reminders("PPS-2026-0001", [spec("k1", 4)], T0)
+        tx.replace_reminders("PPS-2026-0001", [], T0)
+        tx.replace_reminders("PPS-2026-0001", [spec("k1", 4)], T0)
+        (row,) = tx.reminders_of("PPS-2026-0001")
     assert row.status == "pending"
 
 
 async def test_due_order_next_due_and_batches(store: Store) -> None:
     async with store.transaction() as tx:
-        assert await tx.next_reminder_due() is None
-        await tx.replace_reminders("A", [spec(f"a{i}", 10 - i, source="A") for i in range(5)],
+        assert tx.next_reminder_due() is None
+        tx.replace_reminders("A", [spec(f"a{i}", 10 - i, source="A") for i in range(5)],
                                    T0)
-        await tx.replace_reminders("B", [spec("b", 0.5, source="B")], T0)
-        assert await tx.next_reminder_due() == T0 + timedelta(hours=0.5)
-        batch = await tx.reminders_due(T0 + timedelta(hours=8), limit=3)
+        tx.replace_reminders("B", [spec("b", 0.5, source="B")], T0)
+        assert tx.next_reminder_due() == T0 + timedelta(hours=0.5)
+        batch = tx.reminders_due(T0 + timedelta(hours=8), limit=3)
         assert [r.key for r in batch] == ["b", "a4", "a3"]
         for r in batch:
-            await tx.mark_reminder_dropped(r.id, T0)
-        rest = await tx.reminders_due(T0 + timedelta(hours=8), limit=3)
+            tx.mark_reminder_dropped(r.id, T0)
+        rest = tx.reminders_due(T0 + timedelta(hours=8), limit=3)
         assert [r.key for r in rest] == ["a2"]
-        assert await tx.next_reminder_due() == T0 + timedelta(hours=8)
-        stats = await tx.reminder_stats()
+        assert tx.next_reminder_due() == T0 + timedelta(hours=8)
+        stats = tx.reminder_stats()
     assert stats == {"pending": 3, "sent": 0, "dropped": 3, "failed": 0, "cancelled": 0}
 
 
 async def test_payload_is_encrypted_and_recipient_normalised(store: Store) -> None:
     async with store.transaction() as tx:
-        await tx.replace_reminders(
+        tx.replace_reminders(
             "PPS-2026-0001", [spec("k", 1, who=" A@X.test ", payload={"secret": "Jeanne"})], T0)
-        raw = (await tx.connection.exec_driver_sql(
+        raw = (tx.connection.exec_driver_sql(
             "SELECT payload_enc, recipient FROM reminders")).one()
-        (row,) = await tx.reminders_of("PPS-2026-0001")
+        (row,) = tx.reminders_of("PPS-2026-0001")
     assert b"Jeanne" not in bytes(raw[0])
     assert raw[1] == "a@x.test" and row.payload == {"secret": "Jeanne"}
 

@@ -42,31 +42,31 @@ PLAN = {
 
 async def test_dedup_is_unique_and_rolls_back_the_whole_mail(store: Store) -> None:
     async with store.transaction() as tx:
-        assert await tx.processed("k1") is None
-        await tx.record_processed(
+        assert tx.processed("k1") is None
+        tx.record_processed(
             dedup_key="k1", message_id="<m1@x>", sender="a@x.fr", outcome="answered",
             folder="Traités", at=T0,
         )
-    async def again(tx: Tx) -> None:
-        await tx.enqueue(message_id="<answer-2@bot>", sender="bot@x", recipients=["a@x.fr"],
+    def again(tx: Tx) -> None:
+        tx.enqueue(message_id="<answer-2@bot>", sender="bot@x", recipients=["a@x.fr"],
                          raw=b"second answer", at=T0)
-        await tx.record_processed(
+        tx.record_processed(
             dedup_key="k1", message_id="<m1@x>", sender="a@x.fr", outcome="answered",
             folder="Traités", at=T0,
         )
     with pytest.raises(AlreadyProcessed):
         await store.run(again)
     async with store.transaction() as tx:
-        record = await tx.processed("k1")
+        record = tx.processed("k1")
         assert record is not None
         assert (record.message_id, record.sender, record.outcome, record.folder) == (
             "<m1@x>", "a@x.fr", "answered", "Traités")
         assert record.at == T0
         # The answer enqueued with the duplicate was rolled back with it.
-        assert (await tx.outbox_stats())["pending"] == 0
+        assert (tx.outbox_stats())["pending"] == 0
     with pytest.raises(ValueError):
         async with store.transaction() as tx:
-            await tx.record_processed(dedup_key="k2", message_id=None, sender="a", outcome="?",
+            tx.record_processed(dedup_key="k2", message_id=None, sender="a", outcome="?",
                                       folder="x", at=T0)
 
 
@@ -75,42 +75,42 @@ async def test_quarantine_count(store: Store) -> None:
         for i, (outcome, hours) in enumerate(
             [("quarantined", 0), ("quarantined", 5), ("answered", 5), ("failed", 6)]
         ):
-            await tx.record_processed(dedup_key=f"q{i}", message_id=None, sender="u@x",
+            tx.record_processed(dedup_key=f"q{i}", message_id=None, sender="u@x",
                                       outcome=outcome, folder="Q", at=T0 + timedelta(hours=hours))
     async with store.transaction(readonly=True) as tx:
-        assert await tx.quarantine_count() == 3
-        assert await tx.quarantine_count(since=T0 + timedelta(hours=1)) == 2
+        assert tx.quarantine_count() == 3
+        assert tx.quarantine_count(since=T0 + timedelta(hours=1)) == 2
 
 
 async def test_enqueue_is_idempotent_and_round_trips(store: Store) -> None:
     raw = b"Subject: PPS\r\n\r\nMARTIN Jeanne"
     async with store.transaction() as tx:
-        first = await tx.enqueue(message_id="<a@bot>", sender="bot@x", recipients=["p@x", "q@x"],
+        first = tx.enqueue(message_id="<a@bot>", sender="bot@x", recipients=["p@x", "q@x"],
                                  raw=raw, at=T0, cause="k1")
-        again = await tx.enqueue(message_id="<a@bot>", sender="bot@x", recipients=["z@x"],
+        again = tx.enqueue(message_id="<a@bot>", sender="bot@x", recipients=["z@x"],
                                  raw=b"other", at=T0)
         assert first == again
     async with store.transaction() as tx:
-        (item,) = await tx.outbox_due(T0)
+        (item,) = tx.outbox_due(T0)
         assert (item.id, item.message_id, item.sender, item.recipients, item.raw, item.cause) == (
             first, "<a@bot>", "bot@x", ("p@x", "q@x"), raw, "k1")
         assert (item.status, item.attempts, item.created_at) == ("pending", 0, T0)
-        assert await tx.outbox_stats() == {"pending": 1, "sending": 0, "sent": 0, "failed": 0}
+        assert tx.outbox_stats() == {"pending": 1, "sending": 0, "sent": 0, "failed": 0}
 
 
 async def test_outbox_due_order_limit_and_not_before(store: Store) -> None:
     async with store.transaction() as tx:
-        await tx.enqueue(message_id="<late@b>", sender="b", recipients=["r"], raw=b"1",
+        tx.enqueue(message_id="<late@b>", sender="b", recipients=["r"], raw=b"1",
                          at=T0, not_before=T0 + timedelta(hours=1))
         for i in range(3):
-            await tx.enqueue(message_id=f"<{i}@b>", sender="b", recipients=["r"], raw=b"x",
+            tx.enqueue(message_id=f"<{i}@b>", sender="b", recipients=["r"], raw=b"x",
                              at=T0 + timedelta(seconds=10 - i))
     async with store.transaction() as tx:
-        due = await tx.outbox_due(T0 + timedelta(seconds=30))
+        due = tx.outbox_due(T0 + timedelta(seconds=30))
         assert [i.message_id for i in due] == ["<2@b>", "<1@b>", "<0@b>"]  # oldest first
-        assert [i.message_id for i in await tx.outbox_due(T0 + timedelta(seconds=30), limit=1)] \
+        assert [i.message_id for i in tx.outbox_due(T0 + timedelta(seconds=30), limit=1)] \
             == ["<2@b>"]
-        later = await tx.outbox_due(T0 + timedelta(hours=1))
+        later = tx.outbox_due(T0 + timedelta(hours=1))
         assert [i.message_id for i in later][-1] == "<late@b>"
 
 
@@ -120,24 +120,24 @@ async def test_outbox_state_machine(store: Store) -> None:
     t1 = T0 + timedelta(minutes=1)
     await store.run(call(Tx.mark_sending, item_id, t1))
     async with store.transaction() as tx:
-        assert await tx.outbox_due(t1) == []
-        (sending,) = await tx.outbox_sending()
+        assert tx.outbox_due(t1) == []
+        (sending,) = tx.outbox_sending()
         assert (sending.id, sending.status, sending.last_attempt_at) == (item_id, "sending", t1)
     # Temporary failure: back to pending, due again only at next_attempt_at.
     retry_at = t1 + timedelta(minutes=5)
     await store.run(call(Tx.mark_retry, item_id, t1, error="421 try later",
                          next_attempt_at=retry_at))
     async with store.transaction() as tx:
-        assert await tx.outbox_due(retry_at - timedelta(seconds=1)) == []
-        (again,) = await tx.outbox_due(retry_at)
+        assert tx.outbox_due(retry_at - timedelta(seconds=1)) == []
+        (again,) = tx.outbox_due(retry_at)
         assert (again.attempts, again.last_error, again.status) == (1, "421 try later", "pending")
     # A crash mid-send leaves it "sending"; sending it again is allowed.
     await store.run(call(Tx.mark_sending, item_id, retry_at))
     await store.run(call(Tx.mark_sending, item_id, retry_at))
     await store.run(call(Tx.mark_sent, item_id, retry_at))
     async with store.transaction() as tx:
-        assert await tx.outbox_stats() == {"pending": 0, "sending": 0, "sent": 1, "failed": 0}
-        item = await tx.outbox_item(item_id)
+        assert tx.outbox_stats() == {"pending": 0, "sending": 0, "sent": 1, "failed": 0}
+        item = tx.outbox_item(item_id)
         assert item is not None and item.sent_at == retry_at
     # Sent is final: never sent twice; late reports change nothing.
     with pytest.raises(OutboxStateError, match="is sent"):
@@ -145,7 +145,7 @@ async def test_outbox_state_machine(store: Store) -> None:
     await store.run(call(Tx.mark_retry, item_id, retry_at, error="late", next_attempt_at=retry_at))
     await store.run(call(Tx.mark_failed, item_id, retry_at, error="late"))
     async with store.transaction() as tx:
-        item = await tx.outbox_item(item_id)
+        item = tx.outbox_item(item_id)
         assert item is not None and (item.status, item.attempts) == ("sent", 1)
     # Permanent failure.
     other = await store.run(call(Tx.enqueue, message_id="<f@b>", sender="b", recipients=["r"],
@@ -153,11 +153,11 @@ async def test_outbox_state_machine(store: Store) -> None:
     await store.run(call(Tx.mark_sending, other, t1))
     await store.run(call(Tx.mark_failed, other, t1, error="550 no such user"))
     async with store.transaction() as tx:
-        failed = await tx.outbox_item(other)
+        failed = tx.outbox_item(other)
         assert failed is not None
         assert (failed.status, failed.attempts, failed.last_error) == (
             "failed", 1, "550 no such user")
-        assert await tx.outbox_due(t1 + timedelta(days=1)) == []
+        assert tx.outbox_due(t1 + timedelta(days=1)) == []
     with pytest.raises(OutboxStateError, match="is failed"):
         await store.run(call(Tx.mark_sending, other, t1))
     with pytest.raises(OutboxStateError, match="no outbox item"):
@@ -172,9 +172,9 @@ async def test_confirm_delivered(store: Store) -> None:
     assert await store.run(call(Tx.confirm_delivered, "<w@bot>", t1)) is True
     assert await store.run(call(Tx.confirm_delivered, "<unknown@bot>", t1)) is False
     async with store.transaction() as tx:
-        item = await tx.outbox_item(item_id)
+        item = tx.outbox_item(item_id)
         assert item is not None and (item.status, item.sent_at) == ("sent", t1)
-        assert await tx.outbox_sending() == []
+        assert tx.outbox_sending() == []
     # A second sighting keeps the first delivery time.
     assert await store.run(call(Tx.confirm_delivered, "<w@bot>", t1 + timedelta(hours=1)))
     item = await store.run(call(Tx.outbox_item, item_id))
@@ -191,7 +191,7 @@ async def test_next_number_under_concurrency(store: Store) -> None:
     # A rolled-back transaction gives its number back.
     with pytest.raises(RuntimeError):
         async with store.transaction() as tx:
-            assert await tx.next_number("PPS", 2026) == 21
+            assert tx.next_number("PPS", 2026) == 21
             raise RuntimeError("handler failed")
     assert await store.run(call(Tx.next_number, "PPS", 2026)) == 21
 
@@ -223,48 +223,48 @@ async def test_optimistic_concurrency(store: Store) -> None:
 
 async def test_blind_index_and_member_lookup(store: Store, keyring: Keyring) -> None:
     async with store.transaction() as tx:
-        await tx.save_document(kind="pps", ref="A", data=PLAN, status="active",
+        tx.save_document(kind="pps", ref="A", data=PLAN, status="active",
                                expected_version=None, at=T0,
                                blind={"ins": "248037505611878", "identity": "MARTIN|Jeanne"},
                                members=["Dr.House@mssante.fr ", "ide.blanc@mssante.fr"])
-        await tx.save_document(kind="pps", ref="B", data={"n": 2}, status="draft",
+        tx.save_document(kind="pps", ref="B", data={"n": 2}, status="draft",
                                expected_version=None, at=T0,
                                blind={"ins": "190017512345678"},
                                members=["ide.blanc@mssante.fr"])
-        await tx.save_document(kind="rcp", ref="R1", data={}, status="planned",
+        tx.save_document(kind="rcp", ref="R1", data={}, status="planned",
                                expected_version=None, at=T0,
                                blind={"ins": "248037505611878"}, members=["dr.house@mssante.fr"])
     async with store.transaction(readonly=True) as tx:
-        by_ins = await tx.find_documents("pps", blind=("ins", "248037505611878"))
+        by_ins = tx.find_documents("pps", blind=("ins", "248037505611878"))
         assert [d.ref for d in by_ins] == ["A"]
         assert by_ins[0].members == frozenset({"dr.house@mssante.fr", "ide.blanc@mssante.fr"})
-        assert [d.ref for d in await tx.find_documents("pps", blind=("identity", "MARTIN|Jeanne"))
+        assert [d.ref for d in tx.find_documents("pps", blind=("identity", "MARTIN|Jeanne"))
                 ] == ["A"]
         # Index spaces are separate: an INS is not found under "identity".
-        assert await tx.find_documents("pps", blind=("identity", "248037505611878")) == []
-        assert [d.ref for d in await tx.find_documents("pps", member="IDE.Blanc@mssante.fr")] \
+        assert tx.find_documents("pps", blind=("identity", "248037505611878")) == []
+        assert [d.ref for d in tx.find_documents("pps", member="IDE.Blanc@mssante.fr")] \
             == ["A", "B"]
-        assert [d.ref for d in await tx.find_documents("pps", member="dr.house@mssante.fr")] \
+        assert [d.ref for d in tx.find_documents("pps", member="dr.house@mssante.fr")] \
             == ["A"]
-        assert [d.ref for d in await tx.find_documents("pps", member="ide.blanc@mssante.fr",
+        assert [d.ref for d in tx.find_documents("pps", member="ide.blanc@mssante.fr",
                                                        status="draft")] == ["B"]
-        assert [d.ref for d in await tx.find_documents("pps")] == ["A", "B"]
-        assert await tx.find_documents("pps", member="nobody@x") == []
+        assert [d.ref for d in tx.find_documents("pps")] == ["A", "B"]
+        assert tx.find_documents("pps", member="nobody@x") == []
         # Only digests are stored.
-        digests = (await tx.connection.exec_driver_sql(
+        digests = (tx.connection.exec_driver_sql(
             "SELECT name, digest FROM document_blind")).all()
         assert ("ins", keyring.blind_index("248037505611878", purpose="ins")) in digests
         assert all("248037505611878" not in d and "MARTIN" not in d for _, d in digests)
     # An update replaces indexes and members.
     async with store.transaction() as tx:
-        await tx.save_document(kind="pps", ref="A", data=PLAN, status="active",
+        tx.save_document(kind="pps", ref="A", data=PLAN, status="active",
                                expected_version=1, at=T0, blind={"ins": "248037505611879"},
                                members=["ide.blanc@mssante.fr"])
     async with store.transaction(readonly=True) as tx:
-        assert await tx.find_documents("pps", blind=("ins", "248037505611878")) == []
-        assert [d.ref for d in await tx.find_documents("pps", blind=("ins", "248037505611879"))
+        assert tx.find_documents("pps", blind=("ins", "248037505611878")) == []
+        assert [d.ref for d in tx.find_documents("pps", blind=("ins", "248037505611879"))
                 ] == ["A"]
-        assert await tx.find_documents("pps", member="dr.house@mssante.fr") == []
+        assert tx.find_documents("pps", member="dr.house@mssante.fr") == []
 
 
 
@@ -276,45 +276,45 @@ async def test_an_update_given_the_loaded_document_rewrites_only_what_changed(
                                 expected_version=version, at=T0, blind={"ins": ins},
                                 members=members, previous=previous)
 
-    async def rows(tx: Tx) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-        blind = (await tx.connection.exec_driver_sql(
+    def rows(tx: Tx) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        blind = (tx.connection.exec_driver_sql(
             "SELECT name, digest FROM document_blind ORDER BY name")).all()
-        members = (await tx.connection.exec_driver_sql(
+        members = (tx.connection.exec_driver_sql(
             "SELECT member FROM document_members ORDER BY member")).all()
         return [tuple(r) for r in blind], [tuple(r) for r in members]
 
     digest = keyring.blind_index("248037505611878", purpose="ins")
     other = keyring.blind_index("248037505611879", purpose="ins")
     async with store.transaction() as tx:
-        await save(tx, None, "248037505611878", ["Dr.House@mssante.fr"])
-        loaded = await tx.load_document("pps", "A")
+        save(tx, None, "248037505611878", ["Dr.House@mssante.fr"])
+        loaded = tx.load_document("pps", "A")
         assert loaded is not None and loaded.blind == {("ins", digest)}
         assert loaded.members == {"dr.house@mssante.fr"}
         # Unchanged: nothing rewritten, all still there.
-        await save(tx, 1, "248037505611878", ["dr.house@mssante.fr"], loaded)
-        assert await rows(tx) == ([("ins", digest)], [("dr.house@mssante.fr",)])
+        save(tx, 1, "248037505611878", ["dr.house@mssante.fr"], loaded)
+        assert rows(tx) == ([("ins", digest)], [("dr.house@mssante.fr",)])
         # A stale "previous" (another version) is not trusted: all rewritten.
-        await save(tx, 2, "248037505611879", ["ide.blanc@mssante.fr"], loaded)
-        assert await rows(tx) == ([("ins", other)], [("ide.blanc@mssante.fr",)])
-        loaded = await tx.load_document("pps", "A")
+        save(tx, 2, "248037505611879", ["ide.blanc@mssante.fr"], loaded)
+        assert rows(tx) == ([("ins", other)], [("ide.blanc@mssante.fr",)])
+        loaded = tx.load_document("pps", "A")
         assert loaded is not None and loaded.version == 3
         # Only the members changed, then only the index.
-        await save(tx, 3, "248037505611879", ["ide.blanc@mssante.fr", "x@mssante.fr"], loaded)
-        assert await rows(tx) == ([("ins", other)],
+        save(tx, 3, "248037505611879", ["ide.blanc@mssante.fr", "x@mssante.fr"], loaded)
+        assert rows(tx) == ([("ins", other)],
                                   [("ide.blanc@mssante.fr",), ("x@mssante.fr",)])
-        loaded = await tx.load_document("pps", "A")
-        await save(tx, 4, "248037505611878", ["ide.blanc@mssante.fr", "x@mssante.fr"], loaded)
-        assert await rows(tx) == ([("ins", digest)],
+        loaded = tx.load_document("pps", "A")
+        save(tx, 4, "248037505611878", ["ide.blanc@mssante.fr", "x@mssante.fr"], loaded)
+        assert rows(tx) == ([("ins", digest)],
                                   [("ide.blanc@mssante.fr",), ("x@mssante.fr",)])
 
 
 async def test_history(store: Store) -> None:
     async with store.transaction() as tx:
-        await tx.save_document(kind="pps", ref="H", data=PLAN, status="draft",
+        tx.save_document(kind="pps", ref="H", data=PLAN, status="draft",
                                expected_version=None, at=T0)
-        await tx.add_history(kind="pps", ref="H", version=1, author="dr.house@mssante.fr",
+        tx.add_history(kind="pps", ref="H", version=1, author="dr.house@mssante.fr",
                              source_message_id="<m1@x>", at=T0, change={"created": PLAN})
-        await tx.add_history(kind="pps", ref="H", version=2, author="ide.blanc@mssante.fr",
+        tx.add_history(kind="pps", ref="H", version=2, author="ide.blanc@mssante.fr",
                              source_message_id=None, at=T0 + timedelta(hours=2),
                              change={"objective": "Marcher 10 minutes par jour"})
     entries = await store.run(call(Tx.history, "pps", "H"))
@@ -334,13 +334,13 @@ async def test_datetimes_are_aware_utc(store: Store) -> None:
     paris = timezone(timedelta(hours=1))
     local = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=paris)
     async with store.transaction() as tx:
-        await tx.record_processed(dedup_key="tz", message_id=None, sender="a", outcome="ignored",
+        tx.record_processed(dedup_key="tz", message_id=None, sender="a", outcome="ignored",
                                   folder="T", at=local)
-        await tx.save_document(kind="pps", ref="T", data={}, status="draft",
+        tx.save_document(kind="pps", ref="T", data={}, status="draft",
                                expected_version=None, at=local)
     async with store.transaction() as tx:
-        record = await tx.processed("tz")
-        doc = await tx.load_document("pps", "T")
+        record = tx.processed("tz")
+        doc = tx.load_document("pps", "T")
     assert record is not None and doc is not None
     for value in (record.at, doc.created_at, doc.updated_at):
         assert value == local
@@ -348,14 +348,14 @@ async def test_datetimes_are_aware_utc(store: Store) -> None:
         assert value.hour == 8 and value.microsecond == 123456
     with pytest.raises(ValueError, match="naive"):
         async with store.transaction() as tx:
-            await tx.enqueue(message_id="<n@b>", sender="b", recipients=["r"], raw=b"x",
+            tx.enqueue(message_id="<n@b>", sender="b", recipients=["r"], raw=b"x",
                              at=datetime(2026, 1, 1))
 
 
 async def test_transaction_rolls_back_on_exception(store: Store) -> None:
     with pytest.raises(KeyError):
         async with store.transaction() as tx:
-            await tx.enqueue(message_id="<rb@b>", sender="b", recipients=["r"], raw=b"x", at=T0)
+            tx.enqueue(message_id="<rb@b>", sender="b", recipients=["r"], raw=b"x", at=T0)
             raise KeyError("boom")
     assert (await store.run(call(Tx.outbox_stats)))["pending"] == 0
 
@@ -363,9 +363,9 @@ async def test_transaction_rolls_back_on_exception(store: Store) -> None:
 async def test_encrypted_values_are_bound_to_their_row(store: Store) -> None:
     """A token moved to another row does not decrypt there."""
     async with store.transaction() as tx:
-        await tx.enqueue(message_id="<one@b>", sender="b", recipients=["r"], raw=b"one", at=T0)
-        await tx.enqueue(message_id="<two@b>", sender="b", recipients=["r"], raw=b"two", at=T0)
-        await tx.connection.exec_driver_sql(
+        tx.enqueue(message_id="<one@b>", sender="b", recipients=["r"], raw=b"one", at=T0)
+        tx.enqueue(message_id="<two@b>", sender="b", recipients=["r"], raw=b"two", at=T0)
+        tx.connection.exec_driver_sql(
             "UPDATE outbox SET raw_enc = (SELECT raw_enc FROM outbox WHERE message_id = '<one@b>')"
             " WHERE message_id = '<two@b>'"
         )
@@ -383,8 +383,8 @@ async def test_restart_keeps_data_and_migrations_are_idempotent(
         await second.start(stack)
         doc = await second.run(call(Tx.load_document, "pps", "P"))
         assert doc is not None and doc.data == PLAN
-        version = (await second.run(lambda tx: tx.connection.exec_driver_sql(
-            "SELECT version_num FROM alembic_version"))).scalar_one()
+        version = await second.run(lambda tx: tx.connection.exec_driver_sql(
+            "SELECT version_num FROM alembic_version").scalar_one())
         assert version == ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
@@ -393,5 +393,5 @@ async def test_migrations_create_exactly_the_tables_of_the_code(store: Store) ->
         context = MigrationContext.configure(sync_conn)  # type: ignore[arg-type]
         return compare_metadata(context, metadata)
 
-    async with store.engine.connect() as conn:
-        assert await conn.run_sync(diff) == []
+    with store.engine.connect() as conn:
+        assert diff(conn) == []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,25 +42,18 @@ class Backend:
 
 
 def _find_postgres_user() -> tuple[str | None, str]:
-    import asyncpg
+    import psycopg
 
-    async def probe() -> tuple[str | None, str]:
-        reason = ""
-        for user in PG_USERS:
-            try:
-                conn = await asyncpg.connect(
-                    host=PG_HOST, port=PG_PORT, user=user, database=PG_DATABASE, timeout=3
-                )
-            except Exception as exc:  # noqa: BLE001 - any failure means "skip"
-                reason = f"{type(exc).__name__}: {exc}"
-                continue
-            await conn.close()
-            return user, ""
-        return None, reason
-
-    # In a thread of its own: this may be called from inside the test's loop.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, probe()).result()
+    reason = ""
+    for user in PG_USERS:
+        try:
+            psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname=PG_DATABASE,
+                            connect_timeout=3).close()
+        except Exception as exc:  # noqa: BLE001 - any failure means "skip"
+            reason = f"{type(exc).__name__}: {exc}"
+            continue
+        return user, ""
+    return None, reason
 
 
 @pytest.fixture(scope="session")
@@ -75,10 +67,11 @@ def postgres_user() -> str:
     return user
 
 
-async def _pg_admin(user: str) -> Any:
-    import asyncpg
+def _pg_admin(user: str) -> Any:
+    import psycopg
 
-    return await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=user, database=PG_DATABASE)
+    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname=PG_DATABASE,
+                           autocommit=True)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -87,28 +80,35 @@ async def backend(
 ) -> AsyncIterator[Backend]:
     if request.param == "sqlite":
         db = tmp_path / "var" / "store.db"
-        yield Backend("sqlite", f"sqlite+aiosqlite:///{db}", {})
+        yield Backend("sqlite", f"sqlite:///{db}", {})
         assert not Path(f"{db}-wal").exists(), "a SQLite connection was left open"
         return
     user = request.getfixturevalue("postgres_user")
     schema = f"t_{secrets.token_hex(6)}"
-    admin = await _pg_admin(user)
+    admin = _pg_admin(user)
     try:
-        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        admin.execute(f'CREATE SCHEMA "{schema}"')
         options = {
             "connect_args": {
-                "server_settings": {"search_path": schema, "application_name": schema}
+                "options": f"-c search_path={schema}", "application_name": schema
             }
         }
-        url = f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+        url = f"postgresql+psycopg://{user}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
         yield Backend("postgresql", url, options)
-        left = await admin.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", schema
-        )
+        # A closed connection's server process ends a moment after the client
+        # hangs up: look again for a while before calling it left open.
+        for _ in range(50):
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (schema,)
+            ).fetchone()
+            left = row[0] if row else 0
+            if left == 0:
+                break
+            await asyncio.sleep(0.1)
         assert left == 0, f"{left} PostgreSQL connection(s) left open"
     finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
+        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.close()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
@@ -33,17 +34,17 @@ async def pg_store(backend: Backend) -> AsyncIterator[Store]:
         yield store
 
 
-async def _crossing(store: Store, first: str, second: str, barrier: asyncio.Barrier,
+async def _crossing(store: Store, first: str, second: str, barrier: threading.Barrier,
                     attempts: list[str], *, budget: int) -> tuple[int, int]:
-    async def work(tx: Tx) -> tuple[int, int]:
+    def work(tx: Tx) -> tuple[int, int]:
         attempts.append(first)
         # Short deadlock detection keeps the test fast (superuser setting:
         # the fixture's roles are superusers under trust auth).
-        await tx.connection.exec_driver_sql("SET LOCAL deadlock_timeout = '50ms'")
-        a = await tx.next_number(first, 2026)
+        tx.connection.exec_driver_sql("SET LOCAL deadlock_timeout = '50ms'")
+        a = tx.next_number(first, 2026)
         if len(attempts) <= 2:
-            await barrier.wait()  # both hold their first row lock: cross now
-        b = await tx.next_number(second, 2026)
+            barrier.wait()  # both hold their first row lock: cross now
+        b = tx.next_number(second, 2026)
         return a, b
 
     return await store.run(work, attempts=budget)
@@ -52,7 +53,7 @@ async def _crossing(store: Store, first: str, second: str, barrier: asyncio.Barr
 async def test_deadlock_is_retried(pg_store: Store) -> None:
     for kind in ("A", "B"):
         await pg_store.run(lambda tx, k=kind: tx.next_number(k, 2026))
-    barrier = asyncio.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     attempts: list[str] = []
     one, two = await asyncio.gather(
         _crossing(pg_store, "A", "B", barrier, attempts, budget=5),
@@ -65,7 +66,7 @@ async def test_deadlock_is_retried(pg_store: Store) -> None:
 async def test_deadlock_with_no_retry_budget_raises_store_busy(pg_store: Store) -> None:
     for kind in ("A", "B"):
         await pg_store.run(lambda tx, k=kind: tx.next_number(k, 2026))
-    barrier = asyncio.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     attempts: list[str] = []
     results = await asyncio.gather(
         _crossing(pg_store, "A", "B", barrier, attempts, budget=1),

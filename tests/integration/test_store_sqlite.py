@@ -43,7 +43,7 @@ def db_path(tmp_path: Path) -> Path:
 async def started(db_path: Path) -> AsyncIterator[tuple[Store, Keyring]]:
     keyring = Keyring.generate()
     async with AsyncExitStack() as stack:
-        store = Store(f"sqlite+aiosqlite:///{db_path}", keyring)
+        store = Store(f"sqlite:///{db_path}", keyring)
         await store.start(stack)
         yield store, keyring
 
@@ -51,21 +51,21 @@ async def started(db_path: Path) -> AsyncIterator[tuple[Store, Keyring]]:
 async def test_no_patient_data_in_clear_on_disk(db_path: Path) -> None:
     keyring = Keyring.generate()
     async with AsyncExitStack() as stack:
-        store = Store(f"sqlite+aiosqlite:///{db_path}", keyring)
+        store = Store(f"sqlite:///{db_path}", keyring)
         await store.start(stack)
         async with store.transaction() as tx:
-            await tx.save_document(
+            tx.save_document(
                 kind="pps", ref="PPS-2026-0001", data=patient_plan(), status="active",
                 expected_version=None, at=T0,
                 blind={"ins": "248037505611878", "identity": "MARTIN Jeanne|1948-03-07"},
                 members=["dr.house@mssante.fr"],
             )
-            await tx.add_history(kind="pps", ref="PPS-2026-0001", version=1,
+            tx.add_history(kind="pps", ref="PPS-2026-0001", version=1,
                                  author="dr.house@mssante.fr", source_message_id="<m1@x>",
                                  at=T0, change=patient_plan())
             body = ("Subject: [PPS-2026-0001] Plan de MARTIN Jeanne\r\n\r\n"
                     "INS 248037505611878, née le 07/03/1948, chute dans la salle de bain.\r\n")
-            await tx.enqueue(message_id="<a1@bot>", sender="bot@x", recipients=["p@x"],
+            tx.enqueue(message_id="<a1@bot>", sender="bot@x", recipients=["p@x"],
                              raw=body.encode(), at=T0)
         # Reading back works: the test below is not passing by storing nothing.
         doc = await store.run(call(Tx.load_document, "pps", "PPS-2026-0001"))
@@ -83,7 +83,7 @@ async def test_no_patient_data_in_clear_on_disk(db_path: Path) -> None:
 
 
 async def test_key_rotation_with_stored_data(db_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{db_path}"
+    url = f"sqlite:///{db_path}"
     old = Keyring.generate()
     async with AsyncExitStack() as stack:
         store = Store(url, old)
@@ -100,13 +100,13 @@ async def test_key_rotation_with_stored_data(db_path: Path) -> None:
         await store.run(call(Tx.save_document, kind="pps", ref="NEW", data={"v": "new"},
                              status="draft", expected_version=None, at=T0))
         async with store.transaction() as tx:
-            assert (await tx.load_document("pps", "OLD")).data == {"v": "old"}  # type: ignore[union-attr]
-            assert (await tx.load_document("pps", "NEW")).data == {"v": "new"}  # type: ignore[union-attr]
+            assert (tx.load_document("pps", "OLD")).data == {"v": "old"}  # type: ignore[union-attr]
+            assert (tx.load_document("pps", "NEW")).data == {"v": "new"}  # type: ignore[union-attr]
             # Blind indexes do not depend on the data key.
-            found = await tx.find_documents("pps", blind=("ins", "248037505611878"))
+            found = tx.find_documents("pps", blind=("ins", "248037505611878"))
             assert [d.ref for d in found] == ["OLD"]
-            assert [i.raw for i in await tx.outbox_due(T0)] == [b"old body"]
-            tokens = dict((await tx.connection.exec_driver_sql(
+            assert [i.raw for i in tx.outbox_due(T0)] == [b"old body"]
+            tokens = dict((tx.connection.exec_driver_sql(
                 "SELECT ref, data_enc FROM documents")).all())
         assert Keyring.token_key_id(tokens["OLD"]) == old.current_key_id
         assert Keyring.token_key_id(tokens["NEW"]) == new.current_key_id != old.current_key_id
@@ -147,14 +147,14 @@ async def test_busy_database_retries_then_gives_up(db_path: Path) -> None:
     async with AsyncExitStack() as stack:
         # A short busy timeout makes each attempt give up quickly, so the
         # retry loop (not SQLite's own wait) is what gets through.
-        store = Store(f"sqlite+aiosqlite:///{db_path}", Keyring.generate(),
+        store = Store(f"sqlite:///{db_path}", Keyring.generate(),
                       busy_timeout=0.02, retry_delay=0.05)
         await store.start(stack)
         attempts: list[int] = []
 
-        async def work(tx: Tx) -> int:
+        def work(tx: Tx) -> int:
             attempts.append(1)
-            return await tx.next_number("PPS", 2026)
+            return tx.next_number("PPS", 2026)
 
         with write_lock(db_path):
             with pytest.raises(StoreBusy):
@@ -178,25 +178,25 @@ async def test_sqlite_settings(started: tuple[Store, Keyring], db_path: Path) ->
     assert db_path.is_file()  # parent folders were created
     async with store.transaction(readonly=True) as tx:
         pragma = tx.connection.exec_driver_sql
-        assert (await pragma("PRAGMA journal_mode")).scalar_one() == "wal"
-        assert (await pragma("PRAGMA foreign_keys")).scalar_one() == 1
-        assert (await pragma("PRAGMA busy_timeout")).scalar_one() == 5000
-        assert (await pragma("PRAGMA synchronous")).scalar_one() == 2  # FULL
+        assert pragma("PRAGMA journal_mode").scalar_one() == "wal"
+        assert pragma("PRAGMA foreign_keys").scalar_one() == 1
+        assert pragma("PRAGMA busy_timeout").scalar_one() == 5000
+        assert pragma("PRAGMA synchronous").scalar_one() == 2  # FULL
     # Deleting a document takes its indexes, members and history along.
     async with store.transaction() as tx:
-        await tx.save_document(kind="pps", ref="D", data={}, status="draft",
+        tx.save_document(kind="pps", ref="D", data={}, status="draft",
                                expected_version=None, at=T0, blind={"ins": "1"},
                                members=["a@x"])
-        await tx.add_history(kind="pps", ref="D", version=1, author="a@x",
+        tx.add_history(kind="pps", ref="D", version=1, author="a@x",
                              source_message_id=None, at=T0, change={})
-        await tx.connection.exec_driver_sql("DELETE FROM documents")
+        tx.connection.exec_driver_sql("DELETE FROM documents")
         for table in ("document_blind", "document_members", "document_history"):
-            count = (await tx.connection.exec_driver_sql(f"SELECT count(*) FROM {table}"))
+            count = (tx.connection.exec_driver_sql(f"SELECT count(*) FROM {table}"))
             assert count.scalar_one() == 0, table
 
 
 async def test_store_not_started_and_double_start(db_path: Path) -> None:
-    store = Store(f"sqlite+aiosqlite:///{db_path}", Keyring.generate())
+    store = Store(f"sqlite:///{db_path}", Keyring.generate())
     assert not db_path.parent.exists()  # nothing happens before start()
     with pytest.raises(Exception, match="not started"):
         async with store.transaction():

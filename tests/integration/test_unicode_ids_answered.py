@@ -86,7 +86,7 @@ async def test_the_failure_answer_goes_out(store: tuple[Store, Path], message_id
     db, folder = store
     config = _config(folder)
 
-    async def broken(request: processing.Request) -> list:  # type: ignore[type-arg]
+    def broken(request: processing.Request) -> list:  # type: ignore[type-arg]
         raise RuntimeError("handler bug")
 
     processor = Processor(config=config, store=db, handler=broken, now=lambda: NOW)
