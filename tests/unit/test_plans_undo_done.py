@@ -10,6 +10,8 @@ import pytest
 from plans.commands import detect_command
 from plans.grammar import parse_update
 from plans.model import Plan, PlanError
+from plans.render import render_undone
+from plans.typography import NBSP
 from tests.unit.plans_examples import (
     BENALI,
     BODY_10,
@@ -142,3 +144,25 @@ def test_a_fait_stored_before_due_dates_were_kept() -> None:
     old.undo_done(3, by=BENALI.email, at=AT)
     assert old.action(2).due == date(2026, 12, 15) and old.action(2).status == "todo"
     assert old.action(3).due == date(2026, 11, 24)
+
+
+def test_the_acknowledgement_says_the_action_is_to_do_again() -> None:
+    plan = plan_01()
+    plan.mark_done(3, by=BENALI.email, on=date(2026, 11, 26), comment="50 m")
+    undone = plan.undo_done(3, by=BENALI.email, at=AT)
+    out = render_undone(plan, plan.action(3), undone, people=ROSTER)
+    assert out.subject == "[PPS-2026-0001] Action 3 remise à faire"
+    assert out.text.startswith("Action 3 du plan PPS-2026-0001 (")
+    assert ") remise à faire.\n" in out.text
+    assert f"La mention «{NBSP}faite le 26/11/2026 par kiné Karim BENALI{NBSP}» est annulée." \
+        in out.text
+    assert f"Échéance{NBSP}: le 23/11/2026 (2 fois par semaine" in out.text
+    assert "Les rappels de cette action reprennent." in out.text
+    assert "Son commentaire est gardé dans les notes du plan." in out.text
+    assert "<p>" in out.html and "50 m" not in out.text
+    # A one-off action: its date, no rhythm; no comment, nothing said of one.
+    plan.mark_done(2, by=DURAND.email, on=date(2026, 12, 14))
+    one_off = render_undone(plan, plan.action(2), plan.undo_done(2, by=DURAND.email, at=AT),
+                            people=ROSTER)
+    assert f"Échéance{NBSP}: le 15/12/2026." in one_off.text
+    assert "commentaire" not in one_off.text
