@@ -532,8 +532,9 @@ async def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
     if detected.ref and detected.ref.startswith("PPS-"):
         return _say(request, "Annulation", "ANNULER s'applique aux réunions de concertation "
                     "(par exemple « ANNULER RCP-2026-001 »). Pour clore un plan : CLORE "
-                    f"{detected.ref} ; pour remettre à faire une action notée faite : "
-                    f"ANNULER FAIT 3 {detected.ref}. Rien n'a été fait.")
+                    f"{detected.ref} ; pour remettre à faire une action notée faite par "
+                    f"erreur, par exemple l'action 3 : ANNULER FAIT 3 {detected.ref}. "
+                    "Rien n'a été fait.")
     loaded, refused = await _managed_meeting(request, detected, "ANNULER", "l'annuler")
     if loaded is None:
         return refused
