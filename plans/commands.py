@@ -2,9 +2,9 @@
 
 ``detect_command(subject, body)`` returns a ``Detected``:
 
-- ``name``: one of ``COMMANDS`` ("NOUVEAU_PPS", "MAJ", "CLORE", "STATUT",
-  "LISTE", "FAIT", "REPORTER", "AIDE", "RCP_NOUVELLE", "RCP", "ANNULER_RCP",
-  "COMPTE_RENDU") or None when the mail carries no command we know;
+- ``name``: the canonical name of one of ``SYNTAXES`` ("NOUVEAU_PPS", "MAJ",
+  "FAIT", "ANNULER_FAIT", "ANNULER_RCP"...) or None when the mail carries no
+  command we know;
 - ``ref``: a reference written with the command ("PPS-2026-0001",
   "RCP-2026-001"), normalised to upper case, else None;
 - ``args``: the rest of the command line without the reference, folded
@@ -29,9 +29,18 @@ command in the body, the subject's command still counts.
 
 Reading the first body line is stricter than reading the subject: a body line
 that looks like ``Key : value`` is never a command, and after the command word
-only a reference may follow, except for ``FAIT``/``REPORTER`` (an action
-number first) and ``RCP NOUVELLE``. So "Statut de la patiente ?" in a body is
-not taken for ``STATUT``, while the subject "Statut Mme MARTIN" is.
+only what its ``Syntax.after`` says may follow: a reference (most commands),
+an action number first (``FAIT``, ``ANNULER FAIT``, ``REPORTER``: then
+« FAIT 3 : RAS » is not a key line) or anything (``RCP NOUVELLE``). So
+"Statut de la patiente ?" in a body is not taken for ``STATUT``, while the
+subject "Statut Mme MARTIN" is.
+
+Each command is declared once, as a ``Syntax`` in ``SYNTAXES``: its names,
+the word shown to users, its help example and what may follow it. Nothing
+here names a command otherwise. The longest synonym written wins, and one
+that was written but refused its arguments hides its shorter beginnings, so
+« ANNULER FAIT 3 » is never « ANNULER » (a meeting). The service binds each
+syntax to its handler and ``parse`` step in ``esp_coord.handlers.registry``.
 """
 
 from __future__ import annotations
@@ -41,59 +50,125 @@ import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from plans.normalize import fold
 from plans.people import Person
 from plans.signature import SignOff, is_greeting
 
-__all__ = ["COMMANDS", "Detected", "action_comment", "closest_commands", "detect_command",
-           "find_ref", "postponed_date_text", "split_action_number", "strip_subject"]
+__all__ = ["COMMANDS", "DISPLAY", "SYNTAX", "SYNTAXES", "After", "Detected", "Syntax",
+           "action_comment", "closest_commands", "detect_command", "find_ref",
+           "postponed_date_text", "split_action_number", "strip_subject"]
 
-# Canonical name -> synonyms, as folded text (lower case, no accents, single spaces).
-# Longer synonyms are tried first so that "rcp nouvelle" wins over "rcp".
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "NOUVEAU_PPS": ("nouveau pps", "nouveau ppcs", "nouveau plan", "nouvelle pps", "pps", "ppcs"),
-    "MAJ": ("maj", "mise a jour", "mise-a-jour", "mettre a jour"),
-    "CLORE": ("clore", "cloturer", "clos", "fermer"),
-    "STATUT": ("statut", "status", "etat"),
-    "LISTE": ("liste", "lister", "mes patients"),
-    "FAIT": ("fait", "faite", "faits", "done"),
-    "REPORTER": ("reporter", "report", "decaler"),
-    "AIDE": ("aide", "help", "?"),
-    "RCP_NOUVELLE": ("rcp nouvelle", "rcp planifier", "nouvelle rcp", "planifier rcp",
-                     "planifier une rcp"),
-    "RCP": ("rcp", "reunions", "liste rcp"),
-    "ANNULER_RCP": ("annuler rcp", "annuler"),
-    "COMPTE_RENDU": ("compte-rendu", "compte rendu", "cr"),
-}
-COMMANDS: tuple[str, ...] = tuple(_SYNONYMS)
+class After(Enum):
+    """What may follow a command word on the first line of a body (the subject
+    accepts anything): a reference only, an action number first (then a
+    comment, a date...), or free arguments."""
 
-# The words shown to users, one per command (used by closest_commands).
-DISPLAY: dict[str, str] = {
-    "NOUVEAU_PPS": "NOUVEAU PPS",
-    "MAJ": "MAJ",
-    "CLORE": "CLORE",
-    "STATUT": "STATUT",
-    "LISTE": "LISTE",
-    "FAIT": "FAIT",
-    "REPORTER": "REPORTER",
-    "AIDE": "AIDE",
-    "RCP_NOUVELLE": "RCP NOUVELLE",
-    "RCP": "RCP",
-    "ANNULER_RCP": "ANNULER",
-    "COMPTE_RENDU": "COMPTE-RENDU",
-}
+    REF = "a reference only"
+    ACTION = "an action number first"
+    FREE = "free arguments"
 
-# By first character (each line of a body is looked at: only the synonyms it
-# may start with are tried), longest first so that "rcp nouvelle" is tried
-# before "rcp".
-_CANDIDATES: dict[str, list[tuple[str, str]]] = {}
-for _syn, _name in sorted(((syn, name) for name, syns in _SYNONYMS.items() for syn in syns),
-                          key=lambda pair: -len(pair[0])):
-    _CANDIDATES.setdefault(_syn[0], []).append((_syn, _name))
 
-# Synonyms so short or common that they only count when a reference follows.
-_NEED_REF = {"cr", "annuler"}
+@dataclass(frozen=True)
+class Syntax:
+    """One command as users write it: the one declaration that detection,
+    suggestions, AIDE and the « not understood » answers read."""
+
+    name: str
+    """Canonical name ("FAIT"): ``Detected.name``, the registry's key."""
+    display: str
+    """The word shown to users ("FAIT", "NOUVEAU PPS")."""
+    synonyms: tuple[str, ...]
+    """What users may write, folded (lower case, no accents, single spaces)."""
+    purpose: str
+    """What it does, for AIDE (French, ordinary spaces: ``french()`` comes later)."""
+    example: str
+    """As a professional would write it (subject or first lines)."""
+    after: After = After.REF
+    only_with_ref: frozenset[str] = frozenset()
+    """Synonyms so short or common that they only count when a reference follows."""
+
+    def __post_init__(self) -> None:
+        for synonym in self.synonyms:
+            if synonym != fold(synonym) or not synonym:
+                raise ValueError(f"{self.name}: synonym {synonym!r} is not folded")
+        if not self.only_with_ref <= set(self.synonyms):
+            raise ValueError(f"{self.name}: only_with_ref names unknown synonyms")
+
+    def body_args_ok(self, args: str) -> bool:
+        """Whether ``args`` (folded, reference removed) may follow the word on
+        the first line of a body."""
+        if self.after is After.ACTION:
+            return _NUMBER.match(args) is not None
+        return self.after is After.FREE or not args
+
+
+# Every command, in the order AIDE shows them.
+SYNTAXES: tuple[Syntax, ...] = (
+    Syntax("NOUVEAU_PPS", "NOUVEAU PPS",
+           ("nouveau pps", "nouveau ppcs", "nouveau plan", "nouvelle pps", "pps", "ppcs"),
+           "créer un plan (objet NOUVEAU PPS)",
+           "Patient : DUPONT Marie\nNée le : 28/02/1937\nINS : 2 95 10 99 126 111 93\n"
+           "Consentement : oui\nProblème : diabète de type 2\n"
+           "Action : IDE | surveillance des glycémies | chaque semaine"),
+    Syntax("MAJ", "MAJ", ("maj", "mise a jour", "mise-a-jour", "mettre a jour"),
+           "compléter un plan (en réponse à un message du plan)",
+           "MAJ\nAction : kiné | rééducation à la marche | 2 fois par semaine\n"
+           "Note : patiente plus fatiguée"),
+    Syntax("STATUT", "STATUT", ("statut", "status", "etat"),
+           "voir où en est un plan", "STATUT PPS-2026-0001"),
+    Syntax("LISTE", "LISTE", ("liste", "lister", "mes patients"),
+           "la liste de vos patients suivis", "LISTE"),
+    Syntax("FAIT", "FAIT", ("fait", "faite", "faits", "done"),
+           "signaler une action faite (le reste du message devient le commentaire)",
+           "FAIT 3 PPS-2026-0001\nSéance faite, marche avec déambulateur.",
+           After.ACTION),
+    Syntax("ANNULER_FAIT", "ANNULER FAIT", ("annuler fait", "annuler faite", "defaire"),
+           "remettre à faire une action notée faite par erreur",
+           "ANNULER FAIT 3 PPS-2026-0001", After.ACTION),
+    Syntax("REPORTER", "REPORTER", ("reporter", "report", "decaler"),
+           "repousser une action", "REPORTER 2 au 15/12/2026 PPS-2026-0001", After.ACTION),
+    Syntax("CLORE", "CLORE", ("clore", "cloturer", "clos", "fermer"),
+           "clore un plan (référent ou coordination)", "CLORE PPS-2026-0001"),
+    Syntax("RCP_NOUVELLE", "RCP NOUVELLE",
+           ("rcp nouvelle", "rcp planifier", "nouvelle rcp", "planifier rcp",
+            "planifier une rcp"),
+           "planifier une réunion de concertation (objet RCP NOUVELLE)",
+           "Date : 03/12/2026 à 12h30\nDurée : 1h30\nLieu : salle de réunion\n"
+           "Participants : tous\nPatients : PPS-2026-0001", After.FREE),
+    Syntax("RCP", "RCP", ("rcp", "reunions", "liste rcp"),
+           "les prochaines réunions de concertation", "RCP"),
+    Syntax("ANNULER_RCP", "ANNULER", ("annuler rcp", "annuler"),
+           "annuler une réunion", "ANNULER RCP-2026-001", only_with_ref=frozenset({"annuler"})),
+    Syntax("COMPTE_RENDU", "COMPTE-RENDU", ("compte-rendu", "compte rendu", "cr"),
+           "envoyer le compte rendu d'une réunion",
+           "COMPTE-RENDU RCP-2026-001\nPPS-2026-0001 : poursuite du plan",
+           only_with_ref=frozenset({"cr"})),
+    Syntax("AIDE", "AIDE", ("aide", "help", "?"), "recevoir cette aide", "AIDE"),
+)
+SYNTAX: dict[str, Syntax] = {s.name: s for s in SYNTAXES}
+COMMANDS: tuple[str, ...] = tuple(SYNTAX)
+DISPLAY: dict[str, str] = {s.name: s.display for s in SYNTAXES}
+"""The word shown to users, per canonical name."""
+
+
+def _candidates(syntaxes: Iterable[Syntax]) -> dict[str, list[tuple[str, Syntax]]]:
+    """By first character (each line of a body is looked at: only the synonyms
+    it may start with are tried), longest first so that "rcp nouvelle" is
+    tried before "rcp" and "annuler fait" before "annuler"."""
+    pairs = [(syn, s) for s in syntaxes for syn in s.synonyms]
+    seen: dict[str, str] = {}
+    for syn, s in pairs:
+        if seen.setdefault(syn, s.name) != s.name:
+            raise ValueError(f"synonym {syn!r} of both {seen[syn]} and {s.name}")
+    by_first: dict[str, list[tuple[str, Syntax]]] = {}
+    for syn, s in sorted(pairs, key=lambda pair: -len(pair[0])):
+        by_first.setdefault(syn[0], []).append((syn, s))
+    return by_first
+
+
+_CANDIDATES = _candidates(SYNTAXES)
 
 # Reply and forward prefixes: a subject that has one is the answered mail's.
 # Matched at a position (no "^"): slicing the subject after each prefix made
@@ -219,34 +294,34 @@ def _without_ref(text: str, ref: str | None) -> str:
 
 def _match(text: str, *, strict: bool) -> tuple[str, str | None, str, int] | None:
     """(name, ref, args, where the arguments start) when folded ``text`` starts
-    with a command word."""
+    with a command word. Read from ``SYNTAXES`` alone: no command is special here."""
     key_line = _KEY_LINE.match(text) if strict else None
-    for syn, name in _CANDIDATES.get(text[:1], []):
+    refused: list[str] = []  # synonyms found at the start of text but not accepted
+    for syn, syntax in _CANDIDATES.get(text[:1], []):
         if not text.startswith(syn):
             continue
         rest = text[len(syn):]
         # A command word must end at a word boundary ("pps" is not "pps-2026-0001").
         if rest and syn != "?" and not (rest[0].isspace() or rest[0] in ":,.;!?"):
             continue
+        # A longer command word that was written but refused its arguments
+        # hides its shorter beginnings: « ANNULER FAIT » without a number is
+        # never « ANNULER » (a meeting).
+        if any(longer.startswith(syn + " ") for longer in refused):
+            continue
         ref = find_ref(rest)
         args = " ".join(_without_ref(rest, ref).split()).strip(" :,.;!")
-        if syn in _NEED_REF and not ref:
+        if syn in syntax.only_with_ref and not ref:
+            refused.append(syn)
             continue
-        if strict and not _body_args_ok(name, args):
+        if strict and not syntax.body_args_ok(args):
+            refused.append(syn)
             continue
         # "Statut : actif" is a key line, "FAIT 3 : RAS" an action and its comment.
-        if key_line and not (name in ("FAIT", "REPORTER") and re.search(r"\d", key_line[0])):
+        if key_line and not (syntax.after is After.ACTION and re.search(r"\d", key_line[0])):
             return None
-        return name, ref, args, len(syn)
+        return syntax.name, ref, args, len(syn)
     return None
-
-
-def _body_args_ok(name: str, args: str) -> bool:
-    if not args:
-        return name not in ("FAIT", "REPORTER")
-    if name in ("FAIT", "REPORTER"):
-        return _NUMBER.match(args) is not None
-    return name == "RCP_NOUVELLE"
 
 
 def _found(text: str, *, strict: bool, source: str, lines: list[tuple[int, str]],
@@ -333,7 +408,7 @@ def closest_commands(text: str, limit: int = 3) -> list[str]:
     if not words:
         return []
     probes = {words[0], " ".join(words[:2])}
-    by_synonym = {syn: name for name, syns in _SYNONYMS.items() for syn in syns if len(syn) > 2}
+    by_synonym = {syn: s.name for s in SYNTAXES for syn in s.synonyms if len(syn) > 2}
     scored: dict[str, float] = {}
     for probe in probes:
         for syn, name in by_synonym.items():

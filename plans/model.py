@@ -8,6 +8,7 @@ when, from which mail":
 - ``apply(update, ...)``: a ``MAJ`` mail (adds problems, actions, notes...);
   a new ``Version`` is recorded;
 - ``close(...)``; ``mark_done(number, ...)``; ``postpone(number, ...)``;
+  ``undo_done(number, ...)`` (a ``FAIT`` sent by mistake);
 - ``next_due(today)``, ``overdue(today)``: what is coming and what is late.
 
 Dates of care are ``date``; instants (``at``) are aware ``datetime``.
@@ -19,6 +20,8 @@ for a recurring action the next occurrence, moved on by ``mark_done`` (an
 occurrence done early counts for the one that was due, one done late moves on
 from the day it was done). ``start`` anchors the rhythm. A recurring action
 ends (status "done") when no occurrence is left before its ``until``.
+Each ``Occurrence`` keeps the due date it was done for, so that
+``undo_done`` puts that date back.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ TODO, DONE, CANCELLED = "todo", "done", "cancelled"
 class PlanError(ValueError):
     """An operation the plan's state forbids. ``code`` is stable, for answers:
     "closed" (plan closed), "no_action" (no such action number),
-    "not_todo" (action already done or cancelled)."""
+    "not_todo" (action already done or cancelled), "not_done" (no FAIT to
+    undo), "cancelled" (the action was cancelled)."""
 
     def __init__(self, code: str, ref: str, number: int | None = None) -> None:
         self.code, self.ref, self.number = code, ref, number
@@ -91,15 +95,21 @@ class Occurrence:
     by: str
     comment: str = ""
     at: datetime | None = None
+    due: date | None = None
+    """The action's due date when it was done (None: it had none, or the
+    occurrence was recorded before due dates were kept)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"on": self.on.isoformat(), "by": self.by, "comment": self.comment,
-                "at": self.at.isoformat() if self.at else None}
+        d: dict[str, Any] = {"on": self.on.isoformat(), "by": self.by, "comment": self.comment,
+                             "at": self.at.isoformat() if self.at else None}
+        if self.due is not None:  # absent rather than null: occurrences stored before
+            d["due"] = self.due.isoformat()
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Occurrence:
         return cls(date.fromisoformat(d["on"]), d["by"], d.get("comment", ""),
-                   _pdt(d["at"]) if d.get("at") else None)
+                   _pdt(d["at"]) if d.get("at") else None, _pd(d.get("due")))
 
 
 @dataclass
@@ -124,7 +134,7 @@ class Entry:
 
     at: datetime
     by: str
-    event: str  # "created", "done", "postponed", "closed", "cancelled"
+    event: str  # "created", "done", "undone", "postponed", "closed", "cancelled"
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -336,7 +346,7 @@ class Plan:
             raise PlanError("not_todo", self.ref, number)
         # Without the mail's instant, noon of that day in the plan's own zone.
         when = at or datetime.combine(on, time(12), tzinfo=self.created_at.tzinfo)
-        action.done.append(Occurrence(on, by, comment, when))
+        action.done.append(Occurrence(on, by, comment, when, action.due))
         nxt = action._next_occurrence(max(on, action.due or on))
         if nxt is None:
             action.status, action.due = DONE, None
@@ -345,6 +355,32 @@ class Plan:
         action.history.append(Entry(when, by, "done", on.isoformat()))
         self._new_version(by, when, source_message_id, f"action {number} faite le {on:%d/%m/%Y}")
         return action
+
+    def undo_done(self, number: int, *, by: str, at: datetime,
+                  source_message_id: str | None = None) -> Occurrence:
+        """Undo the last ``FAIT`` of action ``number`` (sent by mistake) and
+        return the occurrence taken back: the action is "todo" again, due when
+        it was before that ``FAIT`` (a recurring action that had ended goes on
+        again). Undone again, a recurring action loses its previous ``FAIT``
+        too, the latest first. A comment written with the ``FAIT`` is kept as
+        a note of its author: nothing written is lost."""
+        self._require_active()
+        action = self.action(number)
+        if action.status == CANCELLED:
+            raise PlanError("cancelled", self.ref, number)
+        if not action.done:
+            raise PlanError("not_done", self.ref, number)
+        undone = action.done.pop()
+        action.status = TODO
+        action.due = undone.due if undone.due is not None else _due_when_done(action, undone)
+        action.history.append(Entry(at, by, "undone", undone.on.isoformat()))
+        if undone.comment:
+            self.notes.append(Note(f"Action {number}, notée faite le {undone.on:%d/%m/%Y} puis "
+                                   f"remise à faire : {undone.comment}", undone.by,
+                                   undone.at or at))
+        self._new_version(by, at, source_message_id,
+                          f"action {number} remise à faire (FAIT du {undone.on:%d/%m/%Y} annulé)")
+        return undone
 
     def postpone(self, number: int, new_date: date, *, by: str, at: datetime,
                  source_message_id: str | None = None) -> Action:
@@ -464,6 +500,16 @@ class Plan:
     def _new_version(self, author: str, at: datetime, source_message_id: str | None,
                      summary: str) -> None:
         self.versions.append(Version(self.version + 1, author, at, source_message_id, summary))
+
+
+def _due_when_done(action: Action, occurrence: Occurrence) -> date | None:
+    """The due date ``action`` had when ``occurrence`` was done, for an
+    occurrence stored before they kept it: for a one-off action the date asked
+    or its last postponement (it cannot move once done); for a recurring one,
+    the day it was done (most are done on the day they are due)."""
+    if action.recurring:
+        return occurrence.on
+    return action.postponements[-1].new if action.postponements else action.when.due
 
 
 _KIND_WORDS = {"team": ("membre d'équipe", "membres d'équipe"),

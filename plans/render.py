@@ -14,20 +14,20 @@ instants to the team's local time.
 from __future__ import annotations
 
 import html
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from plans.commands import DISPLAY
+from plans.commands import DISPLAY, SYNTAX, SYNTAXES, Syntax
 from plans.dates import format_date, format_time
 from plans.drafts import LineError, LineWarning
-from plans.model import Action, Plan
+from plans.model import Action, Occurrence, Plan
 from plans.people import Person
 from plans.typography import french
 
 __all__ = ["COMMAND_EXAMPLES", "Rendered", "counted", "render_closed", "render_created",
            "render_done", "render_errors", "render_help", "render_list", "render_not_understood",
-           "render_postponed", "render_status", "render_updated"]
+           "render_postponed", "render_status", "render_undone", "render_updated"]
 
 
 @dataclass(frozen=True)
@@ -37,30 +37,10 @@ class Rendered:
     html: str
 
 
-# One example per command, as a professional would write it (help, "not understood").
-COMMAND_EXAMPLES: dict[str, tuple[str, str]] = {
-    "NOUVEAU_PPS": ("créer un plan (objet NOUVEAU PPS)",
-                    "Patient : DUPONT Marie\nNée le : 28/02/1937\nINS : 2 95 10 99 126 111 93\n"
-                    "Consentement : oui\nProblème : diabète de type 2\n"
-                    "Action : IDE | surveillance des glycémies | chaque semaine"),
-    "MAJ": ("compléter un plan (en réponse à un message du plan)",
-            "MAJ\nAction : kiné | rééducation à la marche | 2 fois par semaine\n"
-            "Note : patiente plus fatiguée"),
-    "STATUT": ("voir où en est un plan", "STATUT PPS-2026-0001"),
-    "LISTE": ("la liste de vos patients suivis", "LISTE"),
-    "FAIT": ("signaler une action faite (le reste du message devient le commentaire)",
-             "FAIT 3 PPS-2026-0001\nSéance faite, marche avec déambulateur."),
-    "REPORTER": ("repousser une action", "REPORTER 2 au 15/12/2026 PPS-2026-0001"),
-    "CLORE": ("clore un plan (référent ou coordination)", "CLORE PPS-2026-0001"),
-    "RCP_NOUVELLE": ("planifier une réunion de concertation (objet RCP NOUVELLE)",
-                     "Date : 03/12/2026 à 12h30\nDurée : 1h30\nLieu : salle de réunion\n"
-                     "Participants : tous\nPatients : PPS-2026-0001"),
-    "RCP": ("les prochaines réunions de concertation", "RCP"),
-    "ANNULER_RCP": ("annuler une réunion", "ANNULER RCP-2026-001"),
-    "COMPTE_RENDU": ("envoyer le compte rendu d'une réunion",
-                     "COMPTE-RENDU RCP-2026-001\nPPS-2026-0001 : poursuite du plan"),
-    "AIDE": ("recevoir cette aide", "AIDE"),
-}
+# One example per command, as a professional would write it (help, "not
+# understood"): read from the commands' declarations (``plans.commands.SYNTAXES``).
+COMMAND_EXAMPLES: dict[str, tuple[str, str]] = {s.name: (s.purpose, s.example)
+                                                for s in SYNTAXES}
 
 _REPLY_HELP = [
     "Pour répondre, gardez la référence dans l'objet et écrivez en première ligne :",
@@ -310,6 +290,25 @@ def render_done(plan: Plan, action: Action, *, people: Sequence[Person]) -> Rend
     return _done(f"[{plan.ref}] Action {action.number} faite", lines)
 
 
+def render_undone(plan: Plan, action: Action, undone: Occurrence, *,
+                  people: Sequence[Person]) -> Rendered:
+    """``ANNULER FAIT``: the action is to do again, and from when."""
+    lines = [f"Action {action.number} du plan {plan.ref} ({_who(action.assignee, people)} : "
+             f"{action.what}) remise à faire.",
+             f"La mention « faite le {format_date(undone.on)} par {_who(undone.by, people)} » "
+             "est annulée."]
+    if action.due is None:
+        lines.append("Elle n'a pas d'échéance.")
+    else:
+        lines.append(f"Échéance : le {format_date(action.due)}"
+                     + (f" ({action.when.describe()})." if action.recurring
+                        else f"{action.when.time_suffix()}."))
+        lines.append("Les rappels de cette action reprennent.")
+    if undone.comment:
+        lines.append("Son commentaire est gardé dans les notes du plan.")
+    return _done(f"[{plan.ref}] Action {action.number} remise à faire", lines)
+
+
 def render_postponed(plan: Plan, action: Action, *, people: Sequence[Person]) -> Rendered:
     new = format_date(action.due) if action.due else "?"
     lines = [f"Action {action.number} du plan {plan.ref} ({_who(action.assignee, people)} : "
@@ -325,21 +324,20 @@ def render_closed(plan: Plan, *, people: Sequence[Person], tz: tzinfo | None = N
     return _done(f"[{plan.ref}] Plan clos", lines)
 
 
+def _example(syntax: Syntax) -> list[str]:
+    return [f"{syntax.display} : {syntax.purpose}",
+            *("    " + ln for ln in syntax.example.split("\n")), ""]
+
+
 def render_help(sender_name: str | None = None,
-                available: Collection[str] | None = None) -> Rendered:
-    """``AIDE``: one example per command; commands outside ``available`` (when
-    given) are only named as coming soon."""
+                commands: Sequence[Syntax] = SYNTAXES) -> Rendered:
+    """``AIDE``: one example per command of ``commands`` (the service passes
+    those of its registry), in that order."""
     lines = [f"Bonjour {sender_name},", ""] if sender_name else []
     lines += ["Écrivez la commande dans l'objet du message ou sur sa première ligne ; "
              "majuscules et accents ne comptent pas.", ""]
-    later = []
-    for name, (purpose, example) in COMMAND_EXAMPLES.items():
-        if available is not None and name not in available:
-            later.append(DISPLAY[name])
-            continue
-        lines += [f"{DISPLAY[name]} : {purpose}", *("    " + ln for ln in example.split("\n")), ""]
-    if later:
-        lines += [f"Bientôt disponibles : {', '.join(later)}.", ""]
+    for syntax in commands:
+        lines += _example(syntax)
     lines.append("Les personnes s'écrivent par leur nom (Dr DURAND), leur adresse ou leur "
                  "profession (IDE, kiné, pharmacien) ; les dates en 15/12/2026, J+10 ou "
                  "« dans 2 semaines » ; les rythmes en « chaque semaine », « tous les 2 jours », "
@@ -358,7 +356,6 @@ def render_not_understood(text: str, suggestions: Sequence[str],
     names = list(suggestions) or ["STATUT", "MAJ", "AIDE"]
     lines.append("Vouliez-vous écrire :" if suggestions else "Par exemple :")
     for name in names:
-        purpose, example = COMMAND_EXAMPLES[name]
-        lines += [f"{DISPLAY[name]} : {purpose}", *("    " + ln for ln in example.split("\n")), ""]
+        lines += _example(SYNTAX[name])
     lines.append("AIDE en réponse vous renvoie toutes les commandes.")
     return _done("Message non compris", lines)

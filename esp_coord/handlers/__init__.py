@@ -1,35 +1,29 @@
 """Command handlers: one mail in, the answers out, inside the mail's transaction.
 
 ``make_handler(config)`` returns the dispatcher the processor calls for every
-mail of a trusted team member. Each handler gets a ``Request`` and returns the
-answers to send; state changes go through ``request.tx`` so that they commit
-with the answers, or not at all.
+mail of a trusted team member: it finds the mail's command and calls its
+handler from ``registry.REGISTRY`` (one entry per command). Each handler gets
+a ``Request`` and returns the answers to send; state changes go through
+``request.tx`` so that they commit with the answers, or not at all.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config
 from esp_coord.intake.automatic import automatic_subject
 from esp_coord.processing import Handler, Request, Unanswered
-from plans.commands import Detected, detect_command
+from plans.commands import detect_command
 
-from .basics import help_handler, not_available_answer, not_understood_answer
-from .meetings import HANDLERS as MEETING_HANDLERS
+from .basics import not_understood_answer
 from .meetings import calendar_reply
-from .plans import HANDLERS as PLAN_HANDLERS
 from .plans import answers_service
+from .registry import REGISTRY, CommandHandler
 
-CommandHandler = Callable[[Request, Detected], list[Answer]]
+__all__ = ["REGISTRY", "CommandHandler", "make_handler"]
 
 
 def make_handler(config: Config) -> Handler:
-    handlers: dict[str, CommandHandler] = dict(PLAN_HANDLERS)
-    handlers.update(MEETING_HANDLERS)
-    handlers["AIDE"] = help_handler(frozenset(handlers) | {"AIDE"})
-
     def dispatch(request: Request) -> list[Answer]:
         detected = detect_command(request.mail.subject, request.mail.body,
                                   replying=answers_service(request.mail, config))
@@ -41,9 +35,7 @@ def make_handler(config: Config) -> Handler:
                 # robot without RFC 3834 headers; the coordinators are told.
                 raise Unanswered("auto-subject")
             return not_understood_answer(request, detected)
-        handler = handlers.get(detected.name)
-        if handler is None:
-            return not_available_answer(request, detected)
-        return handler(request, detected)
+        # Every command detect_command knows has an entry (registry.build).
+        return REGISTRY[detected.name].handler(request, detected)
 
     return dispatch

@@ -532,7 +532,9 @@ def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
     if detected.ref and detected.ref.startswith("PPS-"):
         return _say(request, "Annulation", "ANNULER s'applique aux réunions de concertation "
                     "(par exemple « ANNULER RCP-2026-001 »). Pour clore un plan : CLORE "
-                    f"{detected.ref}. Rien n'a été fait.")
+                    f"{detected.ref} ; pour remettre à faire une action notée faite par "
+                    f"erreur, par exemple l'action 3 : ANNULER FAIT 3 {detected.ref}. "
+                    "Rien n'a été fait.")
     loaded, refused = _managed_meeting(request, detected, "ANNULER", "l'annuler")
     if loaded is None:
         return refused
@@ -647,14 +649,6 @@ def _decided_plans(request: Request, report: Report
             continue
         plans[ref] = (loaded.plan, loaded.version)
     return plans, errors
-
-
-HANDLERS = {
-    "RCP_NOUVELLE": new_meeting,
-    "RCP": list_meetings,
-    "ANNULER_RCP": cancel_meeting,
-    "COMPTE_RENDU": meeting_report,
-}
 
 
 def calendar_reply(mail: IncomingMail, detected: Detected) -> bool:

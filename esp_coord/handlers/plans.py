@@ -1,4 +1,4 @@
-"""Plan commands: NOUVEAU PPS, MAJ, CLORE, STATUT, LISTE, FAIT, REPORTER.
+"""Plan commands: NOUVEAU PPS, MAJ, CLORE, STATUT, LISTE, FAIT, ANNULER FAIT, REPORTER.
 
 Plans are stored as encrypted documents; the patient's INS and identity are
 only kept as blind indexes, the care team's addresses in clear (they are not
@@ -39,6 +39,7 @@ from plans.render import (
     render_list,
     render_postponed,
     render_status,
+    render_undone,
     render_updated,
 )
 from plans.typography import french
@@ -390,7 +391,10 @@ def _action_number(request: Request, detected: Detected, command: str
 def _action_problem(request: Request, plan: Plan, error: PlanError) -> list[Answer]:
     reasons = {"closed": f"le plan {plan.ref} est clos",
                "no_action": f"le plan {plan.ref} n'a pas d'action n° {error.number}",
-               "not_todo": f"l'action n° {error.number} du plan {plan.ref} n'est plus à faire"}
+               "not_todo": f"l'action n° {error.number} du plan {plan.ref} n'est plus à faire",
+               "not_done": f"l'action n° {error.number} du plan {plan.ref} n'est pas notée "
+                           "faite",
+               "cancelled": f"l'action n° {error.number} du plan {plan.ref} est annulée"}
     text = french(f"Bonjour {request.sender.name},\n\nRien n'a été fait : "
                   f"{reasons.get(error.code, 'demande impossible')}. STATUT {plan.ref} "
                   "vous renvoie la liste des actions avec leur numéro.\n")
@@ -426,6 +430,25 @@ def action_done(request: Request, detected: Detected) -> list[Answer]:
     record(request, "done", plan.ref, f"action {number}, version {plan.version}")
     return [_answer(request, render_done(plan, action, people=people_of(request.config)),
                     plan=plan, kind="done")]
+
+
+def action_undone(request: Request, detected: Detected) -> list[Answer]:
+    """``ANNULER FAIT 3``: a FAIT sent by mistake; the action is to do again.
+    The same access as FAIT: whoever may read the plan."""
+    number, _, loaded, answers = _action_target(request, detected, "ANNULER FAIT")
+    if loaded is None:
+        return answers
+    plan = loaded.plan
+    try:
+        undone = plan.undo_done(number, by=request.sender.email, at=request.now,
+                                source_message_id=request.mail.message_id)
+    except PlanError as e:
+        return _action_problem(request, plan, e)
+    save_plan(request.tx, plan, expected=loaded.version, previous=loaded.doc, request=request,
+                    summary=f"action {number} remise à faire")
+    record(request, "undo-done", plan.ref, f"action {number}, version {plan.version}")
+    rendered = render_undone(plan, plan.action(number), undone, people=people_of(request.config))
+    return [_answer(request, rendered, plan=plan, kind="undone")]
 
 
 def action_postponed(request: Request, detected: Detected) -> list[Answer]:
@@ -479,13 +502,3 @@ def _date_refused(request: Request, detected: Detected, plan: Plan, number: int,
         f"   Exemple : REPORTER {number} au {error.example} {plan.ref}\n")
     return Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Date"), text=text)
 
-
-HANDLERS = {
-    "NOUVEAU_PPS": new_plan,
-    "MAJ": update_plan,
-    "CLORE": close_plan,
-    "STATUT": plan_status,
-    "LISTE": plan_list,
-    "FAIT": action_done,
-    "REPORTER": action_postponed,
-}

@@ -165,12 +165,13 @@ def test_inline_commands_are_recognised(config: Config) -> None:
     spans = [s for s in re.findall(r"`([^`\n]+)`", GUIDE.read_text(encoding="utf-8"))
              if len(s.split()) > 1 and any(s.startswith(w + " ") for w in words)]
     assert len(spans) >= 5, spans
-    no_body = {"status", "close_plan", "done", "postpone", "list", "help", "list_meetings",
-               "cancel_meeting"}
+    no_body = {"status", "close_plan", "done", "undo_done", "postpone", "list", "help",
+               "list_meetings", "cancel_meeting"}
     for span in spans:
         report = interpret(as_mail(Example(0, "", span, ""), 0), config)
         assert report["command"] != "unknown", span
-        if report["command"] in no_body:
+        # A bare command name (a title's `ANNULER FAIT`) names it: not an example.
+        if report["command"] in no_body and span not in words:
             assert report["errors"] == [], (span, report["errors"])
 
 

@@ -238,8 +238,8 @@ def _roster_of(addresses: tuple[str, ...]) -> list[Member]:
     return [by_address[a] for a in addresses]
 
 
-COMMANDS = ("STATUT {ref}", "FAIT 1 {ref}", "REPORTER 1 au 20/12/2026 {ref}", "MAJ {ref}",
-            "CLORE {ref}")
+COMMANDS = ("STATUT {ref}", "FAIT 1 {ref}", "ANNULER FAIT 1 {ref}",
+            "REPORTER 1 au 20/12/2026 {ref}", "MAJ {ref}", "CLORE {ref}")
 
 
 @pytest.mark.parametrize("member", _members(), ids=lambda m: m.email.split("@")[0])
@@ -304,7 +304,7 @@ async def test_each_member_sees_exactly_what_the_rules_allow(desk_for: Desk,
             else:
                 assert changed, what
                 assert after.versions[-1].author == member.email, what
-                if command.startswith(("FAIT", "REPORTER")):
+                if command.startswith(("FAIT", "ANNULER FAIT", "REPORTER")):
                     assert answer.shows(ref), what
 
     # LISTE: exactly the active plans the member may read.

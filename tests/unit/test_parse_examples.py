@@ -230,6 +230,24 @@ def test_action_commands(config: Config) -> None:
     assert (r["command"], r["errors"]) == ("list", [])
 
 
+def test_undo_done(config: Config) -> None:
+    r = interpret(mail("", subject="ANNULER FAIT 3 PPS-2026-0001"), config)
+    assert (r["command"], r["action_number"], r["plan_ref"], r["meeting_ref"], r["errors"]) == (
+        "undo_done", 3, "PPS-2026-0001", None, [])
+    assert exit_code(r) == 0
+    # In the body of a reply to an acknowledgement: the plan from In-Reply-To.
+    r = interpret(mail("Annuler fait 2\nerreur de patient\n",
+                       subject="RE: [PPS-2026-0001] Action 2 faite",
+                       headers="In-Reply-To: <PPS-2026-0001.done.3@esp-valdelorge.mssante.test>\n"),
+                  config)
+    assert (r["command"], r["action_number"], r["plan_ref"], r["errors"]) == (
+        "undo_done", 2, "PPS-2026-0001", [])
+    r = interpret(mail("", subject="ANNULER FAIT PPS-2026-0001"), config)
+    assert (r["command"], [e["field"] for e in r["errors"]]) == ("undo_done", ["action_number"])
+    r = interpret(mail("", subject="ANNULER FAIT 3"), config)
+    assert (r["command"], [e["field"] for e in r["errors"]]) == ("undo_done", ["plan_ref"])
+
+
 def test_meeting_commands(config: Config) -> None:
     r = interpret(mail("Motif : congés\n", subject="ANNULER RCP-2026-001 du 07/01/2027",
                        sender=COSTA), config)
