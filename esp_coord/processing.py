@@ -114,6 +114,7 @@ class Processor:
         else:
             await batch.commit()
         finally:
+            batch.close()
             self._batch, self._on_commit = None, lambda: None
 
     async def process(self, raw: bytes) -> Outcome:

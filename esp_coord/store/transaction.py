@@ -83,15 +83,22 @@ class Batch:
     failing ``fn`` undoes only its own work. Opened on the first ``run``;
     ``commit`` ends it (the next ``run`` opens another), ``rollback`` drops
     what was not committed. ``opened_at`` (``time.monotonic``) tells how long
-    the transaction has been open, None when none is."""
+    the transaction has been open, None when none is.
+
+    The batch has a thread of its own: writers queued on the lock it holds
+    may fill the store's threads, and it must still get on to its commit."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._tx: Tx | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="esp-store-batch")
         self.opened_at: float | None = None
 
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
     async def run(self, fn: Callable[[Tx], T]) -> T:
-        return await self._store._in_thread(self._run, fn)
+        return await self._in_thread(self._run, fn)
 
     def _run(self, fn: Callable[[Tx], T]) -> T:
         with _translated():
@@ -104,10 +111,14 @@ class Batch:
                 return fn(self._tx)
 
     async def commit(self) -> None:
-        await self._store._in_thread(self._end, True)
+        await self._in_thread(self._end, True)
 
     async def rollback(self) -> None:
-        await self._store._in_thread(self._end, False)
+        await self._in_thread(self._end, False)
+
+    def close(self) -> None:
+        """Let the batch's thread go (after the last commit or rollback)."""
+        self._thread.shutdown(wait=False)
 
     def _end(self, commit: bool) -> None:
         tx, self._tx, self.opened_at = self._tx, None, None
