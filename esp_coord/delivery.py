@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from esp_coord import witness
-from esp_coord.ports import MailSender, SendRejected, SendTemporaryError
-from esp_coord.store import OutboxItem, OutboxStateError, Store, StoreBusy, Tx
+from esp_coord.ports import MailSender, SendRejected, SendTemporaryError, StorePort, UnitOfWork
+from esp_coord.store import OutboxItem, OutboxStateError, StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class _Result:
 
 
 class Delivery:
-    def __init__(self, *, store: Store, sender: MailSender, bot_address: str,
+    def __init__(self, *, store: StorePort, sender: MailSender, bot_address: str,
                  now: Callable[[], datetime], witness: bool = True,
                  witness_grace: timedelta = timedelta(minutes=2),
                  retry_base: timedelta = timedelta(seconds=5),
@@ -133,7 +133,7 @@ class Delivery:
                 raise end
         return len(items) == CHUNK
 
-    def _record(self, tx: Tx, results: list[_Result]) -> None:
+    def _record(self, tx: UnitOfWork, results: list[_Result]) -> None:
         now = self.now()
         for r in results:
             try:

@@ -9,10 +9,27 @@ catch either the port's family or the generic kind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    # Value types of the store port, defined beside the SQL implementation.
+    from esp_coord.crypto import Keyring
+    from esp_coord.store.audit import AuditRecord, ChainReport
+    from esp_coord.store.mail import QuarantinedMail
+    from esp_coord.store.records import (
+        Document,
+        HistoryEntry,
+        OutboxItem,
+        ProcessedMail,
+        RecentMail,
+    )
+    from esp_coord.store.reminders import Reconciled, Reminder, ReminderSpec
+
+T = TypeVar("T")
 
 # --- Mailbox (IMAP) -----------------------------------------------------------
 
@@ -151,3 +168,233 @@ class Clock(Protocol):
 
     async def sleep_until(self, when: datetime) -> None:
         """Return at ``when`` (or at once if it is past)."""
+
+
+# --- Store ----------------------------------------------------------------------
+# The unit of work the service layer sees: one transaction, its operations
+# grouped by what they keep. ``esp_coord.store.Tx`` (SQLAlchemy) and
+# ``esp_coord.store.memory.MemoryTx`` implement it and pass the same contract
+# tests (tests/integration/test_store*.py). Every method is synchronous: a
+# whole unit of work runs in one trip to the database thread (``Store.run``).
+
+class MailRecords(Protocol):
+    def processed(self, dedup_key: str) -> ProcessedMail | None:
+        ...
+
+    def record_processed(
+        self,
+        *,
+        dedup_key: str,
+        message_id: str | None,
+        sender: str,
+        outcome: str,
+        folder: str,
+        at: datetime,
+        reason: str | None = None,
+        thread: str | None = None,
+    ) -> None:
+        """Record a handled mail."""
+
+    def recent_of_sender(self, sender: str, since: datetime,
+            limit: int = 200) -> list[RecentMail]:
+        """The sender's mails recorded since ``since``, newest first, at most ``limit`` (more than
+        any answer budget counts)."""
+
+    def quarantine_count(self, since: datetime | None = None) -> int:
+        """Mails put in quarantine (unknown sender, or the handler failed)."""
+
+    def claim_quarantined(self, before: datetime, notice_at: datetime) -> int:
+        """Give every quarantined mail (or member's mail left unanswered) recorded before ``before``
+        and not yet reported to the notice ``notice_at``; returns how many were claimed."""
+
+    def unreported_quarantine(self) -> bool:
+        """Whether a quarantined mail (or a member's left unanswered) awaits its notice."""
+
+    def quarantined_in_notice(self, notice_at: datetime) -> list[QuarantinedMail]:
+        """The mails claimed by the notice ``notice_at``, oldest first."""
+
+    def next_number(self, kind: str, year: int) -> int:
+        """1, 2, 3... per (kind, year), distinct under concurrency; a
+        rolled-back transaction gives its number back."""
+
+
+class Outbox(Protocol):
+    def enqueue(
+        self,
+        *,
+        message_id: str,
+        sender: str,
+        recipients: Sequence[str],
+        raw: bytes,
+        at: datetime,
+        cause: str | None = None,
+        not_before: datetime | None = None,
+    ) -> int:
+        """Queue a message; the same ``message_id`` twice is a no-op returning
+        the first item's id."""
+
+    def outbox_due(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        ...
+
+    def outbox_sending(self) -> list[OutboxItem]:
+        ...
+
+    def outbox_item(self, item_id: int) -> OutboxItem | None:
+        ...
+
+    def mark_sending(self, item_id: int, now: datetime) -> None:
+        """pending (or sending, when re-sending after a crash) -> sending."""
+
+    def mark_sent(self, item_id: int, now: datetime) -> None:
+        ...
+
+    def mark_retry(
+        self, item_id: int, now: datetime, *, error: str, next_attempt_at: datetime
+    ) -> None:
+        ...
+
+    def mark_failed(self, item_id: int, now: datetime, *, error: str) -> None:
+        ...
+
+    def confirm_delivered(self, message_id: str, now: datetime) -> bool:
+        """Our own copy of this message was seen: it is sent, whatever we thought."""
+
+    def outbox_stats(self) -> dict[str, int]:
+        ...
+
+
+class Documents(Protocol):
+    def save_document(
+        self,
+        *,
+        kind: str,
+        ref: str,
+        data: dict[str, Any],
+        status: str,
+        expected_version: int | None,
+        blind: Mapping[str, str] = {},  # noqa: B006 - read only
+        members: Iterable[str] = (),
+        at: datetime,
+        previous: Document | None = None,
+    ) -> int:
+        """Create (``expected_version=None``) or update a document; returns its new version (1 on
+        creation)."""
+
+    def load_document(self, kind: str, ref: str) -> Document | None:
+        ...
+
+    def find_documents(
+        self,
+        kind: str,
+        *,
+        blind: tuple[str, str] | None = None,
+        member: str | None = None,
+        status: str | None = None,
+    ) -> list[Document]:
+        """Documents of ``kind`` matching every given filter, oldest first."""
+
+    def add_history(
+        self,
+        *,
+        kind: str,
+        ref: str,
+        version: int,
+        author: str,
+        source_message_id: str | None,
+        at: datetime,
+        change: dict[str, Any],
+    ) -> None:
+        """Append a history entry (change encrypted). Raises ``UnknownDocument``."""
+
+    def history(self, kind: str, ref: str) -> list[HistoryEntry]:
+        ...
+
+
+class Reminders(Protocol):
+    def replace_reminders(self, source_ref: str, specs: Iterable[ReminderSpec],
+            now: datetime) -> Reconciled:
+        """Make the source's pending reminders exactly ``specs`` (see module doc)."""
+
+    def add_reminders(self, specs: Sequence[ReminderSpec], now: datetime) -> int:
+        """Insert new rows as they are (no past-time filter), skipping keys that exist."""
+
+    def reminders_due(self, until: datetime, limit: int = 100, *,
+            after: tuple[datetime, int] | None = None,
+            recipient: str | None = None,
+            kinds: Iterable[str] | None = None) -> list[Reminder]:
+        """Pending reminders due at or before ``until``, oldest first."""
+
+    def next_reminder_due(self) -> datetime | None:
+        """When the earliest pending reminder is due (index on status, due_at)."""
+
+    def reminder(self, reminder_id: int) -> Reminder | None:
+        ...
+
+    def reminders_of(self, source_ref: str, *, status: str | None = None
+            ) -> list[Reminder]:
+        """Every row of a source (any status unless given), in due order."""
+
+    def mark_reminder_sent(self, reminder_id: int, now: datetime, late: bool) -> bool:
+        """pending -> sent."""
+
+    def mark_reminder_dropped(self, reminder_id: int, now: datetime) -> bool:
+        """pending -> dropped:"""
+
+    def mark_reminder_failed(self, reminder_id: int, now: datetime) -> bool:
+        """pending -> failed: composing it raised (a bug); kept for inspection."""
+
+    def reminder_stats(self) -> dict[str, int]:
+        ...
+
+
+class AuditTrail(Protocol):
+    def audit(self, actor: str, action: str, ref: str | None,
+            source_message_id: str | None, detail: str, at: datetime) -> int:
+        """Append one record in this transaction; returns its position."""
+
+    def audit_records(self, ref: str | None = None, *, actor: str | None = None,
+            limit: int | None = None) -> list[AuditRecord]:
+        """Records in chain order, for one plan and/or one actor."""
+
+    def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> ChainReport:
+        """Walk the whole chain; stop at the first broken record."""
+
+
+class UnitOfWork(MailRecords, Outbox, Documents, Reminders, AuditTrail, Protocol):
+    """One open transaction: valid only inside the ``run`` callback that got it."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an exception inside undoes only what was
+        written inside, and propagates."""
+
+
+class StorePort(Protocol):
+    """Where the service keeps everything: plans, meetings, the outbox, reminders,
+    the audit trail and the record of every mail."""
+
+    @property
+    def keyring(self) -> Keyring: ...
+
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Open (and migrate) the store; closed when ``stack`` closes."""
+
+    async def run(self, fn: Callable[[UnitOfWork], T], *, attempts: int = 5,
+                  readonly: bool = False) -> T:
+        """``fn`` in one transaction, again from the start while the store is
+        busy (``StoreBusy`` after ``attempts``): ``fn`` must touch nothing else."""
+
+    def batch(self) -> BatchPort:
+        """One transaction over several ``run`` calls (the mailroom's batches)."""
+
+
+class BatchPort(Protocol):
+    opened_at: float | None
+
+    async def run(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """``fn`` in a savepoint of the batch's transaction (opened on first use)."""
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -28,11 +28,10 @@ from esp_coord import loop_guard
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
+from esp_coord.ports import BatchPort, StorePort, UnitOfWork
 from esp_coord.scheduling import quarantine_notice
-from esp_coord.store import Store, StoreBusy, Tx
-from esp_coord.store.engine import is_busy
+from esp_coord.store.errors import StoreBusy
 from esp_coord.store.mail import SILENCED_REASONS
-from esp_coord.store.transaction import Batch
 from esp_coord.triage import Triage, read_and_triage
 from plans.typography import french
 
@@ -50,7 +49,7 @@ class Request:
     mail: IncomingMail
     sender: Member
     config: Config
-    tx: Tx
+    tx: UnitOfWork
     now: datetime
 
 
@@ -85,13 +84,13 @@ class Outcome:
 
 
 class Processor:
-    def __init__(self, *, config: Config, store: Store, handler: Handler,
+    def __init__(self, *, config: Config, store: StorePort, handler: Handler,
                  now: Callable[[], datetime]) -> None:
         self.config = config
         self.store = store
         self.handler = handler
         self.now = now
-        self._batch: Batch | None = None
+        self._batch: BatchPort | None = None
         self._on_commit: Callable[[], None] = lambda: None
 
     @asynccontextmanager
@@ -129,7 +128,7 @@ class Processor:
             self._on_commit()
         return outcome
 
-    def _process(self, tx: Tx, raw: bytes) -> Outcome:
+    def _process(self, tx: UnitOfWork, raw: bytes) -> Outcome:
         mail, verdict = read_and_triage(raw, self.config, self.store.keyring)
         if verdict.code == "forged-copy":
             log.warning("mail %s: from our own address without a valid witness tag "
@@ -138,17 +137,15 @@ class Processor:
             with tx.savepoint():
                 return self._decide(tx, mail, verdict)
         except StoreBusy:
-            raise
+            raise  # the whole batch again, later: not the handler's fault
         except Exception as e:
-            if is_busy(e):
-                raise StoreBusy("the database is busy (locked or in conflict)") from e
             # A bug must not lose the mail nor stop the service. Only the type
             # is logged: an exception message may quote the mail.
             log.error("mail %s: handler failed (%s); kept in quarantine",
                       mail.message_id or mail.dedup_key, type(e).__name__)
             return self._record_failure(tx, mail, verdict)
 
-    def _record_failure(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
+    def _record_failure(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage) -> Outcome:
         done = tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
@@ -176,7 +173,7 @@ class Processor:
         quarantine_notice.schedule(tx, self.config, now)
         return Outcome("failed", folder, replayed=False, answers=answers)
 
-    def _guard(self, tx: Tx, mail: IncomingMail, verdict: Triage, now: datetime
+    def _guard(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage, now: datetime
                      ) -> tuple[str | None, str | None]:
         """(the thread of a member's mail, why it must not be answered or None)."""
         if verdict.outcome != "accepted":
@@ -187,7 +184,7 @@ class Processor:
         recent = tx.recent_of_sender(mail.from_address, now - loop_guard.WINDOW)
         return thread, loop_guard.hold_reason(mail, thread, recent, now)
 
-    def _decide(self, tx: Tx, mail: IncomingMail, verdict: Triage) -> Outcome:
+    def _decide(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage) -> Outcome:
         done = tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
@@ -213,7 +210,7 @@ class Processor:
         return Outcome(decision.outcome, decision.folder, replayed=False,
                        answers=len(decision.answers))
 
-    def _classify_and_handle(self, tx: Tx, mail: IncomingMail, verdict: Triage,
+    def _classify_and_handle(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage,
                                    now: datetime) -> _Decision:
         folders = self.config.folders
         if verdict.outcome == "own-copy":

@@ -43,9 +43,9 @@ from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
 from esp_coord.invitations import attachment, cancellation, invitation
 from esp_coord.outgoing import OutAttachment
+from esp_coord.ports import UnitOfWork
 from esp_coord.processing import Request
 from esp_coord.scheduling.registry import register_composer
-from esp_coord.store import Tx
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.commands import Detected
 from plans.drafts import LineError, LineWarning
@@ -89,7 +89,7 @@ AHEAD = 2
 # --- storage -------------------------------------------------------------------
 
 
-def load_meeting(tx: Tx, ref: str) -> tuple[Meeting, int] | None:
+def load_meeting(tx: UnitOfWork, ref: str) -> tuple[Meeting, int] | None:
     doc = tx.load_document(KIND, ref)
     if doc is None:
         return None
@@ -129,7 +129,7 @@ def may_manage(member: Member, meeting: Meeting) -> bool:
 # --- agenda ----------------------------------------------------------------------
 
 
-def active_plans(tx: Tx) -> list[Plan]:
+def active_plans(tx: UnitOfWork) -> list[Plan]:
     return [Plan.from_dict(d.data) for d in tx.find_documents(PLAN_KIND, status="active")]
 
 
@@ -141,7 +141,7 @@ def view_for(member: Member | None, meeting: Meeting, day: date, plans: Sequence
                               if member is not None and may_read(member, by_ref[i.ref])})
 
 
-def next_meeting_for(tx: Tx, plan_ref: str, now: datetime, config: Config
+def next_meeting_for(tx: UnitOfWork, plan_ref: str, now: datetime, config: Config
                            ) -> str | None:
     """« jeudi 3 décembre 2026 à 12h30 (RCP-2026-001, salle …) »: the next
     occurrence of a meeting whose agenda holds the plan, or None."""
@@ -211,7 +211,7 @@ def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[Remi
     return specs
 
 
-def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime,
+def schedule(tx: UnitOfWork, meeting: Meeting, config: Config, now: datetime,
                    keep: Reminder | None = None) -> None:
     """Reconcile the meeting's reminder rows; ``keep`` (the row being sent)
     stays as it is even if the settings changed since it was planned.
@@ -227,13 +227,13 @@ def schedule(tx: Tx, meeting: Meeting, config: Config, now: datetime,
         tx.add_reminders(owed, now)
 
 
-def schedule_all(tx: Tx, config: Config, now: datetime) -> None:
+def schedule_all(tx: UnitOfWork, config: Config, now: datetime) -> None:
     """Engine start: every active meeting's rows reconciled from now on."""
     for doc in tx.find_documents(KIND, status="active"):
         schedule(tx, Meeting.from_dict(doc.data), config, now)
 
 
-def _superseded(tx: Tx, reminder: Reminder, now: datetime) -> bool:
+def _superseded(tx: UnitOfWork, reminder: Reminder, now: datetime) -> bool:
     """A later reminder of the same meeting day and person is due too (both
     missed during a stop): only that one is sent."""
     return any(row.id != reminder.id and row.recipient == reminder.recipient
@@ -242,7 +242,7 @@ def _superseded(tx: Tx, reminder: Reminder, now: datetime) -> bool:
                for row in tx.reminders_of(reminder.source_ref, status="pending"))
 
 
-def compose_reminder(tx: Tx, reminder: Reminder, now: datetime,
+def compose_reminder(tx: UnitOfWork, reminder: Reminder, now: datetime,
                            config: Config) -> list[Answer]:
     """One meeting reminder: the agenda as its recipient may see it, the
     invitation. Nothing (the row is dropped) for a cancelled meeting or day, a

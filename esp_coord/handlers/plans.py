@@ -20,8 +20,8 @@ from functools import cache
 from esp_coord.answers import Answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
+from esp_coord.ports import UnitOfWork
 from esp_coord.processing import Request
-from esp_coord.store import Tx
 from esp_coord.store.records import Document
 from plans.commands import Detected, action_comment, postponed_date_text, split_action_number
 from plans.dates import format_date, format_time, parse_new_due
@@ -117,14 +117,14 @@ class Loaded:
     doc: Document | None = None  # as stored: lets save_plan skip unchanged indexes
 
 
-def load_plan(tx: Tx, ref: str) -> Loaded | None:
+def load_plan(tx: UnitOfWork, ref: str) -> Loaded | None:
     doc = tx.load_document(KIND, ref)
     if doc is None:
         return None
     return Loaded(Plan.from_dict(doc.data), doc.version, doc)
 
 
-def save_plan(tx: Tx, plan: Plan, *, expected: int | None, request: Request,
+def save_plan(tx: UnitOfWork, plan: Plan, *, expected: int | None, request: Request,
                     summary: str, previous: Document | None = None) -> int:
     patient = plan.patient
     version = tx.save_document(

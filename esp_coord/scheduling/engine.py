@@ -55,9 +55,9 @@ from apscheduler.triggers.date import DateTrigger
 
 from esp_coord.answers import Answer, render_answer
 from esp_coord.config import Config
-from esp_coord.ports import Clock
+from esp_coord.ports import Clock, StorePort, UnitOfWork
 from esp_coord.scheduling.registry import composer_for, rebuilds, registered_kinds
-from esp_coord.store import Store, StoreBusy, Tx
+from esp_coord.store.errors import StoreBusy
 from esp_coord.store.reminders import Reminder
 from plans.typography import french
 
@@ -121,7 +121,7 @@ class ClockedScheduler(AsyncIOScheduler):  # type: ignore[misc]
 class ReminderEngine:
     """Sends due reminders; see the module docstring."""
 
-    def __init__(self, *, store: Store, config: Config, clock: Clock,
+    def __init__(self, *, store: StorePort, config: Config, clock: Clock,
                  on_enqueued: Callable[[], None] = lambda: None, batch_size: int = 200,
                  late_after: timedelta = timedelta(minutes=15),
                  busy_pause: timedelta = timedelta(seconds=30)) -> None:
@@ -206,7 +206,7 @@ class ReminderEngine:
                           id=JOB_ID, replace_existing=True, misfire_grace_time=None,
                           coalesce=True, max_instances=8)
 
-    async def _read(self, fn: Callable[[Tx], T]) -> T:
+    async def _read(self, fn: Callable[[UnitOfWork], T]) -> T:
         """A read-only transaction: on SQLite a deferred BEGIN, which does not
         queue behind (nor hold up) the mailroom's writes."""
         return await self.store.run(fn, readonly=True)
@@ -280,7 +280,7 @@ class ReminderEngine:
             await self.store.run(lambda tx: tx.mark_reminder_failed(reminder.id, now))
             return 0
 
-    def _pending(self, tx: Tx, reminder_id: int, now: datetime) -> Reminder | None:
+    def _pending(self, tx: UnitOfWork, reminder_id: int, now: datetime) -> Reminder | None:
         """The row if it is still to be sent; unsendable rows are closed here."""
         current = tx.reminder(reminder_id)
         if current is None or current.status != "pending":
@@ -295,13 +295,13 @@ class ReminderEngine:
             return None
         return current
 
-    def _compose(self, tx: Tx, reminder: Reminder, now: datetime) -> list[Answer]:
+    def _compose(self, tx: UnitOfWork, reminder: Reminder, now: datetime) -> list[Answer]:
         registered = composer_for(reminder.kind)
         assert registered is not None
         answers = registered.compose(tx, reminder, now, self.config)
         return self._on_roster(answers)
 
-    def _send(self, tx: Tx, reminder_id: int, now: datetime) -> int:
+    def _send(self, tx: UnitOfWork, reminder_id: int, now: datetime) -> int:
         reminder = self._pending(tx, reminder_id, now)
         if reminder is None:
             return 0
@@ -313,7 +313,7 @@ class ReminderEngine:
         self._mark_sent(tx, reminder, now)
         return 1
 
-    def _send_digest(self, tx: Tx, first: Reminder, now: datetime) -> int:
+    def _send_digest(self, tx: UnitOfWork, first: Reminder, now: datetime) -> int:
         """All of one person's due digest items in one mail."""
         kinds = [k for k in registered_kinds() if (r := composer_for(k)) and r.digest]
         rows = tx.reminders_due(now, 1000, recipient=first.recipient, kinds=kinds)
@@ -336,7 +336,7 @@ class ReminderEngine:
             self._mark_sent(tx, reminder, now)
         return len(items)
 
-    def _mark_sent(self, tx: Tx, reminder: Reminder, now: datetime) -> None:
+    def _mark_sent(self, tx: UnitOfWork, reminder: Reminder, now: datetime) -> None:
         late = now - reminder.due_at > self.late_after
         if not tx.mark_reminder_sent(reminder.id, now, late):
             raise RuntimeError("reminder changed during dispatch")  # rolls the mail back
@@ -353,7 +353,7 @@ class ReminderEngine:
                 kept.append(answer if to == answer.to else _with_to(answer, to))
         return kept
 
-    def _enqueue(self, tx: Tx, answers: Sequence[Answer], now: datetime,
+    def _enqueue(self, tx: UnitOfWork, answers: Sequence[Answer], now: datetime,
                        *, cause: str) -> None:
         for answer in answers:
             out = render_answer(answer, config=self.config, now=now, incoming=None)

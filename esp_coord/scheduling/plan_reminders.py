@@ -24,9 +24,9 @@ from datetime import date, datetime, timedelta
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config, Member
+from esp_coord.ports import UnitOfWork
 from esp_coord.scheduling.registry import Composer, register_composer
 from esp_coord.scheduling.times import local_day, local_instant
-from esp_coord.store import Tx
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.dates import format_date
 from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
@@ -62,7 +62,7 @@ def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
             for f in followups]
 
 
-def schedule_plan(tx: Tx, plan: Plan, config: Config, now: datetime,
+def schedule_plan(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
                         *, keep: Reminder | None = None) -> None:
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
     tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now), keep), now)
@@ -71,7 +71,7 @@ def schedule_plan(tx: Tx, plan: Plan, config: Config, now: datetime,
 # --- composing the mails ---------------------------------------------------------
 
 
-def _still_wanted(tx: Tx, reminder: Reminder, now: datetime, config: Config
+def _still_wanted(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
                         ) -> tuple[Plan, Action] | None:
     doc = tx.load_document(PLAN_KIND, reminder.source_ref)
     if doc is None:
@@ -149,7 +149,7 @@ _Text = Callable[[Reminder, Plan, Action, date, datetime, Config], list[Answer]]
 def _plan_composer(text: _Text) -> Composer:
     """A composer that re-checks the plan (``_still_wanted``) and, if the
     reminder still applies, writes it with ``text`` (given the action's due date)."""
-    def compose(tx: Tx, reminder: Reminder, now: datetime,
+    def compose(tx: UnitOfWork, reminder: Reminder, now: datetime,
                       config: Config) -> list[Answer]:
         found = _still_wanted(tx, reminder, now, config)
         if found is None:

@@ -38,9 +38,9 @@ from datetime import datetime, timedelta
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config
+from esp_coord.ports import UnitOfWork
 from esp_coord.scheduling.registry import register_composer
 from esp_coord.scheduling.times import local_day, local_instant
-from esp_coord.store import Tx
 from esp_coord.store.mail import QuarantinedMail
 from esp_coord.store.reminders import Reminder, ReminderSpec
 from plans.dates import format_date, format_time
@@ -107,13 +107,13 @@ def _specs(due_at: datetime, config: Config) -> list[ReminderSpec]:
     return specs
 
 
-def schedule(tx: Tx, config: Config, now: datetime) -> None:
+def schedule(tx: UnitOfWork, config: Config, now: datetime) -> None:
     """A mail is being quarantined at ``now``: make sure the notice that will
     report it is planned (idempotent: existing rows are left as they are)."""
     tx.add_reminders(_specs(_next_instant(now + SETTLE, config), config), now)
 
 
-def ensure_scheduled(tx: Tx, config: Config, now: datetime) -> None:
+def ensure_scheduled(tx: UnitOfWork, config: Config, now: datetime) -> None:
     """Unreported quarantined mails and a coordinator with no pending notice:
     plan one at the next reminder hour."""
     if not tx.unreported_quarantine():
@@ -124,7 +124,7 @@ def ensure_scheduled(tx: Tx, config: Config, now: datetime) -> None:
     tx.add_reminders(missing, now)
 
 
-def compose_notice(tx: Tx, reminder: Reminder, now: datetime,
+def compose_notice(tx: UnitOfWork, reminder: Reminder, now: datetime,
                          config: Config) -> list[Answer]:
     member = config.member(reminder.recipient)
     if member is None or not member.is_coordinator:

@@ -33,10 +33,10 @@ from esp_coord.config import Config
 from esp_coord.store.reminders import Reminder
 
 if TYPE_CHECKING:
-    from esp_coord.store import Tx
+    from esp_coord.ports import UnitOfWork
 
-Composer = Callable[["Tx", Reminder, datetime, Config], list[Answer]]
-Rebuild = Callable[["Tx", Config, datetime], None]
+Composer = Callable[["UnitOfWork", Reminder, datetime, Config], list[Answer]]
+Rebuild = Callable[["UnitOfWork", Config, datetime], None]
 
 __all__ = ["Composer", "Rebuild", "Registered", "composer_for", "rebuilds", "register_composer",
            "registered_kinds"]

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from esp_coord.crypto import Keyring
+from esp_coord.store.engine import translated
 
 
 class TxBase:
@@ -27,8 +28,8 @@ class TxBase:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: an exception inside undoes only what was
-        written inside, and propagates."""
-        with self._conn.begin_nested():
+        written inside, and propagates (a busy database as ``StoreBusy``)."""
+        with translated(), self._conn.begin_nested():
             yield
 
     def _upsert(self, table: Table) -> Any:

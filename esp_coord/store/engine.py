@@ -20,7 +20,8 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
+
+from esp_coord.store.errors import StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +139,23 @@ def is_busy(error: BaseException) -> bool:
         if any(marker in text for marker in _SQLITE_BUSY_TEXT):
             return True
     return False
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Database errors as the store's own: busy as ``StoreBusy``, a value
+    refused before reaching the database (e.g. a naive datetime) as the
+    caller's plain ``ValueError``."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if is_busy(exc):
+            raise StoreBusy("the database is busy (locked or in conflict)") from exc
+        raise
+    except StatementError as exc:
+        if isinstance(exc.orig, ValueError):
+            raise exc.orig from None
+        raise
 
 
 def upgrade_to_head(connection: Connection) -> None:

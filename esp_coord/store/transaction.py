@@ -24,18 +24,18 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError
 
 from esp_coord.crypto import Keyring
 from esp_coord.store.audit import AuditOps
 from esp_coord.store.documents import DocumentOps
-from esp_coord.store.engine import is_busy, is_sqlite, make_engine, upgrade_to_head
+from esp_coord.store.engine import is_sqlite, make_engine, translated, upgrade_to_head
 from esp_coord.store.errors import StoreBusy, StoreError, StoreUnavailable
 from esp_coord.store.keycheck import check_keys, describe_database, reason, record_keys
 from esp_coord.store.mail import MailOps
@@ -61,23 +61,6 @@ class Tx(MailOps, OutboxOps, DocumentOps, AuditOps, ReminderOps):
         return self._conn
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    """Database errors as the store's own: busy as ``StoreBusy``, a value
-    refused before reaching the database (e.g. a naive datetime) as the
-    caller's plain ``ValueError``."""
-    try:
-        yield
-    except DBAPIError as exc:
-        if is_busy(exc):
-            raise StoreBusy("the database is busy (locked or in conflict)") from exc
-        raise
-    except StatementError as exc:
-        if isinstance(exc.orig, ValueError):
-            raise exc.orig from None
-        raise
-
-
 class Batch:
     """One transaction over several trips (``run``), each in a savepoint: a
     failing ``fn`` undoes only its own work. Opened on the first ``run``;
@@ -101,7 +84,7 @@ class Batch:
         return await self._in_thread(self._run, fn)
 
     def _run(self, fn: Callable[[Tx], T]) -> T:
-        with _translated():
+        with translated():
             if self._tx is None:
                 # One Tx for the whole transaction: it remembers the audit
                 # head it wrote last (see AuditOps.audit).
@@ -126,7 +109,7 @@ class Batch:
             return
         conn = tx.connection
         try:
-            with _translated():
+            with translated():
                 conn.commit() if commit else conn.rollback()
         finally:
             conn.close()
@@ -247,7 +230,7 @@ class Store:
         return conn
 
     def _transact(self, fn: Callable[[Tx], T], readonly: bool) -> T:
-        with _translated():
+        with translated():
             conn = self._begin(readonly=readonly)
             try:
                 result = fn(Tx(conn, self._keyring))
@@ -270,7 +253,7 @@ class Store:
         ``readonly`` only lightens locking on SQLite (a deferred BEGIN shares
         the file with the writer); it does not forbid writes.
         """
-        with _translated():
+        with translated():
             conn = self._begin(readonly=readonly)
             try:
                 yield Tx(conn, self._keyring)
