@@ -126,6 +126,7 @@ def _rss_mb() -> float:
 
 async def measure(folder: Path) -> dict[str, Any]:
     import esp_coord.handlers  # noqa: F401 - registers every composer, as the service does
+    from esp_coord.bootstrap import reminder_kinds
     from esp_coord.clock import DrivenClock
     from esp_coord.crypto import Keyring
     from esp_coord.scheduling.engine import ReminderEngine
@@ -140,7 +141,8 @@ async def measure(folder: Path) -> dict[str, Any]:
         started = time.perf_counter()
         store = Store(config.database_url, keyring)
         await store.start(stack)
-        engine = ReminderEngine(store=store, config=config, clock=clock)
+        engine = ReminderEngine(store=store, config=config, clock=clock,
+                                composers=reminder_kinds())
         await engine.start(stack)
         rebuild = time.perf_counter() - started
         rss = _rss_mb()

@@ -17,10 +17,13 @@ from esp_coord.config import Config
 from esp_coord.crypto import Keyring
 from esp_coord.delivery import Delivery
 from esp_coord.handlers import make_handler
+from esp_coord.handlers import meetings as meeting_reminders
 from esp_coord.mailroom import Mailroom, Progress
 from esp_coord.ports import Clock, Mailbox, MailSender
 from esp_coord.processing import Processor
+from esp_coord.scheduling import plan_reminders, quarantine_notice
 from esp_coord.scheduling.engine import ReminderEngine
+from esp_coord.scheduling.registry import Composers
 from esp_coord.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,11 @@ def _report_crash(task: asyncio.Task[None]) -> None:
         log.critical("task %s stopped: %s", task.get_name(), type(task.exception()).__name__)
 
 
+def reminder_kinds() -> Composers:
+    """Every kind of reminder the service sends, with its composer."""
+    return Composers(plan_reminders.KINDS, meeting_reminders.KINDS, quarantine_notice.KINDS)
+
+
 def build_service(config: Config, *, keyring: Keyring | None = None,
                   mailbox: Mailbox | None = None, sender: MailSender | None = None,
                   clock: Clock | None = None, tuning: Tuning = Tuning(),
@@ -110,7 +118,7 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
     def on_drained() -> None:
         delivery.note_drained(clock.now())
 
-    reminders = ReminderEngine(store=store, config=config, clock=clock,
+    reminders = ReminderEngine(store=store, config=config, clock=clock, composers=reminder_kinds(),
                                on_enqueued=delivery.kick)
 
     def on_committed() -> None:

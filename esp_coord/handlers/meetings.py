@@ -45,7 +45,7 @@ from esp_coord.invitations import attachment, cancellation, invitation
 from esp_coord.outgoing import OutAttachment
 from esp_coord.ports import UnitOfWork
 from esp_coord.processing import Request
-from esp_coord.scheduling.registry import register_composer
+from esp_coord.scheduling.registry import Registered
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.commands import Detected
 from plans.drafts import LineError, LineWarning
@@ -274,7 +274,7 @@ def compose_reminder(tx: UnitOfWork, reminder: Reminder, now: datetime,
                    auto_submitted="auto-generated")]
 
 
-register_composer(REMINDER_KIND, compose_reminder, rebuild=schedule_all)
+KINDS = {REMINDER_KIND: Registered(compose_reminder, rebuild=schedule_all)}
 
 
 # --- answers -----------------------------------------------------------------------

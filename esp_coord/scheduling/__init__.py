@@ -1,6 +1,6 @@
 """Reminders: when they are due, who composes them, and the engine that sends them.
 
-- ``registry``: ``register_composer(kind, fn)``, one composer per kind;
+- ``registry``: ``Composers``, one composer per kind, gathered by the composition root;
 - ``engine``: ``ReminderEngine``, APScheduler-driven dispatch of due rows;
 - ``plan_reminders``: the follow-up reminders of care plans.
 
@@ -8,6 +8,6 @@ Rows live in the store (``esp_coord.store.reminders``): the database is the
 source of truth, the scheduler only decides when to look at it.
 """
 
-from esp_coord.scheduling.registry import Composer, composer_for, register_composer
+from esp_coord.scheduling.registry import Composer, Composers, Registered
 
-__all__ = ["Composer", "composer_for", "register_composer"]
+__all__ = ["Composer", "Composers", "Registered"]

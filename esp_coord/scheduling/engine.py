@@ -56,7 +56,7 @@ from apscheduler.triggers.date import DateTrigger
 from esp_coord.answers import Answer, render_answer
 from esp_coord.config import Config
 from esp_coord.ports import Clock, StorePort, UnitOfWork
-from esp_coord.scheduling.registry import composer_for, rebuilds, registered_kinds
+from esp_coord.scheduling.registry import Composers
 from esp_coord.store.errors import StoreBusy
 from esp_coord.store.reminders import Reminder
 from plans.typography import french
@@ -121,13 +121,14 @@ class ClockedScheduler(AsyncIOScheduler):  # type: ignore[misc]
 class ReminderEngine:
     """Sends due reminders; see the module docstring."""
 
-    def __init__(self, *, store: StorePort, config: Config, clock: Clock,
+    def __init__(self, *, store: StorePort, config: Config, clock: Clock, composers: Composers,
                  on_enqueued: Callable[[], None] = lambda: None, batch_size: int = 200,
                  late_after: timedelta = timedelta(minutes=15),
                  busy_pause: timedelta = timedelta(seconds=30)) -> None:
         self.store = store
         self.config = config
         self.clock = clock
+        self.composers = composers
         self.on_enqueued = on_enqueued
         self.batch_size = batch_size
         self.late_after = late_after
@@ -145,13 +146,10 @@ class ReminderEngine:
     async def start(self, stack: AsyncExitStack) -> None:
         """Start the scheduler and arm the job from the database (the store
         must be started). Stops when ``stack`` closes."""
-        # The plan follow-ups and the quarantine notice register their composers on import.
-        from esp_coord.scheduling import plan_reminders, quarantine_notice  # noqa: F401
-
         # Sources that add rows as they go (meeting series, quarantined mails
         # still unreported) get theirs back before anything is sent: after a
         # long stop, past rows are closed and the next ones made.
-        for rebuild in rebuilds():
+        for rebuild in self.composers.rebuilds():
             await self.store.run(lambda tx, rebuild=rebuild: rebuild(
                 tx, self.config, self.clock.now()))
         self.scheduler = ClockedScheduler(self.clock)
@@ -264,7 +262,7 @@ class ReminderEngine:
         return sent
 
     async def _dispatch_one(self, reminder: Reminder, now: datetime) -> int:
-        registered = composer_for(reminder.kind)
+        registered = self.composers.get(reminder.kind)
         digest = (registered is not None and registered.digest
                   and self.config.reminders.wants_digest(reminder.recipient))
         try:
@@ -288,7 +286,7 @@ class ReminderEngine:
         if self.config.member(current.recipient) is None:
             tx.mark_reminder_dropped(current.id, now)  # no longer on the roster
             return None
-        if composer_for(current.kind) is None:
+        if self.composers.get(current.kind) is None:
             log.error("reminder %d: no composer for kind %s; marked failed",
                       current.id, current.kind)
             tx.mark_reminder_failed(current.id, now)
@@ -296,7 +294,7 @@ class ReminderEngine:
         return current
 
     def _compose(self, tx: UnitOfWork, reminder: Reminder, now: datetime) -> list[Answer]:
-        registered = composer_for(reminder.kind)
+        registered = self.composers.get(reminder.kind)
         assert registered is not None
         answers = registered.compose(tx, reminder, now, self.config)
         return self._on_roster(answers)
@@ -315,7 +313,7 @@ class ReminderEngine:
 
     def _send_digest(self, tx: UnitOfWork, first: Reminder, now: datetime) -> int:
         """All of one person's due digest items in one mail."""
-        kinds = [k for k in registered_kinds() if (r := composer_for(k)) and r.digest]
+        kinds = [kind for kind, r in self.composers.items() if r.digest]
         rows = tx.reminders_due(now, 1000, recipient=first.recipient, kinds=kinds)
         items: list[tuple[Reminder, list[Answer]]] = []
         for row in rows:

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from esp_coord.answers import Answer
 from esp_coord.config import Config, Member
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.registry import Composer, register_composer
+from esp_coord.scheduling.registry import Composer, Registered
 from esp_coord.scheduling.times import local_day, local_instant
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.dates import format_date
@@ -209,6 +209,6 @@ def compose_overdue_note(reminder: Reminder, plan: Plan, action: Action, due: da
     return [_answer(reminder, f"[{plan.ref}] Action {action.number} en retard", lines)]
 
 
-register_composer(DUE, compose_due, digest=True)
-register_composer(OVERDUE, compose_overdue, digest=True)
-register_composer(OVERDUE_NOTE, compose_overdue_note, digest=True)
+KINDS = {DUE: Registered(compose_due, digest=True),
+         OVERDUE: Registered(compose_overdue, digest=True),
+         OVERDUE_NOTE: Registered(compose_overdue_note, digest=True)}

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from esp_coord.answers import Answer
 from esp_coord.config import Config
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.registry import register_composer
+from esp_coord.scheduling.registry import Registered
 from esp_coord.scheduling.times import local_day, local_instant
 from esp_coord.store.mail import QuarantinedMail
 from esp_coord.store.reminders import Reminder, ReminderSpec
@@ -225,4 +225,4 @@ def _silenced_part(config: Config, mails: list[QuarantinedMail]) -> list[str]:
             "la boîte du service.", ""]
 
 
-register_composer(KIND, compose_notice, rebuild=ensure_scheduled)
+KINDS = {KIND: Registered(compose_notice, rebuild=ensure_scheduled)}

@@ -1,9 +1,10 @@
 """Who writes the mails of each kind of reminder.
 
-A module that creates reminders of a kind registers, at import, the function
-that composes them::
+A module that creates reminders declares its kinds, and the composition
+root (``esp_coord.bootstrap``) gathers them into the ``Composers`` the
+reminder engine is built with: nothing registers itself at import::
 
-    register_composer("meeting_j7", compose_j7)
+    KINDS = {"meeting_j7": Registered(compose_j7)}
 
 ``compose(tx, reminder, now, config)`` runs inside the dispatch transaction
 and returns the answers to send (each with ``to`` set), or ``[]`` to drop the
@@ -23,7 +24,7 @@ stop longer than the rows it had made ahead).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -38,8 +39,7 @@ if TYPE_CHECKING:
 Composer = Callable[["UnitOfWork", Reminder, datetime, Config], list[Answer]]
 Rebuild = Callable[["UnitOfWork", Config, datetime], None]
 
-__all__ = ["Composer", "Rebuild", "Registered", "composer_for", "rebuilds", "register_composer",
-           "registered_kinds"]
+__all__ = ["Composer", "Composers", "Rebuild", "Registered"]
 
 
 @dataclass(frozen=True)
@@ -49,25 +49,31 @@ class Registered:
     rebuild: Rebuild | None = None
 
 
-_COMPOSERS: dict[str, Registered] = {}
+class Composers(Mapping[str, Registered]):
+    """The reminder kinds the engine knows, each with its composer."""
 
+    def __init__(self, *declared: Mapping[str, Registered]) -> None:
+        self._kinds: dict[str, Registered] = {}
+        for kinds in declared:
+            for kind, registered in kinds.items():
+                self.add(kind, registered)
 
-def register_composer(kind: str, fn: Composer, *, digest: bool = False,
-                      rebuild: Rebuild | None = None) -> None:
-    """Register (or replace, e.g. on module reload in tests) the composer of ``kind``."""
-    if not kind or len(kind) > 32:
-        raise ValueError("a reminder kind has 1 to 32 characters (column kind)")
-    _COMPOSERS[kind] = Registered(fn, digest, rebuild)
+    def add(self, kind: str, registered: Registered) -> None:
+        if not kind or len(kind) > 32:
+            raise ValueError("a reminder kind has 1 to 32 characters (column kind)")
+        if kind in self._kinds:
+            raise ValueError(f"reminder kind {kind!r} declared twice")
+        self._kinds[kind] = registered
 
+    def __getitem__(self, kind: str) -> Registered:
+        return self._kinds[kind]
 
-def composer_for(kind: str) -> Registered | None:
-    return _COMPOSERS.get(kind)
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kinds)
 
+    def __len__(self) -> int:
+        return len(self._kinds)
 
-def registered_kinds() -> frozenset[str]:
-    return frozenset(_COMPOSERS)
-
-
-def rebuilds() -> list[Rebuild]:
-    """The start-up reconcilers of the registered kinds (see the module docstring)."""
-    return [r.rebuild for r in _COMPOSERS.values() if r.rebuild is not None]
+    def rebuilds(self) -> list[Rebuild]:
+        """The start-up reconcilers (see the module docstring)."""
+        return [r.rebuild for r in self._kinds.values() if r.rebuild is not None]

@@ -198,15 +198,15 @@ class Store:
             conn.close()
 
     async def close(self) -> None:
+        """Wait for the work in flight, then close every connection. A trip
+        whose caller was cancelled still runs to its commit or rollback in its
+        thread: it must be over before the store is said closed."""
         engine, self._engine = self._engine, None
         executor, self._executor = self._executor, None
-        if engine is not None:
-            if executor is not None:
-                await asyncio.get_running_loop().run_in_executor(executor, engine.dispose)
-            else:
-                engine.dispose()
         if executor is not None:
-            executor.shutdown(wait=False)
+            await asyncio.to_thread(executor.shutdown, wait=True)
+        if engine is not None:
+            engine.dispose()
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:

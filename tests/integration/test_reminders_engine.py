@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from esp_coord.bootstrap import reminder_kinds
 from esp_coord.clock import DrivenClock
 from esp_coord.config import Config, ReminderSettings, config_from_dict
 from esp_coord.crypto import Keyring
@@ -86,6 +87,7 @@ class Rig:
         self.clock = DrivenClock(start)
         self.stack: AsyncExitStack | None = None
         self.engine: ReminderEngine | None = None
+        self.composers = reminder_kinds()  # a test may add kinds of its own
 
     async def start(self) -> None:
         self.stack = AsyncExitStack()
@@ -94,7 +96,8 @@ class Rig:
         await self.store.start(self.stack)
         self.processor = Processor(config=self.config, store=self.store,
                                    handler=make_handler(self.config), now=self.clock.now)
-        self.engine = ReminderEngine(store=self.store, config=self.config, clock=self.clock)
+        self.engine = ReminderEngine(store=self.store, config=self.config, clock=self.clock,
+                                     composers=self.composers)
         await self.engine.start(self.stack)
         await self.settle()
 
@@ -514,20 +517,21 @@ async def test_same_engine_on_the_system_clock(tmp_path: Path) -> None:
     """The real clock: APScheduler's own timing, a reminder a moment ahead."""
     from esp_coord.answers import Answer
     from esp_coord.clock import SystemClock
-    from esp_coord.scheduling import register_composer
+    from esp_coord.scheduling import Registered
     from esp_coord.store.reminders import ReminderSpec
 
     def ping(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
         return [Answer(subject="ping", text="ping\n", to=(reminder.recipient,),
                        auto_submitted="auto-generated")]
 
-    register_composer("test_ping", ping)
+    composers = reminder_kinds()
+    composers.add("test_ping", Registered(ping))
     config = team_config(tmp_path)
     clock = SystemClock()
     async with AsyncExitStack() as stack:
         store = Store(config.database_url, Keyring.generate())
         await store.start(stack)
-        engine = ReminderEngine(store=store, config=config, clock=clock)
+        engine = ReminderEngine(store=store, config=config, clock=clock, composers=composers)
         await engine.start(stack)
         due = clock.now() + timedelta(milliseconds=300)
         await store.run(lambda tx: tx.replace_reminders("X-1", [ReminderSpec(
@@ -543,7 +547,7 @@ async def test_same_engine_on_the_system_clock(tmp_path: Path) -> None:
 async def test_a_composer_bug_marks_its_row_failed_and_the_others_go_out(
         rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     from esp_coord.answers import Answer
-    from esp_coord.scheduling import register_composer
+    from esp_coord.scheduling import Registered
     from esp_coord.store.reminders import ReminderSpec
 
     def broken(tx: Tx, reminder: Reminder, now: datetime, config: Config) -> list[Answer]:
@@ -553,8 +557,8 @@ async def test_a_composer_bug_marks_its_row_failed_and_the_others_go_out(
         return [Answer(subject="ok", text="ok\n", to=(reminder.recipient, "outsider@evil.test"),
                        auto_submitted="auto-generated")]
 
-    register_composer("test_broken", broken)
-    register_composer("test_fine", fine)
+    rig.composers.add("test_broken", Registered(broken))
+    rig.composers.add("test_fine", Registered(fine))
     due = rig.clock.now() + timedelta(hours=1)
     await rig.store.run(lambda tx: tx.replace_reminders("X-2", [
         ReminderSpec(key="X-2:a", kind="test_broken", source_ref="X-2", recipient=JULIEN,
