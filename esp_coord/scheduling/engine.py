@@ -20,19 +20,22 @@ Time
 ----
 APScheduler 3.11 reads "now" as ``datetime.now(scheduler.timezone)`` and
 waits with ``loop.call_later``. To run the same code on the real clock and on
-the tests' ``DrivenClock`` (months in seconds), ``ClockedScheduler``:
+the tests' ``DrivenClock`` (months in seconds), through APScheduler's public
+API only:
 
-- is given ``ClockZone`` as its timezone: a UTC ``tzinfo`` whose ``fromutc``
-  (what ``datetime.now(tz)`` calls) answers the service clock's now. Every
-  datetime handed to APScheduler carries that same ``tzinfo`` object, so its
-  ``astimezone(zone)`` calls are the identity and never reach ``fromutc``;
-  misfire checks (which read the wall clock) are disabled on the job;
-- replaces the ``call_later`` timer by ``clock.sleep_until`` (at most
-  ``max_sleep`` at a time, so a wall clock that jumps, e.g. after a suspend,
-  is noticed within minutes).
+- the scheduler is given ``ClockZone`` as its timezone: a UTC ``tzinfo``
+  whose ``fromutc`` (what ``datetime.now(tz)`` calls) answers the service
+  clock's now. Every datetime handed to APScheduler carries that same
+  ``tzinfo`` object, so its ``astimezone(zone)`` calls are the identity and
+  never reach ``fromutc``; misfire checks (which read the wall clock) are
+  disabled on the job;
+- beside APScheduler's own timer, a watch task sleeps on the service clock
+  until the armed time (at most ``max_sleep`` at a time, so a wall clock that
+  jumps, e.g. after a suspend, is noticed within minutes) and then calls
+  ``scheduler.wakeup()``, which makes APScheduler look at its jobs again.
 
-With ``SystemClock`` this is exactly APScheduler's own behaviour; with a
-``DrivenClock`` the job fires as soon as a test moves the clock past it.
+With ``SystemClock`` the watch only doubles APScheduler's own wake-up; with a
+``DrivenClock`` it is what fires the job as soon as a test moves the clock.
 
 Wake-ups: ``wake()`` (synchronous, for the mailroom's ``on_committed`` hook)
 and ``notify_changed()`` re-read the earliest due time and re-arm, so a
@@ -65,7 +68,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 JOB_ID = "dispatch-reminders"
-__all__ = ["JOB_ID", "ClockZone", "ClockedScheduler", "ReminderEngine"]
+__all__ = ["JOB_ID", "ClockZone", "ReminderEngine"]
 
 
 class ClockZone(tzinfo):
@@ -92,39 +95,14 @@ class ClockZone(tzinfo):
         return moment.astimezone(UTC).replace(tzinfo=self)
 
 
-class ClockedScheduler(AsyncIOScheduler):  # type: ignore[misc]
-    """An ``AsyncIOScheduler`` whose time is the service clock's."""
-
-    def __init__(self, clock: Clock, *, max_sleep: float = 300.0, **options: Any) -> None:
-        self._clock = clock
-        self._max_sleep = max_sleep
-        self._timer_task: asyncio.Task[None] | None = None
-        self.zone = ClockZone(clock)
-        super().__init__(timezone=self.zone, **options)
-
-    def _start_timer(self, wait_seconds: float | None) -> None:
-        self._stop_timer()
-        if wait_seconds is not None:
-            deadline = self._clock.now() + timedelta(seconds=min(wait_seconds, self._max_sleep))
-            self._timer_task = self._eventloop.create_task(self._sleep_then_wake(deadline))
-
-    async def _sleep_then_wake(self, deadline: datetime) -> None:
-        await self._clock.sleep_until(deadline)
-        self.wakeup()
-
-    def _stop_timer(self) -> None:
-        task, self._timer_task = self._timer_task, None
-        if task is not None and not task.done():
-            task.cancel()
-
-
 class ReminderEngine:
     """Sends due reminders; see the module docstring."""
 
     def __init__(self, *, store: StorePort, config: Config, clock: Clock, composers: Composers,
                  on_enqueued: Callable[[], None] = lambda: None, batch_size: int = 200,
                  late_after: timedelta = timedelta(minutes=15),
-                 busy_pause: timedelta = timedelta(seconds=30)) -> None:
+                 busy_pause: timedelta = timedelta(seconds=30),
+                 max_sleep: timedelta = timedelta(minutes=5)) -> None:
         self.store = store
         self.config = config
         self.clock = clock
@@ -133,7 +111,10 @@ class ReminderEngine:
         self.batch_size = batch_size
         self.late_after = late_after
         self.busy_pause = busy_pause
-        self.scheduler: ClockedScheduler | None = None
+        self.max_sleep = max_sleep
+        self.zone = ClockZone(clock)
+        self.scheduler: AsyncIOScheduler | None = None
+        self._watch: asyncio.Task[None] | None = None
         self.sent = 0            # reminders sent since start (mails may be fewer: digests)
         self.dispatches = 0      # completed dispatch passes, for tests and the benchmark
         self._running = False
@@ -152,7 +133,7 @@ class ReminderEngine:
         for rebuild in self.composers.rebuilds():
             await self.store.run(lambda tx, rebuild=rebuild: rebuild(
                 tx, self.config, self.clock.now()))
-        self.scheduler = ClockedScheduler(self.clock)
+        self.scheduler = AsyncIOScheduler(timezone=self.zone)
         self.scheduler.start()
         stack.push_async_callback(self.stop)
         await self.notify_changed()
@@ -161,7 +142,7 @@ class ReminderEngine:
         scheduler, self.scheduler = self.scheduler, None
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
-            scheduler._stop_timer()
+        self._stop_watch()
         # The pass APScheduler started, if any, ends (rolled back) before the
         # store closes behind us.
         tasks = list(self._tasks) + ([self._pass] if self._pass is not None else [])
@@ -196,13 +177,32 @@ class ReminderEngine:
             nxt = self.clock.now() + self.busy_pause
         if self.scheduler is None:
             return
+        self._stop_watch()
         if nxt is None:
             if scheduler.get_job(JOB_ID) is not None:
                 scheduler.remove_job(JOB_ID)
             return
-        scheduler.add_job(self._run, trigger=DateTrigger(run_date=scheduler.zone.at(nxt)),
+        scheduler.add_job(self._run, trigger=DateTrigger(run_date=self.zone.at(nxt)),
                           id=JOB_ID, replace_existing=True, misfire_grace_time=None,
                           coalesce=True, max_instances=8)
+        self._watch = asyncio.get_running_loop().create_task(self._watch_until(nxt))
+
+    async def _watch_until(self, due: datetime) -> None:
+        """Wake APScheduler when the service clock reaches ``due`` (see the
+        module docstring), and every ``max_sleep`` until then."""
+        scheduler = self.scheduler
+        while scheduler is not None and scheduler.running:
+            now = self.clock.now()
+            if now >= due:
+                scheduler.wakeup()
+                return
+            await self.clock.sleep_until(min(due, now + self.max_sleep))
+            scheduler.wakeup()
+
+    def _stop_watch(self) -> None:
+        task, self._watch = self._watch, None
+        if task is not None and not task.done():
+            task.cancel()
 
     async def _read(self, fn: Callable[[UnitOfWork], T]) -> T:
         """A read-only transaction: on SQLite a deferred BEGIN, which does not
