@@ -45,10 +45,9 @@ def _config(folder: Path) -> Any:
 
 
 async def fill(folder: Path, plans: int, followups: int, meetings: int) -> dict[str, Any]:
+    from esp_coord.bootstrap import make_processor
     from esp_coord.clock import DrivenClock
     from esp_coord.crypto import Keyring
-    from esp_coord.handlers import make_handler
-    from esp_coord.processing import Processor
     from esp_coord.scheduling.times import local_instant
     from esp_coord.store import Store
     from esp_coord.store.reminders import ReminderSpec
@@ -62,8 +61,7 @@ async def fill(folder: Path, plans: int, followups: int, meetings: int) -> dict[
     async with AsyncExitStack() as stack:
         store = Store(config.database_url, keyring)
         await store.start(stack)
-        processor = Processor(config=config, store=store, handler=make_handler(config),
-                              now=clock.now)
+        processor = make_processor(config, store, now=clock.now)
         await processor.process(raw)
         template = await store.run(lambda tx: tx.load_document("plan", "PPS-2026-0001"))
         assert template is not None, "example 01 was not accepted"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from esp_coord.clock import SystemClock
 from esp_coord.config import Config
@@ -19,8 +20,8 @@ from esp_coord.delivery import Delivery
 from esp_coord.handlers import make_handler
 from esp_coord.handlers import meetings as meeting_reminders
 from esp_coord.mailroom import Mailroom, Progress
-from esp_coord.ports import Clock, Mailbox, MailSender
-from esp_coord.processing import Processor
+from esp_coord.ports import Clock, Mailbox, MailSender, StorePort
+from esp_coord.processing import Handler, Processor
 from esp_coord.scheduling import plan_reminders, quarantine_notice
 from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.scheduling.registry import Composers
@@ -87,6 +88,15 @@ def _report_crash(task: asyncio.Task[None]) -> None:
         log.critical("task %s stopped: %s", task.get_name(), type(task.exception()).__name__)
 
 
+def make_processor(config: Config, store: StorePort, *, now: Callable[[], datetime],
+                   handler: Handler | None = None) -> Processor:
+    """The processor of the service: the command handlers unless ``handler``
+    is given, and the coordinators' daily notice told of every mail
+    quarantined or left unanswered."""
+    return Processor(config=config, store=store, handler=handler or make_handler(config),
+                     now=now, report=quarantine_notice.schedule)
+
+
 def reminder_kinds() -> Composers:
     """Every kind of reminder the service sends, with its composer."""
     return Composers(plan_reminders.KINDS, meeting_reminders.KINDS, quarantine_notice.KINDS)
@@ -108,8 +118,7 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
     clock = clock or SystemClock()
     keyring = keyring or Keyring.load(config.key_file)
     store = Store(database_url or config.database_url, keyring)
-    processor = Processor(config=config, store=store, handler=make_handler(config),
-                          now=clock.now)
+    processor = make_processor(config, store, now=clock.now)
     delivery = Delivery(store=store, sender=sender, bot_address=config.bot_address,
                         now=clock.now, witness=tuning.witness,
                         witness_grace=tuning.witness_grace, retry_base=tuning.retry_base,

@@ -29,7 +29,6 @@ from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
 from esp_coord.ports import BatchPort, StorePort, UnitOfWork
-from esp_coord.scheduling import quarantine_notice
 from esp_coord.store.errors import StoreBusy
 from esp_coord.store.mail import SILENCED_REASONS
 from esp_coord.triage import Triage, read_and_triage
@@ -83,13 +82,19 @@ class Outcome:
     answers: int = 0
 
 
+# Called in the mail's transaction for a mail quarantined or left unanswered,
+# so that someone is told (the coordinators' daily notice).
+Reporter = Callable[[UnitOfWork, Config, datetime], None]
+
+
 class Processor:
     def __init__(self, *, config: Config, store: StorePort, handler: Handler,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], report: Reporter) -> None:
         self.config = config
         self.store = store
         self.handler = handler
         self.now = now
+        self.report = report
         self._batch: BatchPort | None = None
         self._on_commit: Callable[[], None] = lambda: None
 
@@ -170,7 +175,7 @@ class Processor:
         tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                             sender=mail.from_address, outcome="failed",
                             folder=folder, at=now, thread=thread)
-        quarantine_notice.schedule(tx, self.config, now)
+        self.report(tx, self.config, now)
         return Outcome("failed", folder, replayed=False, answers=answers)
 
     def _guard(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage, now: datetime
@@ -202,7 +207,7 @@ class Processor:
                                   folder=decision.folder, at=now, reason=decision.reason,
                                   thread=decision.thread)
         if decision.outcome == "quarantined" or decision.reason in SILENCED_REASONS:
-            quarantine_notice.schedule(tx, self.config, now)  # tells the coordinators
+            self.report(tx, self.config, now)  # tells the coordinators
         log.info("mail %s from %s: %s%s -> %s (%d answer(s))",
                  mail.message_id or mail.dedup_key, mail.from_address or "?", decision.outcome,
                  f" ({decision.reason})" if decision.reason else "", decision.folder,

@@ -32,12 +32,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.config import Config
 from esp_coord.crypto import Keyring
-from esp_coord.handlers import make_handler
 from esp_coord.interpret import interpret
 from esp_coord.offline_config import load_offline_config
-from esp_coord.processing import Processor
 from esp_coord.store import Store
 from plans.commands import DISPLAY, detect_command
 
@@ -195,8 +194,7 @@ async def _run_guide(config: Config) -> list[tuple[Example, str, list[tuple[str,
             at = SENT_AT + timedelta(minutes=number, seconds=30)
             if detect_command(example.subject or "", example.body).name == "COMPTE_RENDU":
                 at += timedelta(days=30)  # a compte-rendu is written after the meeting
-            processor = Processor(config=config, store=store, handler=make_handler(config),
-                                  now=lambda at=at: at)  # type: ignore[misc]
+            processor = make_processor(config, store, now=lambda at=at: at)  # type: ignore[misc]
             outcome = await processor.process(as_mail(example, number))
 
             def take(tx, at=at):  # type: ignore[no-untyped-def]

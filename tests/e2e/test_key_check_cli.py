@@ -21,12 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.cli import _check, main
 from esp_coord.config import load_config
 from esp_coord.crypto import Keyring
-from esp_coord.handlers import make_handler
 from esp_coord.offline_config import load_offline_config
-from esp_coord.processing import Processor
 from esp_coord.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,8 +104,7 @@ async def process(config_path: Path, raw: bytes, at: datetime) -> list[bytes]:
     async with AsyncExitStack() as stack:
         await store.start(stack)
         before = {i.id for i in await store.run(lambda tx: tx.outbox_due(at, limit=1000))}
-        processor = Processor(config=config, store=store, handler=make_handler(config),
-                              now=lambda: at)
+        processor = make_processor(config, store, now=lambda: at)
         outcome = await processor.process(raw)
         assert outcome.outcome == "answered"
         items = await store.run(lambda tx: tx.outbox_due(at, limit=1000))

@@ -16,13 +16,12 @@ from typing import Any
 
 import pytest
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.config import Config
 from esp_coord.crypto import Keyring
-from esp_coord.handlers import make_handler
 from esp_coord.intake import parse_mail
 from esp_coord.interpret import interpret
 from esp_coord.offline_config import load_offline_config
-from esp_coord.processing import Processor
 from esp_coord.store import Store
 from plans.model import Plan
 
@@ -52,8 +51,7 @@ async def replay(config: Config, mails: dict[str, bytes]) -> dict[str, Done]:
             sent = parse_mail(raw).date
             assert sent is not None
             at = sent + timedelta(minutes=1)
-            processor = Processor(config=config, store=store, handler=make_handler(config),
-                                  now=lambda at=at: at)  # type: ignore[misc]
+            processor = make_processor(config, store, now=lambda at=at: at)  # type: ignore[misc]
             outcome = await processor.process(raw)
 
             def take(tx, at=at):  # type: ignore[no-untyped-def]

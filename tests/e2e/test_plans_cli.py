@@ -15,12 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.cli import main
 from esp_coord.crypto import Keyring
 from esp_coord.fhir_export import INS_SYSTEM
-from esp_coord.handlers import make_handler
 from esp_coord.offline_config import load_offline_config
-from esp_coord.processing import Processor
 from esp_coord.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,8 +48,7 @@ async def fill(config_path: Path, example_messages: dict[str, bytes]) -> None:
     async with AsyncExitStack() as stack:
         await store.start(stack)
         for stem, at in MAILS:
-            processor = Processor(config=config, store=store, handler=make_handler(config),
-                                  now=lambda at=at: at)  # type: ignore[misc]
+            processor = make_processor(config, store, now=lambda at=at: at)  # type: ignore[misc]
             outcome = await processor.process(example_messages[stem])
             assert outcome.outcome == "answered"
 

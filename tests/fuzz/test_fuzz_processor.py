@@ -23,10 +23,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.config import Config, config_from_dict
 from esp_coord.crypto import Keyring
-from esp_coord.handlers import make_handler
-from esp_coord.processing import Processor
 from esp_coord.store import Store
 from tests.e2e.harness import EXAMPLE_CONFIG
 from tests.fuzz.strategies import MEMBERS, hostile_mail
@@ -51,8 +50,7 @@ class Rig:
         self.store = Store(self.config.database_url, Keyring.generate())
         self.stack = AsyncExitStack()
         self.loop.run_until_complete(self.store.start(self.stack))
-        self.processor = Processor(config=self.config, store=self.store,
-                                   handler=make_handler(self.config), now=lambda: NOW)
+        self.processor = make_processor(self.config, self.store, now=lambda: NOW)
         self.seen: set[int] = set()
 
     def run(self, coro):  # type: ignore[no-untyped-def]

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.config import Config
 from esp_coord.crypto import Keyring
-from esp_coord.handlers import make_handler
 from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.processing import Outcome, Processor
 from esp_coord.store import OutboxItem, Store
@@ -57,8 +57,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     async with AsyncExitStack() as stack:
         store = Store(config.database_url, Keyring.generate())
         await store.start(stack)
-        yield Desk(config, store, Processor(config=config, store=store,
-                                            handler=make_handler(config), now=lambda: NOW),
+        yield Desk(config, store, make_processor(config, store, now=lambda: NOW),
                    set())
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from esp_coord import processing
+from esp_coord.bootstrap import make_processor
 from esp_coord.crypto import Keyring
-from esp_coord.processing import Processor
 from esp_coord.store import Store
 from tests.fuzz.test_fuzz_processor import _config
 
@@ -33,8 +33,8 @@ async def test_failure_answer_that_cannot_be_rendered(tmp_path: Path,
     async with AsyncExitStack() as stack:
         store = Store(config.database_url, Keyring.generate())
         await store.start(stack)
-        processor = Processor(config=config, store=store, handler=broken_handler,
-                              now=lambda: datetime(2026, 11, 23, 9, tzinfo=UTC))
+        processor = make_processor(config, store, handler=broken_handler,
+                                   now=lambda: datetime(2026, 11, 23, 9, tzinfo=UTC))
         outcome = await processor.process(RAW)
         assert (outcome.outcome, outcome.folder, outcome.answers) == (
             "failed", config.folders.quarantine, 0)

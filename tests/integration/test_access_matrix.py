@@ -33,11 +33,11 @@ from pathlib import Path
 
 import pytest
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.config import Config, Member
 from esp_coord.crypto import Keyring
 from esp_coord.demo import example_config
-from esp_coord.handlers import make_handler
-from esp_coord.processing import Outcome, Processor
+from esp_coord.processing import Outcome
 from esp_coord.store import Store
 from plans.model import Plan
 
@@ -141,8 +141,7 @@ class Desk:
         self.config = config
         self.store = Store(config.database_url, keyring)
         self.count = 0
-        self.processor = Processor(config=config, store=self.store,
-                                   handler=make_handler(config), now=self.now)
+        self.processor = make_processor(config, self.store, now=self.now)
 
     def now(self) -> datetime:
         # A minute per mail, as a person types them: the loop guard's answer
@@ -352,8 +351,7 @@ async def test_a_member_removed_from_the_roster_loses_access_at_once(
     assert answer.shows(P1)
     removed = dataclasses.replace(desk_for.config, members=tuple(
         m for m in desk_for.config.members if m.email != julien[1]))
-    desk_for.processor = Processor(config=removed, store=desk_for.store,
-                                   handler=make_handler(removed), now=desk_for.now)
+    desk_for.processor = make_processor(removed, desk_for.store, now=desk_for.now)
     for command in (f"STATUT {P1}", "LISTE", f"FAIT 1 {P1}", "AIDE"):
         outcome, answers = await desk_for.send(julien, command)
         assert outcome.outcome == "quarantined" and answers == [], command

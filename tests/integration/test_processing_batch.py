@@ -13,6 +13,7 @@ import pytest
 
 import esp_coord.processing as processing
 from esp_coord.answers import Answer
+from esp_coord.bootstrap import make_processor
 from esp_coord.config import Config, config_from_dict
 from esp_coord.processing import Processor, Request
 from esp_coord.store import Store
@@ -47,7 +48,7 @@ def _processor(store: Store) -> Processor:
             raise Boom("handler bug")
         return [Answer(subject="ok", text="Bien reçu.\n")]
 
-    return Processor(config=_config(), store=store, handler=handler, now=lambda: NOW)
+    return make_processor(_config(), store, now=lambda: NOW, handler=handler)
 
 
 @pytest.fixture(autouse=True)

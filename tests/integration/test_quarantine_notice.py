@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.intake import IncomingMail, parse_mail
-from esp_coord.processing import Processor, Request
+from esp_coord.processing import Request
 from esp_coord.scheduling.quarantine_notice import KIND, SOURCE, schedule
 from esp_coord.store import Tx
 from tests.integration.test_reminders_engine import ANA, CLAIRE, JULIEN, Crash, Rig, example
@@ -161,8 +162,7 @@ async def test_just_before_the_hour_and_handler_failures_wait_for_the_next_day(
         def broken(request: Request) -> list[object]:
             raise RuntimeError("DUPONT Marcel")  # a handler bug quoting the mail
 
-        failing = Processor(config=rig.config, store=rig.store, handler=broken,  # type: ignore[arg-type]
-                            now=rig.clock.now)
+        failing = make_processor(rig.config, rig.store, now=rig.clock.now, handler=broken)
         await rig.clock.set(paris(2026, 11, 27, 9, 0))
         await failing.process(mail(f"Julien MARIE <{JULIEN}>", paris(2026, 11, 27, 9, 0),
                                    "Plaie de DUPONT Marcel", "ulcère",

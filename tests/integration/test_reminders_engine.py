@@ -24,13 +24,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from esp_coord.bootstrap import reminder_kinds
+from esp_coord.bootstrap import make_processor, reminder_kinds
 from esp_coord.clock import DrivenClock
 from esp_coord.config import Config, ReminderSettings, config_from_dict
 from esp_coord.crypto import Keyring
-from esp_coord.handlers import make_handler
 from esp_coord.intake import IncomingMail, parse_mail
-from esp_coord.processing import Processor
 from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.store import Store, Tx
 from esp_coord.store.records import OutboxItem
@@ -94,8 +92,7 @@ class Rig:
         self.store = (self.backend.store(self.keyring) if self.backend is not None
                       else Store(self.config.database_url, self.keyring))
         await self.store.start(self.stack)
-        self.processor = Processor(config=self.config, store=self.store,
-                                   handler=make_handler(self.config), now=self.clock.now)
+        self.processor = make_processor(self.config, self.store, now=self.clock.now)
         self.engine = ReminderEngine(store=self.store, config=self.config, clock=self.clock,
                                      composers=self.composers)
         await self.engine.start(self.stack)

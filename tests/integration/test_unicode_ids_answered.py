@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from esp_coord import processing
+from esp_coord.bootstrap import make_processor
 from esp_coord.crypto import Keyring
-from esp_coord.handlers import make_handler
-from esp_coord.processing import Processor
 from esp_coord.store import Store
 from tests.fuzz.test_fuzz_processor import _config
 
@@ -72,8 +71,7 @@ async def test_the_handler_answer_goes_out(store: tuple[Store, Path], message_id
                                            references: str) -> None:
     db, folder = store
     config = _config(folder)
-    processor = Processor(config=config, store=db, handler=make_handler(config),
-                          now=lambda: NOW)
+    processor = make_processor(config, db, now=lambda: NOW)
     outcome = await processor.process(mail(message_id, references))
     assert (outcome.outcome, outcome.answers) == ("answered", 1)
     (raw,) = await _sent(db)
@@ -89,7 +87,7 @@ async def test_the_failure_answer_goes_out(store: tuple[Store, Path], message_id
     def broken(request: processing.Request) -> list:  # type: ignore[type-arg]
         raise RuntimeError("handler bug")
 
-    processor = Processor(config=config, store=db, handler=broken, now=lambda: NOW)
+    processor = make_processor(config, db, now=lambda: NOW, handler=broken)
     outcome = await processor.process(mail(message_id, references))
     assert (outcome.outcome, outcome.answers) == ("failed", 1)
     (raw,) = await _sent(db)
