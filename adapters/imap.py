@@ -395,7 +395,8 @@ class ImapMailbox:
             imap.protocol.fetch(uid_set(uids), f"(UID {items})", by_uid=True,
                                 timeout=self._settings.timeout),
             "UID FETCH", timeout=None)
-        return response.lines
+        lines: list[Any] = response.lines  # aioimaplib is untyped
+        return lines
 
     async def _fetch_whole(self, imap: aio.IMAP4, uids: Sequence[int],
                            sizes: dict[int, int] | None) -> dict[int, FetchedMail]:
