@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.servers.tls import TLSMaterial, make_tls_material
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-# The shared examples are the source of truth; the repository keeps a copy
-# (config/examples) so that a clone without ../shared still runs every test.
-EXAMPLES = SHARED / "examples" if (SHARED / "examples").is_dir() else ROOT / "config" / "examples"
+from tests.support.paths import EXAMPLES
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 
 from esp_coord.demo import run_demo
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 
 async def test_demo_shows_invitation_and_reminders() -> None:

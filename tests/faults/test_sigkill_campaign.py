@@ -32,7 +32,7 @@ from esp_coord.crypto import Keyring
 from esp_coord.intake import parse_mail
 from esp_coord.store import Store
 from esp_coord.triage import read_and_triage
-from tests.faults.backlog import BOT, Expected, backlog
+from tests.faults.backlog import BOT, Expected, answers_by_thread, backlog
 from tests.faults.process import ServiceProcess, write_config
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp_front import SmtpFront
@@ -40,17 +40,6 @@ from tests.servers.smtp_front import SmtpFront
 ROUNDS = 10
 MAILS = 200
 REMINDERS_IN = 15.0  # seconds from the configuration to the reminders of the day
-
-
-def answers_by_thread(front: SmtpFront) -> Counter[str]:
-    """How many mails the service sent in reply to each Message-ID."""
-    counts: Counter[str] = Counter()
-    for received in front.messages:
-        if received.mail_from != BOT:
-            continue
-        for mid in parse_mail(received.content).in_reply_to:
-            counts[mid] += 1
-    return counts
 
 
 async def _plans_in(service: ServiceProcess, count: int) -> bool:

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from esp_coord.crypto import Keyring
 from esp_coord.interpret import interpret
 from esp_coord.triage import read_and_triage
-from tests.configs import offline_config
 from tests.cost import assert_linear, peak_bytes
+from tests.support.config import offline_config
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 EXAMPLES = 400 if LONG else 24
