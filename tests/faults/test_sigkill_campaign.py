@@ -28,6 +28,8 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from esp_coord.crypto import Keyring
 from esp_coord.intake import parse_mail
 from esp_coord.store import Store
@@ -86,6 +88,7 @@ async def wait_for(predicate, timeout: float, what: str, service: ServiceProcess
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.slow
 async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
         dovecot: DovecotServer, front: SmtpFront, tmp_path: Path) -> None:
     seed = int(os.environ.get("ESP_FAULT_SEED") or random.SystemRandom().randrange(10**6))

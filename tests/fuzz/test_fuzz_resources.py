@@ -153,6 +153,7 @@ _SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG,
                                             HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(construct=st.sampled_from(sorted(CONSTRUCTS)), fragment=FRAGMENTS,
        sender=st.sampled_from([MEMBER, STRANGER]))
@@ -161,6 +162,7 @@ def test_deciding_a_mail_is_linear_in_its_size(construct: str, fragment: str,
     _check(construct, fragment, sender, _decide)
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(construct=st.sampled_from(sorted(CONSTRUCTS)), fragment=FRAGMENTS)
 def test_understanding_a_member_s_mail_is_linear_in_its_size(construct: str,

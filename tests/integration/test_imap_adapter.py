@@ -58,6 +58,7 @@ async def test_untrusted_certificate_is_refused(dovecot: DovecotServer, tls_mate
     assert str(tls_material.other_ca_file) in str(info.value)
 
 
+@pytest.mark.dovecot  # starts a Dovecot of its own
 @pytest.mark.parametrize("security", ["implicit", "starttls"])
 async def test_expired_server_certificate_is_refused(tmp_path: Path, tls_material: TLSMaterial,
                                                      security: str) -> None:
@@ -126,6 +127,7 @@ async def test_no_starttls_offered_is_refused_without_fallback() -> None:
 # --- client certificates and credentials ---------------------------------------------
 
 
+@pytest.mark.dovecot  # starts a Dovecot of its own
 @pytest.mark.parametrize("security", ["implicit", "starttls"])
 async def test_client_certificate_required(tmp_path: Path, tls_material: TLSMaterial,
                                            security: str) -> None:
@@ -144,6 +146,7 @@ async def test_client_certificate_required(tmp_path: Path, tls_material: TLSMate
         assert "certificate" in str(info.value).lower()
 
 
+@pytest.mark.dovecot  # starts a Dovecot of its own
 async def test_authenticate_external_with_the_client_certificate(
         tmp_path: Path, tls_material: TLSMaterial) -> None:
     server = await other_dovecot(tmp_path, tls_material, "external", cert_username=True)

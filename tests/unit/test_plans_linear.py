@@ -296,6 +296,7 @@ _PEOPLE: list[Callable[[str], object]] = [
 ]
 
 
+@pytest.mark.slow
 @_MEASURES
 @given(UNITS, st.sampled_from(_PEOPLE), st.sampled_from(["", "\n"]),
        st.sampled_from(["", "IDE ", "Dr ", "Infirmière libérale, ", "Tél : 0", "mail : a@"]))
