@@ -342,12 +342,6 @@ async def test_concurrent_calls_do_not_wait_for_the_idle_timeout(dovecot: Doveco
     assert [f.uid for f in fetched] == [1]
 
 
-async def test_odd_message_ids(box: ImapMailbox) -> None:
-    assert await box.contains_message_id("Traités", "") is False
-    assert await box.contains_message_id("Traités", "<a\r\nb@x>") is False
-    assert await box.contains_message_id("Traités", '<"quoted"\\@x>') is False
-
-
 async def test_idle_is_renewed_and_still_hears_new_mail(dovecot: DovecotServer, box: ImapMailbox,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import adapters.imap

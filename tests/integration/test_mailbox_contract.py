@@ -185,26 +185,6 @@ async def test_wait_for_mail_sees_mail_that_arrived_while_busy(
     assert idles == []
 
 
-async def test_contains_message_id(mail_server: Any, mailbox: ImapMailbox) -> None:
-    await deliver_all(mail_server, [numbered_mail(1, mid="<abc.42@cabinet.mssante.test>"),
-                                    numbered_mail(2)])
-    validity = await mailbox.uidvalidity()
-    uids = await mailbox.pending()
-    await mailbox.move(uids[:1], FOLDERS.processed)
-
-    assert await mailbox.contains_message_id("Traités", "<abc.42@cabinet.mssante.test>")
-    assert await mailbox.contains_message_id("Traités", "abc.42@cabinet.mssante.test")
-    assert not await mailbox.contains_message_id("Traités", "<bc.42@cabinet.mssante.test>")
-    assert not await mailbox.contains_message_id("Traités", "<contract-2@cabinet.mssante.test>")
-    assert not await mailbox.contains_message_id("Quarantaine", "<abc.42@cabinet.mssante.test>")
-    assert await mailbox.contains_message_id("INBOX", "<contract-2@cabinet.mssante.test>")
-    # The inbox is selected again afterwards.
-    assert await mailbox.pending() == uids[1:]
-    assert await mailbox.uidvalidity() == validity
-    await mailbox.move(uids[1:], FOLDERS.quarantine)
-    assert await mailbox.pending() == []
-
-
 async def test_uidvalidity_is_stable_across_connections(mail_server: Any,
                                                         mailbox: ImapMailbox) -> None:
     first = await mailbox.uidvalidity()
