@@ -42,6 +42,7 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check esp_coord plans adapters tests bench
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) var/*.db build *.egg-info

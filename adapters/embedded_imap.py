@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import ssl
 from argparse import Namespace
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -25,8 +26,8 @@ from pymap.backend.dict.filter import FilterSet
 from pymap.backend.dict.mailbox import MailboxData, MailboxSet
 from pymap.concurrent import Subsystem
 from pymap.imap import IMAPServer
-from pymap.interfaces.message import FetchRequirement
 from pymap.parsing.message import AppendMessage
+from pymap.parsing.specials import FetchRequirement
 from pymap.user import UserMetadata
 from pysasl.hashing import Cleartext
 
@@ -129,7 +130,8 @@ class MemoryImapServer:
         starttls = IMAPServer(self._login, self._config)
         implicit = IMAPServer(self._login, _config(self._ssl, host=self.host, starttls=False))
 
-        def serve(server: IMAPServer):
+        def serve(server: IMAPServer) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                                  Awaitable[None]]:
             async def on_client(reader: asyncio.StreamReader,
                                 writer: asyncio.StreamWriter) -> None:
                 task = asyncio.current_task()

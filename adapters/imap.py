@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.parser
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
@@ -395,7 +394,8 @@ class ImapMailbox:
             imap.protocol.fetch(uid_set(uids), f"(UID {items})", by_uid=True,
                                 timeout=self._settings.timeout),
             "UID FETCH", timeout=None)
-        return response.lines
+        lines: list[Any] = response.lines  # aioimaplib is untyped
+        return lines
 
     async def _fetch_whole(self, imap: aio.IMAP4, uids: Sequence[int],
                            sizes: dict[int, int] | None) -> dict[int, FetchedMail]:
@@ -436,38 +436,6 @@ class ImapMailbox:
         if self._known is not None:
             self._known.difference_update(wanted)
         log.info("IMAP moved %d message(s) to %s", len(wanted), folder)
-
-    async def contains_message_id(self, folder: str, message_id: str) -> bool:
-        wanted = message_id.strip().strip("<>")
-        if not wanted or aio.CONTROL_CHARS.search(wanted):
-            return False  # no valid Message-ID looks like this: nothing can match
-        charset = None if wanted.isascii() else "UTF-8"
-        async with self._op() as imap:
-            proto = imap.protocol
-            other = folder != self._folders.inbox
-            if other:
-                await self._checked(
-                    proto.simple_command("EXAMINE", aio.quoted(encode_mutf7(folder))), "EXAMINE")
-            try:
-                response = await self._checked(
-                    proto.search("HEADER", "Message-ID", aio.quoted(wanted), charset=charset,
-                                 by_uid=True), "UID SEARCH")
-                hits = search_uids(response.lines)
-                if not hits:
-                    return False
-                # SEARCH HEADER matches substrings, case-insensitively: compare exactly.
-                headers = await self._checked(
-                    proto.fetch(uid_set(hits), "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
-                                by_uid=True, timeout=self._settings.timeout), "UID FETCH")
-                parser = email.parser.BytesHeaderParser()
-                for raw in parse_fetch_bodies(headers.lines).values():
-                    found = str(parser.parsebytes(raw).get("Message-ID", "")).strip()
-                    if found.strip("<>") == wanted:
-                        return True
-                return False
-            finally:
-                if other and self._imap is imap:
-                    await self._select_inbox(imap)
 
     # --- waiting --------------------------------------------------------------------
 

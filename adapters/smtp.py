@@ -62,7 +62,6 @@ class _Session:
 
     def __init__(self, client: aiosmtplib.SMTP) -> None:
         self.client = client
-        self.messages_sent = 0
 
     @property
     def usable(self) -> bool:
@@ -89,8 +88,6 @@ class SmtpSender:
         self._idle: list[_Session] = []
         self._busy: set[_Session] = set()
         self._tls: ssl.SSLContext | None = None
-        #: Sessions opened so far (for tests and the ``check`` command).
-        self.sessions_opened = 0
 
     # --- public API -------------------------------------------------------------
 
@@ -137,7 +134,6 @@ class SmtpSender:
                 await session.quit()
                 raise
             self._busy.discard(session)
-            session.messages_sent += 1
             self._idle.append(session)
 
     async def check(self) -> None:
@@ -210,7 +206,6 @@ class SmtpSender:
             if handshake_done and _disconnected(exc) and _tls_cause(exc) is None:
                 raise SendTemporaryError(self._closed_after_handshake()) from exc
             raise self._translate(exc, stage="connect") from exc
-        self.sessions_opened += 1
         return _Session(client)
 
     async def _authenticate(self, client: aiosmtplib.SMTP) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.servers.dovecot import DOVECOT
 
-LIBRARIES = ("aioimaplib", "aiosmtplib", "aiosmtpd", "SQLAlchemy", "aiosqlite", "cryptography",
+LIBRARIES = ("aioimaplib", "aiosmtplib", "aiosmtpd", "SQLAlchemy", "psycopg", "cryptography",
              "python-stdnum", "rich")
 ROOT = Path(__file__).resolve().parents[1]
 

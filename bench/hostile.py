@@ -22,7 +22,7 @@ from rich.table import Table
 from esp_coord.crypto import Keyring
 from esp_coord.interpret import interpret
 from esp_coord.triage import read_and_triage
-from tests.configs import offline_config
+from tests.support.config import offline_config
 
 MEMBER = "Claire DURAND <claire.durand@medecin.mssante.test>"
 STRANGER = "Marc PETIT <marc.petit@medecin.mssante.test>"

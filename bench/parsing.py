@@ -21,7 +21,7 @@ from plans.commands import detect_command
 from plans.grammar import parse_new_plan, parse_update
 from plans.people import Person
 from plans.protocols import load_library
-from tests.unit.plans_examples import ROSTER
+from tests.support.plans_examples import ROSTER
 
 
 def _stdlib(raw: bytes) -> None:

@@ -20,7 +20,7 @@ import sys
 import threading
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from esp_coord.config import Config, ConfigError, load_config
 from esp_coord.crypto import DecryptionError, KeyFileError, Keyring
@@ -128,7 +128,7 @@ def _tuning_from_env() -> Tuning:
     tuning = Tuning()
     text = os.environ.get("ESP_COORD_TUNING", "").strip()
     kinds = {f.name: type(getattr(tuning, f.name)) for f in fields(Tuning)}
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, value = item.partition("=")
         kind = kinds.get(name.strip())

@@ -21,7 +21,7 @@ class SystemClock:
 class DrivenClock:
     """A clock that only moves when told to: months of simulated time in seconds.
 
-    Sleepers wake as soon as ``advance``/``set`` moves the time past their
+    Sleepers wake as soon as ``set`` moves the time past their
     deadline, so a test drives the scheduler day by day without waiting.
     """
 
@@ -40,11 +40,6 @@ class DrivenClock:
             self._changed.notify_all()
         # Let woken sleepers run before the caller moves on.
         await asyncio.sleep(0)
-
-    async def advance(self, **delta: float) -> None:
-        from datetime import timedelta
-
-        await self.set(self._now + timedelta(**delta))
 
     async def sleep_until(self, when: datetime) -> None:
         async with self._changed:

@@ -189,7 +189,7 @@ def valid_message_id(value: str | None) -> bool:
 
 
 def _references(mail: IncomingMail) -> list[str]:
-    ids = [i for i in (*mail.references, mail.message_id) if valid_message_id(i)]
+    ids = [i for i in (*mail.references, mail.message_id) if i is not None and valid_message_id(i)]
     ids = list(dict.fromkeys(ids))
     if len(ids) > _MAX_REFERENCES:  # RFC 5322 3.6.4: keep the root and the latest
         ids = ids[:1] + ids[-(_MAX_REFERENCES - 1) :]

@@ -121,9 +121,6 @@ class Mailbox(Protocol):
         without new mail is allowed; the caller simply looks again.
         """
 
-    async def contains_message_id(self, folder: str, message_id: str) -> bool:
-        """Whether ``folder`` holds a message with this Message-ID header."""
-
 
 # --- Sending (SMTP) -----------------------------------------------------------
 

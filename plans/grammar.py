@@ -80,7 +80,7 @@ class _Reader:
         self._signature = SignOff(people)
         self._not_signature: set[int] = set()
         lexed = lex(lines)
-        given = {line.field for line in lexed if line.field in _SINGLE}
+        given: set[str | None] = {line.field for line in lexed if line.field in _SINGLE}
         self._sort([self._keyless(line, given, identity) for line in lexed])
 
     def error(self, line: Line | None, field: str, problem: str, expected: str,
@@ -487,7 +487,8 @@ def parse_update(lines: Sequence[tuple[int, str]], *, today: date, sender: Perso
 
 
 def _check_identity(reader: _Reader, today: date, patient: Patient | None) -> None:
-    present = [f for f in ("patient", "family_name", "given_name", "birth_date", "sex", "ins")
+    present: list[str] = [f for f in ("patient", "family_name", "given_name", "birth_date",
+                                      "sex", "ins")
                if f in reader.single]
     if not present:
         return

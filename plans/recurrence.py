@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Literal
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule
 
@@ -19,7 +19,9 @@ from plans.dates import WEEKDAY_NAMES, format_date, format_time
 
 __all__ = ["MAX_INTERVAL", "SPREAD_WEEK", "Rhythm", "When"]
 
-_FREQS = {"DAILY": DAILY, "WEEKLY": WEEKLY, "MONTHLY": MONTHLY, "YEARLY": YEARLY}
+# rrule's frequencies are the constants 0 (YEARLY) to 6 (SECONDLY).
+_FREQS: dict[str, Literal[0, 1, 2, 3, 4, 5, 6]] = {
+    "DAILY": DAILY, "WEEKLY": WEEKLY, "MONTHLY": MONTHLY, "YEARLY": YEARLY}
 _BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # How "N fois par semaine" spreads over the week: as evenly as working days allow.
 SPREAD_WEEK = {

@@ -95,7 +95,8 @@ def _is_link(folded: str) -> bool:
     if key is not None:
         starts.append(key.end())
         if folded.startswith(":", key.end()):
-            starts.append(_SPACES.match(folded, key.end() + 1).end())
+            spaces = _SPACES.match(folded, key.end() + 1)
+            starts.append(spaces.end() if spaces is not None else key.end() + 1)
     return any(_is_link_word(folded[start:]) for start in starts)
 
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.servers.tls import TLSMaterial, make_tls_material
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-# The shared examples are the source of truth; the repository keeps a copy
-# (config/examples) so that a clone without ../shared still runs every test.
-EXAMPLES = SHARED / "examples" if (SHARED / "examples").is_dir() else ROOT / "config" / "examples"
+from tests.support.paths import EXAMPLES
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +18,20 @@ def example_messages() -> dict[str, bytes]:
     """The example mails, by file stem."""
     folder = EXAMPLES / "messages"
     return {p.stem: p.read_bytes() for p in sorted(folder.glob("*.eml"))}
+
+
+def _needs_dovecot(item: pytest.Item) -> bool:
+    # "dovecot" is the fixture of a real server; "front" and "team" of the
+    # end-to-end tests depend on it, so it is in their closure too.
+    if "dovecot" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("mail_server") == "dovecot"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``dovecot`` on every test that starts a real Dovecot through a fixture
+    (tests that start one themselves carry the marker in their module)."""
+    for item in items:
+        if _needs_dovecot(item) and item.get_closest_marker("dovecot") is None:
+            item.add_marker(pytest.mark.dovecot)

@@ -186,7 +186,8 @@ def _as_bytes(raw: object) -> bytes:
     if isinstance(raw, bytes):
         return raw
     try:
-        return bytes(raw)  # type: ignore[call-overload]  # bytearray from aioimaplib
+        data: bytes = bytes(raw)  # type: ignore[call-overload]  # bytearray from aioimaplib
+        return data
     except Exception:
         return str(raw).encode("utf-8", "replace")
 

@@ -51,6 +51,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -59,7 +60,7 @@ from apscheduler.triggers.date import DateTrigger
 from esp_coord.answers import Answer, render_answer
 from esp_coord.config import Config
 from esp_coord.ports import Clock, StorePort, UnitOfWork
-from esp_coord.scheduling.registry import Composers
+from esp_coord.scheduling.registry import Composers, Rebuild
 from esp_coord.store.errors import StoreBusy
 from esp_coord.store.reminders import Reminder
 from plans.typography import french
@@ -131,8 +132,10 @@ class ReminderEngine:
         # still unreported) get theirs back before anything is sent: after a
         # long stop, past rows are closed and the next ones made.
         for rebuild in self.composers.rebuilds():
-            await self.store.run(lambda tx, rebuild=rebuild: rebuild(
-                tx, self.config, self.clock.now()))
+            def run(tx: UnitOfWork, rebuild: Rebuild = rebuild) -> None:
+                rebuild(tx, self.config, self.clock.now())
+
+            await self.store.run(run)
         self.scheduler = AsyncIOScheduler(timezone=self.zone)
         self.scheduler.start()
         stack.push_async_callback(self.stop)
@@ -248,8 +251,7 @@ class ReminderEngine:
         sent = 0
         after: tuple[datetime, int] | None = None
         while True:
-            batch = await self._read(
-                lambda tx, after=after: tx.reminders_due(now, self.batch_size, after=after))
+            batch = await self._read(partial(_due, now=now, limit=self.batch_size, after=after))
             for reminder in batch:
                 sent += await self._dispatch_one(reminder, now)
             if len(batch) < self.batch_size:
@@ -357,6 +359,11 @@ class ReminderEngine:
             out = render_answer(answer, config=self.config, now=now, incoming=None)
             tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
                              recipients=out.recipients, raw=out.raw, at=now, cause=cause)
+
+
+def _due(tx: UnitOfWork, *, now: datetime, limit: int, after: tuple[datetime, int] | None
+         ) -> list[Reminder]:
+    return tx.reminders_due(now, limit, after=after)
 
 
 def _with_to(answer: Answer, to: tuple[str, ...]) -> Answer:

@@ -31,6 +31,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -116,8 +117,9 @@ class AuditOps(TxBase):
             raise ValueError("naive datetime given to the audit; pass a timezone-aware one")
         # The stored value is what verification will read back: UTC, microseconds.
         at = at.astimezone(UTC)
-        fields = {"at": at, "actor": actor.strip().lower(), "action": action, "ref": ref,
-                  "source_message_id": source_message_id, "detail": detail}
+        fields: dict[str, Any] = {"at": at, "actor": actor.strip().lower(), "action": action,
+                                  "ref": ref, "source_message_id": source_message_id,
+                                  "detail": detail}
         # A batch of mails shares one transaction: the head this transaction
         # wrote last is most likely still the head, and an UPDATE guarded by
         # it both checks and moves it in one statement. When it matches

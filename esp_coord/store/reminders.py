@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import RowMapping, and_, func, or_, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.tables import reminders
@@ -166,13 +166,13 @@ class ReminderOps(TxBase):
         return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 \
             else len(rows)
 
-    def _matches(self, row: Mapping[str, Any], spec: ReminderSpec) -> bool:
+    def _matches(self, row: RowMapping, spec: ReminderSpec) -> bool:
         if (row["kind"], row["recipient"]) != (spec.kind, spec.recipient.strip().lower()):
             return False
         if not _same_instant(row["due_at"], spec.due_at):
             return False
         stored = self._payload(row["key"], row["payload_enc"])
-        return stored == json.loads(_dump(spec.payload))
+        return bool(stored == json.loads(_dump(spec.payload)))
 
     def _rewrite(self, row_id: int, spec: ReminderSpec, status: str) -> None:
         self._conn.execute(

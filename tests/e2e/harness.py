@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-import tomllib
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -21,28 +20,22 @@ from typing import Any
 import aiosmtplib
 
 from esp_coord.bootstrap import Service, Tuning, build_service
-from esp_coord.config import Config, config_from_dict
+from esp_coord.config import Config
 from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.ports import Clock, Mailbox, MailSender
 from esp_coord.triage import read_and_triage
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp_front import Received, SmtpFront
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_CONFIG = ROOT / "config" / "esp.example.toml"
+from tests.support.config import offline_config
 
 FAST = Tuning(idle_timeout=5.0, outbox_poll=0.2, witness_grace=timedelta(seconds=1),
               retry_base=timedelta(milliseconds=200), retry_cap=timedelta(seconds=1))
 
 
 def example_config(dovecot: DovecotServer, front: SmtpFront, folder: Path) -> Config:
-    data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    for server in ("imap", "smtp"):
-        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
-    config = config_from_dict(data, path=EXAMPLE_CONFIG)
     return dataclasses.replace(
-        config,
+        offline_config(),
         imap=dovecot.imap_settings("implicit"),
         smtp=front.settings(),
         database_url=f"sqlite:///{folder / 'esp.db'}",

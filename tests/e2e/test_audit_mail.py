@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import update
 
 from esp_coord.store.tables import audit_log
-from tests.conftest import EXAMPLES
 from tests.e2e.harness import Team
+from tests.support.paths import EXAMPLES
 
 ANA = "ana.costa@esp-valdelorge.mssante.test"
 KARIM = "karim.benali@mk.mssante.test"

@@ -8,6 +8,7 @@ from bench.__main__ import arguments, problems, run, table
 from tests.servers.dovecot import dovecot_available
 
 
+@pytest.mark.slow
 @pytest.mark.dovecot
 async def test_bench_runs_on_five_mails() -> None:
     if not dovecot_available():

@@ -9,55 +9,12 @@ mailbox must then finish the work: one answer per mail, each mail filed once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
-from adapters.imap import ImapMailbox
-from adapters.smtp import SmtpSender
 from esp_coord.processing import Processor
 from tests.e2e.harness import Team, wait_until
-from tests.e2e.test_mail_path import CLAIRE, mail
-
-
-class Crash(BaseException):
-    """The process dies here."""
-
-
-class CrashingMailbox(ImapMailbox):
-    def __init__(self, *args, crash_on_move: bool, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.crash_on_move = crash_on_move
-
-    async def move(self, uids: Sequence[int], folder: str) -> None:
-        if self.crash_on_move:
-            raise Crash("between commit and move")
-        await super().move(uids, folder)
-
-
-class CrashingSender(SmtpSender):
-    def __init__(self, *args, when: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.when = when
-
-    async def send(self, message: bytes, *, sender: str, recipients: Sequence[str]) -> None:
-        if self.when == "before-send":
-            raise Crash("between move and send")
-        await super().send(message, sender=sender, recipients=recipients)
-        if self.when == "after-send":
-            raise Crash("between send and record")
-
-
-async def _crashed(team: Team) -> None:
-    """Wait until a service task died of the injected crash."""
-    service = team.service
-    assert service is not None
-
-    def dead() -> bool:
-        return any(t.done() and not t.cancelled() and isinstance(t.exception(), Crash)
-                   for t in service._tasks)
-
-    await wait_until(dead, what="the injected crash")
+from tests.support.crashing import Crash, CrashingMailbox, CrashingSender, crashed, settled
+from tests.support.mail import CLAIRE, mail
 
 
 @pytest.mark.parametrize("step", ["before-commit", "before-move", "before-send", "after-send"])
@@ -73,25 +30,18 @@ async def test_crash_between_steps_then_restart(team: Team, step: str,
 
         monkeypatch.setattr(Processor, "process", crash)
     await team.start(mailbox=mailbox, sender=sender)
-    await _crashed(team)
+    await crashed(team)
     await team.stop()
     monkeypatch.undo()
 
     await team.start()
     for one in sent:
         await team.wait_answer(one)
-    await wait_until(lambda: _settled(team), what="inbox drained and outbox empty")
+    await wait_until(lambda: settled(team), what="inbox drained and outbox empty")
     for one in sent:
         assert len(team.answers_in_reply_to(one)) == 1, step
     assert await team.dovecot.folder_count("Traités") == 3
     assert await team.dovecot.folder_count("INBOX") == 0
-
-
-async def _settled(team: Team) -> bool:
-    assert team.service is not None
-    stats = await team.service.store.run(lambda tx: tx.outbox_stats())
-    return (await team.dovecot.folder_count("INBOX") == 0
-            and not stats.get("pending") and not stats.get("sending"))
 
 
 async def test_smtp_refusing_for_a_while_delivers_when_back(team: Team) -> None:

@@ -6,7 +6,7 @@ tests/fuzz/test_fuzz_resources.py and ``make bench`` measure."""
 from __future__ import annotations
 
 from tests.e2e.harness import Team
-from tests.e2e.test_mail_path import mail
+from tests.support.mail import mail
 
 MARC = "marc.petit@medecin.mssante.test"
 CLAIRE = "claire.durand@medecin.mssante.test"

@@ -123,6 +123,7 @@ def folder_state(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
+@pytest.mark.slow
 def test_a_wrong_key_file_is_refused_by_every_command_and_changes_nothing(
         tmp_path: Path, example_messages: dict[str, bytes],
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ import pytest
 from esp_coord import loop_guard
 from esp_coord.intake import IncomingMail
 from tests.e2e.harness import Team, wait_until
-from tests.e2e.test_mail_path import mail
+from tests.support.mail import mail
 
 JULIEN = "julien.marie@infirmier.mssante.test"
 BOT = "coordination@esp-valdelorge.mssante.test"

@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from email.utils import make_msgid
-
 from tests.e2e.harness import Team, wait_until
-
-CLAIRE = "claire.durand@medecin.mssante.test"
-
-
-def mail(subject: str, body: str, *, sender: str = CLAIRE, name: str = "Claire DURAND",
-         extra: str = "") -> bytes:
-    mid = make_msgid(domain=sender.split("@")[1])
-    return (f"From: {name} <{sender}>\r\nTo: coordination@esp-valdelorge.mssante.test\r\n"
-            f"Subject: {subject}\r\nDate: Mon, 23 Nov 2026 09:12:44 +0100\r\n"
-            f"Message-ID: {mid}\r\n{extra}MIME-Version: 1.0\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-            f"{body}\r\n").encode()
+from tests.support.mail import CLAIRE, mail
 
 
 async def test_help_is_answered_threaded_in_french_and_filed(team: Team) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from esp_coord.demo import run_demo
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 
+@pytest.mark.slow
 async def test_demo_shows_invitation_and_reminders() -> None:
     out = io.StringIO()
     console = Console(file=out, width=240, highlight=False, soft_wrap=True, color_system=None)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from esp_coord.intake import IncomingMail, parse_mail
 from tests.e2e.clocked import start_at_date_of
 from tests.e2e.harness import Team, wait_until
-from tests.e2e.test_crash_recovery import CrashingSender, _crashed
+from tests.support.crashing import CrashingSender, crashed
 
 PARIS = ZoneInfo("Europe/Paris")
 ANA = "ana.costa@esp-valdelorge.mssante.test"       # the example team's coordinator
@@ -51,7 +51,7 @@ async def test_stranger_quarantined_then_coordinator_told_once_by_mail(
     await team.stop()
     await clock.set(datetime(2026, 11, 28, 9, 30, tzinfo=PARIS))
     await team.start(clock=clock, sender=CrashingSender(team.config.smtp, when="after-send"))
-    await _crashed(team)
+    await crashed(team)
     await team.stop()
     assert len(notices(team)) == 1
     await team.start(clock=clock)

@@ -15,7 +15,7 @@ from esp_coord.intake import IncomingMail, parse_mail
 from plans.model import Plan
 from tests.e2e.clocked import start_at_date_of
 from tests.e2e.harness import Team, wait_until
-from tests.e2e.test_crash_recovery import Crash, CrashingSender, _crashed
+from tests.support.crashing import Crash, CrashingSender, crashed
 
 PARIS = ZoneInfo("Europe/Paris")
 JULIEN = "julien.marie@infirmier.mssante.test"
@@ -89,7 +89,7 @@ async def test_killed_between_send_and_record_sends_the_reminder_once(
     before = len(team.front.messages)
     await clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=PARIS))
     await team.start(clock=clock, sender=CrashingSender(team.config.smtp, when="after-send"))
-    await _crashed(team)
+    await crashed(team)
     await team.stop()
     assert len(team.front.messages) > before   # one reminder got through
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from plans.model import Plan
 from tests.e2e.harness import Team
-from tests.e2e.test_mail_path import mail
+from tests.support.mail import mail
 
 JULIEN = "julien.marie@infirmier.mssante.test"
 REF = "PPS-2026-0001"

@@ -8,11 +8,15 @@ so each NOUVEAU PPS must create exactly one plan.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from stdnum.fr import nir
+
+from esp_coord.intake import parse_mail
+from tests.servers.smtp_front import SmtpFront
 
 BOT = "coordination@esp-valdelorge.mssante.test"
 MEMBERS = [
@@ -106,3 +110,14 @@ def backlog(seed: int, size: int = 200, *, processed: str = "Traités",
             out.append(Expected(raw, mid, kind, processed, False))
     rng.shuffle(out)
     return out
+
+
+def answers_by_thread(front: SmtpFront) -> Counter[str]:
+    """How many mails the service sent in reply to each Message-ID."""
+    counts: Counter[str] = Counter()
+    for received in front.messages:
+        if received.mail_from != BOT:
+            continue
+        for mid in parse_mail(received.content).in_reply_to:
+            counts[mid] += 1
+    return counts

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from esp_coord.config import Config, load_config
 from esp_coord.crypto import Keyring
-from tests.e2e.harness import EXAMPLE_CONFIG
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp_front import SmtpFront
+from tests.support.paths import EXAMPLE_CONFIG
 
 ESP_COORD = Path(sys.executable).parent / "esp-coord"
 COMMAND = os.environ.get("ESP_FAULT_COMMAND", str(ESP_COORD)).split()

@@ -28,11 +28,13 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from esp_coord.crypto import Keyring
 from esp_coord.intake import parse_mail
 from esp_coord.store import Store
 from esp_coord.triage import read_and_triage
-from tests.faults.backlog import BOT, Expected, backlog
+from tests.faults.backlog import BOT, Expected, answers_by_thread, backlog
 from tests.faults.process import ServiceProcess, write_config
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp_front import SmtpFront
@@ -40,17 +42,6 @@ from tests.servers.smtp_front import SmtpFront
 ROUNDS = 10
 MAILS = 200
 REMINDERS_IN = 15.0  # seconds from the configuration to the reminders of the day
-
-
-def answers_by_thread(front: SmtpFront) -> Counter[str]:
-    """How many mails the service sent in reply to each Message-ID."""
-    counts: Counter[str] = Counter()
-    for received in front.messages:
-        if received.mail_from != BOT:
-            continue
-        for mid in parse_mail(received.content).in_reply_to:
-            counts[mid] += 1
-    return counts
 
 
 async def _plans_in(service: ServiceProcess, count: int) -> bool:
@@ -97,6 +88,7 @@ async def wait_for(predicate, timeout: float, what: str, service: ServiceProcess
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.slow
 async def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
         dovecot: DovecotServer, front: SmtpFront, tmp_path: Path) -> None:
     seed = int(os.environ.get("ESP_FAULT_SEED") or random.SystemRandom().randrange(10**6))

@@ -19,8 +19,7 @@ import pytest
 from esp_coord import bootstrap
 from esp_coord.store import Store
 from tests.e2e.harness import FAST, Team, wait_until
-from tests.faults.backlog import BOT, Expected, backlog
-from tests.faults.test_sigkill_campaign import answers_by_thread
+from tests.faults.backlog import BOT, Expected, answers_by_thread, backlog
 
 
 async def _load(team: Team, size: int, seed: int) -> list[Expected]:

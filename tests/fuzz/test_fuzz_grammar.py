@@ -18,7 +18,7 @@ from plans.grammar import parse_new_plan, parse_update
 from plans.meeting_grammar import parse_new_meeting
 from plans.render import render_errors
 from tests.fuzz.strategies import COMMAND_WORDS, header_value, plan_body, seeded
-from tests.unit.plans_examples import DURAND, MARIE, ROSTER
+from tests.support.plans_examples import DURAND, MARIE, ROSTER
 
 LIBRARY = library()
 TODAY = date(2026, 11, 23)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from esp_coord.intake import parse_mail
 from tests.fuzz.strategies import deep_nesting, hostile_mail, mime, seeded
-from tests.unit.test_intake_properties import SEEDS, check, mutate, mutations
+from tests.support.intake import SEEDS, check, mutate, mutations
 
 
 @given(st.binary(max_size=3000))

@@ -10,9 +10,7 @@ pure targets: each one is a committed SQLite transaction.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
-import tomllib
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -24,29 +22,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from esp_coord.bootstrap import make_processor
-from esp_coord.config import Config, config_from_dict
+from esp_coord.config import Config
 from esp_coord.crypto import Keyring
 from esp_coord.store import Store
-from tests.e2e.harness import EXAMPLE_CONFIG
 from tests.fuzz.strategies import MEMBERS, hostile_mail
+from tests.support.config import offline_config
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 FEWER = max(100, settings.default.max_examples // 15)
 OUTCOMES = {"answered", "quarantined", "ignored"}
 
 
-def _config(folder: Path) -> Config:
-    data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    for server in ("imap", "smtp"):
-        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
-    config = config_from_dict(data, path=EXAMPLE_CONFIG)
-    return dataclasses.replace(config, database_url=f"sqlite:///{folder / 'fuzz.db'}")
-
-
 class Rig:
     def __init__(self, folder: Path) -> None:
         self.loop = asyncio.new_event_loop()
-        self.config = _config(folder)
+        self.config = offline_config(folder, database="fuzz.db")
         self.store = Store(self.config.database_url, Keyring.generate())
         self.stack = AsyncExitStack()
         self.loop.run_until_complete(self.store.start(self.stack))

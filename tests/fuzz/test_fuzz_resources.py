@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from esp_coord.crypto import Keyring
 from esp_coord.interpret import interpret
 from esp_coord.triage import read_and_triage
-from tests.configs import offline_config
 from tests.cost import assert_linear, peak_bytes
+from tests.support.config import offline_config
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 EXAMPLES = 400 if LONG else 24
@@ -153,6 +153,7 @@ _SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG,
                                             HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(construct=st.sampled_from(sorted(CONSTRUCTS)), fragment=FRAGMENTS,
        sender=st.sampled_from([MEMBER, STRANGER]))
@@ -161,6 +162,7 @@ def test_deciding_a_mail_is_linear_in_its_size(construct: str, fragment: str,
     _check(construct, fragment, sender, _decide)
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(construct=st.sampled_from(sorted(CONSTRUCTS)), fragment=FRAGMENTS)
 def test_understanding_a_member_s_mail_is_linear_in_its_size(construct: str,

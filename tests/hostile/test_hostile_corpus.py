@@ -23,8 +23,8 @@ from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.processing import Outcome, Processor
 from esp_coord.store import OutboxItem, Store
-from tests.fuzz.test_fuzz_processor import _config
 from tests.hostile import corpus
+from tests.support.config import offline_config
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -53,7 +53,7 @@ class Desk:
 
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
-    config = _config(tmp_path)
+    config = offline_config(tmp_path, database="fuzz.db")
     async with AsyncExitStack() as stack:
         store = Store(config.database_url, Keyring.generate())
         await store.start(stack)

@@ -17,8 +17,8 @@ import pytest
 from esp_coord.intake import HeadersOnly, content_key, message_key, parse_mail
 from esp_coord.ports import FetchedMail
 from tests.e2e.harness import Team, wait_until
-from tests.e2e.test_crash_recovery import CrashingMailbox, _crashed, _settled
 from tests.hostile import corpus
+from tests.support.crashing import CrashingMailbox, crashed, settled
 
 MiB = 2**20
 LIMIT = 25 * MiB
@@ -83,7 +83,7 @@ async def test_a_50_mb_mail_gets_one_too_large_answer_and_is_never_fetched_whole
     finally:
         tracemalloc.stop()
     await wait_until(lambda: _filed(team), 20, "the mail filed and the inbox empty")
-    await wait_until(lambda: _settled(team), 20, "the outbox empty")
+    await wait_until(lambda: settled(team), 20, "the outbox empty")
 
     answers = team.answers_to(corpus.CLAIRE[1])
     assert len(answers) == 1 and answers[0].in_reply_to == (mid,)
@@ -128,7 +128,7 @@ async def test_a_crash_before_the_move_brings_no_second_too_large_answer(
     await team.dovecot.deliver(raw)
     crashing = RecordingMailbox(team, crash_on_move=True)
     await team.start(mailbox=crashing)
-    await _crashed(team)
+    await crashed(team)
     await team.stop()
     # Committed, not moved (the answer may have gone out: its copy is in the inbox).
     assert await team.dovecot.folder_count(team.config.folders.processed) == 0
@@ -137,7 +137,7 @@ async def test_a_crash_before_the_move_brings_no_second_too_large_answer(
     await team.start(mailbox=again)
     await wait_until(lambda: _filed(team), 30, "the mail filed after the restart")
     await wait_until(lambda: team.answers_to(corpus.CLAIRE[1]), 20, "the answer")
-    await wait_until(lambda: _settled(team), 20, "the outbox empty")
+    await wait_until(lambda: settled(team), 20, "the outbox empty")
 
     (answer,) = team.answers_to(corpus.CLAIRE[1])
     assert "au-delà de la limite de 25 Mo" in answer.text

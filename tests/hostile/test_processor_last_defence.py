@@ -13,7 +13,7 @@ from esp_coord import processing
 from esp_coord.bootstrap import make_processor
 from esp_coord.crypto import Keyring
 from esp_coord.store import Store
-from tests.fuzz.test_fuzz_processor import _config
+from tests.support.config import offline_config
 
 RAW = (b"From: Claire DURAND <claire.durand@medecin.mssante.test>\r\n"
        b"Subject: AIDE\r\nMessage-ID: <defence-1@medecin.mssante.test>\r\n\r\nAIDE\r\n")
@@ -21,7 +21,7 @@ RAW = (b"From: Claire DURAND <claire.durand@medecin.mssante.test>\r\n"
 
 async def test_failure_answer_that_cannot_be_rendered(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    config = _config(tmp_path)
+    config = offline_config(tmp_path, database="fuzz.db")
 
     def broken_handler(request: processing.Request) -> list:  # type: ignore[type-arg]
         raise RuntimeError("handler bug")

@@ -1,4 +1,5 @@
-"""Mail servers for the integration tests: a real Dovecot, and the embedded server."""
+"""Fixtures of the integration tests: a real Dovecot, the embedded server, the SMTP
+front, and the store on each backend (``tests/support/store.py``)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.servers.dovecot import DovecotServer, dovecot_available
+from tests.servers.dovecot import DovecotServer, require_dovecot
 from tests.servers.embedded import start_embedded
+from tests.servers.smtp_front import SmtpFront
 from tests.servers.tls import TLSMaterial
+from tests.support.mail import SMTP_USER
+from tests.support.store import backend, keyring, postgres_user, store
 
-DOVECOT_MISSING = ("NOTICE: Dovecot is not installed (/usr/sbin/dovecot; `make test` installs "
-                   "dovecot-imapd and dovecot-lmtpd when run as root): Dovecot tests skipped")
-
-
-def require_dovecot() -> None:
-    if not dovecot_available():
-        pytest.skip(DOVECOT_MISSING)
+__all__ = ["backend", "keyring", "postgres_user", "store"]  # the store fixtures, for every test
 
 
 @pytest.fixture
@@ -43,4 +41,11 @@ async def mail_server(request: pytest.FixtureRequest, tmp_path: Path,
             yield server
         return
     async with start_embedded(tmp_path, tls_material) as server:
+        yield server
+
+
+@pytest.fixture
+async def front(tls_material: TLSMaterial) -> AsyncIterator[SmtpFront]:
+    """The in-process SMTP server (aiosmtpd, STARTTLS, login ``SMTP_USER``), recording."""
+    async with SmtpFront(tls_material, auth=SMTP_USER) as server:
         yield server

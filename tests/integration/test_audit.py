@@ -1,7 +1,5 @@
 """The audit chain on SQLite and PostgreSQL: append, verify, and every kind of tampering."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 import asyncio
@@ -14,13 +12,6 @@ from sqlalchemy import ColumnElement, delete, select, update
 from esp_coord.store import Store, Tx
 from esp_coord.store.audit import GENESIS, record_hash
 from esp_coord.store.tables import audit_head, audit_log
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    Backend,
-    backend,
-    keyring,
-    postgres_user,
-    store,
-)
 
 T0 = datetime(2026, 11, 23, 9, 12, 44, 123456, tzinfo=UTC)
 ANA = "ana.costa@esp-valdelorge.mssante.test"

@@ -1,8 +1,6 @@
 """An answer that went out while the database was too busy to record it is
 recorded later, never sent again (SQLite store, real aiosmtpd front)."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -12,14 +10,9 @@ import pytest
 from adapters.smtp import SmtpSender
 from esp_coord.delivery import Delivery
 from esp_coord.store import Store, StoreBusy
-from tests.integration.test_smtp_adapter import BOT, NURSE, front, mail  # noqa: F401
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    backend,
-    keyring,
-    postgres_user,
-    store,
-)
 from tests.servers.smtp_front import SmtpFront
+from tests.support.mail import BOT, NURSE
+from tests.support.mail import answer_mail as mail
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -7,21 +7,22 @@ import asyncio
 import contextlib
 import imaplib
 import ssl
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aioimaplib import aioimaplib as aio
 
 from adapters.imap import ImapMailbox
 from adapters.imap_wire import parse_fetch_bodies, uid_set
 from esp_coord.config import Folders
 from esp_coord.mailroom import Backoff
 from esp_coord.ports import MailboxAuthError, MailboxError, MailboxTLSError, MailboxUnavailable
-from tests.integration.conftest import require_dovecot
-from tests.integration.test_mailbox_contract import Inspector, mail
-from tests.servers.dovecot import DovecotServer
+from tests.e2e.harness import wait_until
+from tests.servers.dovecot import DovecotServer, require_dovecot
 from tests.servers.tls import TLSMaterial
+from tests.support.imap import Inspector, record_calls
+from tests.support.mail import numbered_mail
 
 FOLDERS = Folders()
 
@@ -57,6 +58,7 @@ async def test_untrusted_certificate_is_refused(dovecot: DovecotServer, tls_mate
     assert str(tls_material.other_ca_file) in str(info.value)
 
 
+@pytest.mark.dovecot  # starts a Dovecot of its own
 @pytest.mark.parametrize("security", ["implicit", "starttls"])
 async def test_expired_server_certificate_is_refused(tmp_path: Path, tls_material: TLSMaterial,
                                                      security: str) -> None:
@@ -125,6 +127,7 @@ async def test_no_starttls_offered_is_refused_without_fallback() -> None:
 # --- client certificates and credentials ---------------------------------------------
 
 
+@pytest.mark.dovecot  # starts a Dovecot of its own
 @pytest.mark.parametrize("security", ["implicit", "starttls"])
 async def test_client_certificate_required(tmp_path: Path, tls_material: TLSMaterial,
                                            security: str) -> None:
@@ -132,7 +135,7 @@ async def test_client_certificate_required(tmp_path: Path, tls_material: TLSMate
     async with server:
         with_cert = ImapMailbox(server.imap_settings(security), FOLDERS)
         await with_cert.connect()
-        await server.deliver(mail(1))
+        await server.deliver(numbered_mail(1))
         assert await with_cert.pending() == [1]
         await with_cert.close()
 
@@ -143,6 +146,7 @@ async def test_client_certificate_required(tmp_path: Path, tls_material: TLSMate
         assert "certificate" in str(info.value).lower()
 
 
+@pytest.mark.dovecot  # starts a Dovecot of its own
 async def test_authenticate_external_with_the_client_certificate(
         tmp_path: Path, tls_material: TLSMaterial) -> None:
     server = await other_dovecot(tmp_path, tls_material, "external", cert_username=True)
@@ -151,7 +155,7 @@ async def test_authenticate_external_with_the_client_certificate(
                                         password=None)
         box = ImapMailbox(settings, FOLDERS)
         await box.connect()
-        await server.deliver(mail(7))
+        await server.deliver(numbered_mail(7))
         fetched = await box.fetch(await box.pending())
         assert len(fetched) == 1 and b"message 7" in fetched[0].raw
         await box.close()
@@ -181,7 +185,7 @@ async def test_wrong_password(dovecot: DovecotServer) -> None:
 
 
 async def test_server_gone_then_back(dovecot: DovecotServer, box: ImapMailbox) -> None:
-    await dovecot.deliver(mail(1))
+    await dovecot.deliver(numbered_mail(1))
     assert await box.pending() == [1]
     await dovecot.restart()
     with pytest.raises(MailboxUnavailable):
@@ -195,15 +199,16 @@ async def test_server_crash_during_idle(dovecot: DovecotServer, security: str) -
     box = ImapMailbox(dovecot.imap_settings(security), FOLDERS)
     await box.connect()
     await box.pending()
-    waiter = asyncio.create_task(box.wait_for_mail(60))
+    # An hour of timeout: only the lost connection can end the wait (10 s is a safety net).
+    waiter = asyncio.create_task(box.wait_for_mail(3600))
     await asyncio.sleep(0.3)
-    started = time.monotonic()
     await dovecot.stop(graceful=False)
     with pytest.raises(MailboxUnavailable):
         await asyncio.wait_for(waiter, 10)
-    assert time.monotonic() - started < 3
     await box.close()  # never raises
-    with pytest.raises(MailboxUnavailable, match="cannot reach"):
+    # Refused, reset or cut during the greeting, depending on how far the killed
+    # processes are on their way out: the port's error family, not one wording.
+    with pytest.raises(MailboxUnavailable):
         await box.connect()
     await dovecot.start()
     await box.connect()
@@ -235,7 +240,7 @@ async def test_move_without_move_capability_uses_copy_and_uid_expunge(
                       disabled_capabilities={"MOVE"})
     await box.connect()
     assert "MOVE" not in box.capabilities and "UIDPLUS" in box.capabilities
-    await dovecot.deliver_many([mail(i) for i in range(6)])
+    await dovecot.deliver_many([numbered_mail(i) for i in range(6)])
     uids = await box.pending()
     # Somebody else flagged message 6 \Deleted: our expunge must not touch it.
     await asyncio.to_thread(_flag_deleted, dovecot, uids[-1])
@@ -252,7 +257,7 @@ async def test_move_without_move_nor_uidplus_leaves_deleted_flags(dovecot: Dovec
     box = ImapMailbox(dovecot.imap_settings("implicit"), FOLDERS,
                       disabled_capabilities={"MOVE", "UIDPLUS"})
     await box.connect()
-    await dovecot.deliver_many([mail(i) for i in range(3)])
+    await dovecot.deliver_many([numbered_mail(i) for i in range(3)])
     uids = await box.pending()
     await box.move(uids[:2], "Quarantaine")
     assert await box.pending() == uids[2:]  # flagged messages are no longer pending
@@ -270,30 +275,30 @@ async def test_polling_when_idle_is_absent(dovecot: DovecotServer) -> None:
     await box.connect()
     try:
         await box.pending()
-        waiter = asyncio.create_task(box.wait_for_mail(30))
+        # An hour of timeout: only the polled NOOP can end the wait (10 s is a safety net).
+        waiter = asyncio.create_task(box.wait_for_mail(3600))
         await asyncio.sleep(0.3)
         assert not waiter.done()
-        delivered_at = time.monotonic()
-        await dovecot.deliver(mail(1))
-        await asyncio.wait_for(waiter, 5)
-        assert time.monotonic() - delivered_at < 2.0
+        await dovecot.deliver(numbered_mail(1))
+        await asyncio.wait_for(waiter, 10)
+        assert await box.pending() == [1]
     finally:
         await box.close()
 
 
 async def test_a_call_during_idle_ends_the_wait(dovecot: DovecotServer, box: ImapMailbox) -> None:
     await box.pending()
-    waiter = asyncio.create_task(box.wait_for_mail(60))
+    # An hour of timeout and no mail: only the call can end the wait (10 s is a safety net).
+    waiter = asyncio.create_task(box.wait_for_mail(3600))
     await asyncio.sleep(0.3)
-    started = time.monotonic()
-    assert await box.contains_message_id("Traités", "<nothing@here>") is False
-    await asyncio.wait_for(waiter, 5)
-    assert time.monotonic() - started < 2
+    assert not waiter.done()
+    assert await box.pending() == []
+    await asyncio.wait_for(waiter, 10)
 
 
 async def test_move_to_a_missing_folder_is_an_error(dovecot: DovecotServer,
                                                     box: ImapMailbox) -> None:
-    await dovecot.deliver(mail(1))
+    await dovecot.deliver(numbered_mail(1))
     uids = await box.pending()
     with pytest.raises(MailboxError, match="refused UID MOVE"):
         await box.move(uids, "Nulle part")
@@ -329,19 +334,12 @@ def test_backoff_grows_and_caps() -> None:
 async def test_concurrent_calls_do_not_wait_for_the_idle_timeout(dovecot: DovecotServer,
                                                                  box: ImapMailbox) -> None:
     """A call queued while wait_for_mail() is still starting must not sit out the wait."""
-    await dovecot.deliver(mail(1))
+    await dovecot.deliver(numbered_mail(1))
     await box.pending()
-    started = time.monotonic()
-    waiter = asyncio.create_task(box.wait_for_mail(60))
-    fetched, _ = await asyncio.gather(box.fetch([1]), waiter)
+    # An hour of timeout: the queued call must end the wait (10 s is a safety net).
+    waiter = asyncio.create_task(box.wait_for_mail(3600))
+    fetched, _ = await asyncio.wait_for(asyncio.gather(box.fetch([1]), waiter), 10)
     assert [f.uid for f in fetched] == [1]
-    assert time.monotonic() - started < 2
-
-
-async def test_odd_message_ids(box: ImapMailbox) -> None:
-    assert await box.contains_message_id("Traités", "") is False
-    assert await box.contains_message_id("Traités", "<a\r\nb@x>") is False
-    assert await box.contains_message_id("Traités", '<"quoted"\\@x>') is False
 
 
 async def test_idle_is_renewed_and_still_hears_new_mail(dovecot: DovecotServer, box: ImapMailbox,
@@ -349,14 +347,14 @@ async def test_idle_is_renewed_and_still_hears_new_mail(dovecot: DovecotServer, 
     import adapters.imap
 
     monkeypatch.setattr(adapters.imap, "IDLE_RENEW", 0.3)  # instead of 25 minutes
+    idles = record_calls(monkeypatch, aio.IMAP4, "idle_start")
     await box.pending()
-    waiter = asyncio.create_task(box.wait_for_mail(30))
-    await asyncio.sleep(1.0)  # three IDLE sessions in a row
+    waiter = asyncio.create_task(box.wait_for_mail(3600))
+    await wait_until(lambda: len(idles) >= 3, timeout=10, what="three IDLE sessions in a row")
     assert not waiter.done()
-    delivered_at = time.monotonic()
-    await dovecot.deliver(mail(1))
-    await asyncio.wait_for(waiter, 5)
-    assert time.monotonic() - delivered_at < 2.0
+    await dovecot.deliver(numbered_mail(1))
+    await asyncio.wait_for(waiter, 10)  # a safety net: only the push can end an hour's wait
+    assert await box.pending() == [1]
 
 
 async def test_close_ends_a_wait_in_another_task(box: ImapMailbox) -> None:

@@ -2,8 +2,6 @@
 SQLite and PostgreSQL, before it writes or migrates anything; SQLite files are
 private (mode 0600)."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 import base64
@@ -24,12 +22,7 @@ from sqlalchemy import Connection, inspect, text
 from esp_coord.crypto import DecryptionError, Keyring
 from esp_coord.store import KeyMismatch, Store, Tx
 from esp_coord.store.engine import MIGRATIONS, make_engine
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    Backend,
-    backend,
-    call,
-    postgres_user,
-)
+from tests.support.store import Backend, call
 
 T0 = datetime(2026, 11, 23, 8, 15, tzinfo=UTC)
 INS = "248037505611878"

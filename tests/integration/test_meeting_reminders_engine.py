@@ -6,8 +6,6 @@ restart, that nothing is sent for meetings already over, and that a reminder
 missed for a meeting still ahead goes out once, worded from the real gap.
 """
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
@@ -16,12 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.integration.test_reminders_engine import ANA, CLAIRE, Rig, Sent
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    Backend,
-    backend,
-    postgres_user,
-)
+from tests.integration.test_reminders_engine import Rig, Sent
+from tests.support.mail import ANA, CLAIRE
+from tests.support.store import Backend
 
 PARIS = ZoneInfo("Europe/Paris")
 REF = "RCP-2026-001"

@@ -1,43 +1,25 @@
 """The mailroom's batch transaction on SQLite and PostgreSQL: one commit for the
 batch, a savepoint per mail, a failing handler undoes only its own mail."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 import esp_coord.processing as processing
 from esp_coord.answers import Answer
 from esp_coord.bootstrap import make_processor
-from esp_coord.config import Config, config_from_dict
 from esp_coord.processing import Processor, Request
 from esp_coord.store import Store
-from tests.e2e.test_mail_path import mail
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    backend,
-    keyring,
-    postgres_user,
-    store,
-)
+from tests.support.config import offline_config
+from tests.support.mail import mail
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "esp.example.toml"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 class Boom(Exception):
     pass
-
-
-def _config() -> Config:
-    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
-    for server in ("imap", "smtp"):
-        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
-    return config_from_dict(data, path=EXAMPLE)
 
 
 def _processor(store: Store) -> Processor:
@@ -48,7 +30,7 @@ def _processor(store: Store) -> Processor:
             raise Boom("handler bug")
         return [Answer(subject="ok", text="Bien reçu.\n")]
 
-    return make_processor(_config(), store, now=lambda: NOW, handler=handler)
+    return make_processor(offline_config(), store, now=lambda: NOW, handler=handler)
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +46,7 @@ async def _outcomes(store: Store, raws: list[bytes]) -> list[str | None]:
     # Read-only: it must not wait for the batch's write lock on SQLite.
     async with store.transaction(readonly=True) as tx:
         return [(r.outcome if (r := tx.processed(
-                    read_and_triage(raw, _config(), store.keyring)[0].dedup_key)) else None)
+                    read_and_triage(raw, offline_config(), store.keyring)[0].dedup_key)) else None)
                 for raw in raws]
 
 

@@ -5,8 +5,6 @@ Mails go through the real processor; the reminder engine runs on the
 not running, so every enqueued mail is still there, each exactly once).
 """
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 import dataclasses
@@ -22,12 +20,10 @@ from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.processing import Request
 from esp_coord.scheduling.quarantine_notice import KIND, SOURCE, schedule
 from esp_coord.store import Tx
-from tests.integration.test_reminders_engine import ANA, CLAIRE, JULIEN, Crash, Rig, example
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    Backend,
-    backend,
-    postgres_user,
-)
+from tests.integration.test_reminders_engine import Rig
+from tests.support.crashing import Crash
+from tests.support.mail import ANA, CLAIRE, JULIEN, example
+from tests.support.store import Backend
 
 PARIS = ZoneInfo("Europe/Paris")
 STRANGER = "marc.petit@medecin.mssante.test"          # example 08: not on the roster

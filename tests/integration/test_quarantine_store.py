@@ -1,18 +1,10 @@
 """Store contract of the quarantine notice's queries, on SQLite and PostgreSQL."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from esp_coord.store import Store
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    backend,
-    keyring,
-    postgres_user,
-    store,
-)
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

@@ -7,14 +7,11 @@ engine enqueued is still there, each exactly once). Restarts run on SQLite and
 PostgreSQL.
 """
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import email.utils
-import tomllib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -26,7 +23,7 @@ import pytest
 
 from esp_coord.bootstrap import make_processor, reminder_kinds
 from esp_coord.clock import DrivenClock
-from esp_coord.config import Config, ReminderSettings, config_from_dict
+from esp_coord.config import Config, ReminderSettings
 from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.scheduling.engine import ReminderEngine
@@ -34,30 +31,18 @@ from esp_coord.store import Store, Tx
 from esp_coord.store.records import OutboxItem
 from esp_coord.store.reminders import Reminder
 from plans.model import Plan
-from tests.e2e.harness import EXAMPLE_CONFIG, wait_until
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    Backend,
-    backend,
-    postgres_user,
-)
+from tests.e2e.harness import wait_until
+from tests.support.config import offline_config
+from tests.support.crashing import Crash
+from tests.support.mail import ANA, CLAIRE, JULIEN, SOPHIE, example
+from tests.support.store import Backend
 
-ROOT = Path(__file__).resolve().parents[2]
-MESSAGES = ROOT / "config" / "examples" / "messages"
 PARIS = ZoneInfo("Europe/Paris")
-CLAIRE = "claire.durand@medecin.mssante.test"
-JULIEN = "julien.marie@infirmier.mssante.test"
-SOPHIE = "sophie.leroy@pharmacien.mssante.test"
-KARIM = "karim.benali@mk.mssante.test"
-ANA = "ana.costa@esp-valdelorge.mssante.test"
 
 
 def team_config(folder: Path, tz: str = "Europe/Paris", **reminders: object) -> Config:
-    data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    for server in ("imap", "smtp"):
-        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
-    config = config_from_dict(data, path=EXAMPLE_CONFIG)
-    return dataclasses.replace(
-        config, database_url=f"sqlite:///{folder / 'esp.db'}", timezone=ZoneInfo(tz),
+    return offline_config(
+        folder, timezone=ZoneInfo(tz),
         reminders=dataclasses.replace(ReminderSettings(), **reminders))  # type: ignore[arg-type]
 
 
@@ -158,10 +143,6 @@ class Rig:
         doc = await self.store.run(lambda tx: tx.load_document("plan", ref))
         assert doc is not None
         return Plan.from_dict(doc.data)
-
-
-def example(name: str) -> bytes:
-    return (MESSAGES / name).read_bytes()
 
 
 def reply(to: IncomingMail, sender: str, body: str, at: datetime, subject: str = "") -> bytes:
@@ -315,10 +296,6 @@ async def test_stopped_across_due_times_sends_late_once_at_start(
         assert len({s.key for s in new}) == len(new)
     finally:
         await rig.stop()
-
-
-class Crash(BaseException):
-    """The process dies here."""
 
 
 async def test_killed_between_compose_and_record_sends_nothing_twice(

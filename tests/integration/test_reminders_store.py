@@ -1,7 +1,5 @@
 """Contract tests of the reminder rows, on SQLite and on PostgreSQL."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -10,13 +8,6 @@ import pytest
 
 from esp_coord.store import Store
 from esp_coord.store.reminders import ReminderSpec
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    Backend,
-    backend,
-    keyring,
-    postgres_user,
-    store,
-)
 
 T0 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from email.message import EmailMessage
 
 import pytest
 
@@ -12,26 +11,9 @@ from adapters.smtp import SmtpSender
 from esp_coord.ports import MailSender, SendRejected, SendTemporaryError
 from tests.servers.smtp_front import SmtpFront
 from tests.servers.tls import TLSMaterial
-
-BOT = "coordination@esp-valdelorge.mssante.test"
-NURSE = "sophie.leroy@infirmiers-lorge.mssante.test"
-USER = ("coordination", "s3cret-pass")
-SECRET_BODY = "Patiente MARTIN Jeanne, INS 248067512345687"
-
-
-def mail(to: str = NURSE, body: str = SECRET_BODY) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = BOT
-    msg["To"] = to
-    msg["Subject"] = "[PPS-2026-0001] Accusé de réception"
-    msg.set_content(body)
-    return msg.as_bytes()
-
-
-@pytest.fixture
-async def front(tls_material: TLSMaterial):
-    async with SmtpFront(tls_material, auth=USER) as server:
-        yield server
+from tests.support.mail import BOT, NURSE, SECRET_BODY
+from tests.support.mail import SMTP_USER as USER
+from tests.support.mail import answer_mail as mail
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 """Contract tests of the store: the same tests on SQLite and on PostgreSQL."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 import asyncio
@@ -24,14 +22,7 @@ from esp_coord.store import (
 )
 from esp_coord.store.engine import MIGRATIONS
 from esp_coord.store.tables import metadata
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    Backend,
-    backend,
-    call,
-    keyring,
-    postgres_user,
-    store,
-)
+from tests.support.store import Backend, call
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 PLAN = {

@@ -1,7 +1,5 @@
 """PostgreSQL specifics: a real deadlock is retried, not dropped."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 import asyncio
@@ -13,11 +11,7 @@ import pytest
 
 from esp_coord.crypto import Keyring
 from esp_coord.store import Store, StoreBusy, Tx
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    Backend,
-    backend,
-    postgres_user,
-)
+from tests.support.store import Backend
 
 pytestmark = [
     pytest.mark.postgres,

@@ -18,7 +18,7 @@ from esp_coord import processing
 from esp_coord.bootstrap import make_processor
 from esp_coord.crypto import Keyring
 from esp_coord.store import Store
-from tests.fuzz.test_fuzz_processor import _config
+from tests.support.config import offline_config
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 JULIEN = "julien.marie@infirmier.mssante.test"
@@ -42,7 +42,7 @@ def mail(message_id: str, references: str) -> bytes:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[tuple[Store, Path]]:
-    config = _config(tmp_path)
+    config = offline_config(tmp_path, database="fuzz.db")
     async with AsyncExitStack() as stack:
         store = Store(config.database_url, Keyring.generate())
         await store.start(stack)
@@ -70,7 +70,7 @@ def _check(raw: bytes) -> email.message.EmailMessage:
 async def test_the_handler_answer_goes_out(store: tuple[Store, Path], message_id: str,
                                            references: str) -> None:
     db, folder = store
-    config = _config(folder)
+    config = offline_config(folder, database="fuzz.db")
     processor = make_processor(config, db, now=lambda: NOW)
     outcome = await processor.process(mail(message_id, references))
     assert (outcome.outcome, outcome.answers) == ("answered", 1)
@@ -82,7 +82,7 @@ async def test_the_handler_answer_goes_out(store: tuple[Store, Path], message_id
 async def test_the_failure_answer_goes_out(store: tuple[Store, Path], message_id: str,
                                            references: str) -> None:
     db, folder = store
-    config = _config(folder)
+    config = offline_config(folder, database="fuzz.db")
 
     def broken(request: processing.Request) -> list:  # type: ignore[type-arg]
         raise RuntimeError("handler bug")

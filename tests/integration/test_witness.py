@@ -2,21 +2,13 @@
 address with the answer's (predictable) Message-ID but without the witness
 tag is quarantined and changes nothing, on SQLite and PostgreSQL."""
 
-# ruff: noqa: F811 - pytest fixtures imported by name are parameters of the tests
-
 from __future__ import annotations
 
 from esp_coord import witness
 from esp_coord.crypto import Keyring
 from esp_coord.store import Store
-from tests.e2e.test_mail_path import mail
 from tests.integration.test_processing_batch import NOW, _processor
-from tests.integration.test_store_fixtures import (  # noqa: F401 - fixtures
-    backend,
-    keyring,
-    postgres_user,
-    store,
-)
+from tests.support.mail import mail
 
 
 async def test_forged_copies_change_nothing_and_the_true_copy_confirms(store: Store) -> None:

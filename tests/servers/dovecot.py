@@ -43,8 +43,20 @@ CERT_USER = "esp-coord test client"
 PASSWORD = "Secret-pour-les-tests-42"
 
 
+DOVECOT_MISSING = ("NOTICE: Dovecot is not installed (/usr/sbin/dovecot; `make test` installs "
+                   "dovecot-imapd and dovecot-lmtpd when run as root): Dovecot tests skipped")
+
+
 def dovecot_available() -> bool:
     return DOVECOT.is_file() and os.access(DOVECOT, os.X_OK)
+
+
+def require_dovecot() -> None:
+    """Skips the test, with a visible notice, where Dovecot is not installed."""
+    import pytest  # here: the benchmarks import this module without pytest
+
+    if not dovecot_available():
+        pytest.skip(DOVECOT_MISSING)
 
 
 def free_port(*hosts: str) -> int:
@@ -352,7 +364,7 @@ service stats {{
             conn.logout()
 
     def _list_sync(self) -> list[str]:
-        from adapters.mutf7 import decode_mutf7
+        from tests.support.mutf7 import decode_mutf7
 
         conn = self._imaplib()
         try:

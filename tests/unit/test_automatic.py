@@ -339,6 +339,7 @@ def test_automatic_subject_never_raises(subject: str) -> None:
     assert reason(subject=subject) is None
 
 
+@pytest.mark.slow
 @settings(max_examples=4, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(st.sampled_from(_FRAGMENTS), min_size=1, max_size=12).map("".join))

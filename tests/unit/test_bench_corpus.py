@@ -11,7 +11,7 @@ from bench.corpus import generate
 from esp_coord.intake import parse_mail
 from plans.commands import detect_command
 from plans.grammar import parse_new_plan
-from tests.unit.plans_examples import ROSTER
+from tests.support.plans_examples import ROSTER
 
 
 def test_corpus_is_varied_and_every_new_plan_parses() -> None:

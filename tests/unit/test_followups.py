@@ -9,7 +9,7 @@ import pytest
 
 from esp_coord.scheduling.times import local_instant
 from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, occurrences_to_remind, plan_followups
-from tests.unit.plans_examples import BENALI, DURAND, MARIE, ROSTER, plan_01
+from tests.support.plans_examples import BENALI, DURAND, MARIE, ROSTER, plan_01
 
 EVERYONE = [p.email for p in ROSTER]
 COORDINATION = "ana.costa@esp-valdelorge.mssante.test"

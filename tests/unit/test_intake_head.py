@@ -96,6 +96,7 @@ def test_an_address_we_read_is_the_one_a_strict_parser_reads(value: str) -> None
     assert address in value.lower()
 
 
+@pytest.mark.slow
 def test_reading_the_sender_stays_linear() -> None:
     for unit in ("(", '"', "<", "a@", "\\(", '(a"'):
         assert_linear(lambda v: sender([v]), lambda n, u=unit: u * n, 200, memory=False)
@@ -103,6 +104,7 @@ def test_reading_the_sender_stays_linear() -> None:
 
 # --- a bounded header block ----------------------------------------------------
 
+@pytest.mark.slow
 def test_parameters_are_read_linearly_and_capped() -> None:
     ctype, params = parameters('text/plain; charset="utf-8"; format=flowed; delsp=yes')
     assert (ctype, params) == ("text/plain", {"charset": "utf-8", "format": "flowed",

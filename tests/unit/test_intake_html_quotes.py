@@ -84,13 +84,11 @@ def test_quoted_lines_inside_and_attribution_without_quotes() -> None:
     assert extract_body("statut\n\nOn Mon, X wrote:\n> a\n> b\n") == "statut"
 
 
-def test_huge_line_is_fast() -> None:
-    import time
-
+def test_huge_line_is_kept_whole() -> None:
+    # Two half-megabyte lines that look like an attribution but are not one. How
+    # long they take is not asserted here: timing is `make bench`'s.
     line = "Le " + "x" * 500_000 + " a écrit :"
-    started = time.perf_counter()
     assert extract_body("statut\n" + line + "\n" + line) == "statut\n" + line + "\n" + line
-    assert time.perf_counter() - started < 0.5
 
 
 def test_outlook_html_reply_is_cut_at_its_header_block() -> None:

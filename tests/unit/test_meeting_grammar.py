@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from esp_coord.intake import parse_mail
 from plans.commands import detect_command
 from plans.meeting_grammar import parse_cancel, parse_new_meeting, parse_report
-from tests.unit.plans_examples import COSTA, MARIE, ROSTER
+from tests.support.plans_examples import COSTA, MARIE, ROSTER
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = date(2026, 11, 25)

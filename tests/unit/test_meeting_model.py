@@ -17,7 +17,7 @@ from plans.meetings import (
 )
 from plans.model import PlanError
 from plans.recurrence import Rhythm
-from tests.unit.plans_examples import plan_01
+from tests.support.plans_examples import plan_01
 
 PARIS = ZoneInfo("Europe/Paris")
 AT = datetime(2026, 11, 25, 9, 0, tzinfo=PARIS)

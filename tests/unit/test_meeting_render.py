@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from plans.meeting_render import AgendaView, render_meeting_cancelled, render_reminder
 from plans.meetings import AgendaItem, Meeting
 from plans.recurrence import Rhythm
-from tests.unit.plans_examples import DURAND, ROSTER
+from tests.support.plans_examples import DURAND, ROSTER
 
 PARIS = ZoneInfo("Europe/Paris")
 MEETING = Meeting(ref="RCP-2026-001", start=datetime(2026, 12, 3, 12, 30, tzinfo=PARIS),

@@ -1,4 +1,5 @@
-"""IMAP modified UTF-7 (RFC 3501 section 5.1.3)."""
+"""IMAP modified UTF-7 (RFC 3501 section 5.1.3): the adapter's encoder, checked with the
+tests' strict decoder."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.mutf7 import MUTF7Error, decode_mutf7, encode_mutf7
+from adapters.mutf7 import encode_mutf7
+from tests.support.mutf7 import MUTF7Error, decode_mutf7
 
 
 @pytest.mark.parametrize(("name", "wire"), [

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from esp_coord.cli import main
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "esp.example.toml"

@@ -10,7 +10,7 @@ from plans.commands import detect_command
 from plans.grammar import parse_new_plan, parse_update
 from plans.lines import lex
 from plans.model import Patient
-from tests.unit.plans_examples import (
+from tests.support.plans_examples import (
     BENALI,
     BODY_01,
     BODY_02,

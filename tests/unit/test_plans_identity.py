@@ -12,7 +12,7 @@ from stdnum.fr import nir
 
 from plans.errors import FieldError
 from plans.identity import format_ins, parse_birth_date, parse_ins, parse_sex
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 TODAY = date(2026, 11, 23)
 PATIENTS_CSV = EXAMPLES / "patients.csv"

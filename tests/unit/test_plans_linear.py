@@ -45,7 +45,7 @@ from plans.rhythm import parse_rhythm, parse_when
 from plans.signature import SignOff, is_signature
 from plans.typography import french
 from tests.cost import Growth, assert_linear, peak_bytes
-from tests.unit.plans_examples import COSTA, DURAND, MARIE, ROSTER, TEAM_01
+from tests.support.plans_examples import COSTA, DURAND, MARIE, ROSTER, TEAM_01
 
 TODAY = date(2026, 11, 23)
 PARIS = ZoneInfo("Europe/Paris")
@@ -296,6 +296,7 @@ _PEOPLE: list[Callable[[str], object]] = [
 ]
 
 
+@pytest.mark.slow
 @_MEASURES
 @given(UNITS, st.sampled_from(_PEOPLE), st.sampled_from(["", "\n"]),
        st.sampled_from(["", "IDE ", "Dr ", "Infirmière libérale, ", "Tél : 0", "mail : a@"]))

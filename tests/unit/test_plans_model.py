@@ -11,7 +11,7 @@ from plans.commands import detect_command
 from plans.grammar import parse_update
 from plans.model import Plan, PlanError
 from plans.protocols import load_library
-from tests.unit.plans_examples import (
+from tests.support.plans_examples import (
     BENALI,
     BODY_02,
     BODY_10,

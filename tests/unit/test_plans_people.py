@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from plans.errors import FieldError
 from plans.people import Person, parse_people, profession_label, profession_of, resolve_person
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 ROSTER_CSV = EXAMPLES / "roster.csv"
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from plans.protocols import ProtocolFileError, follow_ups, load_library, parse_library_file
-from tests.unit.plans_examples import DURAND, GIRARD, MARIE, ROSTER
+from tests.support.plans_examples import DURAND, GIRARD, MARIE, ROSTER
 
 REQUIRED = {"diabete-type-2", "avk-inr", "sortie-hospitalisation", "prevention-chutes",
             "soins-palliatifs"}

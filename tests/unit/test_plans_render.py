@@ -22,7 +22,7 @@ from plans.render import (
     render_updated,
 )
 from plans.typography import NBSP
-from tests.unit.plans_examples import (
+from tests.support.plans_examples import (
     BENALI,
     BODY_02,
     BODY_06,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plans.signature import SignOff, is_signature
-from tests.unit.plans_examples import ROSTER
+from tests.support.plans_examples import ROSTER
 
 
 @pytest.mark.parametrize("line", [

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from esp_coord.scheduling.quarantine_notice import REASONS, notice_answer, notice_instant
 from esp_coord.store.mail import QuarantinedMail
-from tests.configs import offline_config as _config
+from tests.support.config import offline_config as _config
 
 PARIS = ZoneInfo("Europe/Paris")
 T0 = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
