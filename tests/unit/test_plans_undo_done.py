@@ -12,7 +12,7 @@ from plans.grammar import parse_update
 from plans.model import Plan, PlanError
 from plans.render import render_undone
 from plans.typography import NBSP
-from tests.unit.plans_examples import (
+from tests.support.plans_examples import (
     BENALI,
     BODY_10,
     DURAND,
