@@ -273,6 +273,10 @@ service stats {{
         # we created at start, so that a restart really cuts every client.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        # And the master itself, should it have left the group: a teardown
+        # once waited on it for good (SIGTERM unanswered on a loaded machine).
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
         await proc.wait()
 
     async def restart(self, *, graceful: bool = True) -> None:
