@@ -14,6 +14,7 @@ from esp_coord.processing import Processor, Request
 from esp_coord.store import Store
 from tests.support.config import offline_config
 from tests.support.mail import mail
+from tests.support.store import contract_backend  # noqa: F401 - the backend fixture, memory too
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -9,6 +9,7 @@ from esp_coord.crypto import Keyring
 from esp_coord.store import Store
 from tests.integration.test_processing_batch import NOW, _processor
 from tests.support.mail import mail
+from tests.support.store import contract_backend  # noqa: F401 - the backend fixture, memory too
 
 
 async def test_forged_copies_change_nothing_and_the_true_copy_confirms(store: Store) -> None:
