@@ -1,5 +1,5 @@
-"""The mailroom's batch transaction on SQLite and PostgreSQL: one commit for the
-batch, a savepoint per mail, a failing handler undoes only its own mail."""
+"""The mailroom's batch transaction on SQLite, PostgreSQL and in memory: one commit
+for the batch, a savepoint per mail, a failing handler undoes only its own mail."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Store contract of the quarantine notice's queries, on SQLite and PostgreSQL."""
+"""Store contract of the quarantine notice's queries, on SQLite, PostgreSQL and in memory."""
 
 from __future__ import annotations
 

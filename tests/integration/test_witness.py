@@ -1,6 +1,6 @@
 """Only a true copy of an answer confirms it as sent: a mail From: our own
 address with the answer's (predictable) Message-ID but without the witness
-tag is quarantined and changes nothing, on SQLite and PostgreSQL."""
+tag is quarantined and changes nothing, on SQLite, PostgreSQL and in memory."""
 
 from __future__ import annotations
 
