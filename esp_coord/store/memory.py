@@ -369,7 +369,8 @@ class MemoryTx(MemoryReminderOps):
                     source_message_id: str | None, detail: str, at: datetime) -> int:
         """Append one record in this transaction; returns its position."""
         fields = audit_fields(actor, action, ref, source_message_id, detail, at)
-        seq, prev = self._read("audit_head")
+        head: tuple[int, str] = self._read("audit_head")
+        seq, prev = head
         digest = record_hash(id=seq + 1, prev_hash=prev, **fields)
         self._write("audit").append(AuditRecord(id=seq + 1, prev_hash=prev, hash=digest,
                                                 **fields))
@@ -471,9 +472,10 @@ class MemoryStore:
         stack.push_async_callback(self.close)
 
     async def close(self) -> None:
+        """Wait for the work in flight (as ``Store.close``), then let the threads go."""
         executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False)
+            await asyncio.to_thread(executor.shutdown, wait=True)
 
     def _begin(self, *, readonly: bool) -> MemoryTx:
         """A transaction begun (a writer waits for the lock, in the calling thread)."""
