@@ -3,39 +3,21 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from email.utils import make_msgid
-from pathlib import Path
 
 import pytest
 
 import esp_coord.processing as processing
 from esp_coord.answers import Answer
-from esp_coord.config import Config, config_from_dict
+from esp_coord.bootstrap import make_processor
 from esp_coord.processing import Processor, Request
 from esp_coord.store.memory import MemoryStore
+from tests.support.config import offline_config
+from tests.support.mail import mail
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "esp.example.toml"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-CLAIRE = "claire.durand@medecin.mssante.test"  # on the example roster
-
-
-def _config() -> Config:
-    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
-    for server in ("imap", "smtp"):
-        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
-    return config_from_dict(data, path=EXAMPLE)
-
-
-def _mail(subject: str, body: str) -> bytes:
-    return (f"From: Claire DURAND <{CLAIRE}>\r\nTo: coordination@esp-valdelorge.mssante.test\r\n"
-            f"Subject: {subject}\r\nDate: Mon, 23 Nov 2026 09:12:44 +0100\r\n"
-            f"Message-ID: {make_msgid(domain='medecin.mssante.test')}\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-            f"{body}\r\n").encode()
 
 
 class Boom(Exception):
@@ -64,12 +46,13 @@ async def store() -> AsyncIterator[MemoryStore]:
 @pytest.fixture
 def processor(store: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> Processor:
     monkeypatch.setattr(processing, "BATCH_HOLD", 3600.0)  # a batch commits at its end
-    return Processor(config=_config(), store=store, handler=_handler, now=lambda: NOW)
+    # The service's processor (its report: the coordinators' daily notice), our handler.
+    return make_processor(offline_config(), store, now=lambda: NOW, handler=_handler)
 
 
 async def test_the_same_mail_twice_is_answered_once(store: MemoryStore,
                                                     processor: Processor) -> None:
-    raw = _mail("AIDE", "un")
+    raw = mail("AIDE", "un")
     first = await processor.process(raw)
     again = await processor.process(raw)
     assert (first.outcome, first.answers, first.replayed) == ("answered", 1, False)
@@ -80,7 +63,7 @@ async def test_the_same_mail_twice_is_answered_once(store: MemoryStore,
 
 async def test_a_failing_handler_is_recorded_failed_and_its_changes_undone(
         store: MemoryStore, processor: Processor) -> None:
-    outcome = await processor.process(_mail("AIDE boom", "deux"))
+    outcome = await processor.process(mail("AIDE boom", "deux"))
     assert (outcome.outcome, outcome.folder) == ("failed", processor.config.folders.quarantine)
 
     def seen(tx):  # type: ignore[no-untyped-def]
@@ -95,7 +78,7 @@ async def test_a_failing_handler_is_recorded_failed_and_its_changes_undone(
 
 async def test_a_batch_commits_once_at_its_end(store: MemoryStore,
                                                processor: Processor) -> None:
-    raws = [_mail("AIDE", "un"), _mail("AIDE boom", "deux"), _mail("AIDE", "trois")]
+    raws = [mail("AIDE", "un"), mail("AIDE boom", "deux"), mail("AIDE", "trois")]
 
     async def committed() -> int:
         async with store.transaction(readonly=True) as tx:  # never waits for the batch
@@ -118,7 +101,7 @@ async def test_a_crash_inside_a_batch_commits_nothing(store: MemoryStore,
     class Crash(BaseException):
         pass
 
-    raw = _mail("AIDE", "un")
+    raw = mail("AIDE", "un")
     with pytest.raises(Crash):
         async with processor.batch():
             await processor.process(raw)
