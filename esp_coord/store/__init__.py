@@ -8,8 +8,8 @@ Usage::
 
 ``esp_coord.store.memory.MemoryStore`` is the same store in memory, for tests of
 the service layer that need no database: ``MemoryTx`` has every method of ``Tx``
-with the same signature and meaning (it passes the same contract tests, the
-``memory`` backend of tests/integration/test_store*.py), transactions and
+with the same signature and meaning (it passes the same contract tests, on the
+``memory`` backend of tests/support/store.py), transactions and
 savepoints are real (copy-on-write tables, committed in one step, one writer at
 a time), but nothing is encrypted nor written to disk, and there is no SQL
 (``Tx.connection``), key check or migration. ``MemoryStore(keyring)`` needs no
