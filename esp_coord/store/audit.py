@@ -90,6 +90,21 @@ def record_hash(*, id: int, at: datetime, actor: str, action: str, ref: str | No
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def audit_fields(actor: str, action: str, ref: str | None, source_message_id: str | None,
+                 detail: str, at: datetime) -> dict[str, Any]:
+    """A record's fields as stored and hashed (``audit``'s checks, shared with
+    the memory store): raises ``ValueError`` for what must not be recorded."""
+    if not action or len(action) > 32:
+        raise ValueError("audit action must be 1 to 32 characters")
+    if len(detail) > MAX_DETAIL:
+        raise ValueError(f"audit detail longer than {MAX_DETAIL} characters")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("naive datetime given to the audit; pass a timezone-aware one")
+    # The stored value is what verification will read back: UTC, microseconds.
+    return {"at": at.astimezone(UTC), "actor": actor.strip().lower(), "action": action,
+            "ref": ref, "source_message_id": source_message_id, "detail": detail}
+
+
 def _rehash(r: AuditRecord) -> str:
     return record_hash(id=r.id, at=r.at, actor=r.actor, action=r.action, ref=r.ref,
                        source_message_id=r.source_message_id, detail=r.detail,
@@ -109,17 +124,7 @@ class AuditOps(TxBase):
     def audit(self, actor: str, action: str, ref: str | None,
                     source_message_id: str | None, detail: str, at: datetime) -> int:
         """Append one record in this transaction; returns its position."""
-        if not action or len(action) > 32:
-            raise ValueError("audit action must be 1 to 32 characters")
-        if len(detail) > MAX_DETAIL:
-            raise ValueError(f"audit detail longer than {MAX_DETAIL} characters")
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise ValueError("naive datetime given to the audit; pass a timezone-aware one")
-        # The stored value is what verification will read back: UTC, microseconds.
-        at = at.astimezone(UTC)
-        fields: dict[str, Any] = {"at": at, "actor": actor.strip().lower(), "action": action,
-                                  "ref": ref, "source_message_id": source_message_id,
-                                  "detail": detail}
+        fields = audit_fields(actor, action, ref, source_message_id, detail, at)
         # A batch of mails shares one transaction: the head this transaction
         # wrote last is most likely still the head, and an UPDATE guarded by
         # it both checks and moves it in one statement. When it matches
@@ -197,21 +202,7 @@ class AuditOps(TxBase):
                 return walk.report(BrokenRecord(
                     beyond, "it lies beyond the head: added outside the service"))
             head = newer
-        if head is None:
-            if walk.last:
-                return walk.report(BrokenRecord(
-                    walk.last, "the head row is missing (audit_head was tampered with)"))
-        elif head[0] > walk.last:
-            return walk.report(BrokenRecord(
-                walk.last + 1, f"the head says {head[0]} records but the table ends at "
-                               f"{walk.last}: the last records were deleted"))
-        elif head[1] != walk.prev:
-            return walk.report(BrokenRecord(
-                walk.last, "the head's hash does not match the last record"))
-        if anchor is not None and not walk.anchor_seen:
-            return walk.report(BrokenRecord(
-                anchor[0], f"record {anchor[0]}, noted earlier, is missing"))
-        return walk.report(None)
+        return walk.conclude(head)
 
     def _read_head(self) -> tuple[int, str] | None:
         row = (self._conn.execute(
@@ -255,6 +246,25 @@ class _Walk:
                                           "chain was rewritten up to here")
         self.last, self.prev, self.count = r.id, r.hash, self.count + 1
         return None
+
+    def conclude(self, head: tuple[int, str] | None) -> ChainReport:
+        """The report once every record up to ``head`` (the head row, None when
+        missing) was walked without a break: does the head agree?"""
+        if head is None:
+            if self.last:
+                return self.report(BrokenRecord(
+                    self.last, "the head row is missing (audit_head was tampered with)"))
+        elif head[0] > self.last:
+            return self.report(BrokenRecord(
+                self.last + 1, f"the head says {head[0]} records but the table ends at "
+                               f"{self.last}: the last records were deleted"))
+        elif head[1] != self.prev:
+            return self.report(BrokenRecord(
+                self.last, "the head's hash does not match the last record"))
+        if self.anchor is not None and not self.anchor_seen:
+            return self.report(BrokenRecord(
+                self.anchor[0], f"record {self.anchor[0]}, noted earlier, is missing"))
+        return self.report(None)
 
     def report(self, broken: BrokenRecord | None) -> ChainReport:
         return ChainReport(self.count, (self.last, self.prev), broken)

@@ -1,4 +1,7 @@
-"""The audit chain on SQLite and PostgreSQL: append, verify, and every kind of tampering."""
+"""The audit chain on SQLite and PostgreSQL: append, verify, and every kind of tampering.
+
+The tampering is done by SQL, so those tests are SQL only; the rest runs in
+memory too (tests/unit/test_memory_store.py tampers with the memory tables)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sqlalchemy import ColumnElement, delete, select, update
 from esp_coord.store import Store, Tx
 from esp_coord.store.audit import GENESIS, record_hash
 from esp_coord.store.tables import audit_head, audit_log
+from tests.support.store import contract_backend  # noqa: F401 - the backend fixture, memory too
 
 T0 = datetime(2026, 11, 23, 9, 12, 44, 123456, tzinfo=UTC)
 ANA = "ana.costa@esp-valdelorge.mssante.test"
@@ -84,6 +88,7 @@ async def test_audit_rolls_back_with_its_transaction(store: Store) -> None:
     assert report.intact and report.records == 3
 
 
+@pytest.mark.sql_only("tampers with the audit tables by SQL")
 async def test_an_edited_record_is_named(store: Store) -> None:
     await fill(store, 6)
     await tamper(store, update(audit_log).where(audit_log.c.id == 3)
@@ -93,6 +98,7 @@ async def test_an_edited_record_is_named(store: Store) -> None:
     assert "edited" in report.broken.reason and report.records == 2
 
 
+@pytest.mark.sql_only("tampers with the audit tables by SQL")
 async def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(store: Store) -> None:
     await fill(store, 6)
     async with store.transaction() as tx:
@@ -107,6 +113,7 @@ async def test_an_edit_with_its_hash_recomputed_breaks_the_next_link(store: Stor
     assert "does not follow record 3" in report.broken.reason
 
 
+@pytest.mark.sql_only("tampers with the audit tables by SQL")
 @pytest.mark.parametrize(("n", "deleted", "broken", "reason", "records"), [
     (6, audit_log.c.id == 4, 5, "record 4 is missing", 3),
     (3, audit_log.c.id == 1, 2, "record 1 is missing", 0),
@@ -123,6 +130,7 @@ async def test_a_deleted_record_is_detected(store: Store, n: int, deleted: Colum
     assert report.records == records
 
 
+@pytest.mark.sql_only("tampers with the audit tables by SQL")
 async def test_reordered_records_are_detected(store: Store) -> None:
     await fill(store, 6)
     # Swap the positions of records 2 and 3 (their contents stay consistent).
@@ -133,6 +141,7 @@ async def test_reordered_records_are_detected(store: Store) -> None:
     assert report.broken is not None and report.broken.id == 2
 
 
+@pytest.mark.sql_only("tampers with the audit tables by SQL")
 async def test_a_rewritten_chain_is_caught_by_a_noted_anchor(store: Store) -> None:
     await fill(store, 4)
     noted = (await verify(store)).head
@@ -190,6 +199,7 @@ async def test_concurrent_appends_keep_one_chain(store: Store) -> None:
     assert report.records == 2 * 16
 
 
+@pytest.mark.sql_only("tampers with the audit tables by SQL")
 async def test_a_record_slipped_in_after_the_head_is_detected(store: Store) -> None:
     await fill(store, 3)
     async with store.transaction() as tx:
@@ -226,6 +236,22 @@ async def test_verifying_while_the_service_appends_never_cries_wolf(store: Store
     assert (await verify(store)).records == 33
 
 
+async def test_a_rolled_back_savepoint_gives_its_position_back(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.audit(ANA, "status", None, None, "one", T0)
+        with pytest.raises(RuntimeError):
+            with tx.savepoint():
+                assert tx.audit(ANA, "status", None, None, "undone", T0) == 2
+                raise RuntimeError("handler bug")
+        assert tx.audit(ANA, "status", None, None, "two", T0) == 2
+    report = await verify(store)
+    assert report.intact and report.records == 2
+    async with store.transaction(readonly=True) as tx:
+        assert [r.detail for r in tx.audit_records(limit=5)] == ["one", "two"]
+        assert [r.detail for r in tx.audit_records(limit=1)] == ["one"]
+
+
+@pytest.mark.sql_only("moves the audit head by SQL under a transaction's cached head")
 async def test_appends_in_one_transaction_survive_a_rolled_back_savepoint(store: Store) -> None:
     """A batch's mails share a transaction, each in a savepoint: the head the
     transaction remembers may have been rolled back, or moved by hand."""

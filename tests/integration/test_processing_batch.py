@@ -1,5 +1,5 @@
-"""The mailroom's batch transaction on SQLite and PostgreSQL: one commit for the
-batch, a savepoint per mail, a failing handler undoes only its own mail."""
+"""The mailroom's batch transaction on SQLite, PostgreSQL and in memory: one commit
+for the batch, a savepoint per mail, a failing handler undoes only its own mail."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from esp_coord.processing import Processor, Request
 from esp_coord.store import Store
 from tests.support.config import offline_config
 from tests.support.mail import mail
+from tests.support.store import contract_backend  # noqa: F401 - the backend fixture, memory too
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

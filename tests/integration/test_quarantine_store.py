@@ -1,10 +1,11 @@
-"""Store contract of the quarantine notice's queries, on SQLite and PostgreSQL."""
+"""Store contract of the quarantine notice's queries, on SQLite, PostgreSQL and in memory."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from esp_coord.store import Store
+from tests.support.store import contract_backend  # noqa: F401 - the backend fixture, memory too
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Contract tests of the reminder rows, on SQLite and on PostgreSQL."""
+"""Contract tests of the reminder rows, on SQLite, PostgreSQL and in memory."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from esp_coord.store import Store
 from esp_coord.store.reminders import ReminderSpec
+from tests.support.store import contract_backend  # noqa: F401 - the backend fixture, memory too
 
 T0 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 
@@ -87,6 +88,36 @@ async def test_due_order_next_due_and_batches(store: Store) -> None:
     assert stats == {"pending": 3, "sent": 0, "dropped": 3, "failed": 0, "cancelled": 0}
 
 
+async def test_recipient_is_normalised_and_payload_round_trips(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.replace_reminders(
+            "PPS-2026-0001", [spec("k", 1, who=" A@X.test ", payload={"b": 2, "a": [1]})], T0)
+        (row,) = tx.reminders_of("PPS-2026-0001")
+        (due,) = tx.reminders_due(T0 + timedelta(hours=1), recipient="a@X.TEST ")
+        assert tx.reminders_due(T0 + timedelta(hours=1), recipient="b@x.test") == []
+        assert tx.reminders_due(T0 + timedelta(hours=1), kinds=["meeting"]) == []
+        row.payload["a"].append(2)
+        assert (tx.reminder(row.id) or row).payload == {"a": [1], "b": 2}
+    assert row.recipient == "a@x.test" and due.id == row.id
+    assert list(due.payload) == ["a", "b"] and not due.late and due.sent_at is None
+
+
+async def test_paging_after_the_last_row(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.replace_reminders("A", [spec(f"a{i}", 1 + i // 2, source="A") for i in range(5)],
+                             T0)
+        first = tx.reminders_due(T0 + timedelta(hours=9), limit=3)
+        last = first[-1]
+        rest = tx.reminders_due(T0 + timedelta(hours=9), after=(last.due_at, last.id))
+        assert tx.mark_reminder_sent(rest[0].id, T0, late=True)
+        assert not tx.mark_reminder_failed(rest[0].id, T0)
+        sent = tx.reminder(rest[0].id)
+        assert tx.reminder(999_999) is None
+    assert [r.key for r in first + rest] == [f"a{i}" for i in range(5)]
+    assert sent is not None and (sent.status, sent.late, sent.sent_at) == ("sent", True, T0)
+
+
+@pytest.mark.sql_only("reads the reminders table to see the payload encrypted")
 async def test_payload_is_encrypted_and_recipient_normalised(store: Store) -> None:
     async with store.transaction() as tx:
         tx.replace_reminders(

@@ -1,4 +1,4 @@
-"""Contract tests of the store: the same tests on SQLite and on PostgreSQL."""
+"""Contract tests of the store: the same tests on SQLite, PostgreSQL and in memory."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ from esp_coord.store import (
 )
 from esp_coord.store.engine import MIGRATIONS
 from esp_coord.store.tables import metadata
-from tests.support.store import Backend, call
+from tests.support.store import (  # noqa: F401 - contract_backend: the backend fixture, memory too
+    Backend,
+    call,
+    contract_backend,
+)
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 PLAN = {
@@ -241,11 +245,10 @@ async def test_blind_index_and_member_lookup(store: Store, keyring: Keyring) -> 
                                                        status="draft")] == ["B"]
         assert [d.ref for d in tx.find_documents("pps")] == ["A", "B"]
         assert tx.find_documents("pps", member="nobody@x") == []
-        # Only digests are stored.
-        digests = (tx.connection.exec_driver_sql(
-            "SELECT name, digest FROM document_blind")).all()
-        assert ("ins", keyring.blind_index("248037505611878", purpose="ins")) in digests
-        assert all("248037505611878" not in d and "MARTIN" not in d for _, d in digests)
+        # A document carries its indexes as digests, never the clear values.
+        assert by_ins[0].blind == {
+            ("ins", keyring.blind_index("248037505611878", purpose="ins")),
+            ("identity", keyring.blind_index("MARTIN|Jeanne", purpose="identity"))}
     # An update replaces indexes and members.
     async with store.transaction() as tx:
         tx.save_document(kind="pps", ref="A", data=PLAN, status="active",
@@ -259,6 +262,19 @@ async def test_blind_index_and_member_lookup(store: Store, keyring: Keyring) -> 
 
 
 
+@pytest.mark.sql_only("the clear values are nowhere in the document_blind table")
+async def test_only_digests_are_stored(store: Store, keyring: Keyring) -> None:
+    async with store.transaction() as tx:
+        tx.save_document(kind="pps", ref="A", data=PLAN, status="active",
+                         expected_version=None, at=T0,
+                         blind={"ins": "248037505611878", "identity": "MARTIN|Jeanne"})
+        digests = (tx.connection.exec_driver_sql(
+            "SELECT name, digest FROM document_blind")).all()
+    assert ("ins", keyring.blind_index("248037505611878", purpose="ins")) in digests
+    assert all("248037505611878" not in d and "MARTIN" not in d for _, d in digests)
+
+
+@pytest.mark.sql_only("counts the SQL rows an update rewrites (an optimisation of Tx)")
 async def test_an_update_given_the_loaded_document_rewrites_only_what_changed(
         store: Store, keyring: Keyring) -> None:
     def save(tx: Tx, version: int | None, ins: str, members: list[str],
@@ -343,6 +359,65 @@ async def test_datetimes_are_aware_utc(store: Store) -> None:
                              at=datetime(2026, 1, 1))
 
 
+async def test_savepoints_nest_and_undo_only_their_own_writes(store: Store) -> None:
+    def enqueue(tx: Tx, n: int) -> int:
+        return tx.enqueue(message_id=f"<sp{n}@b>", sender="b", recipients=["r"], raw=b"x",
+                          at=T0)
+
+    async with store.transaction() as tx:
+        assert tx.next_number("PPS", 2026) == 1
+        enqueue(tx, 1)
+        with tx.savepoint():
+            assert tx.next_number("PPS", 2026) == 2
+            tx.save_document(kind="pps", ref="S", data={"n": 1}, status="draft",
+                             expected_version=None, at=T0)
+            with pytest.raises(KeyError):
+                with tx.savepoint():
+                    assert tx.next_number("PPS", 2026) == 3
+                    enqueue(tx, 2)
+                    tx.save_document(kind="pps", ref="S", data={"n": 2}, status="active",
+                                     expected_version=1, at=T0)
+                    tx.record_processed(dedup_key="sp", message_id=None, sender="a",
+                                        outcome="answered", folder="T", at=T0)
+                    raise KeyError("inner")
+            # The inner savepoint's writes are gone, the outer one's stay.
+            doc = tx.load_document("pps", "S")
+            assert doc is not None and (doc.version, doc.data) == (1, {"n": 1})
+            assert tx.processed("sp") is None
+            assert tx.outbox_stats()["pending"] == 1
+        with pytest.raises(RuntimeError):
+            with tx.savepoint():
+                tx.record_processed(dedup_key="sp", message_id=None, sender="a",
+                                    outcome="answered", folder="T", at=T0)
+                raise RuntimeError("second")
+        assert tx.next_number("PPS", 2026) == 3
+        enqueue(tx, 3)
+        tx.record_processed(dedup_key="sp", message_id=None, sender="a",
+                            outcome="ignored", folder="T", at=T0)
+    async with store.transaction(readonly=True) as tx:
+        assert tx.outbox_stats()["pending"] == 2
+        assert [i.message_id for i in tx.outbox_due(T0)] == ["<sp1@b>", "<sp3@b>"]
+        record = tx.processed("sp")
+        assert record is not None and record.outcome == "ignored"
+        doc = tx.load_document("pps", "S")
+        assert doc is not None and doc.version == 1
+
+
+async def test_returned_data_is_a_copy(store: Store) -> None:
+    async with store.transaction() as tx:
+        tx.save_document(kind="pps", ref="C", data={"b": [1], "a": (2, 3)}, status="draft",
+                         expected_version=None, at=T0)
+        doc = tx.load_document("pps", "C")
+        assert doc is not None and doc.data == {"a": [2, 3], "b": [1]}  # as JSON keeps it
+        assert list(doc.data) == ["a", "b"]
+        doc.data["b"].append(9)
+        again = tx.load_document("pps", "C")
+        assert again is not None and again.data == {"a": [2, 3], "b": [1]}
+        with pytest.raises(TypeError):
+            tx.save_document(kind="pps", ref="D", data={"when": T0}, status="draft",
+                             expected_version=None, at=T0)
+
+
 async def test_transaction_rolls_back_on_exception(store: Store) -> None:
     with pytest.raises(KeyError):
         async with store.transaction() as tx:
@@ -351,6 +426,7 @@ async def test_transaction_rolls_back_on_exception(store: Store) -> None:
     assert (await store.run(call(Tx.outbox_stats)))["pending"] == 0
 
 
+@pytest.mark.sql_only("encryption at rest: moves a token between rows by SQL")
 async def test_encrypted_values_are_bound_to_their_row(store: Store) -> None:
     """A token moved to another row does not decrypt there."""
     async with store.transaction() as tx:
@@ -364,6 +440,21 @@ async def test_encrypted_values_are_bound_to_their_row(store: Store) -> None:
         await store.run(call(Tx.outbox_due, T0))
 
 
+async def test_a_second_store_on_the_same_database_sees_what_was_committed(
+    store: Store, backend: Backend, keyring: Keyring
+) -> None:
+    await store.run(call(Tx.save_document, kind="pps", ref="P", data=PLAN, status="draft",
+                         expected_version=None, at=T0))
+    async with AsyncExitStack() as stack:
+        second = backend.store(keyring)
+        await second.start(stack)
+        doc = await second.run(call(Tx.load_document, "pps", "P"))
+        assert doc is not None and doc.data == PLAN
+        assert await second.run(call(Tx.next_number, "PPS", 2026)) == 1
+    assert await store.run(call(Tx.next_number, "PPS", 2026)) == 2
+
+
+@pytest.mark.sql_only("reads Alembic's version table")
 async def test_restart_keeps_data_and_migrations_are_idempotent(
     store: Store, backend: Backend, keyring: Keyring
 ) -> None:
@@ -379,6 +470,7 @@ async def test_restart_keeps_data_and_migrations_are_idempotent(
         assert version == ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
+@pytest.mark.sql_only("compares the migrated schema with tables.py")
 async def test_migrations_create_exactly_the_tables_of_the_code(store: Store) -> None:
     def diff(sync_conn: object) -> list[object]:
         context = MigrationContext.configure(sync_conn)  # type: ignore[arg-type]

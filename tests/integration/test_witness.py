@@ -1,6 +1,6 @@
 """Only a true copy of an answer confirms it as sent: a mail From: our own
 address with the answer's (predictable) Message-ID but without the witness
-tag is quarantined and changes nothing, on SQLite and PostgreSQL."""
+tag is quarantined and changes nothing, on SQLite, PostgreSQL and in memory."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from esp_coord.crypto import Keyring
 from esp_coord.store import Store
 from tests.integration.test_processing_batch import NOW, _processor
 from tests.support.mail import mail
+from tests.support.store import contract_backend  # noqa: F401 - the backend fixture, memory too
 
 
 async def test_forged_copies_change_nothing_and_the_true_copy_confirms(store: Store) -> None:

@@ -1,11 +1,20 @@
-"""Fixtures (no tests here) running the store's contract tests on SQLite and PostgreSQL.
+"""Fixtures (no tests here) running the store's contract tests on SQLite,
+PostgreSQL and the memory store.
 
 SQLite always runs (a fresh file per test). PostgreSQL runs when a server
 answers on 127.0.0.1:5432 (trust auth, user postgres or root, database
 ``test``); each test gets its own schema, dropped afterwards, so runs never
 see each other's rows. Every test ends with a leak check: no connection
 still checked out, and after ``close()`` none left open on the server (by
-application name) or on the SQLite file (its WAL is removed on last close).
+application name) or on the SQLite file (its WAL is removed on last close);
+on memory, no transaction left holding the writers' lock.
+
+``backend`` (every integration test has it, tests/integration/conftest.py)
+is SQLite and PostgreSQL. A module of contract tests imports
+``contract_backend``, named ``backend`` too so that it overrides the
+conftest's, to run on the memory store as well (``esp_coord.store.memory``);
+its tests about the SQL implementation itself are marked
+``@pytest.mark.sql_only("why")`` and skip on memory.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import pytest
 
 from esp_coord.crypto import Keyring
 from esp_coord.store import Store
+from esp_coord.store.memory import MemoryData, MemoryStore
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -36,8 +46,12 @@ class Backend:
     name: str
     url: str
     options: dict[str, Any]
+    memory: MemoryData | None = None  # the memory backend's "database"
 
-    def store(self, keyring: Keyring, **kwargs: Any) -> Store:
+    def store(self, keyring: Keyring, **kwargs: Any) -> Any:
+        """A ``Store`` (a ``MemoryStore`` on the memory backend), not started."""
+        if self.memory is not None:
+            return MemoryStore(keyring, data=self.memory, **kwargs)
         return Store(self.url, keyring, engine_options=self.options, **kwargs)
 
 
@@ -74,10 +88,33 @@ def _pg_admin(user: str) -> Any:
                            autocommit=True)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def backend(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Backend]:
+SQL_BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    async for opened in _open(request, tmp_path):
+        yield opened
+
+
+@pytest.fixture(params=(*SQL_BACKENDS, "memory"), name="backend")
+async def contract_backend(request: pytest.FixtureRequest,
+                           tmp_path: Path) -> AsyncIterator[Backend]:
+    """``backend`` and the memory store, for the modules of contract tests."""
+    if request.param == "memory":
+        marker = request.node.get_closest_marker("sql_only")
+        if marker is not None:
+            pytest.skip(f"SQL only: {marker.args[0]}")
+    async for opened in _open(request, tmp_path):
+        yield opened
+
+
+async def _open(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "memory":
+        data = MemoryData()
+        yield Backend("memory", "memory:", {}, data)
+        assert not data.lock.locked(), "a memory transaction was left open"
+        return
     if request.param == "sqlite":
         db = tmp_path / "var" / "store.db"
         yield Backend("sqlite", f"sqlite:///{db}", {})
@@ -122,6 +159,9 @@ async def store(backend: Backend, keyring: Keyring) -> AsyncIterator[Store]:
         store = backend.store(keyring)
         await store.start(stack)
         yield store
+        if backend.memory is not None:
+            assert not backend.memory.lock.locked(), "a memory transaction is still open"
+            return
         pool = store.engine.pool
         assert pool.checkedout() == 0, "a connection is still checked out"  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="not started"):
@@ -129,5 +169,7 @@ async def store(backend: Backend, keyring: Keyring) -> AsyncIterator[Store]:
 
 
 def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
-    """``store.run(call(Tx.method, ...))`` without a lambda per call site."""
-    return lambda tx: fn(tx, *args, **kwargs)
+    """``store.run(call(Tx.method, ...))`` without a lambda per call site: the
+    method of that name on whichever unit of work ``run`` gives (``MemoryTx``)."""
+    name = fn.__name__
+    return lambda tx: getattr(tx, name)(*args, **kwargs)
