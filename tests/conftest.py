@@ -29,9 +29,18 @@ def _needs_dovecot(item: pytest.Item) -> bool:
     return callspec is not None and callspec.params.get("mail_server") == "dovecot"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``dovecot`` on every test that starts a real Dovecot through a fixture
-    (tests that start one themselves carry the marker in their module)."""
+    (tests that start one themselves carry the marker in their module); a
+    ``sql_only`` test is not made for the memory store at all (deselected,
+    not skipped: there is nothing there to run)."""
+    kept, dropped = [], []
     for item in items:
         if _needs_dovecot(item) and item.get_closest_marker("dovecot") is None:
             item.add_marker(pytest.mark.dovecot)
+        callspec = getattr(item, "callspec", None)
+        on_memory = callspec is not None and callspec.params.get("backend") == "memory"
+        (dropped if on_memory and item.get_closest_marker("sql_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

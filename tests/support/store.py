@@ -14,7 +14,7 @@ is SQLite and PostgreSQL. A module of contract tests imports
 ``contract_backend``, named ``backend`` too so that it overrides the
 conftest's, to run on the memory store as well (``esp_coord.store.memory``);
 its tests about the SQL implementation itself are marked
-``@pytest.mark.sql_only("why")`` and skip on memory.
+``@pytest.mark.sql_only("why")``: not run on memory.
 """
 
 from __future__ import annotations
@@ -101,10 +101,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 async def contract_backend(request: pytest.FixtureRequest,
                            tmp_path: Path) -> AsyncIterator[Backend]:
     """``backend`` and the memory store, for the modules of contract tests."""
-    if request.param == "memory":
-        marker = request.node.get_closest_marker("sql_only")
-        if marker is not None:
-            pytest.skip(f"SQL only: {marker.args[0]}")
+    # (A ``sql_only`` test never gets the memory one: tests/conftest.py.)
     async for opened in _open(request, tmp_path):
         yield opened
 
