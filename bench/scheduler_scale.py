@@ -39,7 +39,7 @@ DAY_MEASURED = FIRST_DAY  # the first day of follow-ups: no late backlog before 
 
 
 def _config(folder: Path) -> Any:
-    from esp_coord.demo import example_config
+    from esp_coord.entrypoints.demo import example_config
 
     return example_config(folder, "esp")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from esp_coord.cli import _check, main
 from esp_coord.config import load_config
+from esp_coord.entrypoints.cli import _check, main
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp_front import SmtpFront
 from tests.servers.tls import TLSMaterial

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from esp_coord.bootstrap import make_processor
-from esp_coord.cli import _check, main
 from esp_coord.config import load_config
 from esp_coord.crypto import Keyring
+from esp_coord.entrypoints.cli import _check, main
 from esp_coord.offline_config import load_offline_config
 from esp_coord.store import Store
 

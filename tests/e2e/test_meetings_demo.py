@@ -8,7 +8,7 @@ import io
 import pytest
 from rich.console import Console
 
-from esp_coord.demo import run_demo
+from esp_coord.entrypoints.demo import run_demo
 from tests.support.paths import EXAMPLES
 
 

@@ -16,8 +16,8 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from esp_coord.bootstrap import make_processor
-from esp_coord.cli import main
 from esp_coord.crypto import Keyring
+from esp_coord.entrypoints.cli import main
 from esp_coord.fhir_export import INS_SYSTEM
 from esp_coord.offline_config import load_offline_config
 from esp_coord.store import Store

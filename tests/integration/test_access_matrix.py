@@ -36,7 +36,7 @@ import pytest
 from esp_coord.bootstrap import make_processor
 from esp_coord.config import Config, Member
 from esp_coord.crypto import Keyring
-from esp_coord.demo import example_config
+from esp_coord.entrypoints.demo import example_config
 from esp_coord.processing import Outcome
 from esp_coord.store import Store
 from plans.model import Plan

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from esp_coord.cli import main
 from esp_coord.crypto import Keyring
+from esp_coord.entrypoints.cli import main
 from esp_coord.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from esp_coord.answers import Answer, render_answer
 from esp_coord.config import Config
-from esp_coord.demo import example_config
+from esp_coord.entrypoints.demo import example_config
 from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.intake.text_clean import one_line
 from esp_coord.outgoing import build_mail, valid_message_id

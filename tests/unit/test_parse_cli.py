@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from esp_coord.cli import main
+from esp_coord.entrypoints.cli import main
 from tests.support.paths import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,8 @@ def test_installed_command_reads_stdin_without_mail_secrets() -> None:
     # The real entry point, in a clean environment: no IMAP/SMTP password is
     # needed to read a mail.
     raw = (MESSAGES / "10-latin1-qp.eml").read_bytes()
-    done = subprocess.run([sys.executable, "-c", "from esp_coord.cli import main; main()",
+    done = subprocess.run([sys.executable, "-c",
+                           "from esp_coord.entrypoints.cli import main; main()",
                            "parse", "--config", str(CONFIG), "-"], input=raw,
                           capture_output=True, env={"PATH": "/usr/bin:/bin"}, timeout=60,
                           check=False)

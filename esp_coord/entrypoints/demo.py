@@ -34,7 +34,7 @@ from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.triage import read_and_triage
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "esp.example.toml"
 EXAMPLE_MESSAGES = ROOT / "config" / "examples" / "messages"
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from esp_coord.cli import EXIT_STATUS
 from esp_coord.config import Config, ConfigError
 from esp_coord.crypto import Keyring
+from esp_coord.entrypoints.exits import EXIT_STATUS
 from esp_coord.offline_config import load_offline_config
 from esp_coord.store import Store
 from esp_coord.store.audit import AuditRecord, ChainReport

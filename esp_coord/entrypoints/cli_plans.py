@@ -22,9 +22,9 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from esp_coord.cli import EXIT_STATUS
 from esp_coord.config import Config, ConfigError
 from esp_coord.crypto import KeyFileError, Keyring
+from esp_coord.entrypoints.exits import EXIT_STATUS
 from esp_coord.fhir_export import plan_bundle_json
 from esp_coord.handlers.plans import KIND, people_of
 from esp_coord.offline_config import load_offline_config

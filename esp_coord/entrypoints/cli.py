@@ -1,5 +1,5 @@
 """Command line: esp-coord check | serve | demo | keygen, and the subcommands
-of the modules listed in ``EXTRA_COMMANDS``.
+of the modules listed in ``EXTRA_COMMANDS`` (parse, plans, audit).
 
 An operator error (a configuration, key file or database that cannot be used,
 a key file that does not match the database) is one plain line on standard
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
@@ -24,6 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from esp_coord.config import Config, ConfigError, load_config
 from esp_coord.crypto import DecryptionError, KeyFileError, Keyring
+from esp_coord.entrypoints import cli_audit, cli_parse, cli_plans
+from esp_coord.entrypoints.exits import (
+    EXIT_INTERNAL,
+    EXIT_KEY_MISMATCH,
+    EXIT_STATUS,
+    EXIT_UNUSABLE,
+)
 from esp_coord.store.errors import KeyMismatch, StoreBusy, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -31,21 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("esp_coord")
 
-# Exit statuses shared by every command (each command's help adds its own 1 and 3).
-EXIT_UNUSABLE = 2  # configuration, key file or database missing, unreadable or malformed
-EXIT_KEY_MISMATCH = 4  # the key file is not the one that wrote the database
-EXIT_INTERNAL = 70  # an unexpected error (EX_SOFTWARE): a bug to report
-EXIT_STATUS = (
-    "Exit status: 0 done; 1 the command's own failure (see its help); "
-    f"{EXIT_UNUSABLE} configuration, key file or database missing, unreadable or malformed; "
-    f"{EXIT_KEY_MISMATCH} the key file does not match the database (refused before anything "
-    "was read or written: restore the right key file); "
-    f"{EXIT_INTERNAL} unexpected internal error. Errors are one line on standard error.")
 
 # Each module has ``register(subparsers)``, which adds its subcommand(s) and
 # sets ``run=<function(args) -> int>`` as the parser's default.
-EXTRA_COMMANDS: tuple[str, ...] = ("esp_coord.cli_parse", "esp_coord.cli_audit",
-                                   "esp_coord.cli_plans")
+EXTRA_COMMANDS = (cli_parse, cli_audit, cli_plans)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -242,8 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config")
     p.add_argument("--key-file")
     p.add_argument("--rotate", action="store_true", help="add a new current key")
-    for name in EXTRA_COMMANDS:
-        importlib.import_module(name).register(sub)
+    for module in EXTRA_COMMANDS:
+        module.register(sub)
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     threading.excepthook = _thread_error
@@ -265,7 +260,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             code = asyncio.run(_serve(_load(args.config)))
     elif args.command == "demo":
-        from esp_coord.demo import run_demo
+        from esp_coord.entrypoints.demo import run_demo
 
         code = asyncio.run(run_demo(Path(args.messages) if args.messages else None))
     else:
