@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.tables import audit_head, audit_log
@@ -134,11 +134,13 @@ class AuditOps(TxBase):
         digest = ""
         if head is not None:
             digest = record_hash(id=head[0] + 1, prev_hash=head[1], **fields)
-            moved = self._conn.execute(
+            moved = self._conn.execute(self._statement("audit_move_head", lambda: (
                 update(audit_head)
-                .where(audit_head.c.id == _HEAD_ID, audit_head.c.seq == head[0],
-                       audit_head.c.hash == head[1])
-                .values(seq=head[0] + 1, hash=digest))
+                .where(audit_head.c.id == _HEAD_ID, audit_head.c.seq == bindparam("was_seq"),
+                       audit_head.c.hash == bindparam("was_hash"))
+                .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))),
+                {"was_seq": head[0], "was_hash": head[1], "new_seq": head[0] + 1,
+                 "new_hash": digest})
             if moved.rowcount != 1:
                 head = None
         if head is None:
@@ -148,8 +150,8 @@ class AuditOps(TxBase):
                 update(audit_head).where(audit_head.c.id == _HEAD_ID)
                 .values(seq=head[0] + 1, hash=digest))
         position = head[0] + 1
-        self._conn.execute(insert(audit_log).values(
-            id=position, prev_hash=head[1], hash=digest, **fields))
+        self._conn.execute(self._statement("audit_insert", lambda: insert(audit_log)),
+                           {"id": position, "prev_hash": head[1], "hash": digest, **fields})
         self._audit_head = (position, digest)
         return position
 

@@ -1,8 +1,14 @@
-"""What every group of transaction operations shares: the connection and keys."""
+"""What every group of transaction operations shares: the connection and keys.
+
+The statements a mail runs every time are built once per dialect
+(``TxBase._statement``) with bound parameters: building a SQLAlchemy
+statement and computing its cache key cost about four times what executing
+it costs on SQLite (measured: 60 µs against 13 µs for the dedup lookup).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from esp_coord.crypto import Keyring
 from esp_coord.store.engine import translated
+
+# (dialect, name) -> statement, built on first use by TxBase._statement.
+_STATEMENTS: dict[tuple[str, str], Any] = {}
 
 
 class TxBase:
@@ -31,6 +40,15 @@ class TxBase:
         written inside, and propagates (a busy database as ``StoreBusy``)."""
         with translated(), self._conn.begin_nested():
             yield
+
+    def _statement(self, name: str, build: Callable[[], Any]) -> Any:
+        """The statement ``name`` of this dialect, built by ``build`` the first
+        time (it must depend on nothing but the dialect)."""
+        key = (self._dialect, name)
+        statement = _STATEMENTS.get(key)
+        if statement is None:
+            statement = _STATEMENTS[key] = build()
+        return statement
 
     def _upsert(self, table: Table) -> Any:
         """An INSERT with ON CONFLICT support (both dialects spell it alike)."""

@@ -13,7 +13,18 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, delete, insert, literal, select, union_all, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.errors import ConflictError, UnknownDocument
@@ -155,9 +166,9 @@ class DocumentOps(TxBase):
         return (self._conn.execute(query)).scalar_one_or_none()
 
     def load_document(self, kind: str, ref: str) -> Document | None:
-        found = self._load(
-            select(documents).where(documents.c.kind == kind, documents.c.ref == ref)
-        )
+        query = self._statement("load_document", lambda: select(documents).where(
+            documents.c.kind == bindparam("kind"), documents.c.ref == bindparam("ref")))
+        found = self._load(query, {"kind": kind, "ref": ref})
         return found[0] if found else None
 
     def find_documents(
@@ -195,22 +206,22 @@ class DocumentOps(TxBase):
             query = query.where(documents.c.status == status)
         return self._load(query.order_by(documents.c.id))
 
-    def _load(self, query: Any) -> list[Document]:
-        rows = (self._conn.execute(query)).mappings().all()
+    def _load(self, query: Any, params: Mapping[str, Any] | None = None) -> list[Document]:
+        rows = self._conn.execute(query, params).mappings().all()
         if not rows:
             return []
         members: dict[int, set[str]] = {row["id"]: set() for row in rows}
         blinds: dict[int, set[tuple[str, str]]] = {row["id"]: set() for row in rows}
         # Members and blind indexes in one round trip; a member's name is NULL.
-        side_query = union_all(
+        side_query = self._statement("document_sides", lambda: union_all(
             select(document_members.c.document_id, literal(None, String(32)).label("name"),
                    document_members.c.member.label("value"))
-            .where(document_members.c.document_id.in_(list(members))),
+            .where(document_members.c.document_id.in_(bindparam("ids", expanding=True))),
             select(document_blind.c.document_id, document_blind.c.name,
                    document_blind.c.digest.label("value"))
-            .where(document_blind.c.document_id.in_(list(members))),
-        )
-        for doc_id, name, value in (self._conn.execute(side_query)).all():
+            .where(document_blind.c.document_id.in_(bindparam("ids", expanding=True))),
+        ))
+        for doc_id, name, value in self._conn.execute(side_query, {"ids": list(members)}).all():
             if name is None:
                 members[doc_id].add(value)
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.errors import AlreadyProcessed
@@ -39,18 +39,15 @@ class MailOps(TxBase):
     __slots__ = ()
 
     def processed(self, dedup_key: str) -> ProcessedMail | None:
-        row = (
-            self._conn.execute(
-                select(
-                    processed_mail.c.dedup_key,
-                    processed_mail.c.message_id,
-                    processed_mail.c.sender,
-                    processed_mail.c.outcome,
-                    processed_mail.c.folder,
-                    processed_mail.c.at,
-                ).where(processed_mail.c.dedup_key == dedup_key)
-            )
-        ).first()
+        statement = self._statement("processed", lambda: select(
+            processed_mail.c.dedup_key,
+            processed_mail.c.message_id,
+            processed_mail.c.sender,
+            processed_mail.c.outcome,
+            processed_mail.c.folder,
+            processed_mail.c.at,
+        ).where(processed_mail.c.dedup_key == bindparam("key")))
+        row = self._conn.execute(statement, {"key": dedup_key}).first()
         return ProcessedMail(*row) if row is not None else None
 
     def record_processed(
@@ -72,35 +69,31 @@ class MailOps(TxBase):
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
         # ON CONFLICT DO NOTHING rather than catching IntegrityError: on
         # PostgreSQL a failed INSERT would poison the whole transaction.
-        statement = (
+        # RETURNING, not rowcount: psycopg gives -1 for an INSERT that
+        # SQLAlchemy extends with RETURNING of its own.
+        statement = self._statement("record_processed", lambda: (
             self._upsert(processed_mail)
-            .values(
-                dedup_key=dedup_key,
-                message_id=message_id,
-                sender=sender,
-                outcome=outcome,
-                folder=folder,
-                at=at,
-                reason=reason,
-                thread=thread,
-            )
             .on_conflict_do_nothing(index_elements=["dedup_key"])
-            # RETURNING, not rowcount: psycopg gives -1 for an INSERT that
-            # SQLAlchemy extends with RETURNING of its own.
-            .returning(processed_mail.c.id)
-        )
-        if self._conn.execute(statement).first() is None:
+            .returning(processed_mail.c.id)))
+        values = {"dedup_key": dedup_key, "message_id": message_id, "sender": sender,
+                  "outcome": outcome, "folder": folder, "at": at, "reason": reason,
+                  "thread": thread}
+        if self._conn.execute(statement, values).first() is None:
             raise AlreadyProcessed(dedup_key)
 
     def recent_of_sender(self, sender: str, since: datetime,
                                limit: int = 200) -> list[RecentMail]:
         """The sender's mails recorded since ``since``, newest first, at most
         ``limit`` (more than any answer budget counts)."""
-        query = (select(processed_mail.c.at, processed_mail.c.outcome, processed_mail.c.reason,
-                        processed_mail.c.thread)
-                 .where(processed_mail.c.sender == sender, processed_mail.c.at >= since)
-                 .order_by(processed_mail.c.at.desc()).limit(limit))
-        return [RecentMail(*row) for row in (self._conn.execute(query)).all()]
+        query = self._statement("recent_of_sender", lambda: (
+            select(processed_mail.c.at, processed_mail.c.outcome, processed_mail.c.reason,
+                   processed_mail.c.thread)
+            .where(processed_mail.c.sender == bindparam("sender"),
+                   processed_mail.c.at >= bindparam("since"))
+            .order_by(processed_mail.c.at.desc(), processed_mail.c.id.desc())
+            .limit(bindparam("limit"))))
+        rows = self._conn.execute(query, {"sender": sender, "since": since, "limit": limit})
+        return [RecentMail(*row) for row in rows.all()]
 
     def quarantine_count(self, since: datetime | None = None) -> int:
         """Mails put in quarantine (unknown sender, or the handler failed)."""
@@ -145,9 +138,9 @@ class MailOps(TxBase):
         """1, 2, 3... per (kind, year). One atomic upsert: the row lock (or
         SQLite's write lock) serialises concurrent callers, so numbers are
         distinct, and a rolled-back transaction gives its number back."""
-        insert = self._upsert(counters).values(kind=kind, year=year, value=1)
-        statement = insert.on_conflict_do_update(
-            index_elements=["kind", "year"],
-            set_={"value": counters.c.value + 1},
-        ).returning(counters.c.value)
-        return int((self._conn.execute(statement)).scalar_one())
+        statement = self._statement("next_number", lambda: (
+            self._upsert(counters).values(value=1)
+            .on_conflict_do_update(index_elements=["kind", "year"],
+                                   set_={"value": counters.c.value + 1})
+            .returning(counters.c.value)))
+        return int(self._conn.execute(statement, {"kind": kind, "year": year}).scalar_one())

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.errors import OutboxStateError
@@ -55,23 +55,16 @@ class OutboxOps(TxBase):
         the first item's id."""
         if isinstance(recipients, str):
             raise TypeError("recipients must be a sequence of addresses, not one string")
-        statement = (
+        statement = self._statement("enqueue", lambda: (
             self._upsert(outbox)
-            .values(
-                message_id=message_id,
-                sender=sender,
-                recipients=json.dumps(list(recipients)),
-                raw_enc=self._keyring.encrypt(raw, context=_context(message_id)),
-                cause=cause,
-                status="pending",
-                attempts=0,
-                created_at=at,
-                next_attempt_at=not_before or at,
-            )
             .on_conflict_do_nothing(index_elements=["message_id"])
-            .returning(outbox.c.id)
-        )
-        new_id = (self._conn.execute(statement)).scalar_one_or_none()
+            .returning(outbox.c.id)))
+        values = {"message_id": message_id, "sender": sender,
+                  "recipients": json.dumps(list(recipients)),
+                  "raw_enc": self._keyring.encrypt(raw, context=_context(message_id)),
+                  "cause": cause, "status": "pending", "attempts": 0, "created_at": at,
+                  "next_attempt_at": not_before or at}
+        new_id = self._conn.execute(statement, values).scalar_one_or_none()
         if new_id is not None:
             return int(new_id)
         existing = self._conn.execute(
@@ -142,12 +135,11 @@ class OutboxOps(TxBase):
 
     def confirm_delivered(self, message_id: str, now: datetime) -> bool:
         """Our own copy of this message was seen: it is sent, whatever we thought."""
-        result = self._conn.execute(
+        statement = self._statement("confirm_delivered", lambda: (
             update(outbox)
-            .where(outbox.c.message_id == message_id)
-            .values(status="sent", sent_at=func.coalesce(outbox.c.sent_at, now))
-        )
-        return result.rowcount > 0
+            .where(outbox.c.message_id == bindparam("mid"))
+            .values(status="sent", sent_at=func.coalesce(outbox.c.sent_at, bindparam("now")))))
+        return self._conn.execute(statement, {"mid": message_id, "now": now}).rowcount > 0
 
     def outbox_stats(self) -> dict[str, int]:
         stats = dict.fromkeys(OUTBOX_STATUSES, 0)
