@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-MEETING_KIND = "meeting_reminder"  # esp_coord.handlers.meetings.REMINDER_KIND
+MEETING_KIND = "meeting_reminder"  # esp_coord.scheduling.meeting_reminders.REMINDER_KIND
 FIRST_DAY = date(2027, 1, 4)
 DAY_MEASURED = FIRST_DAY  # the first day of follow-ups: no late backlog before it
 

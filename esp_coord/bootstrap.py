@@ -18,11 +18,10 @@ from esp_coord.config import Config
 from esp_coord.crypto import Keyring
 from esp_coord.delivery import Delivery
 from esp_coord.handlers import make_handler
-from esp_coord.handlers import meetings as meeting_reminders
 from esp_coord.mailroom import Mailroom, Progress
 from esp_coord.ports import Clock, Mailbox, MailSender, StorePort
 from esp_coord.processing import Handler, Processor
-from esp_coord.scheduling import plan_reminders, quarantine_notice
+from esp_coord.scheduling import meeting_reminders, plan_reminders, quarantine_notice
 from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.scheduling.registry import Composers
 from esp_coord.store import Store

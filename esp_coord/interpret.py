@@ -3,7 +3,7 @@
 ``interpret(raw, config)`` returns the report that ``esp-coord parse`` prints:
 a JSON-safe dict (keys documented in ``REPORT_KEYS``). It goes through the
 code the service runs: ``parse_mail`` (intake), ``detect_command``, the plan
-grammar, the handlers' own reference and action-number helpers, so that
+grammar, the reference helpers the handlers use (``esp_coord.references``), so that
 ``parse`` and the service never disagree on what a mail says.
 
 What needs the database is left out: a plan's current team (people in a
@@ -28,11 +28,10 @@ from datetime import datetime
 from typing import Any
 
 from esp_coord.config import Config
-from esp_coord.handlers.meetings import calendar_reply
 from esp_coord.handlers.parse_steps import Context, error_entry, first_due, unknown
-from esp_coord.handlers.plans import answers_service
 from esp_coord.handlers.registry import REGISTRY, UNKNOWN
 from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.references import answers_service, calendar_reply
 from esp_coord.triage import triage
 from plans.commands import detect_command
 

@@ -37,11 +37,15 @@ from icalendar import (
     vRecur,
 )
 
+from esp_coord.access import participants_of
+from esp_coord.config import Config
 from esp_coord.outgoing import OutAttachment
+from esp_coord.roster import names
 from plans.meeting_grammar import rrule_of
 from plans.meetings import Meeting
 
-__all__ = ["PRODID", "attachment", "cancellation", "invitation", "meeting_uid", "vtimezone"]
+__all__ = ["PRODID", "attachment", "cancellation", "cancellation_file", "invitation",
+           "invitation_file", "meeting_uid", "vtimezone"]
 
 PRODID = "-//esp-coord//Concertation RCP//FR"
 
@@ -247,3 +251,22 @@ def attachment(data: bytes, method: str) -> OutAttachment:
                          content_type=f"text/calendar; method={method}",
                          data=data, inline_alternative=True)
 
+
+
+def invitation_file(meeting: Meeting, config: Config, now: datetime,
+                    agenda_refs: Sequence[str] = ()) -> OutAttachment:
+    """The meeting's invitation from the service, to whoever is invited now."""
+    data = invitation(meeting, domain=config.message_id_domain,
+                      organizer=(config.bot_name, config.bot_address),
+                      attendees=names(config, participants_of(meeting, config)), now=now,
+                      agenda_refs=agenda_refs)
+    return attachment(data, "REQUEST")
+
+
+def cancellation_file(meeting: Meeting, config: Config, now: datetime,
+                      attendees: Sequence[str], day: date | None = None) -> OutAttachment:
+    """The cancellation of the meeting (or of its occurrence of ``day``) to ``attendees``."""
+    data = cancellation(meeting, domain=config.message_id_domain,
+                        organizer=(config.bot_name, config.bot_address),
+                        attendees=names(config, attendees), now=now, day=day)
+    return attachment(data, "CANCEL")

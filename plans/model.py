@@ -7,7 +7,7 @@ when, from which mail":
 
 - ``apply(update, ...)``: a ``MAJ`` mail (adds problems, actions, notes...);
   a new ``Version`` is recorded;
-- ``close(...)``; ``mark_done(number, ...)``; ``postpone(number, ...)``;
+- ``close(...)``; ``mark_done(number, ...)``; ``postpone(number, ..., at_time=)``;
   ``undo_done(number, ...)`` (a ``FAIT`` sent by mistake);
 - ``next_due(today)``, ``overdue(today)``: what is coming and what is late.
 
@@ -26,11 +26,13 @@ Each ``Occurrence`` keeps the due date it was done for, so that
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
+from plans.dates import format_date, format_time
 from plans.rhythm import When
 
 if TYPE_CHECKING:  # annotations only: drafts and protocols import the model
@@ -383,9 +385,14 @@ class Plan:
         return undone
 
     def postpone(self, number: int, new_date: date, *, by: str, at: datetime,
-                 source_message_id: str | None = None) -> Action:
+                 source_message_id: str | None = None, at_time: time | None = None) -> Action:
         """Move the next due date of action ``number`` (for a recurring action,
-        this occurrence only: the rhythm goes on from the new date)."""
+        this occurrence only: the rhythm goes on from the new date).
+
+        A one-off action's time goes with its date: ``at_time``, or none. A
+        recurring action keeps its rhythm's time; ``at_time``, the time of this
+        occurrence only, is kept in a note so that it is not lost. The version's
+        summary names the time when one is given."""
         self._require_active()
         action = self.action(number)
         if action.status != TODO:
@@ -393,8 +400,16 @@ class Plan:
         action.postponements.append(Postponement(action.due, new_date, by, at))
         action.history.append(Entry(at, by, "postponed", new_date.isoformat()))
         action.due = new_date
-        self._new_version(by, at, source_message_id,
-                          f"action {number} reportée au {new_date:%d/%m/%Y}")
+        summary = f"action {number} reportée au {new_date:%d/%m/%Y}"
+        if not action.recurring:
+            action.when = dataclasses.replace(action.when, time_of_day=at_time)
+        if at_time is not None:
+            summary += f" à {format_time(at_time)}"
+            if action.recurring:
+                self.notes.append(Note(f"Action {number} ({action.what}) : reportée au "
+                                       f"{format_date(new_date)} à {format_time(at_time)}.",
+                                       by, at))
+        self._new_version(by, at, source_message_id, summary)
         return action
 
     # --- queries ----------------------------------------------------------------

@@ -26,8 +26,9 @@ from esp_coord.config import Config, ConfigError
 from esp_coord.crypto import KeyFileError, Keyring
 from esp_coord.entrypoints.exits import EXIT_STATUS
 from esp_coord.fhir_export import plan_bundle_json
-from esp_coord.handlers.plans import KIND, people_of
 from esp_coord.offline_config import load_offline_config
+from esp_coord.plan_repo import KIND
+from esp_coord.roster import people_of
 from esp_coord.store import Store, Tx
 from plans.dates import format_date
 from plans.model import Plan

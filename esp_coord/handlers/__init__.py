@@ -13,11 +13,10 @@ from esp_coord.answers import Answer
 from esp_coord.config import Config
 from esp_coord.intake.automatic import automatic_subject
 from esp_coord.processing import Handler, Request, Unanswered
+from esp_coord.references import answers_service, calendar_reply
 from plans.commands import detect_command
 
 from .basics import not_understood_answer
-from .meetings import calendar_reply
-from .plans import answers_service
 from .registry import REGISTRY, CommandHandler
 
 __all__ = ["REGISTRY", "CommandHandler", "make_handler"]

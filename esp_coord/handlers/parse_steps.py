@@ -14,8 +14,11 @@ from collections.abc import Callable, Sequence
 from datetime import date, time
 from typing import Any, TypeVar
 
+from esp_coord import access
 from esp_coord.config import Config
 from esp_coord.intake import IncomingMail
+from esp_coord.references import agenda_lines, plan_ref_of, referenced_meeting
+from esp_coord.roster import people_of
 from plans.commands import (
     DISPLAY,
     Detected,
@@ -38,8 +41,7 @@ from plans.meeting_grammar import (
 from plans.people import Person
 from plans.rhythm import When
 
-from .meetings import agenda_lines, referenced_meeting
-from .plans import library, people_of, plan_ref_of
+from .common import library
 
 Step = Callable[["Context"], None]
 
@@ -95,8 +97,8 @@ class Context:
         self.sender = next(p for p in self.people if p.email == mail.from_address)
 
     def plan_ref(self) -> str | None:
-        """The plan the mail is about (as ``handlers.plans.plan_ref_of`` finds
-        it, without the database), reported; an error when there is none."""
+        """The plan the mail is about (as ``references.plan_ref_of`` finds
+        it for the service), reported; an error when there is none."""
         ref = self.report["plan_ref"] = plan_ref_of(self.mail, self.config, self.detected)
         if ref is None:
             self.error("plan_ref", "plan non précisé : écrire sa référence avec la commande "
@@ -146,7 +148,7 @@ def update_plan(ctx: Context) -> None:
     if not parsed.ok or update is None:
         return
     member = ctx.config.member(ctx.mail.from_address)
-    if update.referent and not (member is not None and member.is_coordinator):
+    if update.referent and not access.may_change_referent(member, None):
         # The service also accepts it from the plan's referent, whom only the
         # database knows.
         ctx.report["warnings"].append(_warning(LineWarning(

@@ -23,7 +23,7 @@ from esp_coord.answers import Answer
 from esp_coord.processing import Request
 from plans.commands import SYNTAX, SYNTAXES, Detected, Syntax
 
-from . import meetings, parse_steps, plans
+from . import actions, meetings, parse_steps, plans
 from .basics import help_answer
 from .parse_steps import Step
 
@@ -79,9 +79,9 @@ REGISTRY: Mapping[str, Command] = build([
     Command(SYNTAX["MAJ"], plans.update_plan, "update_plan", parse_steps.update_plan),
     Command(SYNTAX["STATUT"], plans.plan_status, "status", parse_steps.plan_status),
     Command(SYNTAX["LISTE"], plans.plan_list, "list", parse_steps.nothing_more),
-    Command(SYNTAX["FAIT"], plans.action_done, "done", parse_steps.action_done),
-    Command(SYNTAX["ANNULER_FAIT"], plans.action_undone, "undo_done", parse_steps.action_undone),
-    Command(SYNTAX["REPORTER"], plans.action_postponed, "postpone", parse_steps.action_postponed),
+    Command(SYNTAX["FAIT"], actions.action_done, "done", parse_steps.action_done),
+    Command(SYNTAX["ANNULER_FAIT"], actions.action_undone, "undo_done", parse_steps.action_undone),
+    Command(SYNTAX["REPORTER"], actions.action_postponed, "postpone", parse_steps.action_postponed),
     Command(SYNTAX["CLORE"], plans.close_plan, "close_plan", parse_steps.close_plan),
     Command(SYNTAX["RCP_NOUVELLE"], meetings.new_meeting, "schedule_meeting",
             parse_steps.new_meeting),

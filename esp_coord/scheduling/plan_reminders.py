@@ -1,16 +1,18 @@
 """Follow-up reminders of care plans: rows from ``plans.followups``, and their mails.
 
-``schedule_plan`` is called wherever a plan is saved, in the same
-transaction: the plan's reminder rows are reconciled with what it now wants
-(a FAIT, a REPORTER or a closure cancels what no longer applies). The
-composers re-check the plan when a reminder is due (still active, action
-still open, same occurrence, recipient still concerned) and reschedule the
-plan from that day, which is how a recurring action that is neither done nor
+The plan handlers call ``plan_changed`` after they save a plan, in the same
+transaction: when the plan's follow-ups changed (a new plan, a FAIT, a
+REPORTER, a closure, a new action or referent), its reminder rows are
+reconciled with what it now wants; a change that leaves them as they were (a
+note, a problem, a team member) leaves the rows alone. The composers re-check
+the plan when a reminder is due (still active, action still open, same
+occurrence, recipient still concerned) and reschedule the plan from that day
+(``schedule_plan``), which is how a recurring action that is neither done nor
 touched keeps producing its next occurrences.
 
 Reminder mails carry a stable Message-ID naming the plan
 (``<PPS-2026-0001.rappel.<hash>@domain>``), so a reply "FAIT 3" finds the
-plan from In-Reply-To alone (see ``handlers.plans.referenced_plan``). The
+plan from In-Reply-To alone (see ``references.plan_ref_of``). The
 daily digest gathers several plans under its own Message-ID: there, each item
 gives its ready-to-reply lines with the plan's reference (« FAIT 3
 PPS-2026-0001 »), one action per reply.
@@ -24,6 +26,7 @@ from datetime import date, datetime, timedelta
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config, Member
+from esp_coord.plan_repo import KIND as PLAN_KIND
 from esp_coord.ports import UnitOfWork
 from esp_coord.scheduling.registry import Composer, Registered
 from esp_coord.scheduling.times import local_day, local_instant
@@ -33,9 +36,8 @@ from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
 from plans.model import Action, Plan, PlanError
 from plans.typography import french
 
-__all__ = ["plan_specs", "schedule_plan"]
+__all__ = ["plan_changed", "plan_specs", "schedule_plan"]
 
-PLAN_KIND = "plan"  # the document kind of plans (esp_coord.handlers.plans.KIND)
 _KEY_MAX = 255
 
 
@@ -66,6 +68,18 @@ def schedule_plan(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
                         *, keep: Reminder | None = None) -> None:
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
     tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now), keep), now)
+
+
+def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
+                 previous: Plan | None) -> bool:
+    """After ``plan`` was saved: reconcile its reminder rows if its follow-ups
+    changed since ``previous`` (the plan as loaded; None for a new plan).
+    Returns whether the rows were reconciled."""
+    specs = plan_specs(plan, config, now)
+    if previous is not None and plan_specs(previous, config, now) == specs:
+        return False
+    tx.replace_reminders(plan.ref, specs, now)
+    return True
 
 
 # --- composing the mails ---------------------------------------------------------

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from esp_coord.handlers.plans import library
+from esp_coord.handlers.common import library
 from plans.commands import detect_command
 from plans.grammar import parse_new_plan, parse_update
 from plans.meeting_grammar import parse_new_meeting

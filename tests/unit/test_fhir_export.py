@@ -16,9 +16,10 @@ from fhir.resources.R4B.patient import Patient
 
 from esp_coord.config import Config
 from esp_coord.fhir_export import INS_SYSTEM, RPPS_SYSTEM, plan_bundle, plan_bundle_json
-from esp_coord.handlers.plans import library, people_of
+from esp_coord.handlers.common import library
 from esp_coord.intake import parse_mail
 from esp_coord.offline_config import load_offline_config
+from esp_coord.roster import people_of
 from plans.commands import detect_command
 from plans.grammar import parse_new_plan
 from plans.model import Plan

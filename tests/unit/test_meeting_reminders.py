@@ -8,8 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from esp_coord.config import ReminderSettings
-from esp_coord.handlers.meetings import reminder_specs
 from esp_coord.offline_config import load_offline_config
+from esp_coord.scheduling.meeting_reminders import reminder_specs
 from plans.meetings import Meeting
 from plans.recurrence import Rhythm
 

@@ -117,6 +117,27 @@ def test_postpone_overdue_next_due() -> None:
     assert all(a.due is None or a.due >= nxt.due for a in plan.open_actions() if a.due >= today)
 
 
+def test_postpone_with_a_time() -> None:
+    """A one-off action takes the new time (or loses its old one); a recurring
+    one keeps its rhythm's and the time of this occurrence goes in a note."""
+    plan = plan_01()
+    at = datetime(2026, 11, 30, 9, tzinfo=PARIS)
+    one_off = plan.postpone(2, date(2026, 12, 20), by=MARIE.email, at=at, at_time=time(10, 30))
+    assert one_off.when.time_of_day == time(10, 30) and not one_off.recurring
+    assert plan.versions[-1].summary == "action 2 reportée au 20/12/2026 à 10h30"
+    notes = len(plan.notes)
+    plan.postpone(2, date(2026, 12, 21), by=MARIE.email, at=at)
+    assert plan.action(2).when.time_of_day is None
+    assert plan.versions[-1].summary == "action 2 reportée au 21/12/2026"
+    recurring = plan.postpone(1, date(2026, 12, 2), by=MARIE.email, at=at, at_time=time(8))
+    assert recurring.recurring and recurring.when.time_of_day is None
+    assert plan.versions[-1].summary == "action 1 reportée au 02/12/2026 à 8h00"
+    assert len(plan.notes) == notes + 1
+    assert plan.notes[-1].text == (f"Action 1 ({recurring.what}) : reportée au 02/12/2026 "
+                                   "à 8h00.")
+    assert plan.notes[-1].author == MARIE.email and plan.notes[-1].at == at
+
+
 def test_close_blocks_changes() -> None:
     plan = plan_01()
     plan.close(by=DURAND.email, at=datetime(2027, 1, 5, tzinfo=PARIS), source_message_id="<c>")

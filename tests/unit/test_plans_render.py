@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -199,14 +198,12 @@ def test_action_times_in_answers() -> None:
     status = plain(render_status(plan, people=ROSTER, today=date(2026, 11, 30), tz=TZ).text)
     assert line + "prévue le 15/12/2026 à 8h00" in status
     # REPORTER stores the new time on a one-off action, and it is shown.
-    action = plan.postpone(number, date(2026, 12, 18), by=MARIE.email,
-                           at=datetime(2026, 11, 30, tzinfo=PARIS))
-    action.when = dataclasses.replace(action.when, time_of_day=time(10, 30))
+    plan.postpone(number, date(2026, 12, 18), by=MARIE.email,
+                  at=datetime(2026, 11, 30, tzinfo=PARIS), at_time=time(10, 30))
     status = plain(render_status(plan, people=ROSTER, today=date(2026, 11, 30), tz=TZ).text)
     assert line + "prévue le 18/12/2026 à 10h30" in status
     # REPORTER without a time clears the old one: no time shown.
-    action = plan.postpone(number, date(2026, 12, 21), by=MARIE.email,
-                           at=datetime(2026, 12, 1, tzinfo=PARIS))
-    action.when = dataclasses.replace(action.when, time_of_day=None)
+    plan.postpone(number, date(2026, 12, 21), by=MARIE.email,
+                  at=datetime(2026, 12, 1, tzinfo=PARIS))
     status = plain(render_status(plan, people=ROSTER, today=date(2026, 12, 1), tz=TZ).text)
     assert line + "prévue le 21/12/2026\n" in status
