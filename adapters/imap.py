@@ -464,8 +464,11 @@ class ImapMailbox:
     async def _poll(self, imap: aio.IMAP4, deadline: float) -> None:
         loop = asyncio.get_running_loop()
         while (remaining := deadline - loop.time()) > 0:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._interrupt.wait(), min(self._poll_interval, remaining))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a
+            # cancellation that lands as the wait ends (gh-86296).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(self._poll_interval, remaining)):
+                    await self._interrupt.wait()
                 return
             response = await self._checked(imap.protocol.simple_command("NOOP"), "NOOP")
             if announces_new_mail(response.lines[:-1]):

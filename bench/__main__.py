@@ -1,8 +1,10 @@
 """``make bench`` / ``python -m bench``: every benchmark in one run.
 
 Writes bench/results/latest.json and prints the table of docs/performance.md.
-Targets: backlog_ratio >= 0.8, latency_p95_s <= 1.5, scheduler_rebuild_s <= 10,
-scheduler_rss_mb <= 400. A benchmark never asserts timings: it reports them.
+Targets (issue 12): backlog_ratio >= 0.2, latency_p95_s <= 0.6, and the CPU per
+mail reported in baseline mails (the service's CPU per mail over the raw
+transport's); scheduler_rebuild_s <= 10, scheduler_rss_mb <= 400 (issue 6).
+A benchmark never asserts timings: it reports them.
 It does fail (exit 1) when the service got something wrong on the way (a mail
 without its answer, an answer sent twice).
 """
@@ -83,6 +85,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result["backlog"] = {"service": services, "baseline": baselines,
                                  "ratios": [round(r, 3) for r in ratios]}
             result["backlog_ratio"] = round(statistics.median(ratios), 3)
+            # The steadier figure on a shared machine: how many of the raw
+            # transport's mails the service's CPU for one mail would carry.
+            result["cpu_baseline_mails"] = round(
+                statistics.median(s["cpu_ms_per_mail"] for s in services)
+                / statistics.median(b["cpu_ms_per_mail"] for b in baselines), 1)
             with phase(progress, "Latency (one mail at a time)", args.latency) as tick:
                 folder = Path(tempfile.mkdtemp(prefix="esp-bench-", dir=mail.workdir))
                 result["latency"] = await run_latency(mail, folder, count=args.latency,
@@ -122,9 +129,11 @@ def table(result: dict[str, Any]) -> Table:
               f"{med(s['cpu_ms_per_mail'] for s in services):.1f}", "")
     t.add_row("backlog: baseline CPU (ms/mail)",
               f"{med(b['cpu_ms_per_mail'] for b in baselines):.2f}", "")
-    t.add_row("backlog_ratio", f"{result['backlog_ratio']:.3f}", ">= 0.8")
+    t.add_row("backlog: service CPU in baseline mails", f"{result['cpu_baseline_mails']:.1f}",
+              "")
+    t.add_row("backlog_ratio", f"{result['backlog_ratio']:.3f}", ">= 0.2")
     t.add_row("latency p50 (s)", f"{result['latency']['p50_s']:.2f}", "")
-    t.add_row("latency_p95_s", f"{result['latency_p95_s']:.2f}", "<= 1.5")
+    t.add_row("latency_p95_s", f"{result['latency_p95_s']:.2f}", "<= 0.6")
     p = result["parsing"]
     t.add_row("parsing: intake + grammar (mails/s)", f"{p['intake_grammar_per_s']:.0f}", "")
     t.add_row("parsing: stdlib MIME alone (mails/s)", f"{p['stdlib_mime_per_s']:.0f}", "")

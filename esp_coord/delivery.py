@@ -94,8 +94,12 @@ class Delivery:
                 busy = False
             if busy:
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a
+            # cancellation that lands as the wait ends (gh-86296), and this
+            # loop then outlives the service's stop.
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

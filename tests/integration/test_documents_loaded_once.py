@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.crypto import Keyring
 from esp_coord.handlers import make_handler
 from esp_coord.ports import UnitOfWork
-from esp_coord.processing import Processor, Request
+from esp_coord.processing import Request
 from tests.integration.test_access_matrix import ANA, CLAIRE, P1, Desk, team_config
 
 MEETING = "RCP-2026-001"
@@ -55,8 +56,7 @@ async def desk(tmp_path: Path, example_messages: dict[str, bytes]
     def recording(request: Request) -> Any:
         return handler(dataclasses.replace(request, tx=Recording(request.tx, loads)))
 
-    desk.processor = Processor(config=desk.config, store=desk.store, handler=recording,
-                               now=desk.now)
+    desk.processor = make_processor(desk.config, desk.store, handler=recording, now=desk.now)
     async with AsyncExitStack() as stack:
         await desk.store.start(stack)
         for name in ("01-nouveau-pps", "04-rcp-nouvelle"):

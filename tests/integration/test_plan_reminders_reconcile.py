@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
+from esp_coord.bootstrap import make_processor
 from esp_coord.crypto import Keyring
 from esp_coord.handlers import make_handler
 from esp_coord.ports import UnitOfWork
-from esp_coord.processing import Processor, Request
+from esp_coord.processing import Request
 from esp_coord.store.reminders import Reminder
 from tests.integration.test_access_matrix import CLAIRE, P1, Desk, team_config
 
@@ -52,8 +53,7 @@ async def desk(tmp_path: Path, example_messages: dict[str, bytes]
     def counting(request: Request) -> Any:
         return handler(dataclasses.replace(request, tx=Counting(request.tx, calls)))
 
-    desk.processor = Processor(config=desk.config, store=desk.store, handler=counting,
-                               now=desk.now)
+    desk.processor = make_processor(desk.config, desk.store, handler=counting, now=desk.now)
     async with AsyncExitStack() as stack:
         await desk.store.start(stack)
         outcome = await desk.processor.process(example_messages["01-nouveau-pps"])
