@@ -60,7 +60,6 @@ class Delivery:
         self.workers = workers
         self.poll_interval = poll_interval
         self.last_drain: datetime | None = None
-        self.sent = 0
         # Outcomes known but not yet written (the database was busy): written
         # before anything else, so a row that went out is never taken for one
         # whose fate is unknown, which its witness copy would have to settle.
@@ -186,7 +185,6 @@ class Delivery:
         except SendRejected as e:
             log.error("outbox %s: rejected by the server (code %s)", item.message_id, e.code)
             return _Result(item, "failed", str(e)[:200])
-        self.sent += 1
         log.info("outbox %s: sent to %d recipient(s)", item.message_id, len(item.recipients))
         return _Result(item, "sent")
 

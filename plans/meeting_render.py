@@ -17,7 +17,7 @@ from plans.dates import format_date, format_date_long
 from plans.drafts import LineWarning
 from plans.meetings import AgendaItem, Meeting, describe_start
 from plans.people import Person
-from plans.render import Rendered, _html
+from plans.render import Rendered
 from plans.typography import french
 
 __all__ = ["AgendaView", "describe_start", "render_meeting_cancelled", "render_meeting_created",
@@ -49,7 +49,7 @@ class AgendaView:
 
 def _done(subject: str, lines: Sequence[str]) -> Rendered:
     text = french("\n".join(lines).strip() + "\n")
-    return Rendered(french(subject), text, _html(text))
+    return Rendered(french(subject), text)
 
 
 def _who(address: str, people: Sequence[Person]) -> str:

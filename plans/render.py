@@ -1,6 +1,7 @@
-"""The French answers the service sends: text and escaped HTML, never sent here.
+"""The French answers the service sends, as text (the mail's HTML part is made
+from it when the mail is built, ``esp_coord.outgoing``), never sent here.
 
-Every function returns a ``Rendered`` (subject, text, html). Texts are written
+Every function returns a ``Rendered`` (subject, text). Texts are written
 with ordinary spaces and passed once through ``plans.typography.french()``.
 Subjects stay short and carry at most the plan reference and, for a created
 or updated plan, the patient's « NOM Prénom » (as the acknowledgement of
@@ -13,7 +14,6 @@ instants to the team's local time.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -34,7 +34,6 @@ __all__ = ["COMMAND_EXAMPLES", "Rendered", "counted", "render_closed", "render_c
 class Rendered:
     subject: str
     text: str
-    html: str
 
 
 # One example per command, as a professional would write it (help, "not
@@ -54,17 +53,9 @@ _REPLY_HELP = [
 ]
 
 
-def _html(text: str) -> str:
-    blocks = [b for b in text.split("\n\n") if b.strip()]
-    body = "\n".join("<p>" + "<br>\n".join(html.escape(line) for line in block.split("\n"))
-                     + "</p>" for block in blocks)
-    return ('<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"></head>'
-            f'<body style="font-family:sans-serif">\n{body}\n</body></html>\n')
-
-
 def _done(subject: str, lines: Iterable[str]) -> Rendered:
     text = french("\n".join(lines).strip() + "\n")
-    return Rendered(french(subject), text, _html(text))
+    return Rendered(french(subject), text)
 
 
 def _who(address: str | None, people: Sequence[Person]) -> str:

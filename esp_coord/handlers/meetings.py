@@ -204,7 +204,7 @@ def add_to_agenda(request: Request, detected: Detected, reading: AgendaLines
     rendered = render_plans_added(meeting, added, start=meeting.next_occurrence(request.now))
     if warning is not None:
         rendered = Rendered(rendered.subject, rendered.text + french(
-            f"\nÀ noter : {warning}\n"), rendered.html)
+            f"\nÀ noter : {warning}\n"))
     record(request, "meeting_agenda", meeting.ref, f"{len(added)} plan(s) added")
     return [meeting_reply(request, rendered)]
 

@@ -117,7 +117,6 @@ class ReminderEngine:
         self.scheduler: AsyncIOScheduler | None = None
         self._watch: asyncio.Task[None] | None = None
         self.sent = 0            # reminders sent since start (mails may be fewer: digests)
-        self.dispatches = 0      # completed dispatch passes, for tests and the benchmark
         self._running = False
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -258,7 +257,6 @@ class ReminderEngine:
                 break
             after = (batch[-1].due_at, batch[-1].id)
         self.sent += sent
-        self.dispatches += 1
         if sent:
             self.on_enqueued()
         return sent

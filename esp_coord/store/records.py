@@ -9,7 +9,6 @@ from typing import Any, Literal
 Outcome = Literal["answered", "quarantined", "ignored", "own-copy", "failed"]
 # "failed": the handler crashed; the mail went to quarantine (see processing).
 OUTCOMES: frozenset[str] = frozenset({"answered", "quarantined", "ignored", "own-copy", "failed"})
-OutboxStatus = Literal["pending", "sending", "sent", "failed"]
 OUTBOX_STATUSES: tuple[str, ...] = ("pending", "sending", "sent", "failed")
 
 

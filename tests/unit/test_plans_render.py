@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from esp_coord.outgoing import render_html
 from plans.commands import closest_commands, detect_command
 from plans.grammar import parse_new_plan, parse_update
 from plans.render import (
@@ -54,7 +55,8 @@ def test_created_acknowledgement() -> None:
             "kiné Karim BENALI") in text
     assert "MAJ" in text and "FAIT 1" in text and "STATUT" in text
     assert f"Référent{NBSP}:" in out.text  # French typography applied
-    assert "&lt; 7,5" in out.html and "< 7,5" not in out.html  # escaped HTML
+    html_part = render_html(out.text, out.subject)  # the mail's HTML part
+    assert "&lt; 7,5" in html_part and "< 7,5" not in html_part  # escaped
 
 
 def test_updated_acknowledgement_lists_changes() -> None:
