@@ -24,9 +24,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -229,30 +229,10 @@ class Store:
             raise
         return conn
 
-    def _transact(self, fn: Callable[[Tx], T], readonly: bool) -> T:
-        with translated():
-            conn = self._begin(readonly=readonly)
-            try:
-                result = fn(Tx(conn, self._keyring))
-            except BaseException:
-                conn.rollback()
-                conn.close()
-                raise
-            try:
-                conn.commit()
-            finally:
-                conn.close()
-            return result
-
-    @asynccontextmanager
-    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Tx]:
+    @contextmanager
+    def _unit(self, readonly: bool) -> Iterator[Tx]:
         """One transaction in the calling thread: commit on clean exit,
-        rollback on exception. For maintenance commands and tests, whose few
-        statements may block the event loop; the service goes through ``run``.
-
-        ``readonly`` only lightens locking on SQLite (a deferred BEGIN shares
-        the file with the writer); it does not forbid writes.
-        """
+        rollback on exception."""
         with translated():
             conn = self._begin(readonly=readonly)
             try:
@@ -265,6 +245,22 @@ class Store:
                 conn.commit()
             finally:
                 conn.close()
+
+    def _transact(self, fn: Callable[[Tx], T], readonly: bool) -> T:
+        with self._unit(readonly) as tx:
+            return fn(tx)
+
+    @asynccontextmanager
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Tx]:
+        """One transaction in the calling thread. For maintenance commands and
+        tests, whose few statements may block the event loop; the service goes
+        through ``run``.
+
+        ``readonly`` only lightens locking on SQLite (a deferred BEGIN shares
+        the file with the writer); it does not forbid writes.
+        """
+        with self._unit(readonly) as tx:
+            yield tx
 
     async def run(self, fn: Callable[[Tx], T], *, attempts: int = 5,
                   readonly: bool = False) -> T:
