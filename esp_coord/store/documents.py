@@ -260,19 +260,20 @@ class DocumentOps(TxBase):
         """Append a history entry (change encrypted). Raises ``UnknownDocument``."""
         token = self._keyring.encrypt(_dump(change), context=_history_context(kind, ref, version))
         # One statement: the document id comes from the (kind, ref) lookup.
-        source = select(
-            documents.c.id,
-            literal(version, type_=Integer),
-            literal(author, type_=Text),
-            literal(source_message_id, type_=Text),
-            literal(at, type_=document_history.c.at.type),
-            literal(token, type_=document_history.c.change_enc.type),
-        ).where(documents.c.kind == kind, documents.c.ref == ref)
-        statement = insert(document_history).from_select(
+        statement = self._statement("add_history", lambda: insert(document_history).from_select(
             ["document_id", "version", "author", "source_message_id", "at", "change_enc"],
-            source,
-        ).returning(document_history.c.id)
-        if self._conn.execute(statement).first() is None:
+            select(
+                documents.c.id,
+                bindparam("version", type_=Integer),
+                bindparam("author", type_=Text),
+                bindparam("source_message_id", type_=Text),
+                bindparam("at", type_=document_history.c.at.type),
+                bindparam("token", type_=document_history.c.change_enc.type),
+            ).where(documents.c.kind == bindparam("kind"), documents.c.ref == bindparam("ref")),
+        ).returning(document_history.c.id))
+        values = {"version": version, "author": author, "source_message_id": source_message_id,
+                  "at": at, "token": token, "kind": kind, "ref": ref}
+        if self._conn.execute(statement, values).first() is None:
             raise UnknownDocument(kind, ref)
 
     def history(self, kind: str, ref: str) -> list[HistoryEntry]:

@@ -33,6 +33,13 @@ from esp_coord.store.tables import outbox
 _MAX_ERROR_CHARS = 1000
 
 
+def _moving(frm: tuple[str, ...], **values: Any) -> Any:
+    """UPDATE of the item ``:item_id`` if its status is one of ``frm``."""
+    return (update(outbox)
+            .where(outbox.c.id == bindparam("item_id"), outbox.c.status.in_(frm))
+            .values(**values))
+
+
 def _context(message_id: str) -> bytes:
     return b"outbox:" + message_id.encode()
 
@@ -95,16 +102,20 @@ class OutboxOps(TxBase):
         Raises ``OutboxStateError`` for an item already sent or failed: the
         caller must not send it (it was delivered, e.g. witnessed meanwhile).
         """
-        self._transition(
-            item_id,
-            frm=("pending", "sending"),
-            values={"status": "sending", "last_attempt_at": now},
-        )
+        # The two transitions of every answer, built once (see base.py).
+        statement = self._statement("mark_sending", lambda: _moving(
+            ("pending", "sending"), status="sending", last_attempt_at=bindparam("now")))
+        self._moved(statement, item_id, now, "sending")
 
     def mark_sent(self, item_id: int, now: datetime) -> None:
-        self._transition(
-            item_id, frm=("sending", "pending"), values={"status": "sent", "sent_at": now}
-        )
+        statement = self._statement("mark_sent", lambda: _moving(
+            ("sending", "pending"), status="sent", sent_at=bindparam("now")))
+        self._moved(statement, item_id, now, "sent")
+
+    def _moved(self, statement: Any, item_id: int, now: datetime, status: str) -> None:
+        result = self._conn.execute(statement, {"item_id": item_id, "now": now})
+        if result.rowcount != 1:
+            self._refused(item_id, status)
 
     def mark_retry(
         self, item_id: int, now: datetime, *, error: str, next_attempt_at: datetime
@@ -154,18 +165,20 @@ class OutboxOps(TxBase):
         result = self._conn.execute(
             update(outbox).where(outbox.c.id == item_id, outbox.c.status.in_(frm)).values(values)
         )
-        if result.rowcount == 1:
-            return
+        if result.rowcount != 1:
+            self._refused(item_id, values["status"])
+
+    def _refused(self, item_id: int, status: str) -> None:
+        """The move to ``status`` changed no row: why (raises), unless the item
+        was delivered already (e.g. witnessed), when a late report changes nothing."""
         current = (
             self._conn.execute(select(outbox.c.status).where(outbox.c.id == item_id))
         ).scalar_one_or_none()
         if current is None:
             raise OutboxStateError(f"no outbox item {item_id}")
-        if current == "sent" and values["status"] != "sending":
-            return  # delivered already (e.g. witnessed): late reports change nothing
-        raise OutboxStateError(
-            f"outbox item {item_id} is {current}; cannot move it to {values['status']}"
-        )
+        if current == "sent" and status != "sending":
+            return
+        raise OutboxStateError(f"outbox item {item_id} is {current}; cannot move it to {status}")
 
     def _item(self, row: Any) -> OutboxItem:
         return OutboxItem(

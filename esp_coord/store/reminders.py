@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, func, or_, select, update
+from sqlalchemy import RowMapping, and_, bindparam, func, or_, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.tables import reminders
@@ -120,10 +120,11 @@ class ReminderOps(TxBase):
             if spec.source_ref != source_ref:
                 raise ValueError("a spec of another source given to replace_reminders")
             wanted[spec.key] = spec
-        rows = (self._conn.execute(
+        query = self._statement("reminders_of_source", lambda: (
             select(reminders.c.id, reminders.c.key, reminders.c.kind, reminders.c.recipient,
                    reminders.c.due_at, reminders.c.status, reminders.c.payload_enc)
-            .where(reminders.c.source_ref == source_ref))).mappings().all()
+            .where(reminders.c.source_ref == bindparam("source"))))
+        rows = self._conn.execute(query, {"source": source_ref}).mappings().all()
         known = {row["key"]: row for row in rows}
         inserted = updated = 0
         stale = [row["id"] for row in rows
