@@ -53,15 +53,20 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 
         await asyncio.sleep(0.05)
 
 
+def example_team_config() -> Config:
+    """``config/esp.example.toml`` with mail servers never reached as they
+    are (127.0.0.1, no TLS, no login): the demo fills them in, tests need none."""
+    data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    for server in ("imap", "smtp"):
+        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
+    return config_from_dict(data, path=EXAMPLE_CONFIG)
+
+
 def example_config(folder: Path, name: str = "demo") -> Config:
     """The example team's configuration, its mail servers to be filled in, its
     SQLite database and key file ``name``.db and ``name``.key in ``folder``
     (also used by tests and benchmarks)."""
-    data = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    for server in ("imap", "smtp"):
-        data[server] = {"host": "127.0.0.1", "security": "none", "auth": "none"}
-    config = config_from_dict(data, path=EXAMPLE_CONFIG)
-    return dataclasses.replace(config,
+    return dataclasses.replace(example_team_config(),
                                database_url=f"sqlite:///{folder / (name + '.db')}",
                                key_file=folder / f"{name}.key")
 

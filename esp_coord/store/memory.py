@@ -31,8 +31,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -71,6 +69,7 @@ from esp_coord.store.records import (
     ProcessedMail,
     RecentMail,
 )
+from esp_coord.store.threads import ThreadBatch, retrying
 
 __all__ = ["MemoryBatch", "MemoryData", "MemoryStore", "MemoryTx"]
 
@@ -400,44 +399,24 @@ class MemoryTx(MemoryReminderOps):
         return walk.conclude(head)
 
 
-class MemoryBatch:
-    """``Batch`` in memory: one transaction over several ``run`` trips, each
-    in a savepoint, holding the writers' lock from the first ``run`` to
-    ``commit`` or ``rollback``. ``close`` also rolls back what is still open."""
+class MemoryBatch(ThreadBatch[MemoryTx]):
+    """``Batch`` in memory (see ``ThreadBatch``), holding the writers' lock
+    from the first ``run`` to ``commit`` or ``rollback``. ``close`` also rolls
+    back what is still open."""
 
     def __init__(self, store: MemoryStore) -> None:
+        super().__init__("esp-memory-batch")
         self._store = store
-        self._tx: MemoryTx | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="esp-memory-batch")
-        self.opened_at: float | None = None
 
-    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+    def _open(self) -> MemoryTx:
+        return self._store._begin(readonly=False)
 
-    async def run(self, fn: Callable[[MemoryTx], T]) -> T:
-        return await self._in_thread(self._run, fn)
-
-    def _run(self, fn: Callable[[MemoryTx], T]) -> T:
-        if self._tx is None:
-            self._tx = self._store._begin(readonly=False)
-            self.opened_at = time.monotonic()
-        with self._tx.savepoint():
-            return fn(self._tx)
-
-    async def commit(self) -> None:
-        await self._in_thread(self._end, True)
-
-    async def rollback(self) -> None:
-        await self._in_thread(self._end, False)
+    def _finish(self, tx: MemoryTx, commit: bool) -> None:
+        tx._end(commit)
 
     def close(self) -> None:
         self._end(False)
-        self._thread.shutdown(wait=False)
-
-    def _end(self, commit: bool) -> None:
-        tx, self._tx, self.opened_at = self._tx, None, None
-        if tx is not None:
-            tx._end(commit)
+        super().close()
 
 
 class MemoryStore:
@@ -512,22 +491,13 @@ class MemoryStore:
                   readonly: bool = False) -> T:
         """``fn`` in a transaction in one of the store's threads, again from
         the start while the lock stays taken (``StoreBusy`` after the last)."""
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
-        if self._executor is None:
+        executor = self._executor
+        if executor is None:
             raise StoreError("the store is not started (call MemoryStore.start first)")
-        delay = self._retry_delay
-        for attempt in range(1, attempts + 1):
-            try:
-                return await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._transact, fn, readonly)
-            except StoreBusy:
-                if attempt == attempts:
-                    raise
-                log.info("memory store busy, attempt %d of %d; retrying", attempt, attempts)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, self._max_retry_delay)
-        raise AssertionError("unreachable")
+        return await retrying(
+            lambda: asyncio.get_running_loop().run_in_executor(
+                executor, self._transact, fn, readonly),
+            attempts=attempts, delay=self._retry_delay, max_delay=self._max_retry_delay)
 
     def batch(self) -> MemoryBatch:
         """A transaction kept open over several trips (see ``MemoryBatch``)."""

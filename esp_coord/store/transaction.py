@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
@@ -36,11 +34,12 @@ from esp_coord.crypto import Keyring
 from esp_coord.store.audit import AuditOps
 from esp_coord.store.documents import DocumentOps
 from esp_coord.store.engine import is_sqlite, make_engine, translated, upgrade_to_head
-from esp_coord.store.errors import StoreBusy, StoreError, StoreUnavailable
+from esp_coord.store.errors import StoreError, StoreUnavailable
 from esp_coord.store.keycheck import check_keys, describe_database, reason, record_keys
 from esp_coord.store.mail import MailOps
 from esp_coord.store.outbox import OutboxOps
 from esp_coord.store.reminders import ReminderOps
+from esp_coord.store.threads import ThreadBatch, retrying
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -61,52 +60,21 @@ class Tx(MailOps, OutboxOps, DocumentOps, AuditOps, ReminderOps):
         return self._conn
 
 
-class Batch:
-    """One transaction over several trips (``run``), each in a savepoint: a
-    failing ``fn`` undoes only its own work. Opened on the first ``run``;
-    ``commit`` ends it (the next ``run`` opens another), ``rollback`` drops
-    what was not committed. ``opened_at`` (``time.monotonic``) tells how long
-    the transaction has been open, None when none is.
-
-    The batch has a thread of its own: writers queued on the lock it holds
-    may fill the store's threads, and it must still get on to its commit."""
+class Batch(ThreadBatch[Tx]):
+    """The SQL store's batch (see ``ThreadBatch``)."""
 
     def __init__(self, store: Store) -> None:
+        super().__init__("esp-store-batch")
         self._store = store
-        self._tx: Tx | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="esp-store-batch")
-        self.opened_at: float | None = None
-
-    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
-
-    async def run(self, fn: Callable[[Tx], T]) -> T:
-        return await self._in_thread(self._run, fn)
 
     def _run(self, fn: Callable[[Tx], T]) -> T:
         with translated():
-            if self._tx is None:
-                # One Tx for the whole transaction: it remembers the audit
-                # head it wrote last (see AuditOps.audit).
-                self._tx = Tx(self._store._begin(readonly=False), self._store.keyring)
-                self.opened_at = time.monotonic()
-            with self._tx.savepoint():
-                return fn(self._tx)
+            return super()._run(fn)
 
-    async def commit(self) -> None:
-        await self._in_thread(self._end, True)
+    def _open(self) -> Tx:
+        return Tx(self._store._begin(readonly=False), self._store.keyring)
 
-    async def rollback(self) -> None:
-        await self._in_thread(self._end, False)
-
-    def close(self) -> None:
-        """Let the batch's thread go (after the last commit or rollback)."""
-        self._thread.shutdown(wait=False)
-
-    def _end(self, commit: bool) -> None:
-        tx, self._tx, self.opened_at = self._tx, None, None
-        if tx is None:
-            return
+    def _finish(self, tx: Tx, commit: bool) -> None:
         conn = tx.connection
         try:
             with translated():
@@ -268,19 +236,9 @@ class Store:
         again from the start while the database is busy, with exponential
         backoff and jitter. ``fn`` must touch nothing but the transaction: it
         may run several times. Raises ``StoreBusy`` after the last attempt."""
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
-        delay = self._retry_delay
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self._in_thread(self._transact, fn, readonly)
-            except StoreBusy:
-                if attempt == attempts:
-                    raise
-                log.info("database busy, attempt %d of %d; retrying", attempt, attempts)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, self._max_retry_delay)
-        raise AssertionError("unreachable")
+        return await retrying(lambda: self._in_thread(self._transact, fn, readonly),
+                              attempts=attempts, delay=self._retry_delay,
+                              max_delay=self._max_retry_delay)
 
     def batch(self) -> Batch:
         """A transaction kept open over several trips (see ``Batch``)."""
