@@ -37,8 +37,9 @@ def make_certificate(folder: Path, hosts: tuple[str, ...]) -> ServerCertificate:
     """A throwaway CA and a server certificate for ``hosts``, written to ``folder``."""
     import trustme  # only the demo needs it
 
-    ca = trustme.CA(organization_name="esp-coord demo")
-    leaf = ca.issue_cert(*hosts)
+    # RSA: the only suites an MSSanté client may negotiate are ECDHE-RSA (ECO.1.1.3).
+    ca = trustme.CA(organization_name="esp-coord demo", key_type=trustme.KeyType.RSA)
+    leaf = ca.issue_cert(*hosts, key_type=trustme.KeyType.RSA)
     files = ServerCertificate(ca_file=folder / "demo-ca.pem", cert_file=folder / "server.pem",
                               key_file=folder / "server.key")
     ca.cert_pem.write_to_path(str(files.ca_file))
@@ -149,6 +150,7 @@ class EmbeddedMailServer:
         user = user.lower()
         values: dict[str, Any] = dict(host=self.host, port=port, security=security,
                                       ca_file=self.ca_file, username=user,
+                                      revocation="when-named",
                                       password=self.users.get(user), auth="login",
                                       timeout=10.0)
         values.update(overrides)

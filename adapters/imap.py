@@ -41,7 +41,9 @@ from adapters.imap_wire import (
     uidvalidity_of,
 )
 from adapters.mutf7 import encode_mutf7
+from adapters.revocation import RevocationChecker, RevocationError
 from adapters.tls import client_context, describe_tls_error, no_starttls_message
+from adapters.tls_probe import ambiguous, diagnose
 from esp_coord.config import Folders, ServerSettings
 from esp_coord.ports import (
     FetchedMail,
@@ -85,6 +87,7 @@ class ImapMailbox:
         self._waiting = False
         self._queued = 0
         self._established = False  # logged in on the current connection
+        self._revocation = RevocationChecker(settings)
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -216,6 +219,11 @@ class ImapMailbox:
                                           ssl_context=ctx if s.security == "implicit" else None)
             try:
                 await self._open(imap, ctx)
+            except MailboxTLSError as e:
+                self._drop()
+                if isinstance(e.__cause__, ssl.SSLError) and ambiguous(e.__cause__):
+                    raise MailboxTLSError(await diagnose(e.__cause__, s, "imap")) from e
+                raise
             except BaseException:
                 self._drop()
                 raise
@@ -237,6 +245,14 @@ class ImapMailbox:
         if self._settings.security == "starttls":
             assert ctx is not None
             await self._starttls(imap, ctx)
+        if self._settings.security != "none":
+            # Before any credential leaves: the server must not be a revoked one.
+            try:
+                await self._revocation.check_connection(
+                    imap.protocol.transport.get_extra_info("ssl_object"))
+            except RevocationError as e:
+                self._drop()
+                raise MailboxTLSError(str(e)) from e
         await self._authenticate(imap)
         self._established = True
         await self._refresh_capabilities(imap)

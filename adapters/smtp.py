@@ -32,7 +32,9 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
+from adapters.revocation import RevocationChecker, RevocationError
 from adapters.tls import client_context, describe_tls_error, no_starttls_message
+from adapters.tls_probe import ambiguous, diagnose
 from esp_coord.config import ServerSettings
 from esp_coord.ports import SendError, SendRejected, SendTemporaryError
 
@@ -88,6 +90,7 @@ class SmtpSender:
         self._idle: list[_Session] = []
         self._busy: set[_Session] = set()
         self._tls: ssl.SSLContext | None = None
+        self._revocation = RevocationChecker(settings)
 
     # --- public API -------------------------------------------------------------
 
@@ -188,23 +191,39 @@ class SmtpSender:
         # With implicit TLS, connect() covers the handshake and the greeting:
         # a disconnection there (not a refusal) came after a completed handshake.
         handshake_done = implicit
+        in_handshake = implicit
         try:
             await client.connect()
+            in_handshake = False
             await client.ehlo()
             if s.security == "starttls":
                 if not client.supports_extension("starttls"):
                     raise SendTemporaryError(no_starttls_message(s))
+                in_handshake = True
                 await client.starttls(tls_context=self._context())
+                in_handshake = False
                 handshake_done = True
                 await client.ehlo()
+            if s.security != "none":
+                # Before any credential leaves: the server must not be a revoked one.
+                try:
+                    await self._revocation.check_connection(
+                        client.get_transport_info("ssl_object"))
+                except RevocationError as e:
+                    raise SendTemporaryError(str(e)) from e
             await self._authenticate(client)
         except SendError:
             client.close()
             raise
         except BaseException as exc:
             client.close()
-            if handshake_done and _disconnected(exc) and _tls_cause(exc) is None:
+            tls = _tls_cause(exc)
+            if handshake_done and _disconnected(exc) and tls is None:
                 raise SendTemporaryError(self._closed_after_handshake()) from exc
+            if in_handshake and isinstance(exc, Exception) and (
+                    (tls is not None and ambiguous(tls)) or (tls is None and _disconnected(exc))):
+                # The alert (or a reset) alone does not say what the server wants.
+                raise SendTemporaryError(await diagnose(tls or exc, s, "smtp")) from exc
             raise self._translate(exc, stage="connect") from exc
         return _Session(client)
 

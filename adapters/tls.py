@@ -11,14 +11,25 @@ import ssl
 
 from esp_coord.config import ServerSettings
 
+# MSSanté Référentiel #2, ECO.1.1.3: the only suites a client may negotiate
+# (OpenSSL names of 0xC030, 0xC02F, 0xC028, 0xC027).
+ECO_CIPHERS = ("ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256",
+               "ECDHE-RSA-AES256-SHA384", "ECDHE-RSA-AES128-SHA256")
+
 
 def client_context(settings: ServerSettings) -> ssl.SSLContext:
-    """A verifying client context: TLS 1.2 or later, the configured CA (else the
-    system's), the client certificate when configured."""
+    """A verifying client context: the TLS versions of ``tls_versions`` (1.2
+    only by default, ECO.1.1.2), the ECO.1.1.3 suites only, the configured CA
+    (else the system's), the client certificate when configured."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED + check_hostname
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.check_hostname = True
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if settings.tls_versions == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    # TLS 1.3 suites are not chosen by set_ciphers: with "1.2+" they stay
+    # OpenSSL's (all AEAD), the text predating TLS 1.3.
+    ctx.set_ciphers(":".join(ECO_CIPHERS))
     if settings.ca_file is not None:
         # Only the configured CA: the system store must not widen the trust.
         ctx.load_verify_locations(cafile=str(settings.ca_file))
@@ -61,13 +72,14 @@ def describe_tls_error(exc: BaseException, settings: ServerSettings) -> str:
     if isinstance(exc, ssl.SSLError):
         reason = (exc.reason or str(exc)).upper()
         if "VERSION" in reason or "PROTOCOL" in reason:
-            return (f"The server {where} only offers an old TLS version; at least TLS 1.2 "
-                    "is required. Contact the server's operator.")
+            return (f"The server {where} only offers an old TLS version; MSSanté requires "
+                    "TLS 1.2 (ECO.1.1.2). Contact the server's operator.")
+        if "CERTIFICATE_EXPIRED" in reason:
+            return (f"The server {where} refused our client certificate because it has "
+                    "expired. Renew the organisation certificate (client_cert).")
         if "CERTIFICATE_REQUIRED" in reason or "HANDSHAKE_FAILURE" in reason \
                 or "BAD_CERTIFICATE" in reason or "UNKNOWN_CA" in reason:
-            return (f"The server {where} refused the TLS connection, probably because it "
-                    "requires a client certificate we did not present or does not trust. "
-                    "Check client_cert and client_key in the configuration.")
+            return refused_handshake_message(settings)
         if "PEM" in reason or "KEY_VALUES_MISMATCH" in reason:
             return ("The client certificate or key file cannot be used (unreadable, or the "
                     "key does not match the certificate). Check client_cert and client_key.")
@@ -75,6 +87,12 @@ def describe_tls_error(exc: BaseException, settings: ServerSettings) -> str:
     if isinstance(exc, FileNotFoundError):
         return f"A TLS file is missing: {exc.filename}. Check ca_file, client_cert and client_key."
     return f"The TLS connection to {where} failed: {exc}."
+
+
+def refused_handshake_message(settings: ServerSettings) -> str:
+    return (f"The server {_where(settings)} refused the TLS connection, probably because it "
+            "requires a client certificate we did not present or does not trust. "
+            "Check client_cert and client_key in the configuration.")
 
 
 def no_starttls_message(settings: ServerSettings) -> str:

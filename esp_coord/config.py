@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +20,14 @@ from stdnum import luhn
 
 Security = Literal["implicit", "starttls", "none"]
 AuthMethod = Literal["login", "external", "none"]
+# "1.2": TLS 1.2 only, as the MSSanté Référentiel #2 says (ECO.1.1.2);
+# "1.2+": TLS 1.2 or later, for an operator that offers TLS 1.3.
+TlsVersions = Literal["1.2", "1.2+"]
+# "required": the server's certificate must name a CRL or an OCSP responder
+# and be proven not revoked (ECO.1.1.6); "when-named": check whatever the
+# certificate names (test and demo certificates name nothing).
+Revocation = Literal["required", "when-named"]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 ROLES = frozenset({"referent", "coordinator"})
 
 
@@ -62,6 +70,9 @@ class ServerSettings:
     client_key: Path | None = None
     auth: AuthMethod = "login"
     timeout: float = 30.0
+    tls_versions: TlsVersions = "1.2"
+    revocation: Revocation = "required"
+    crl_cache: Path | None = None   # where the last valid CRLs are kept (ECO.1.1.7)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,9 +254,30 @@ def _server(reader: _Reader, name: str, base: Path,
     if auth == "external" and client_cert is None:
         reader.problem(f"{name}.client_cert", "a client certificate when auth = 'external'")
     timeout = reader.get(t, name, "timeout", (int, float), "a number of seconds", 30.0)
+    if security == "none" and host and host not in LOOPBACK_HOSTS:
+        # ECO.1.1.1: TLS on every connection to the operator; clear text only
+        # to a relay on this very machine.
+        reader.problem(f"{name}.security", "'starttls' or 'implicit' (a connection without "
+                       "TLS is only allowed to a server on this machine)", security)
+    if security != "none" and ca_file is None:
+        reader.problem(f"{name}.ca_file", "the file of the IGC-Santé certificate authorities "
+                       "(the operator's chain; the system's authorities are never trusted "
+                       "for MSSanté)")
+    versions = reader.get(t, name, "tls_versions", str, "'1.2' or '1.2+'", "1.2")
+    if versions not in ("1.2", "1.2+"):
+        reader.problem(f"{name}.tls_versions", "'1.2' (TLS 1.2 only, ECO.1.1.2) or '1.2+' "
+                       "(TLS 1.2 or later)", versions)
+        versions = "1.2"
+    revocation = reader.get(t, name, "revocation", str, "'required' or 'when-named'",
+                            "required")
+    if revocation not in ("required", "when-named"):
+        reader.problem(f"{name}.revocation", "'required' (ECO.1.1.6) or 'when-named'",
+                       revocation)
+        revocation = "required"
     return ServerSettings(host=host or "", port=port or 0, security=security, ca_file=ca_file,
                           username=username, password=password, client_cert=client_cert,
-                          client_key=client_key, auth=auth, timeout=float(timeout or 30.0))
+                          client_key=client_key, auth=auth, timeout=float(timeout or 30.0),
+                          tls_versions=versions, revocation=revocation)
 
 
 def _members(reader: _Reader, team: Mapping[str, Any],
@@ -375,6 +407,11 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
         if not Path(db_path).is_absolute():
             db_url = db_url.split(":///", 1)[0] + ":///" + str(base / db_path)
     key_path = Path(key_file) if Path(key_file).is_absolute() else base / key_file
+    crl_dir = r.get(st, "storage", "crl_cache", str, "a folder path", None)
+    crl_path = (key_path.parent / "crl" if crl_dir is None
+                else Path(crl_dir) if Path(crl_dir).is_absolute() else base / crl_dir)
+    imap = replace(imap, crl_cache=crl_path)
+    smtp = replace(smtp, crl_cache=crl_path)
 
     if r.problems:
         raise ConfigError(path, r.problems)

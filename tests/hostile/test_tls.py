@@ -26,7 +26,7 @@ from esp_coord.ports import MailboxTLSError
 from tests.e2e.harness import Team, wait_until
 from tests.servers.tls import TLSMaterial
 
-OLD_TLS = "only offers an old TLS version; at least TLS 1.2 is required"
+OLD_TLS = r"only offers (an old TLS version|TLS 1\.[01]); MSSanté requires TLS 1\.2"
 
 
 def old_tls_context(tls: TLSMaterial) -> ssl.SSLContext:
@@ -92,6 +92,9 @@ class OldTlsServer:
         try:
             with self.ctx.wrap_socket(conn, server_side=True) as tls:
                 self.handshakes.append(str(tls.version()))
+                # As a real server would: the session works (a client that
+                # accepts TLS 1.1 gets an answer).
+                tls.sendall(self.GREETING[self.protocol])
         except ssl.SSLError:
             self.handshakes.append("refused")
 

@@ -304,7 +304,8 @@ service stats {{
         port = self.imap_port if security == "implicit" else self.imap_starttls_port
         base = ServerSettings(host=self.host, port=port, security=security,
                               ca_file=self.ca_file, username=self.username,
-                              password=self.password, auth="login", timeout=10.0)
+                              password=self.password, auth="login", timeout=10.0,
+                              revocation="when-named")
         if self.require_client_cert:
             base = replace(base, client_cert=self.tls.client_cert, client_key=self.tls.client_key)
         return replace(base, **overrides)

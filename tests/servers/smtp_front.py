@@ -274,7 +274,7 @@ class SmtpFront:
         """Client settings that reach this server (trusting the test CA)."""
         values: dict[str, Any] = dict(host=self.host, port=self.port, security=self.security,
                                       ca_file=self.tls.ca_file if self.tls else None,
-                                      auth="none", timeout=5.0)
+                                      auth="none", timeout=5.0, revocation="when-named")
         if self.auth:
             values.update(auth="login", username=self.auth[0], password=self.auth[1])
         if self.require_client_cert and self.tls:
