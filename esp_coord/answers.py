@@ -72,5 +72,6 @@ def render_answer(answer: Answer, *, config: Config, now: datetime,
         reply_to_mail=incoming if threaded else None,
         auto_submitted=answer.auto_submitted,
         attachments=answer.attachments,
+        product_reference=config.product_reference,
     )
     return OutgoingMail(message_id=message_id, recipients=tuple(recipients), raw=raw)

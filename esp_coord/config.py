@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stdnum import luhn
 
+from plans.people import PROFESSIONS, profession_of
+
 Security = Literal["implicit", "starttls", "none"]
 AuthMethod = Literal["login", "external", "none"]
 # "1.2": TLS 1.2 only, as the MSSanté Référentiel #2 says (ECO.1.1.2);
@@ -28,6 +30,7 @@ TlsVersions = Literal["1.2", "1.2+"]
 # certificate names (test and demo certificates name nothing).
 Revocation = Literal["required", "when-named"]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+DEFAULT_PRODUCT_REFERENCE = "esp-coord/0.1"
 ROLES = frozenset({"referent", "coordinator"})
 
 
@@ -119,6 +122,9 @@ class Config:
     reminders: ReminderSettings = ReminderSettings()
     database_url: str = "sqlite:///var/esp-coord.db"
     key_file: Path = Path("var/esp-coord.key")
+    # X-MSS-NIL on every mail sent: the product that wrote it, as MSSanté
+    # operators trace applicative mailboxes' software.
+    product_reference: str = DEFAULT_PRODUCT_REFERENCE
 
     @property
     def message_id_domain(self) -> str:
@@ -308,6 +314,11 @@ def _members(reader: _Reader, team: Mapping[str, Any],
             if email in seen:
                 reader.problem(f"{prefix}.email", "each address once", email)
             seen.add(email)
+        canonical = profession_of(profession) if profession else None
+        if profession and canonical is None:
+            reader.problem(f"{prefix}.profession", f"one of {', '.join(PROFESSIONS)}",
+                           profession)
+        profession = canonical or profession
         if rpps is not None and not rpps_is_valid(rpps.replace(" ", "")):
             reader.problem(f"{prefix}.rpps", "11 digits with a valid Luhn key", rpps)
         bad_roles = [r for r in roles if r not in ROLES]
@@ -381,6 +392,11 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
     if bot and "@" not in bot:
         r.problem("team.bot_address", "a mail address", bot)
     bot_name = r.get(team, "team", "bot_name", str, "a display name", "Coordination")
+    product = r.get(team, "team", "product_reference", str, "a product name and version",
+                    DEFAULT_PRODUCT_REFERENCE)
+    if product and (not product.isascii() or not product.isprintable() or len(product) > 200):
+        r.problem("team.product_reference", "printable ASCII, at most 200 characters", product)
+        product = DEFAULT_PRODUCT_REFERENCE
     trusted = r.get(team, "team", "trusted_domains", list, "a list like ['*.mssante.fr']",
                     ["*.mssante.fr"])
     trusted_t = tuple(str(d) for d in trusted)
@@ -419,4 +435,4 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
                   bot_name=bot_name, trusted_domains=trusted_t, members=members, imap=imap,
                   smtp=smtp, folders=folders, limits=limits, reminders=reminders,
                   database_url=db_url,
-                  key_file=key_path)
+                  key_file=key_path, product_reference=product)

@@ -258,6 +258,7 @@ def build_mail(
     reply_to_mail: IncomingMail | None = None,
     auto_submitted: str = "auto-replied",
     attachments: Sequence[OutAttachment] = (),
+    product_reference: str | None = None,
 ) -> bytes:
     """One complete message, CRLF line endings, ready for SMTP DATA.
 
@@ -292,8 +293,10 @@ def build_mail(
         references = _references(reply_to_mail)
         if references:
             head.append(_header("References", references))
-    head.append(f"Auto-Submitted: {auto_submitted}\r\nX-Auto-Response-Suppress: All\r\n"
-                "MIME-Version: 1.0\r\n")
+    head.append(f"Auto-Submitted: {auto_submitted}\r\nX-Auto-Response-Suppress: All\r\n")
+    if product_reference:
+        head.append(_header("X-MSS-NIL", _unstructured(_literal(product_reference))))
+    head.append("MIME-Version: 1.0\r\n")
 
     clean_text = normalise_text(text)
     alternatives = [

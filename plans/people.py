@@ -20,6 +20,7 @@ __all__ = [
     "FieldError",
     "Person",
     "parse_people",
+    "PROFESSIONS",
     "profession_label",
     "profession_name",
     "profession_of",
@@ -106,6 +107,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "coordinatrice de parcours",
     ),
 }
+# The roster's profession values (``[[team.members]] profession``).
+PROFESSIONS = tuple(_SYNONYMS)
 _CANONICAL: dict[str, str] = {
     synonym: canonical for canonical, words in _SYNONYMS.items() for synonym in words
 }

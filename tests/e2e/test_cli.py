@@ -36,6 +36,7 @@ host = "127.0.0.1"
 port = {dovecot.imap_port}
 security = "implicit"
 ca_file = "{ca_file}"
+revocation = "when-named"  # the test PKI names no CRL
 username = "{dovecot.username}"
 password_file = "imap.pw"
 [smtp]
@@ -43,6 +44,7 @@ host = "127.0.0.1"
 port = {smtp.port}
 security = "starttls"
 ca_file = "{ca_file}"
+revocation = "when-named"  # the test PKI names no CRL
 username = "bot"
 password_file = "smtp.pw"
 [storage]

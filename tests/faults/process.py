@@ -46,6 +46,7 @@ host = "{dovecot.host}"
 port = {dovecot.imap_port}
 security = "implicit"
 ca_file = "{dovecot.ca_file}"
+revocation = "when-named"  # the test PKI names no CRL
 username = "{dovecot.username}"
 password_file = "imap.pw"
 timeout = 10
@@ -55,6 +56,7 @@ host = "{front.host}"
 port = {front.port}
 security = "starttls"
 ca_file = "{dovecot.ca_file}"
+revocation = "when-named"  # the test PKI names no CRL
 auth = "none"
 timeout = 10
 
