@@ -177,9 +177,10 @@ def render(found: Discovery, where: str) -> str:
              f"asked of {where}:"]
     if found.all_failed:
         errors = sorted({lk.error for lk in found.lookups})
+        hint = ("that this machine reaches a DNS server (or give one with --resolver HOST:PORT)"
+                if where.startswith("the system's") else "the address given with --resolver")
         lines += [f"  No answer: {'; '.join(errors)}.",
-                  "Nothing can be proposed. Check that this machine reaches a DNS server "
-                  "(or give one with --resolver HOST:PORT) and try again, or:",
+                  f"Nothing can be proposed. Check {hint} and try again, or:",
                   _nothing_found(("imap", "smtp"))]
         return "\n".join(lines)
     if all(lk.outcome == "absent" for lk in found.lookups):

@@ -181,7 +181,8 @@ def test_timeout_everywhere_said_in_plain_words() -> None:
     assert found.all_failed and all(lk.timed_out for lk in found.lookups)
     text = render(found, "the DNS server 192.0.2.1:53")
     assert "did not answer within 5 s" in text
-    assert "Nothing can be proposed" in text and "--resolver" in text
+    assert "Nothing can be proposed" in text and "--resolver HOST:PORT" not in text
+    assert "--resolver HOST:PORT" in render(found, "the system's DNS resolver")
 
 
 def test_implicit_lookup_failed_means_no_starttls_proposal() -> None:
