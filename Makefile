@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz lint dovecot clean
+.PHONY: demo test bench fuzz lint dovecot dnsmasq clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,19 @@ dovecot:
 	  else echo "NOTICE: Dovecot is absent and we are not root; its tests will skip."; fi; \
 	fi
 
-test: $(STAMP) dovecot
+# dnsmasq, the DNS server of the `check --discover` tests, likewise: Debian's
+# dnsmasq-base, the program alone (the dnsmasq package would also start a
+# system-wide DNS service on port 53).
+dnsmasq:
+	@if [ ! -x /usr/sbin/dnsmasq ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing dnsmasq from Debian's packages..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsmasq-base >/dev/null) \
+	      || echo "NOTICE: dnsmasq could not be installed; its tests will skip."; \
+	  else echo "NOTICE: dnsmasq is absent and we are not root; its tests will skip."; fi; \
+	fi
+
+test: $(STAMP) dovecot dnsmasq
 	$(PY) -m pytest
 
 # Benchmarks against the tests' Dovecot + SMTP front (docs/performance.md).

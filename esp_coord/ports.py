@@ -167,6 +167,48 @@ class Clock(Protocol):
         """Return at ``when`` (or at once if it is past)."""
 
 
+# --- DNS SRV records (esp-coord check --discover) ----------------------------
+
+
+class ResolverError(Exception):
+    """Root of every error a resolver adapter raises. ``str(error)`` is plain
+    words for the operator."""
+
+
+class NoSuchRecord(ResolverError, LookupError):
+    """The name has no SRV record: it does not exist, or holds other types only.
+    An answer, not a failure."""
+
+
+class ResolverUnavailable(ResolverError, ConnectionError):
+    """No answer could be had: the DNS server refused, failed or is unreachable."""
+
+
+class ResolverTimeout(ResolverUnavailable, TimeoutError):
+    """The DNS server did not answer in the time allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SrvRecord:
+    """One SRV record (RFC 2782). ``target`` is a host name without its final
+    dot, or ``"."``: the service is decidedly not offered."""
+
+    priority: int
+    weight: int
+    port: int
+    target: str
+
+
+class SrvResolver(Protocol):
+    """Looks up SRV records."""
+
+    async def srv(self, name: str) -> list[SrvRecord]:
+        """The SRV records of ``name`` (taken as absolute, e.g.
+        ``_imaps._tcp.example.org``), in the order received. Raises
+        ``NoSuchRecord`` (at least one record otherwise), ``ResolverTimeout``
+        or ``ResolverUnavailable``."""
+
+
 # --- Store ----------------------------------------------------------------------
 # The unit of work the service layer sees: one transaction, its operations
 # grouped by what they keep. ``esp_coord.store.Tx`` (SQLAlchemy) and

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from esp_coord.config import Config, ConfigError, load_config
 from esp_coord.crypto import DecryptionError, KeyFileError, Keyring
-from esp_coord.entrypoints import cli_audit, cli_parse, cli_plans
+from esp_coord.entrypoints import cli_audit, cli_discover, cli_parse, cli_plans
 from esp_coord.entrypoints.exits import (
     EXIT_INTERNAL,
     EXIT_KEY_MISMATCH,
@@ -227,8 +227,11 @@ def main(argv: list[str] | None = None) -> None:
                                      epilog=EXIT_STATUS)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="validate the configuration and try IMAP and SMTP")
-    p.add_argument("--config", required=True)
+    p = sub.add_parser("check", help="validate the configuration and try IMAP and SMTP "
+                                     "(or, with --discover DOMAIN, find the servers in DNS)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config")
+    cli_discover.add_arguments(p, source)
     p = sub.add_parser("serve", help="run the service until SIGINT/SIGTERM")
     p.add_argument("--config", required=True)
     p = sub.add_parser("demo", help="run the example team on an embedded mail server")
@@ -240,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     for module in EXTRA_COMMANDS:
         module.register(sub)
     args = parser.parse_args(argv)
+    cli_discover.check_usage(parser, args)
     _setup_logging(args.verbose)
     threading.excepthook = _thread_error
     try:
@@ -253,6 +257,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     code: int
     if getattr(args, "run", None) is not None:
         code = args.run(args)
+    elif args.command == "check" and args.discover is not None:
+        code = cli_discover.run(args)
     elif args.command == "check":
         code = asyncio.run(_check(_load(args.config)))
     elif args.command == "serve":
