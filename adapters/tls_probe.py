@@ -24,6 +24,7 @@ from esp_coord.config import ServerSettings
 
 # Alerts that do not say which of the three it is.
 _AMBIGUOUS = ("HANDSHAKE_FAILURE", "NO_CIPHERS", "NO_SHARED_CIPHER", "UNSUPPORTED_PROTOCOL",
+              "UNEXPECTED_EOF",  # Dovecot hangs up rather than send an alert
               "PROTOCOL_VERSION", "WRONG_VERSION", "NO_PROTOCOLS_AVAILABLE")
 
 

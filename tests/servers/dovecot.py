@@ -105,7 +105,9 @@ class DovecotServer:
 
     def __init__(self, workdir: Path, tls: TLSMaterial, *, require_client_cert: bool = False,
                  cert_username: bool = False, server_cert: Path | None = None,
-                 server_key: Path | None = None) -> None:
+                 server_key: Path | None = None, ciphers: str | None = None,
+                 min_protocol: str = "TLSv1.2", max_protocol: str | None = None,
+                 auth_port: bool = False, mailboxes: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.tls = tls
         self.require_client_cert = require_client_cert or cert_username
@@ -119,6 +121,14 @@ class DovecotServer:
         self.imap_starttls_port = free_port(self.host, self.insecure_host)
         self.lmtp_port = free_port(self.host)
         self.name = "dovecot"
+        # TLS as an operator sets it: its cipher list, its versions (Dovecot
+        # 2.3 has no maximum version: OpenSSL's configuration caps it).
+        self.ciphers = ciphers
+        self.min_protocol = min_protocol
+        self.max_protocol = max_protocol
+        # Dovecot's authentication offered on TCP, for Postfix's SASL.
+        self.auth_port = free_port(self.host) if auth_port else None
+        self.mailboxes = mailboxes  # more users (same password), to receive mail over LMTP
         self._proc: asyncio.subprocess.Process | None = None
         # As root, Dovecot's unprivileged processes (login, mail as the internal user)
         # must reach base_dir and the mail store; pytest's tmp_path is private to root,
@@ -143,7 +153,9 @@ class DovecotServer:
         users = w / "users"
         # The certificate user shares the bot's mailbox: `user=` renames it at login.
         users.write_text(f"{BOT}:{{PLAIN}}{PASSWORD}::::::\n"
-                         f"{CERT_USER}::::::: user={BOT} nopassword\n", encoding="utf-8")
+                         f"{CERT_USER}::::::: user={BOT} nopassword\n"
+                         + "".join(f"{m}:{{PLAIN}}{PASSWORD}::::::\n" for m in self.mailboxes),
+                         encoding="utf-8")
         mechanisms = "plain login external" if self.cert_username else "plain login"
         client_cert = ""
         if self.require_client_cert:
@@ -155,8 +167,23 @@ class DovecotServer:
             client_cert += ("auth_ssl_username_from_cert = yes\n"
                             "auth_username_chars =\n"
                             "ssl_cert_username_field = commonName\n")
+        tls_extra = ""
+        if self.ciphers:
+            tls_extra += f"ssl_cipher_list = {self.ciphers}\nssl_prefer_server_ciphers = yes\n"
+        if self.max_protocol:
+            openssl_conf = w / "openssl.cnf"
+            openssl_conf.write_text(
+                "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\n"
+                "system_default = policy\n[policy]\n"
+                f"MaxProtocol = {self.max_protocol}\nMinProtocol = {self.min_protocol}\n"
+                "CipherString = DEFAULT@SECLEVEL=0\n", encoding="utf-8")
+            tls_extra += f"import_environment = TZ OPENSSL_CONF={openssl_conf}\n"
+        auth_service = ""
+        if self.auth_port:
+            auth_service = (f"service auth {{\n  inet_listener {{\n    address = {self.host}\n"
+                            f"    port = {self.auth_port}\n  }}\n}}\n")
         self.conf.write_text(f"""\
-base_dir = {w}/run
+{tls_extra}{auth_service}base_dir = {w}/run
 state_dir = {w}/state
 log_path = {w}/dovecot.log
 auth_verbose = yes
@@ -171,7 +198,7 @@ ssl = yes
 ssl_cert = <{self.server_cert}
 ssl_key = <{self.server_key}
 ssl_ca = <{self.tls.ca_file}
-ssl_min_protocol = TLSv1.2
+ssl_min_protocol = {self.min_protocol}
 {client_cert}disable_plaintext_auth = yes
 auth_mechanisms = {mechanisms}
 postmaster_address = postmaster@esp-valdelorge.mssante.test
@@ -214,8 +241,11 @@ service stats {{
 
     async def start(self, timeout: float = 10.0) -> None:
         self._write_config()
+        env = dict(os.environ)
+        if self.max_protocol:
+            env["OPENSSL_CONF"] = str(self.datadir / "openssl.cnf")
         self._proc = await asyncio.create_subprocess_exec(
-            str(DOVECOT), "-F", "-c", str(self.conf),
+            str(DOVECOT), "-F", "-c", str(self.conf), env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=self._stderr_file(),
             start_new_session=True)  # its own process group: stop(graceful=False) kills all
         loop = asyncio.get_running_loop()
