@@ -239,6 +239,9 @@ class ImapMailbox:
             if isinstance(cause, OSError) and not isinstance(cause, ssl.SSLError):
                 raise MailboxUnavailable(f"cannot reach the IMAP server {self._where}: "
                                          f"{cause.strerror or cause}") from cause
+            if self._settings.security == "implicit" and cause is None:
+                # Hung up during the implicit-TLS handshake, with no alert.
+                raise MailboxTLSError(await diagnose(e, self._settings, "imap")) from e
             raise
         # The greeting handler has already asked for CAPABILITY.
         await self._refresh_capabilities(imap, ask=False)
@@ -272,9 +275,16 @@ class ImapMailbox:
             raise MailboxTLSError(f"The server {self._where} refused STARTTLS "
                                   f"({_text(response)}); the connection cannot be secured.")
         loop = asyncio.get_running_loop()
-        transport = await self._call(
-            loop.start_tls(proto.transport, proto, ctx, server_hostname=self._settings.host,
-                           ssl_handshake_timeout=self._settings.timeout), "the TLS handshake")
+        try:
+            transport = await self._call(
+                loop.start_tls(proto.transport, proto, ctx, server_hostname=self._settings.host,
+                               ssl_handshake_timeout=self._settings.timeout),
+                "the TLS handshake")
+        except MailboxUnavailable as e:
+            # Hung up during the handshake (Dovecot does, rather than alert):
+            # ask the server what it would accept.
+            raise MailboxTLSError(await diagnose(e.__cause__ or e, self._settings,
+                                                 "imap")) from e
         if transport is None:
             self._drop()
             raise MailboxUnavailable(f"the IMAP server {self._where} closed the connection "
@@ -324,10 +334,12 @@ class ImapMailbox:
         if "PRIVACYREQUIRED" in text.upper():
             raise MailboxTLSError(f"The server {self._where} refuses a login over an unencrypted "
                                   f"connection ({text}).")
-        hint = (" Check client_cert and client_key in the configuration."
-                if "certificate" in text.lower() else
-                " Check the user name and password in the configuration.")
-        raise MailboxAuthError(f"The IMAP server {self._where} refused {who}: {text}.{hint}")
+        if "certificate" in text.lower() or "ssl" in text.lower():
+            raise MailboxAuthError(f"The IMAP server {self._where} requires a valid client "
+                                   f"certificate and refused {who} ({text}). Check "
+                                   "client_cert and client_key in the configuration.")
+        raise MailboxAuthError(f"The IMAP server {self._where} refused {who}: {text}. Check "
+                               "the user name and password in the configuration.")
 
     async def _ensure_folder(self, imap: aio.IMAP4, name: str) -> None:
         wire = aio.quoted(encode_mutf7(name))

@@ -300,6 +300,10 @@ class SmtpSender:
                 return SendRejected(f"SMTP server {self._where} refused our credentials "
                                     f"({code} {text}); check the user name, password "
                                     "or client certificate", code=code)
+            if "certificate" in text.lower():
+                return SendTemporaryError(f"SMTP server {self._where} refused us because of "
+                                          f"our client certificate ({code} {text}). Check "
+                                          "client_cert and client_key in the configuration.")
             if 400 <= code < 500 or code < 0:
                 return SendTemporaryError(f"SMTP server {self._where} refused for now at "
                                           f"{stage} ({code} {text}); will retry")

@@ -8,6 +8,10 @@ knobs are which CA to trust and which client certificate to present.
 from __future__ import annotations
 
 import ssl
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography import x509
 
 from esp_coord.config import ServerSettings
 
@@ -38,7 +42,28 @@ def client_context(settings: ServerSettings) -> ssl.SSLContext:
     if settings.client_cert is not None:
         ctx.load_cert_chain(str(settings.client_cert),
                             str(settings.client_key) if settings.client_key else None)
+        _check_validity(settings.client_cert)
     return ctx
+
+
+class ClientCertificateError(ssl.SSLError):
+    """Our own client certificate cannot be used (expired, not yet valid)."""
+
+
+def _check_validity(path: Path) -> None:
+    # A server may accept an expired certificate at the TLS level and refuse
+    # the login later, in its own words: say it first, and plainly.
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    now = datetime.now(UTC)
+    if cert.not_valid_after_utc < now:
+        raise ClientCertificateError(
+            f"Our client certificate {path} expired on {cert.not_valid_after_utc:%Y-%m-%d}. "
+            "Renew the organisation certificate (IGC-Santé) and update client_cert and "
+            "client_key.")
+    if cert.not_valid_before_utc > now:
+        raise ClientCertificateError(
+            f"Our client certificate {path} is only valid from "
+            f"{cert.not_valid_before_utc:%Y-%m-%d}. Check this computer's clock.")
 
 
 def _where(settings: ServerSettings) -> str:
@@ -47,6 +72,8 @@ def _where(settings: ServerSettings) -> str:
 
 def describe_tls_error(exc: BaseException, settings: ServerSettings) -> str:
     """A message a coordinator can act on, for a TLS failure talking to ``settings``."""
+    if isinstance(exc, ClientCertificateError):
+        return str(exc)
     where = _where(settings)
     ca_hint = (f"the CA file {settings.ca_file}" if settings.ca_file
                else "the system's trusted certificate authorities")
