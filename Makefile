@@ -3,17 +3,23 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+# The service alone (what `make demo` and an operator need), then the test tools.
+BASE := $(VENV)/.base
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz lint dovecot dnsmasq clean
+.PHONY: demo test bench fuzz lint dovecot dnsmasq postfix clean
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $(BASE)
+
+$(STAMP): $(BASE)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(VENV)/bin/esp-coord demo
 
 # Dovecot is installed from Debian's packages when we are root and it is missing;
@@ -39,7 +45,20 @@ dnsmasq:
 	  else echo "NOTICE: dnsmasq is absent and we are not root; its tests will skip."; fi; \
 	fi
 
-test: $(STAMP) dovecot dnsmasq
+# Postfix, the operator-like submission server of tests/e2e/test_operator.py:
+# Debian's package without its own configuration (each test writes one), and
+# openssl, whose OCSP responder those tests use.
+postfix:
+	@if [ ! -x /usr/sbin/postfix ] || ! command -v openssl >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Postfix from Debian's packages..."; \
+	    (echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix openssl >/dev/null) \
+	      || echo "NOTICE: Postfix could not be installed; its tests will skip."; \
+	  else echo "NOTICE: Postfix is absent and we are not root; its tests will skip."; fi; \
+	fi
+
+test: $(STAMP) dovecot dnsmasq postfix
 	$(PY) -m pytest
 
 # Benchmarks against the tests' Dovecot + SMTP front (docs/performance.md).

@@ -22,6 +22,7 @@ command, and a capability set of its own).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import ssl
@@ -299,18 +300,14 @@ class ImapMailbox:
         if s.auth == "none":
             return
         if s.auth == "external":
-            if "AUTH=EXTERNAL" not in self._caps or "SASL-IR" not in self._caps:
+            if "AUTH=EXTERNAL" not in self._caps:
                 self._drop()
                 raise MailboxAuthError(f"The server {self._where} does not offer "
                                        "AUTHENTICATE EXTERNAL (login by client certificate). "
                                        "Use auth = \"login\" with a user name and password.")
-            # "=" is an empty initial response: the identity comes from the certificate.
-            command = aio.Command("AUTHENTICATE", proto.new_tag(), "EXTERNAL", "=", loop=proto.loop)
-            response = await self._call(proto.execute(command), "AUTHENTICATE EXTERNAL")
+            # An empty response: the identity comes from the certificate.
+            response = await self._sasl("EXTERNAL", b"")
             if response.result == "OK":
-                async with proto.state_condition:
-                    proto.state = aio.AUTH
-                    proto.state_condition.notify_all()
                 return
             who = "the client certificate"
         else:
@@ -321,11 +318,16 @@ class ImapMailbox:
                                       "\"starttls\" or \"implicit\".")
             if s.username is None or s.password is None:
                 raise MailboxAuthError("no IMAP user name or password configured")
-            try:
-                login = proto.login(aio.quoted(s.username), s.password)
-                response = await self._call(login, "LOGIN")
-            except ValueError:
-                raise MailboxAuthError("the IMAP password contains a line break") from None
+            if "AUTH=PLAIN" in self._caps:
+                # SASL PLAIN (RFC 4616): UTF-8 and any character, unlike LOGIN's quoting.
+                response = await self._sasl(
+                    "PLAIN", b"\0" + s.username.encode() + b"\0" + s.password.encode())
+            else:
+                try:
+                    login = proto.login(aio.quoted(s.username), s.password)
+                    response = await self._call(login, "LOGIN")
+                except ValueError:
+                    raise MailboxAuthError("the IMAP password contains a line break") from None
             if response.result == "OK":
                 return
             who = f"the user {s.username}"
@@ -340,6 +342,39 @@ class ImapMailbox:
                                    "client_cert and client_key in the configuration.")
         raise MailboxAuthError(f"The IMAP server {self._where} refused {who}: {text}. Check "
                                "the user name and password in the configuration.")
+
+    async def _sasl(self, mechanism: str, initial: bytes) -> aio.Response:
+        """AUTHENTICATE with one client response: inline with SASL-IR (RFC 4959,
+        "=" for an empty one), else after the server's "+" continuation."""
+        imap = self._require()
+        proto = imap.protocol
+        encoded = base64.b64encode(initial).decode("ascii")
+        args = [mechanism]
+        if "SASL-IR" in self._caps:
+            args.append(encoded or "=")
+        command = aio.Command("AUTHENTICATE", proto.new_tag(), *args, loop=proto.loop)
+        if "SASL-IR" not in self._caps:
+            # aioimaplib answers continuations only for APPEND and IDLE.
+            plain_continuation = proto._continuation
+
+            def answer(line: bytes) -> None:
+                if proto.pending_sync_command is command:
+                    proto.transport.write(encoded.encode("ascii") + b"\r\n")
+                else:
+                    plain_continuation(line)
+
+            proto._continuation = answer
+        try:
+            response: aio.Response = await self._call(
+                proto.execute(command, scrub=encoded or None), f"AUTHENTICATE {mechanism}")
+        finally:
+            if "SASL-IR" not in self._caps:
+                del proto._continuation  # back to the class's method
+        if response.result == "OK":
+            async with proto.state_condition:
+                proto.state = aio.AUTH
+                proto.state_condition.notify_all()
+        return response
 
     async def _ensure_folder(self, imap: aio.IMAP4, name: str) -> None:
         wire = aio.quoted(encode_mutf7(name))
