@@ -255,7 +255,8 @@ def failure_answer(mail: IncomingMail) -> Answer:
         "Vous pouvez renvoyer votre message plus tard, ou écrire AIDE pour "
         "recevoir des exemples.\n"
     )
-    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text)
+    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text,
+                  refused=True)
 
 
 def too_large_answer(mail: IncomingMail) -> Answer:
@@ -266,7 +267,8 @@ def too_large_answer(mail: IncomingMail) -> Answer:
         "Envoyez les informations du plan dans un message court, sans pièce jointe "
         "volumineuse. Écrivez AIDE pour recevoir des exemples.\n"
     )
-    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text)
+    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text,
+                  refused=True)
 
 
 def paused_answer(mail: IncomingMail) -> Answer:
