@@ -28,6 +28,7 @@ from esp_coord import loop_guard
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
+from esp_coord.mdn import render_mdn
 from esp_coord.ports import BatchPort, StorePort, UnitOfWork
 from esp_coord.store.errors import StoreBusy
 from esp_coord.store.mail import SILENCED_REASONS
@@ -80,6 +81,7 @@ class Outcome:
     folder: str
     replayed: bool     # already processed before: nothing done again
     answers: int = 0
+    receipts: int = 0  # MDNs queued (esp_coord.mdn): 0 or 1
 
 
 # Called in the mail's transaction for a mail quarantined or left unanswered,
@@ -140,7 +142,7 @@ class Processor:
                         "(forged?): quarantined", mail.message_id or mail.dedup_key)
         try:
             with tx.savepoint():
-                return self._decide(tx, mail, verdict)
+                return self._decide(tx, mail, verdict, raw)
         except StoreBusy:
             raise  # the whole batch again, later: not the handler's fault
         except Exception as e:
@@ -148,15 +150,35 @@ class Processor:
             # is logged: an exception message may quote the mail.
             log.error("mail %s: handler failed (%s); kept in quarantine",
                       mail.message_id or mail.dedup_key, type(e).__name__)
-            return self._record_failure(tx, mail, verdict)
+            return self._record_failure(tx, mail, verdict, raw)
 
-    def _record_failure(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage) -> Outcome:
+    def _acknowledge(self, tx: UnitOfWork, mail: IncomingMail, raw: bytes, *, refused: bool,
+                     now: datetime) -> int:
+        """Queue the MDN a member's answered mail asks for, if it may have one
+        (``mdn.receipt_address``): in the mail's transaction, so that a mail
+        processed again is never acknowledged twice. Returns how many (0, 1)."""
+        try:
+            receipt = render_mdn(mail, config=self.config, now=now, refused=refused, raw=raw)
+        except Exception as e:
+            # The answer matters, the receipt less: never lose one for the other.
+            log.error("mail %s: MDN not built (%s)", mail.message_id or mail.dedup_key,
+                      type(e).__name__)
+            return 0
+        if receipt is None:
+            return 0
+        tx.enqueue(message_id=receipt.message_id, sender=self.config.bot_address,
+                   recipients=receipt.recipients, raw=receipt.raw, at=now,
+                   cause=mail.dedup_key)
+        return 1
+
+    def _record_failure(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage,
+                        raw: bytes) -> Outcome:
         done = tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
         folder = self.config.folders.quarantine
-        answers = 0
+        answers = receipts = 0
         thread, held = self._guard(tx, mail, verdict, now)
         if verdict.outcome == "accepted" and held is None:
             try:
@@ -172,11 +194,12 @@ class Processor:
                            recipients=out.recipients, raw=out.raw, at=now,
                            cause=mail.dedup_key)
                 answers = 1
+                receipts = self._acknowledge(tx, mail, raw, refused=True, now=now)
         tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                             sender=mail.from_address, outcome="failed",
                             folder=folder, at=now, thread=thread)
         self.report(tx, self.config, now)
-        return Outcome("failed", folder, replayed=False, answers=answers)
+        return Outcome("failed", folder, replayed=False, answers=answers, receipts=receipts)
 
     def _guard(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage, now: datetime
                      ) -> tuple[str | None, str | None]:
@@ -189,7 +212,8 @@ class Processor:
         recent = tx.recent_of_sender(mail.from_address, now - loop_guard.WINDOW)
         return thread, loop_guard.hold_reason(mail, thread, recent, now)
 
-    def _decide(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage) -> Outcome:
+    def _decide(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage, raw: bytes
+                ) -> Outcome:
         done = tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
@@ -202,18 +226,24 @@ class Processor:
             tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
                              recipients=out.recipients, raw=out.raw, at=now,
                              cause=mail.dedup_key)
+        receipts = 0
+        if decision.outcome == "answered" and decision.answers and verdict.member is not None:
+            # Only a member's mail that the service acted on or answered: never a
+            # stranger's, a robot's, a report, nor a mail left unanswered.
+            receipts = self._acknowledge(tx, mail, raw, now=now, refused=any(
+                answer.refused for answer in decision.answers))
         tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                                   sender=mail.from_address, outcome=decision.outcome,
                                   folder=decision.folder, at=now, reason=decision.reason,
                                   thread=decision.thread)
         if decision.outcome == "quarantined" or decision.reason in SILENCED_REASONS:
             self.report(tx, self.config, now)  # tells the coordinators
-        log.info("mail %s from %s: %s%s -> %s (%d answer(s))",
+        log.info("mail %s from %s: %s%s -> %s (%d answer(s)%s)",
                  mail.message_id or mail.dedup_key, mail.from_address or "?", decision.outcome,
                  f" ({decision.reason})" if decision.reason else "", decision.folder,
-                 len(decision.answers))
+                 len(decision.answers), ", MDN" if receipts else "")
         return Outcome(decision.outcome, decision.folder, replayed=False,
-                       answers=len(decision.answers))
+                       answers=len(decision.answers), receipts=receipts)
 
     def _classify_and_handle(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage,
                                    now: datetime) -> _Decision:
