@@ -24,10 +24,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from esp_coord import loop_guard
+from esp_coord import bounces, loop_guard
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
+from esp_coord.intake.dsn import read_delivery_report
 from esp_coord.mdn import render_mdn
 from esp_coord.ports import BatchPort, StorePort, UnitOfWork
 from esp_coord.store.errors import StoreBusy
@@ -218,7 +219,7 @@ class Processor:
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
-        decision = self._classify_and_handle(tx, mail, verdict, now)
+        decision = self._classify_and_handle(tx, mail, verdict, now, raw)
         for answer in decision.answers:
             out = render_answer(answer, config=self.config, now=now, incoming=mail)
             # The bot's own address rides along as a blind copy: its arrival
@@ -246,7 +247,7 @@ class Processor:
                        answers=len(decision.answers), receipts=receipts)
 
     def _classify_and_handle(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage,
-                                   now: datetime) -> _Decision:
+                                   now: datetime, raw: bytes) -> _Decision:
         folders = self.config.folders
         if verdict.outcome == "own-copy":
             tx.confirm_delivered(mail.message_id or "", now)
@@ -254,7 +255,13 @@ class Processor:
         if verdict.outcome == "ignored":
             log.info("mail %s is automatic (%s): not answered",
                      mail.message_id or mail.dedup_key, mail.automatic)
-            return _Decision("ignored", folders.processed)
+            # A delivery report about one of our mails is recorded, and the
+            # coordination told of a failing address (to them, never an answer).
+            report = read_delivery_report(raw, max_message_bytes=self.config.limits
+                                          .max_message_bytes)
+            recorded, notices = bounces.record_report(tx, report, config=self.config, now=now)
+            return _Decision("ignored", folders.processed, notices,
+                             "bounce" if recorded else None)
         if verdict.member is None:
             return _Decision("quarantined", folders.quarantine, reason=verdict.code)
         thread, held = self._guard(tx, mail, verdict, now)
