@@ -20,7 +20,7 @@ from esp_coord.processing import Processor, Request
 from esp_coord.store.memory import MemoryStore
 from esp_coord.store.records import OutboxItem
 from tests.support.config import offline_config
-from tests.support.mail import CLAIRE, mail
+from tests.support.mail import CLAIRE, example, mail
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 STRANGER = "marc.petit@medecin.mssante.test"
@@ -129,8 +129,24 @@ async def test_a_member_left_unanswered_gets_no_mdn(store: MemoryStore,
     assert await queued(store) == []
 
 
+async def test_a_plan_created_is_processed_a_duplicate_is_an_error(
+        store: MemoryStore, processor: Processor) -> None:
+    asked = f"Return-Path: <{CLAIRE}>\r\nDisposition-Notification-To: <{CLAIRE}>\r\n".encode()
+    raw = asked + example("01-nouveau-pps.eml")
+    created = await processor.process(raw)
+    assert (created.outcome, created.receipts) == ("answered", 1)
+    (mdn,) = mdns(await queued(store))
+    assert disposition_of(mdn) == "automatic-action/MDN-sent-automatically; processed"
+    # The same patient again, in a new mail: nothing created, an integration error.
+    again = raw.replace(b"<20261123091244.4411@", b"<20261123091244.4412@")
+    duplicate = await processor.process(again)
+    assert (duplicate.outcome, duplicate.receipts) == ("answered", 1)
+    assert sorted(disposition_of(m).rsplit("; ", 1)[1] for m in mdns(await queued(store))) \
+        == ["processed", "processed/Error: 906^Erreur 'Autre'"]
+
+
 async def test_a_failed_mail_gets_its_failure_notice_and_an_error_mdn(
-        store: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: MemoryStore) -> None:
     def broken(request: Request) -> list[Answer]:
         raise RuntimeError("bug")
 
