@@ -72,8 +72,10 @@ code  libellé (ANS)                                          used by esp-coord
 
 The MDN is built with ``outgoing``'s header helpers: the same ASCII header
 block, folding and encodings as every other mail of the service, plus
-``Auto-Submitted: auto-replied`` (RFC 3834), threading to the original, and
-never a ``Disposition-Notification-To`` of its own (RFC 8098 2.1).
+``Auto-Submitted: auto-replied`` (RFC 3834), ``X-MSS-NIL`` (the product, as on
+every mail of the service), threading to the original, and never a
+``Disposition-Notification-To`` of its own (RFC 8098 2.1). ``Reporting-UA``
+names the bot's domain and that same product.
 """
 
 from __future__ import annotations
@@ -227,13 +229,15 @@ def build_mdn(
     reporting_ua: str,
     error: int | None = None,
     original_headers: bytes = b"",
+    product_reference: str | None = None,
 ) -> bytes:
     """One MDN about ``original``, CRLF line ends, ready for SMTP DATA.
 
     ``to`` is the (name, address) it goes to; ``sender_address`` is the
     Final-Recipient (the mailbox that processed the mail); ``error`` a code
     of ``ERROR_CODES`` or None; ``original_headers`` the original's header
-    block (``header_block``), sent back as part 3 when given. Raises
+    block (``header_block``), sent back as part 3 when given;
+    ``product_reference`` the X-MSS-NIL value, as on every mail. Raises
     ValueError on programming errors (bad address, message id, code).
     """
     if not valid_message_id(message_id):
@@ -256,8 +260,10 @@ def build_mdn(
     references = _references(original)
     if references:
         head.append(_header("References", references))
-    head.append("Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\n"
-                "MIME-Version: 1.0\r\n")
+    head.append("Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\n")
+    if product_reference:
+        head.append(_header("X-MSS-NIL", _unstructured(_literal(product_reference))))
+    head.append("MIME-Version: 1.0\r\n")
     report = _Report(
         reporting_ua=reporting,
         final_recipient=_mailbox("", sender_address)[0],
@@ -337,8 +343,10 @@ def render_mdn(mail: IncomingMail, *, config: Config, now: datetime, refused: bo
         message_id=message_id,
         date=now.astimezone(config.timezone),
         original=mail,
-        reporting_ua=f"{config.message_id_domain}; {_PRODUCT}",
+        reporting_ua=f"{config.message_id_domain}; "
+                     f"{config.product_reference.replace(';', ' ') or _PRODUCT}",
         error=error,
         original_headers=header_block(raw) if raw else b"",
+        product_reference=config.product_reference,
     )
     return OutgoingMail(message_id=message_id, recipients=(to,), raw=data)

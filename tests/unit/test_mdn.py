@@ -85,6 +85,7 @@ def test_a_processed_mdn_field_by_field() -> None:
     assert message["Date"].datetime == NOW
     assert message["Auto-Submitted"] == "auto-replied"
     assert message["X-Auto-Response-Suppress"] == "All"
+    assert message["X-MSS-NIL"] == CONFIG.product_reference == "esp-coord/0.1"
     assert "Disposition-Notification-To" not in message  # RFC 8098 2.1: never asked back
     assert message.get_content_type() == "multipart/report"
     assert message.get_param("report-type") == "disposition-notification"
@@ -99,7 +100,7 @@ def test_a_processed_mdn_field_by_field() -> None:
     assert "erreur" not in text
     # Part 2: for machines.
     assert report_fields(message) == {
-        "Reporting-UA": "esp-valdelorge.mssante.test; esp-coord",
+        "Reporting-UA": f"esp-valdelorge.mssante.test; {CONFIG.product_reference}",
         "Original-Recipient": "rfc822;coordination@esp-valdelorge.mssante.test",
         "Final-Recipient": f"rfc822;{BOT}",
         "Original-Message-ID": incoming.message_id,
