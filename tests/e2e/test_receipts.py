@@ -6,25 +6,34 @@ the whole service, SMTP out.
 - a stranger's, a robot's, or a request to another address than the
   Return-Path gets none;
 - a bounce (DSN) of one of our answers is recorded on its outbox row and the
-  coordination gets one notice, even after a second bounce.
+  coordination gets one notice, even after a second bounce: a DSN written
+  like Postfix's, and a real one, from Debian's Postfix delivering to a
+  mailbox Dovecot does not have.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from email import policy
 from email.message import EmailMessage, Message
+from pathlib import Path
 
 import aiosmtplib
 import pytest
 
+from esp_coord.bootstrap import build_service
+from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail
 from esp_coord.store.records import OutboxItem
-from tests.e2e.harness import Team, _trusting, wait_until
+from tests.e2e.harness import FAST, Team, _trusting, wait_until
 from tests.servers.dovecot import BOT, DovecotServer
+from tests.servers.postfix import PostfixServer, require_postfix
 from tests.servers.smtp_front import Received, SmtpFront
 from tests.servers.tls import TLSMaterial
+from tests.support.config import offline_config
 from tests.support.dsn import postfix_dsn
 from tests.support.mail import ANA, CLAIRE, mail
 
@@ -186,3 +195,65 @@ async def test_a_bounce_of_our_answer_is_recorded_and_told_once(team: Team) -> N
     record = await team.service.store.run(  # type: ignore[union-attr]
         lambda tx: tx.address_bounces(CLAIRE))
     assert record is not None and record.bounces == 2
+
+
+# --- a real bounce: Debian's Postfix refuses nothing, Dovecot's LMTP does -------------
+
+
+@pytest.fixture
+async def operator(tmp_path: Path, tls_material: TLSMaterial
+                   ) -> AsyncIterator[tuple[DovecotServer, PostfixServer]]:
+    """An operator's two servers: Dovecot holds the bot's and the coordinator's
+    mailboxes (not Claire's), Postfix takes submissions and delivers over LMTP,
+    bouncing what Dovecot refuses to the envelope sender, the bot."""
+    require_postfix()
+    workdir = tmp_path / "dovecot"
+    workdir.mkdir()
+    async with DovecotServer(workdir, tls_material, auth_port=True,
+                             mailboxes=(ANA,)) as dovecot:
+        async with PostfixServer(tmp_path / "postfix", tls_material, dovecot) as postfix:
+            yield dovecot, postfix
+
+
+async def test_a_real_postfix_bounce_is_recorded_and_told_once(
+        operator: tuple[DovecotServer, PostfixServer], tmp_path: Path) -> None:
+    dovecot, postfix = operator
+    config = dataclasses.replace(
+        offline_config(), imap=dovecot.imap_settings("implicit"), smtp=postfix.settings(),
+        database_url=f"sqlite:///{tmp_path / 'esp.db'}", key_file=tmp_path / "esp.key")
+    service = build_service(config, keyring=Keyring.generate(), tuning=FAST)
+    store = service.store
+
+    async def rows() -> list[OutboxItem]:
+        return await store.run(lambda tx: [i for i in (tx.outbox_item(n) for n in range(1, 50))
+                                           if i is not None])
+
+    async def bounced() -> list[OutboxItem]:
+        return [r for r in await rows() if r.bounced_at is not None]
+
+    async def notices() -> list[OutboxItem]:
+        return [r for r in await rows() if r.recipients == (ANA,)]
+
+    async with AsyncExitStack() as stack:
+        await service.start(stack)
+        # Claire writes twice (her mail reaches the bot); her mailbox is gone.
+        for body in ("un", "deux"):
+            await dovecot.deliver(mail("AIDE", body), BOT, mail_from=CLAIRE)
+        await wait_until(lambda: _count(bounced, 2), 90, what="both answers bounced")
+        for row in await bounced():
+            assert (row.bounce_recipient, row.bounce_status) == (CLAIRE, "5.1.1"), row
+        await wait_until(lambda: _count(notices, 1), 30, what="the coordinator's notice")
+        await wait_until(lambda: _sent(notices), 30, what="the notice sent")
+        # The second bounce told nobody again; the notice itself went through.
+        assert len(await notices()) == 1
+        record = await store.run(lambda tx: tx.address_bounces(CLAIRE))
+        assert record is not None and record.bounces == 2
+        assert await store.run(lambda tx: tx.address_bounces(ANA)) is None
+
+
+async def _count(rows: Callable[[], Awaitable[list[OutboxItem]]], n: int) -> bool:
+    return len(await rows()) >= n
+
+
+async def _sent(rows: Callable[[], Awaitable[list[OutboxItem]]]) -> bool:
+    return all(r.status == "sent" for r in await rows())
