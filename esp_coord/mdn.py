@@ -164,10 +164,13 @@ def header_block(raw: bytes, limit: int = MAX_ORIGINAL_HEADERS) -> bytes:
     that follow, are left out. Line ends are LF. Linear."""
     end = block_end(raw)
     block = raw[: end[0]] if end else raw[:limit]
+    lines = block.replace(b"\r\n", b"\n").split(b"\n")
+    if end is None:
+        lines = lines[:-1]  # no blank line within reach: the last line may be cut
     kept: list[bytes] = []
     size = 0
     field: list[bytes] = []
-    for line in block.replace(b"\r\n", b"\n").split(b"\n"):
+    for line in lines:
         if line[:1] in (b" ", b"\t") and field:
             field.append(line)
             continue

@@ -212,6 +212,9 @@ def test_the_original_header_block_is_bounded_by_whole_fields() -> None:
     assert header_block(folded) == b"Subject: one\n two\nX: y\n"
     assert header_block(folded, limit=10) == b""
     assert b"body" not in header_block(b"A: b\r\n\r\nbody\r\n")
+    # No end of the block within reach: whole lines only, the cut one left out.
+    endless = b"A: b\r\n" + b"X: " + b"y" * 100_000
+    assert header_block(endless, limit=1000) == b"A: b\n"
 
 
 def test_build_refuses_programming_errors() -> None:
