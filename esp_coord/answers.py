@@ -20,6 +20,11 @@ class Answer:
     ``PPS-2026-0001.ack.1``): when ``stable_id`` is set the Message-ID is
     exactly ``<tag@domain>``, so a later reply to it finds the plan again from
     In-Reply-To alone.
+
+    ``refused``: the answer says that the mail was not acted on (not
+    understood, malformed, refused: « Rien n'a été fait »); the MDN the
+    sender's client asked for then reports an integration error
+    (``esp_coord.mdn``).
     """
 
     subject: str
@@ -29,6 +34,7 @@ class Answer:
     message_id_tag: str = "ans"
     stable_id: bool = False
     auto_submitted: str = "auto-replied"
+    refused: bool = False
 
 
 def reply_subject(subject: str, fallback: str) -> str:

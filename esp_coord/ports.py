@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from esp_coord.store.audit import AuditRecord, ChainReport
     from esp_coord.store.mail import QuarantinedMail
     from esp_coord.store.records import (
+        Bounce,
+        BouncedAddress,
         Document,
         HistoryEntry,
         OutboxItem,
@@ -297,6 +299,18 @@ class Outbox(Protocol):
 
     def confirm_delivered(self, message_id: str, now: datetime) -> bool:
         """Our own copy of this message was seen: it is sent, whatever we thought."""
+
+    def record_bounce(self, *, message_id: str, recipient: str, status: str, diagnostic: str,
+                      at: datetime, renotify_after: timedelta) -> Bounce | None:
+        """A delivery report says our message ``message_id`` bounced for
+        ``recipient``: recorded on its row (the first bounce) and counted on
+        the address's record, which survives restarts. None, nothing
+        recorded, when no row has this id or ``recipient`` is not one of its
+        recipients. ``Bounce.notify``: the address's first bounce, or its last
+        notice is older than ``renotify_after``."""
+
+    def address_bounces(self, address: str) -> BouncedAddress | None:
+        """The record of bounces from ``address``, or None."""
 
     def outbox_stats(self) -> dict[str, int]:
         ...

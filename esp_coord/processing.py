@@ -24,10 +24,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from esp_coord import loop_guard
+from esp_coord import bounces, loop_guard
 from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
+from esp_coord.intake.dsn import read_delivery_report
+from esp_coord.mdn import render_mdn
 from esp_coord.ports import BatchPort, StorePort, UnitOfWork
 from esp_coord.store.errors import StoreBusy
 from esp_coord.store.mail import SILENCED_REASONS
@@ -80,6 +82,7 @@ class Outcome:
     folder: str
     replayed: bool     # already processed before: nothing done again
     answers: int = 0
+    receipts: int = 0  # MDNs queued (esp_coord.mdn): 0 or 1
 
 
 # Called in the mail's transaction for a mail quarantined or left unanswered,
@@ -140,7 +143,7 @@ class Processor:
                         "(forged?): quarantined", mail.message_id or mail.dedup_key)
         try:
             with tx.savepoint():
-                return self._decide(tx, mail, verdict)
+                return self._decide(tx, mail, verdict, raw)
         except StoreBusy:
             raise  # the whole batch again, later: not the handler's fault
         except Exception as e:
@@ -148,15 +151,35 @@ class Processor:
             # is logged: an exception message may quote the mail.
             log.error("mail %s: handler failed (%s); kept in quarantine",
                       mail.message_id or mail.dedup_key, type(e).__name__)
-            return self._record_failure(tx, mail, verdict)
+            return self._record_failure(tx, mail, verdict, raw)
 
-    def _record_failure(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage) -> Outcome:
+    def _acknowledge(self, tx: UnitOfWork, mail: IncomingMail, raw: bytes, *, refused: bool,
+                     now: datetime) -> int:
+        """Queue the MDN a member's answered mail asks for, if it may have one
+        (``mdn.receipt_address``): in the mail's transaction, so that a mail
+        processed again is never acknowledged twice. Returns how many (0, 1)."""
+        try:
+            receipt = render_mdn(mail, config=self.config, now=now, refused=refused, raw=raw)
+        except Exception as e:
+            # The answer matters, the receipt less: never lose one for the other.
+            log.error("mail %s: MDN not built (%s)", mail.message_id or mail.dedup_key,
+                      type(e).__name__)
+            return 0
+        if receipt is None:
+            return 0
+        tx.enqueue(message_id=receipt.message_id, sender=self.config.bot_address,
+                   recipients=receipt.recipients, raw=receipt.raw, at=now,
+                   cause=mail.dedup_key)
+        return 1
+
+    def _record_failure(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage,
+                        raw: bytes) -> Outcome:
         done = tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
         folder = self.config.folders.quarantine
-        answers = 0
+        answers = receipts = 0
         thread, held = self._guard(tx, mail, verdict, now)
         if verdict.outcome == "accepted" and held is None:
             try:
@@ -172,11 +195,12 @@ class Processor:
                            recipients=out.recipients, raw=out.raw, at=now,
                            cause=mail.dedup_key)
                 answers = 1
+                receipts = self._acknowledge(tx, mail, raw, refused=True, now=now)
         tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                             sender=mail.from_address, outcome="failed",
                             folder=folder, at=now, thread=thread)
         self.report(tx, self.config, now)
-        return Outcome("failed", folder, replayed=False, answers=answers)
+        return Outcome("failed", folder, replayed=False, answers=answers, receipts=receipts)
 
     def _guard(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage, now: datetime
                      ) -> tuple[str | None, str | None]:
@@ -189,12 +213,13 @@ class Processor:
         recent = tx.recent_of_sender(mail.from_address, now - loop_guard.WINDOW)
         return thread, loop_guard.hold_reason(mail, thread, recent, now)
 
-    def _decide(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage) -> Outcome:
+    def _decide(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage, raw: bytes
+                ) -> Outcome:
         done = tx.processed(mail.dedup_key)
         if done is not None:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
-        decision = self._classify_and_handle(tx, mail, verdict, now)
+        decision = self._classify_and_handle(tx, mail, verdict, now, raw)
         for answer in decision.answers:
             out = render_answer(answer, config=self.config, now=now, incoming=mail)
             # The bot's own address rides along as a blind copy: its arrival
@@ -202,21 +227,27 @@ class Processor:
             tx.enqueue(message_id=out.message_id, sender=self.config.bot_address,
                              recipients=out.recipients, raw=out.raw, at=now,
                              cause=mail.dedup_key)
+        receipts = 0
+        if decision.outcome == "answered" and decision.answers and verdict.member is not None:
+            # Only a member's mail that the service acted on or answered: never a
+            # stranger's, a robot's, a report, nor a mail left unanswered.
+            receipts = self._acknowledge(tx, mail, raw, now=now, refused=any(
+                answer.refused for answer in decision.answers))
         tx.record_processed(dedup_key=mail.dedup_key, message_id=mail.message_id,
                                   sender=mail.from_address, outcome=decision.outcome,
                                   folder=decision.folder, at=now, reason=decision.reason,
                                   thread=decision.thread)
         if decision.outcome == "quarantined" or decision.reason in SILENCED_REASONS:
             self.report(tx, self.config, now)  # tells the coordinators
-        log.info("mail %s from %s: %s%s -> %s (%d answer(s))",
+        log.info("mail %s from %s: %s%s -> %s (%d answer(s)%s)",
                  mail.message_id or mail.dedup_key, mail.from_address or "?", decision.outcome,
                  f" ({decision.reason})" if decision.reason else "", decision.folder,
-                 len(decision.answers))
+                 len(decision.answers), ", MDN" if receipts else "")
         return Outcome(decision.outcome, decision.folder, replayed=False,
-                       answers=len(decision.answers))
+                       answers=len(decision.answers), receipts=receipts)
 
     def _classify_and_handle(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage,
-                                   now: datetime) -> _Decision:
+                                   now: datetime, raw: bytes) -> _Decision:
         folders = self.config.folders
         if verdict.outcome == "own-copy":
             tx.confirm_delivered(mail.message_id or "", now)
@@ -224,7 +255,13 @@ class Processor:
         if verdict.outcome == "ignored":
             log.info("mail %s is automatic (%s): not answered",
                      mail.message_id or mail.dedup_key, mail.automatic)
-            return _Decision("ignored", folders.processed)
+            # A delivery report about one of our mails is recorded, and the
+            # coordination told of a failing address (to them, never an answer).
+            report = read_delivery_report(raw, max_message_bytes=self.config.limits
+                                          .max_message_bytes)
+            recorded, notices = bounces.record_report(tx, report, config=self.config, now=now)
+            return _Decision("ignored", folders.processed, notices,
+                             "bounce" if recorded else None)
         if verdict.member is None:
             return _Decision("quarantined", folders.quarantine, reason=verdict.code)
         thread, held = self._guard(tx, mail, verdict, now)
@@ -255,7 +292,8 @@ def failure_answer(mail: IncomingMail) -> Answer:
         "Vous pouvez renvoyer votre message plus tard, ou écrire AIDE pour "
         "recevoir des exemples.\n"
     )
-    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text)
+    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text,
+                  refused=True)
 
 
 def too_large_answer(mail: IncomingMail) -> Answer:
@@ -266,7 +304,8 @@ def too_large_answer(mail: IncomingMail) -> Answer:
         "Envoyez les informations du plan dans un message court, sans pièce jointe "
         "volumineuse. Écrivez AIDE pour recevoir des exemples.\n"
     )
-    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text)
+    return Answer(subject=reply_subject(mail.subject, "Message non traité"), text=text,
+                  refused=True)
 
 
 def paused_answer(mail: IncomingMail) -> Answer:

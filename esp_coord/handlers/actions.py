@@ -37,7 +37,7 @@ def _action_number(request: Request, detected: Detected, command: str
                   f"{command}, par exemple « {command} 2 PPS-2026-0001 » : les numéros "
                   "figurent dans l'accusé de réception et dans STATUT. Rien n'a été fait.\n")
     return None, "", [Answer(subject=reply_subject(request.mail.subject, "Numéro d'action"),
-                             text=text)]
+                             text=text, refused=True)]
 
 
 def _action_problem(request: Request, plan: Plan, error: PlanError) -> list[Answer]:
@@ -51,7 +51,7 @@ def _action_problem(request: Request, plan: Plan, error: PlanError) -> list[Answ
                   f"{reasons.get(error.code, 'demande impossible')}. STATUT {plan.ref} "
                   "vous renvoie la liste des actions avec leur numéro.\n")
     return [Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Action"),
-                   text=text)]
+                   text=text, refused=True)]
 
 
 def _action_target(request: Request, plans: PlanRepository, detected: Detected, command: str
@@ -144,4 +144,5 @@ def _date_refused(request: Request, detected: Detected, plan: Plan, number: int,
         f"{number} n'est pas acceptée.\n\n{where} : « {detected.text} »\n"
         f"   Problème : {error.problem}\n   Attendu : {error.expected}\n"
         f"   Exemple : REPORTER {number} au {error.example} {plan.ref}\n")
-    return Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Date"), text=text)
+    return Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Date"), text=text,
+                  refused=True)

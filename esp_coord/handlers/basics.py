@@ -22,4 +22,4 @@ def not_understood_answer(request: Request, detected: Detected) -> list[Answer]:
     rendered = render_not_understood(detected.text, closest_commands(detected.text),
                                      request.sender.name)
     return [Answer(subject=reply_subject(request.mail.subject, rendered.subject),
-                   text=rendered.text)]
+                   text=rendered.text, refused=True)]

@@ -120,7 +120,7 @@ def new_meeting(request: Request, detected: Detected) -> list[Answer]:
                                        refused, ok))
     if errors or draft is None:
         return [meeting_reply(request, render_errors(errors, parsed.warnings,
-                                                     command="RCP_NOUVELLE"))]
+                                                     command="RCP_NOUVELLE"), refused=True)]
     year = today_of(request).year
     ref = f"RCP-{year}-{tx.next_number('RCP', year):03d}"
     tz = config.timezone
@@ -196,7 +196,8 @@ def add_to_agenda(request: Request, detected: Detected, reading: AgendaLines
     error = (_plans_error(reading.line, reading.text, refused, ok) if refused
              else reading.missing())
     if error is not None:
-        return [meeting_reply(request, render_errors([error], command="RCP", ref=meeting.ref))]
+        return [meeting_reply(request, render_errors([error], command="RCP", ref=meeting.ref),
+                              refused=True)]
     added = meeting.add_plans(ok)
     if added:
         meetings.save(meeting, summary=f"{len(added)} plan(s) ajouté(s) à l'ordre du jour")
@@ -215,7 +216,7 @@ def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
                    "(par exemple « ANNULER RCP-2026-001 »). Pour clore un plan : CLORE "
                    f"{detected.ref} ; pour remettre à faire une action notée faite par "
                    f"erreur, par exemple l'action 3 : ANNULER FAIT 3 {detected.ref}. "
-                   "Rien n'a été fait.")
+                   "Rien n'a été fait.", refused=True)
     meetings = MeetingRepository.of(request)
     loaded, refused = _managed_meeting(request, meetings, detected, "ANNULER", "l'annuler")
     if loaded is None:
@@ -224,7 +225,8 @@ def cancel_meeting(request: Request, detected: Detected) -> list[Answer]:
     parsed = parse_cancel(detected.args, detected.lines, today=today_of(request))
     if not parsed.ok or parsed.value is None:
         return [meeting_reply(request, render_errors(parsed.errors, parsed.warnings,
-                                                     command="ANNULER_RCP", ref=meeting.ref))]
+                                                     command="ANNULER_RCP", ref=meeting.ref),
+                              refused=True)]
     day = parsed.value.day
     config = request.config
     attendees = access.participants_of(meeting, config)
@@ -265,7 +267,8 @@ def meeting_report(request: Request, detected: Detected) -> list[Answer]:
     report = parsed.value
     if not parsed.ok or report is None:
         return [meeting_reply(request, render_errors(parsed.errors, parsed.warnings,
-                                                     command="COMPTE_RENDU", ref=meeting.ref))]
+                                                     command="COMPTE_RENDU", ref=meeting.ref),
+                              refused=True)]
     day = report.day
     if day is None:
         last = meeting.last_started(request.now)
@@ -278,7 +281,8 @@ def meeting_report(request: Request, detected: Detected) -> list[Answer]:
     decided, errors = _decided_plans(request, plans, report)
     if errors:
         return [meeting_reply(request, render_errors(errors, parsed.warnings,
-                                                     command="COMPTE_RENDU", ref=meeting.ref))]
+                                                     command="COMPTE_RENDU", ref=meeting.ref),
+                              refused=True)]
     decisions = [Decision(ref, text) for _, ref, text in report.decisions]
     try:
         meeting.record_report(day, decisions, by=request.sender.email, at=request.now,

@@ -51,7 +51,7 @@ def new_plan(request: Request, detected: Detected) -> list[Answer]:
                             library=library())
     if not parsed.ok:
         return [plan_answer(request, render_errors(parsed.errors, parsed.warnings,
-                                                   command="NOUVEAU_PPS"))]
+                                                   command="NOUVEAU_PPS"), refused=True)]
     draft = parsed.value
     assert draft is not None
     existing = plans.active_with_ins(draft.patient.ins)
@@ -91,7 +91,7 @@ def _duplicate(request: Request, existing: Plan) -> list[Answer]:
             f"Pour le compléter, écrivez « MAJ {ref} » en objet, ou répondez à un message "
             "du service au sujet de ce plan.\n")
         return [Answer(subject=reply_subject(request.mail.subject, f"[{ref}] Plan existant"),
-                       text=text)]
+                       text=text, refused=True)]
     record(request, "duplicate", ref,
            "active plan exists, sender not on its care team: nothing created, "
            "coordination told")
@@ -104,7 +104,8 @@ def _duplicate(request: Request, existing: Plan) -> list[Answer]:
         "La coordination de l'équipe en a été informée : si vous participez à la prise "
         "en charge, elle peut vous ajouter à l'équipe de soins de ce plan. Une fois dans "
         "l'équipe, vous le retrouverez avec LISTE.\n")
-    return [Answer(subject=reply_subject(request.mail.subject, "Plan existant"), text=text),
+    return [Answer(subject=reply_subject(request.mail.subject, "Plan existant"), text=text,
+                   refused=True),
             _access_notice(request, ref)]
 
 
@@ -162,7 +163,7 @@ def update_plan(request: Request, detected: Detected) -> list[Answer]:
             "coordination", example="Référent : Dr Claire DURAND", field="referent"))
     if not parsed.ok:
         return [plan_answer(request, render_errors(parsed.errors, parsed.warnings,
-                                                   command="MAJ", ref=plan.ref))]
+                                                   command="MAJ", ref=plan.ref), refused=True)]
     assert parsed.value is not None
     changes = plan.apply(parsed.value, author=request.sender.email, at=request.now,
                          source_message_id=request.mail.message_id, protocols=library())
@@ -186,7 +187,7 @@ def close_plan(request: Request, detected: Detected) -> list[Answer]:
                       f"{plan.ref} et la coordination peuvent le clore. Rien n'a été fait.\n")
         record(request, "refused", plan.ref, "CLORE: neither referent nor coordinator")
         return [Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Clôture"),
-                       text=text)]
+                       text=text, refused=True)]
     if not plan.is_active:
         return [closed_answer(request, plan)]
     reason = " ".join(text for _, text in detected.lines if text.strip())[:500]

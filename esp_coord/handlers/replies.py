@@ -24,17 +24,18 @@ __all__ = ["closed_answer", "meeting_problem", "meeting_refusal", "meeting_reply
 _TAGGED = re.compile(r"^\[(RCP-\d{4}-\d{3})\]")
 
 
-def say(request: Request, subject: str, body: str) -> list[Answer]:
-    """« Bonjour <name>, <body> » in reply to the mail."""
+def say(request: Request, subject: str, body: str, *, refused: bool = False) -> list[Answer]:
+    """« Bonjour <name>, <body> » in reply to the mail (``refused``: see ``Answer``)."""
     text = french(f"Bonjour {request.sender.name},\n\n{body}\n")
-    return [Answer(subject=reply_subject(request.mail.subject, subject), text=text)]
+    return [Answer(subject=reply_subject(request.mail.subject, subject), text=text,
+                   refused=refused)]
 
 
 # --- plans -------------------------------------------------------------------------
 
 
 def plan_answer(request: Request, rendered: Rendered, *, plan: Plan | None = None,
-                kind: str = "ans") -> Answer:
+                kind: str = "ans", refused: bool = False) -> Answer:
     # Acknowledgements get a Message-ID naming the plan and version, so that a
     # reply to them finds the plan from In-Reply-To alone.
     if plan is not None:
@@ -43,9 +44,9 @@ def plan_answer(request: Request, rendered: Rendered, *, plan: Plan | None = Non
         # still starts with the reference, so a reply finds the plan all the same.
         return Answer(subject=rendered.subject, text=rendered.text,
                       message_id_tag=f"{plan.ref}.{kind}.{plan.version}",
-                      stable_id=kind != "status")
+                      stable_id=kind != "status", refused=refused)
     return Answer(subject=reply_subject(request.mail.subject, rendered.subject),
-                  text=rendered.text)
+                  text=rendered.text, refused=refused)
 
 
 def refusal(request: Request, ref: str | None) -> list[Answer]:
@@ -58,7 +59,8 @@ def refusal(request: Request, ref: str | None) -> list[Answer]:
         "Vérifiez la référence (par exemple PPS-2026-0001), ou répondez directement "
         "à un message du service au sujet de ce plan. LISTE vous renvoie les plans "
         "de vos patients.\n")
-    return [Answer(subject=reply_subject(request.mail.subject, "Plan introuvable"), text=text)]
+    return [Answer(subject=reply_subject(request.mail.subject, "Plan introuvable"), text=text,
+                   refused=True)]
 
 
 def missing_ref(request: Request, command: str) -> list[Answer]:
@@ -67,7 +69,8 @@ def missing_ref(request: Request, command: str) -> list[Answer]:
         f"Pour {command}, indiquez le plan concerné : écrivez sa référence avec la commande "
         f"(par exemple « {command} PPS-2026-0001 ») ou répondez à un message du service "
         "au sujet de ce plan. Rien n'a été fait.\n")
-    return [Answer(subject=reply_subject(request.mail.subject, "Plan non précisé"), text=text)]
+    return [Answer(subject=reply_subject(request.mail.subject, "Plan non précisé"), text=text,
+                   refused=True)]
 
 
 def closed_answer(request: Request, plan: Plan) -> Answer:
@@ -75,22 +78,22 @@ def closed_answer(request: Request, plan: Plan) -> Answer:
                   "peut plus être modifié. Rien n'a été fait. Pour reprendre le suivi, "
                   "créez un nouveau plan (NOUVEAU PPS).\n")
     return Answer(subject=reply_subject(request.mail.subject, f"[{plan.ref}] Plan clos"),
-                  text=text)
+                  text=text, refused=True)
 
 
 # --- meetings ----------------------------------------------------------------------
 
 
 def meeting_reply(request: Request, rendered: Rendered, *,
-                  attachments: tuple[OutAttachment, ...] = ()) -> Answer:
+                  attachments: tuple[OutAttachment, ...] = (), refused: bool = False) -> Answer:
     # Acknowledgements carry the meeting's tag in the subject and their
     # Message-ID starts with its reference: a reply to them finds the meeting.
     tagged = _TAGGED.match(rendered.subject)
     if tagged is None:
         return Answer(subject=reply_subject(request.mail.subject, rendered.subject),
-                      text=rendered.text, attachments=attachments)
+                      text=rendered.text, attachments=attachments, refused=refused)
     return Answer(subject=rendered.subject, text=rendered.text, attachments=attachments,
-                  message_id_tag=f"{tagged.group(1)}.ack")
+                  message_id_tag=f"{tagged.group(1)}.ack", refused=refused)
 
 
 def meeting_refusal(request: Request, ref: str | None) -> list[Answer]:
@@ -99,19 +102,19 @@ def meeting_refusal(request: Request, ref: str | None) -> list[Answer]:
     return say(request, "Réunion introuvable",
                f"Je ne trouve pas {what} parmi vos réunions de concertation. Rien n'a été "
                "fait.\n\nVérifiez la référence (par exemple RCP-2026-001) ; RCP vous renvoie "
-               "vos prochaines réunions.")
+               "vos prochaines réunions.", refused=True)
 
 
 def missing_meeting_ref(request: Request, command: str) -> list[Answer]:
     return say(request, "Réunion non précisée",
                f"Pour {command}, indiquez la réunion : écrivez sa référence avec la commande, "
-               f"par exemple « {command} RCP-2026-001 ». Rien n'a été fait.")
+               f"par exemple « {command} RCP-2026-001 ». Rien n'a été fait.", refused=True)
 
 
 def not_allowed(request: Request, meeting: Meeting, what: str) -> list[Answer]:
     return say(request, f"[{meeting.ref}] {what.capitalize()}",
                f"Seuls l'organisateur de la réunion {meeting.ref}, la coordination et les "
-               f"référents de l'équipe peuvent {what}. Rien n'a été fait.")
+               f"référents de l'équipe peuvent {what}. Rien n'a été fait.", refused=True)
 
 
 def meeting_problem(request: Request, error: MeetingError) -> list[Answer]:
@@ -129,4 +132,4 @@ def meeting_problem(request: Request, error: MeetingError) -> list[Answer]:
     }
     return say(request, f"[{error.ref}] Rien n'a été fait",
                f"Rien n'a été fait : {reasons.get(error.code, 'demande impossible')}. "
-               "RCP vous renvoie vos prochaines réunions et leurs dates.")
+               "RCP vous renvoie vos prochaines réunions et leurs dates.", refused=True)

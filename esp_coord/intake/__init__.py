@@ -16,7 +16,16 @@ from dataclasses import replace
 
 from .automatic import automatic_reason
 from .head import MAX_HEADER_BLOCK, Head, body_digest, content_key, parameters, read_head
-from .headers import decoded_text, message_id, message_ids, parse_date, return_path, sender
+from .headers import (
+    decoded_text,
+    message_id,
+    message_ids,
+    notification_address,
+    parse_date,
+    return_path,
+    sender,
+    typed_address,
+)
 from .mime import MAX_DEPTH, MAX_PARTS, PARSER, extract
 from .model import Attachment, IncomingMail
 from .quotes import extract_body
@@ -139,6 +148,8 @@ def _head(raw: bytes, max_message_bytes: int) -> IncomingMail:
         too_large=too_large,
         defects=tuple(dict.fromkeys(defects)),
         body_digest=body_digest(raw, head),
+        disposition_to=notification_address(head.all("Disposition-Notification-To")),
+        original_recipient=typed_address(head.first("Original-Recipient")),
     )
 
 

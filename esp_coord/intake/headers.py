@@ -231,6 +231,27 @@ def _scan_mailbox(value: str) -> tuple[str, str, str] | str:
     return "", bare, " ".join(comment)
 
 
+def notification_address(values: list[str]) -> str | None:
+    """The address of Disposition-Notification-To (RFC 8098 2.1): exactly one
+    field holding exactly one plain mailbox, read as ``sender`` reads From;
+    None otherwise (several addresses: no MDN is sent automatically)."""
+    address, _name, defect = sender(values)
+    return address if address and defect is None else None
+
+
+def typed_address(value: str | None) -> str | None:
+    """The address of an ``rfc822; addr`` field (RFC 8098 2.3, RFC 3464
+    2.3.1-2.3.2: Original-Recipient, Final-Recipient), lower case; None for
+    another address type or anything that is not one plain address."""
+    if not value:
+        return None
+    kind, sep, address = value[:MAX_FROM_CHARS].partition(";")
+    if not sep or kind.strip().lower() != "rfc822":
+        return None
+    address = one_line(address).strip("<> ")
+    return clean_address(address) or None
+
+
 def return_path(value: str | None) -> str | None:
     """None when absent, "" for the null path "<>" (bounces), else the address."""
     if value is None:

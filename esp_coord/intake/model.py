@@ -39,3 +39,9 @@ class IncomingMail:
     too_large: str | None  # French, for the reply to the sender
     defects: tuple[str, ...]  # labels for logs, no content
     body_digest: str  # ``head.body_digest``: what our own copies' witness tag is bound to
+    # RFC 8098 2.1: the one address of Disposition-Notification-To (lower
+    # case), None when absent or not exactly one plain address.
+    disposition_to: str | None = None
+    # RFC 8098 2.3: the rfc822 address of the Original-Recipient field an MTA
+    # added (lower case), for the Original-Recipient of our MDN; else None.
+    original_recipient: str | None = None

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from esp_coord.crypto import Keyring
@@ -59,10 +59,12 @@ from esp_coord.store.errors import (
 from esp_coord.store.mail import QUARANTINE_OUTCOMES, SILENCED_REASONS, QuarantinedMail
 from esp_coord.store.memory_base import MemoryData, json_copy, utc, utc_or_none
 from esp_coord.store.memory_reminders import MemoryReminderOps
-from esp_coord.store.outbox import _MAX_ERROR_CHARS
+from esp_coord.store.outbox import _MAX_ERROR_CHARS, bounced_recipient
 from esp_coord.store.records import (
     OUTBOX_STATUSES,
     OUTCOMES,
+    Bounce,
+    BouncedAddress,
     Document,
     HistoryEntry,
     OutboxItem,
@@ -255,6 +257,38 @@ class MemoryTx(MemoryReminderOps):
         self._write("outbox")[item_id] = replace(item, status="sent",
                                                  sent_at=item.sent_at or now)
         return True
+
+    def record_bounce(self, *, message_id: str, recipient: str, status: str, diagnostic: str,
+                      at: datetime, renotify_after: timedelta) -> Bounce | None:
+        """As ``OutboxOps.record_bounce`` (the diagnostic kept in clear: no disk)."""
+        at = utc(at)
+        item_id = self._read("outbox_ids").get(message_id)
+        if item_id is None:
+            return None
+        item: OutboxItem = self._read("outbox")[item_id]
+        address = bounced_recipient(item.recipients, recipient)
+        if address is None:
+            return None
+        if item.bounced_at is None:
+            self._write("outbox")[item_id] = replace(
+                item, bounced_at=at, bounce_status=status, bounce_recipient=address,
+                bounce_diagnostic=diagnostic)
+        known: BouncedAddress | None = self._read("bounced").get(address)
+        notify = known is None or known.notified_at <= at - renotify_after
+        if known is None:
+            record = BouncedAddress(address=address, first_at=at, last_at=at, bounces=1,
+                                    last_status=status, notified_at=at)
+        else:
+            record = replace(known, last_at=at, bounces=known.bounces + 1, last_status=status,
+                             notified_at=at if notify else known.notified_at)
+        self._write("bounced")[address] = record
+        return Bounce(item_id=item_id, message_id=message_id, recipient=address,
+                      status=status, notify=notify)
+
+    def address_bounces(self, address: str) -> BouncedAddress | None:
+        """The record of bounces from ``address``, or None."""
+        found: BouncedAddress | None = self._read("bounced").get(address.strip().lower())
+        return found
 
     def outbox_stats(self) -> dict[str, int]:
         stats = dict.fromkeys(OUTBOX_STATUSES, 0)

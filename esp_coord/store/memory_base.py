@@ -29,6 +29,7 @@ def _empty_tables() -> dict[str, Any]:
         "counters": {},        # (kind, year) -> last number given
         "outbox": {},          # id -> OutboxItem
         "outbox_ids": {},      # message_id -> id
+        "bounced": {},         # address -> BouncedAddress
         "documents": {},       # (kind, ref) -> Document, in creation (id) order
         "history": [],         # HistoryEntry, in id order
         "audit": [],           # AuditRecord, in position order

@@ -9,6 +9,11 @@ so either both exist or neither. States::
 
     confirm_delivered: any state --> sent
 
+A delivery report (DSN) that one of our mails bounced is recorded on its row
+(``record_bounce``, whatever its state: the relay took it, then failed) and
+on the address's row of ``bounced_addresses``, which says whether the
+coordination is to be told.
+
 ``sending`` means an attempt started and its outcome is unknown (the process
 may have died mid-SMTP): on restart the service looks for its own copy in the
 mailbox (``confirm_delivered``) before retrying. ``sent`` is final: a late
@@ -20,15 +25,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.errors import OutboxStateError
-from esp_coord.store.records import OUTBOX_STATUSES, OutboxItem
-from esp_coord.store.tables import outbox
+from esp_coord.store.records import OUTBOX_STATUSES, Bounce, BouncedAddress, OutboxItem
+from esp_coord.store.tables import bounced_addresses, outbox
 
 _MAX_ERROR_CHARS = 1000
 
@@ -42,6 +47,16 @@ def _moving(frm: tuple[str, ...], **values: Any) -> Any:
 
 def _context(message_id: str) -> bytes:
     return b"outbox:" + message_id.encode()
+
+
+def _bounce_context(message_id: str) -> bytes:
+    return b"outbox-bounce:" + message_id.encode()
+
+
+def bounced_recipient(recipients: Sequence[str], recipient: str) -> str | None:
+    """``recipient`` as one of ``recipients`` (compared without case), or None."""
+    address = recipient.strip().lower()
+    return address if any(r.strip().lower() == address for r in recipients) else None
 
 
 class OutboxOps(TxBase):
@@ -152,6 +167,63 @@ class OutboxOps(TxBase):
             .values(status="sent", sent_at=func.coalesce(outbox.c.sent_at, bindparam("now")))))
         return self._conn.execute(statement, {"mid": message_id, "now": now}).rowcount > 0
 
+    def record_bounce(self, *, message_id: str, recipient: str, status: str, diagnostic: str,
+                      at: datetime, renotify_after: timedelta) -> Bounce | None:
+        """A delivery report says that our message ``message_id`` could not be
+        delivered to ``recipient``. None, and nothing recorded, unless an
+        outbox row has this id and ``recipient`` among its recipients. The
+        row keeps its first bounce (the diagnostic encrypted: a server may
+        quote anything); the address's row counts every one and says whether
+        to tell the coordination (``Bounce.notify``)."""
+        row = self._conn.execute(
+            select(outbox.c.id, outbox.c.recipients, outbox.c.bounced_at)
+            .where(outbox.c.message_id == message_id)).first()
+        if row is None:
+            return None
+        address = bounced_recipient(json.loads(row.recipients), recipient)
+        if address is None:
+            return None
+        if row.bounced_at is None:
+            self._conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+                bounced_at=at, bounce_status=status, bounce_recipient=address,
+                bounce_diagnostic_enc=self._keyring.encrypt(
+                    diagnostic.encode(), context=_bounce_context(message_id))))
+        notify = self._address_bounced(address, status, at, renotify_after)
+        return Bounce(item_id=int(row.id), message_id=message_id, recipient=address,
+                      status=status, notify=notify)
+
+    def _address_bounced(self, address: str, status: str, at: datetime,
+                         renotify_after: timedelta) -> bool:
+        """Count the bounce on the address's row; True when the coordination
+        is to be told (a new row, or a notice older than ``renotify_after``,
+        whose date then moves to ``at``). Each step is one atomic statement."""
+        inserted = self._conn.execute(
+            self._upsert(bounced_addresses)
+            .values(address=address, first_at=at, last_at=at, bounces=1, last_status=status,
+                    notified_at=at)
+            .on_conflict_do_nothing(index_elements=["address"])
+            .returning(bounced_addresses.c.address)).first()
+        if inserted is not None:
+            return True
+        counted = {"last_at": at, "bounces": bounced_addresses.c.bounces + 1,
+                   "last_status": status}
+        renotified = self._conn.execute(
+            update(bounced_addresses)
+            .where(bounced_addresses.c.address == address,
+                   bounced_addresses.c.notified_at <= at - renotify_after)
+            .values(notified_at=at, **counted))
+        if renotified.rowcount == 1:
+            return True
+        self._conn.execute(update(bounced_addresses)
+                           .where(bounced_addresses.c.address == address).values(**counted))
+        return False
+
+    def address_bounces(self, address: str) -> BouncedAddress | None:
+        """What is known of bounces from ``address`` (lower case), or None."""
+        row = self._conn.execute(select(bounced_addresses).where(
+            bounced_addresses.c.address == address.strip().lower())).first()
+        return BouncedAddress(**row._mapping) if row is not None else None
+
     def outbox_stats(self) -> dict[str, int]:
         stats = dict.fromkeys(OUTBOX_STATUSES, 0)
         query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
@@ -195,4 +267,10 @@ class OutboxOps(TxBase):
             sent_at=row["sent_at"],
             last_error=row["last_error"],
             cause=row["cause"],
+            bounced_at=row["bounced_at"],
+            bounce_status=row["bounce_status"],
+            bounce_recipient=row["bounce_recipient"],
+            bounce_diagnostic=None if row["bounce_diagnostic_enc"] is None else
+            self._keyring.decrypt(row["bounce_diagnostic_enc"],
+                                  context=_bounce_context(row["message_id"])).decode(),
         )

@@ -47,6 +47,37 @@ class OutboxItem:
     sent_at: datetime | None
     last_error: str | None
     cause: str | None
+    # The first delivery report saying it bounced (``record_bounce``): when,
+    # the RFC 3463 status, for which recipient, and what the server said.
+    bounced_at: datetime | None = None
+    bounce_status: str | None = None
+    bounce_recipient: str | None = None
+    bounce_diagnostic: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """What ``record_bounce`` made of a report that one of our mails bounced."""
+
+    item_id: int       # the outbox row of the mail
+    message_id: str
+    recipient: str     # lower case, one of the row's recipients
+    status: str
+    # Tell the coordination now: the address's first bounce, or the last
+    # notice about it is older than ``renotify_after``.
+    notify: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BouncedAddress:
+    """What is known of an address our mail bounced from (``bounced_addresses``)."""
+
+    address: str
+    first_at: datetime
+    last_at: datetime
+    bounces: int
+    last_status: str
+    notified_at: datetime  # the last notice to the coordination about it
 
 
 @dataclass(frozen=True, slots=True)

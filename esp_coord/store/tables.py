@@ -104,8 +104,28 @@ outbox = Table(
     Column("last_attempt_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
     Column("last_error", Text),
+    # The first delivery report (DSN) saying the mail bounced (revision 0006).
+    Column("bounced_at", UTCDateTime),
+    Column("bounce_status", String(16)),
+    Column("bounce_recipient", Text),
+    Column("bounce_diagnostic_enc", LargeBinary),
     UniqueConstraint("message_id"),
     Index(None, "status", "next_attempt_at"),
+)
+
+# One row per address a mail of ours bounced from: the coordination is told
+# once per address (again only after ``bounces.RENOTIFY_AFTER``), whatever
+# the number of bounces and restarts. Professional addresses, statuses and
+# dates only.
+bounced_addresses = Table(
+    "bounced_addresses",
+    metadata,
+    Column("address", String(320), primary_key=True),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("bounces", Integer, nullable=False),
+    Column("last_status", String(16), nullable=False),
+    Column("notified_at", UTCDateTime, nullable=False),
 )
 
 counters = Table(

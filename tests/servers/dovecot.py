@@ -340,9 +340,11 @@ service stats {{
             base = replace(base, client_cert=self.tls.client_cert, client_key=self.tls.client_key)
         return replace(base, **overrides)
 
-    async def deliver(self, raw: bytes, rcpt: str | None = None) -> None:
-        """Deliver one message to the bot's inbox over LMTP."""
-        await asyncio.to_thread(self._deliver_sync, raw, rcpt or self.username)
+    async def deliver(self, raw: bytes, rcpt: str | None = None, *,
+                      mail_from: str = "sender@test.invalid") -> None:
+        """Deliver one message to the bot's inbox over LMTP; ``mail_from`` is
+        the envelope sender Dovecot writes as Return-Path ("" for a bounce's <>)."""
+        await asyncio.to_thread(self._deliver_sync_many, [raw], rcpt or self.username, mail_from)
 
     async def deliver_many(self, raws: list[bytes], rcpt: str | None = None) -> None:
         """Deliver several messages over one LMTP session."""
@@ -351,10 +353,11 @@ service stats {{
     def _deliver_sync(self, raw: bytes, rcpt: str) -> None:
         self._deliver_sync_many([raw], rcpt)
 
-    def _deliver_sync_many(self, raws: list[bytes], rcpt: str) -> None:
+    def _deliver_sync_many(self, raws: list[bytes], rcpt: str,
+                           mail_from: str = "sender@test.invalid") -> None:
         with smtplib.LMTP(self.host, self.lmtp_port, timeout=10) as lmtp:
             for raw in raws:
-                lmtp.sendmail("sender@test.invalid", [rcpt], raw)
+                lmtp.sendmail(mail_from, [rcpt], raw)
 
     async def folder_count(self, folder: str) -> int:
         """Messages in ``folder`` (a plain name, e.g. "Traités"), by STATUS."""
