@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import imaplib
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -160,6 +161,37 @@ async def test_authenticate_external_with_the_client_certificate(
         assert len(fetched) == 1 and b"message 7" in fetched[0].raw
         await box.close()
         assert "method=EXTERNAL" in server.log()
+
+
+async def test_external_without_sasl_ir_answers_the_continuation(
+        tmp_path: Path, tls_material: TLSMaterial) -> None:
+    server = await other_dovecot(tmp_path, tls_material, "external", cert_username=True)
+    async with server:
+        settings = server.imap_settings("starttls", auth="external", username=None,
+                                        password=None)
+        box = ImapMailbox(settings, FOLDERS, disabled_capabilities={"SASL-IR"})
+        await box.connect()
+        assert "SASL-IR" not in box.capabilities
+        await box.close()
+        assert "method=EXTERNAL" in server.log()
+
+
+@pytest.mark.parametrize("disabled, command", [
+    ((), "AUTHENTICATE PLAIN "),            # the initial response inline (SASL-IR)
+    (("SASL-IR",), "AUTHENTICATE PLAIN\r"),  # the response after the server's "+"
+    (("AUTH=PLAIN",), "LOGIN "),            # no SASL PLAIN offered: the LOGIN command
+])
+async def test_password_login_uses_sasl_plain_when_offered(
+        dovecot: DovecotServer, disabled: tuple[str, ...], command: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="aioimaplib.aioimaplib")
+    box = ImapMailbox(dovecot.imap_settings("starttls"), FOLDERS,
+                      disabled_capabilities=disabled)
+    await box.connect()  # logged in: Dovecot accepted what was sent
+    await box.close()
+    sent = "\n".join(r.getMessage() for r in caplog.records if "Sending" in r.getMessage())
+    assert command in sent.replace("\\r", "\r")
+    assert dovecot.password not in sent  # scrubbed from the library's own log
 
 
 async def test_external_refused_where_not_offered(dovecot: DovecotServer,
