@@ -89,6 +89,7 @@ class ImapMailbox:
         self._queued = 0
         self._established = False  # logged in on the current connection
         self._revocation = RevocationChecker(settings)
+        self.created_folders: list[str] = []  # by the last connect (esp-coord check says so)
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -260,6 +261,7 @@ class ImapMailbox:
         await self._authenticate(imap)
         self._established = True
         await self._refresh_capabilities(imap)
+        self.created_folders = []
         for name in (self._folders.processed, self._folders.quarantine, self._folders.sent):
             await self._ensure_folder(imap, name)
         await self._select_inbox(imap)
@@ -388,6 +390,7 @@ class ImapMailbox:
         # Subscribed, so that the coordinator's mail client shows it.
         await self._call(imap.protocol.simple_command("SUBSCRIBE", wire), "SUBSCRIBE")
         log.info("IMAP folder created: %s", name)
+        self.created_folders.append(name)
 
     async def _select_inbox(self, imap: aio.IMAP4) -> None:
         wire = aio.quoted(encode_mutf7(self._folders.inbox))

@@ -30,6 +30,7 @@ from esp_coord.entrypoints.exits import (
     EXIT_STATUS,
     EXIT_UNUSABLE,
 )
+from esp_coord.offline_config import load_offline_config
 from esp_coord.store.errors import KeyMismatch, StoreBusy, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -89,9 +90,14 @@ async def _check(config: Config) -> int:
     mailbox = ImapMailbox(config.imap, config.folders)
     try:
         await mailbox.connect()
+        folders = (config.folders.processed, config.folders.quarantine, config.folders.sent)
+        created = [f for f in folders if f in mailbox.created_folders]
+        found = [f for f in folders if f not in created]
+        said = "; ".join(part for part in (
+            f"folders created: {', '.join(created)}" if created else "",
+            f"folders present: {', '.join(found)}" if found else "") if part)
         print(f"IMAP {config.imap.host}:{config.imap.port} ({config.imap.security}): "
-              f"connected, logged in, folders {config.folders.processed!r}, "
-              f"{config.folders.quarantine!r}, {config.folders.sent!r} ready.")
+              f"connected, logged in; {said}.")
     except Exception as e:  # every failure is reported in plain words
         ok = False
         print(f"IMAP {config.imap.host}:{config.imap.port}: {e}")
@@ -173,7 +179,12 @@ def _keygen(config_path: str | None, key_path: str | None, rotate: bool) -> int:
     if key_path:
         path = Path(key_path)
     elif config_path:
-        path = _load(config_path).key_file
+        # Only the key file's place is needed: no certificate, no password yet.
+        try:
+            path = load_offline_config(config_path).key_file
+        except ConfigError as e:
+            print(str(e), file=sys.stderr)
+            return 2
     else:
         print("Give --config FILE or --key-file PATH.", file=sys.stderr)
         return 2

@@ -98,8 +98,11 @@ async def test_check_is_green_against_the_operator_setup(
     assert "connected, logged in" in line_of(out, "IMAP")
     assert "accepted our credentials" in line_of(out, "SMTP")
     assert out.rstrip().endswith("Everything is ready.")
+    assert "folders created: Traités, Quarantaine, Envoyés" in line_of(out, "IMAP")
     # The CRL was downloaded once and kept for the next start (ECO.1.1.7).
     assert list((tmp_path / "crl").glob("*.crl"))
+    code, out = await check(tmp_path / "svc", external(dovecot, tmp_path), smtp, capsys)
+    assert code == 0 and "folders present: Traités, Quarantaine, Envoyés" in out, out
 
 
 async def test_a_mail_is_answered_through_dovecot_and_postfix(

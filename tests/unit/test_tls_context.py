@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.tls import client_context, describe_tls_error, no_starttls_message
+from adapters.tls import ECO_CIPHERS, client_context, describe_tls_error, no_starttls_message
 from adapters.tls_probe import Probe, explain
 from esp_coord.config import ServerSettings
 from tests.servers.tls import TLSMaterial
@@ -30,6 +30,33 @@ def test_verification_is_always_on(tls_material: TLSMaterial) -> None:
         assert ctx.verify_mode == ssl.CERT_REQUIRED
         assert ctx.check_hostname is True
         assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_versions_and_suites_are_the_referentiels(tls_material: TLSMaterial) -> None:
+    """ECO.1.1.2: TLS 1.2 only by default; ECO.1.1.3: the four ECDHE-RSA suites only."""
+    strict = client_context(settings(tls_material.ca_file))
+    assert strict.maximum_version == ssl.TLSVersion.TLSv1_2
+    tls12 = {c["name"] for c in strict.get_ciphers() if c["protocol"] == "TLSv1.2"}
+    assert tls12 == set(ECO_CIPHERS)
+    wider = client_context(settings(tls_material.ca_file, tls_versions="1.2+"))
+    assert wider.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert wider.maximum_version == ssl.TLSVersion.MAXIMUM_SUPPORTED
+    assert {c["name"] for c in wider.get_ciphers() if c["protocol"] == "TLSv1.2"} == tls12
+
+
+def test_our_expired_client_certificate_is_named(tls_material: TLSMaterial,
+                                                 tmp_path: Path) -> None:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    old = tls_material.authority.issue(common_name="ancien", client=True,
+                                       not_before=now - dt.timedelta(days=400),
+                                       not_after=now - dt.timedelta(days=2))
+    cert, key = old.write(tmp_path, "old")
+    s = settings(tls_material.ca_file, client_cert=cert, client_key=key)
+    with pytest.raises(ssl.SSLError) as info:
+        client_context(s)
+    assert f"Our client certificate {cert} expired on" in describe_tls_error(info.value, s)
 
 
 def test_only_the_configured_ca_is_trusted(tls_material: TLSMaterial) -> None:
