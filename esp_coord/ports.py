@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         BouncedAddress,
         Document,
         HistoryEntry,
+        MailActivity,
         OutboxItem,
         ProcessedMail,
         RecentMail,
@@ -243,6 +244,11 @@ class MailRecords(Protocol):
 
     def quarantine_count(self, since: datetime | None = None) -> int:
         """Mails put in quarantine (unknown sender, or the handler failed)."""
+
+    def mail_activity(self, since: datetime, until: datetime) -> MailActivity:
+        """What the mailbox did from ``since`` (included) to ``until`` (excluded): mails
+        handled by outcome (our own copies aside), and for each answered mail the
+        seconds from its processing to its first answer sent."""
 
     def claim_quarantined(self, before: datetime, notice_at: datetime) -> int:
         """Give every quarantined mail (or member's mail left unanswered) recorded before ``before``

@@ -9,8 +9,8 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from esp_coord.store.base import TxBase
 from esp_coord.store.errors import AlreadyProcessed
-from esp_coord.store.records import OUTCOMES, ProcessedMail, RecentMail
-from esp_coord.store.tables import counters, processed_mail
+from esp_coord.store.records import OUTCOMES, MailActivity, ProcessedMail, RecentMail
+from esp_coord.store.tables import counters, outbox, processed_mail
 
 # The outcomes whose mail lands in the quarantine folder.
 QUARANTINE_OUTCOMES: tuple[str, ...] = ("quarantined", "failed")
@@ -103,6 +103,27 @@ class MailOps(TxBase):
         if since is not None:
             query = query.where(processed_mail.c.at >= since)
         return int((self._conn.execute(query)).scalar_one())
+
+    def mail_activity(self, since: datetime, until: datetime) -> MailActivity:
+        """Mails handled from ``since`` to ``until`` by outcome, and each answered
+        mail's delay to its first answer sent (our own copies aside)."""
+        window = and_(processed_mail.c.at >= since, processed_mail.c.at < until)
+        counts: dict[str, int] = dict(self._conn.execute(
+            select(processed_mail.c.outcome, func.count()).where(window)
+            .group_by(processed_mail.c.outcome)).all())
+        first_sent = (select(outbox.c.cause, func.min(outbox.c.sent_at).label("sent_at"))
+                      .where(outbox.c.sent_at.is_not(None)).group_by(outbox.c.cause)
+                      .subquery())
+        rows = self._conn.execute(
+            select(processed_mail.c.at, first_sent.c.sent_at)
+            .join(first_sent, first_sent.c.cause == processed_mail.c.dedup_key)
+            .where(window, processed_mail.c.outcome == "answered")).all()
+        delays = tuple(sorted(max(0.0, (sent - at).total_seconds())
+                              for at, sent in rows))
+        quarantined = sum(counts.get(o, 0) for o in QUARANTINE_OUTCOMES)
+        return MailActivity(handled=sum(v for k, v in counts.items() if k != "own-copy"),
+                            answered=counts.get("answered", 0), quarantined=quarantined,
+                            ignored=counts.get("ignored", 0), answer_delays=delays)
 
     def claim_quarantined(self, before: datetime, notice_at: datetime) -> int:
         """Give every quarantined mail (or member's mail left unanswered)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -67,6 +68,7 @@ from esp_coord.store.records import (
     BouncedAddress,
     Document,
     HistoryEntry,
+    MailActivity,
     OutboxItem,
     ProcessedMail,
     RecentMail,
@@ -153,6 +155,26 @@ class MemoryTx(MemoryReminderOps):
         since = utc_or_none(since)
         return sum(1 for r in self._read("mail").values()
                    if r.outcome in QUARANTINE_OUTCOMES and (since is None or r.at >= since))
+
+    def mail_activity(self, since: datetime, until: datetime) -> MailActivity:
+        """Mails handled from ``since`` to ``until`` by outcome, and each answered
+        mail's delay to its first answer sent (our own copies aside)."""
+        since, until = utc(since), utc(until)
+        mails = [r for r in self._read("mail").values() if since <= r.at < until]
+        counts = Counter(r.outcome for r in mails)
+        first_sent: dict[str, datetime] = {}
+        for item in self._read("outbox").values():
+            if item.cause is not None and item.sent_at is not None:
+                known = first_sent.get(item.cause)
+                first_sent[item.cause] = item.sent_at if known is None else min(known,
+                                                                                 item.sent_at)
+        delays = tuple(sorted(max(0.0, (first_sent[r.dedup_key] - r.at).total_seconds())
+                              for r in mails
+                              if r.outcome == "answered" and r.dedup_key in first_sent))
+        return MailActivity(handled=sum(v for k, v in counts.items() if k != "own-copy"),
+                            answered=counts["answered"],
+                            quarantined=sum(counts[o] for o in QUARANTINE_OUTCOMES),
+                            ignored=counts["ignored"], answer_delays=delays)
 
     def claim_quarantined(self, before: datetime, notice_at: datetime) -> int:
         """Give every reported mail recorded before ``before`` and not yet

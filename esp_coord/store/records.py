@@ -103,3 +103,14 @@ class HistoryEntry:
     source_message_id: str | None
     at: datetime
     change: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class MailActivity:
+    """The mailbox's side of a period (``MailRecords.mail_activity``)."""
+
+    handled: int = 0
+    answered: int = 0
+    quarantined: int = 0
+    ignored: int = 0
+    answer_delays: tuple[float, ...] = ()  # seconds, from processing to the answer sent

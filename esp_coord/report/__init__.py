@@ -1,0 +1,1 @@
+"""The coordinator's evaluation report: figures, their rendering, the report command."""
