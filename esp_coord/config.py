@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stdnum import luhn
 
+from esp_coord.report.keys import FIGURE_KEYS
 from plans.people import PROFESSIONS, profession_of
 
 Security = Literal["implicit", "starttls", "none"]
@@ -125,6 +126,9 @@ class Config:
     # X-MSS-NIL on every mail sent: the product that wrote it, as MSSanté
     # operators trace applicative mailboxes' software.
     product_reference: str = DEFAULT_PRODUCT_REFERENCE
+    # The team's own targets for the report's figures (``[report] targets``):
+    # thresholds differ by region and change, so none is written in the code.
+    report_targets: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def message_id_domain(self) -> str:
@@ -429,10 +433,21 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
     imap = replace(imap, crl_cache=crl_path)
     smtp = replace(smtp, crl_cache=crl_path)
 
+    rt = r.table("report", required=False)
+    raw_targets = r.get(rt, "report", "targets", dict, "a table of figure = number", {})
+    targets: dict[str, float] = {}
+    for key, value in raw_targets.items():
+        if key not in FIGURE_KEYS:
+            r.problem(f"report.targets.{key}", f"one of {', '.join(FIGURE_KEYS)}", key)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            r.problem(f"report.targets.{key}", "a number", value)
+        else:
+            targets[key] = float(value)
+
     if r.problems:
         raise ConfigError(path, r.problems)
     return Config(path=path, team_name=team_name, timezone=tz, bot_address=bot.lower(),
                   bot_name=bot_name, trusted_domains=trusted_t, members=members, imap=imap,
                   smtp=smtp, folders=folders, limits=limits, reminders=reminders,
                   database_url=db_url,
-                  key_file=key_path, product_reference=product)
+                  key_file=key_path, product_reference=product, report_targets=targets)

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from esp_coord.config import Config, ConfigError, load_config
 from esp_coord.crypto import DecryptionError, KeyFileError, Keyring
-from esp_coord.entrypoints import cli_audit, cli_discover, cli_parse, cli_plans, cli_roster
+from esp_coord.entrypoints import (
+    cli_audit,
+    cli_discover,
+    cli_parse,
+    cli_plans,
+    cli_report,
+    cli_roster,
+)
 from esp_coord.entrypoints.exits import (
     EXIT_INTERNAL,
     EXIT_KEY_MISMATCH,
@@ -41,7 +48,7 @@ log = logging.getLogger("esp_coord")
 
 # Each module has ``register(subparsers)``, which adds its subcommand(s) and
 # sets ``run=<function(args) -> int>`` as the parser's default.
-EXTRA_COMMANDS = (cli_parse, cli_audit, cli_plans, cli_roster)
+EXTRA_COMMANDS = (cli_parse, cli_audit, cli_plans, cli_roster, cli_report)
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -1,0 +1,171 @@
+"""The evaluation report from a scripted team history, through the service's
+own processor on a real SQLite store, then `esp-coord report`.
+
+The history: a plan created, a concertation meeting planned, a follow-up
+marked FAIT, the meeting's minutes (three people present, one decision), a
+stranger's mail quarantined, one answer sent 90 s after its mail.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from contextlib import AsyncExitStack
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from esp_coord.bootstrap import make_processor
+from esp_coord.config import Config
+from esp_coord.crypto import Keyring
+from esp_coord.entrypoints.cli import main
+from esp_coord.plan_repo import KIND
+from esp_coord.report.gather import build_report
+from esp_coord.report.indicators import Report
+from esp_coord.report.render import to_csv, to_html, to_text
+from esp_coord.store import Store
+from plans.model import Plan
+from plans.periods import parse_period
+from tests.support.config import offline_config
+from tests.support.mail import example
+from tests.support.paths import EXAMPLE_CONFIG
+
+PARIS = ZoneInfo("Europe/Paris")
+T4 = parse_period("T4 2026", today=date(2027, 1, 5))
+MINUTES = ("From: Ana COSTA <ana.costa@esp-valdelorge.mssante.test>\r\n"
+           "To: coordination@esp-valdelorge.mssante.test\r\n"
+           "Subject: COMPTE-RENDU RCP-2026-001\r\nMessage-ID: <cr1@esp-valdelorge.mssante.test>\r\n"
+           "Date: Thu, 03 Dec 2026 15:00:00 +0100\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+           "Présents : Claire DURAND, Julien MARIE, Karim BENALI\r\n"
+           "PPS-2026-0001 : poursuite du plan, HbA1c dans 3 mois\r\n").encode()
+
+
+async def scripted_history(config: Config, keyring: Keyring) -> tuple[Report, Plan]:
+    clock = [datetime(2026, 11, 24, 9, 0, tzinfo=PARIS)]
+    async with AsyncExitStack() as stack:
+        store = Store(config.database_url, keyring)
+        await store.start(stack)
+        processor = make_processor(config, store, now=lambda: clock[0])
+        for raw, at in ((example("01-nouveau-pps.eml"), datetime(2026, 11, 24, 9, 0)),
+                        (example("04-rcp-nouvelle.eml"), datetime(2026, 11, 25, 9, 0)),
+                        (example("05-fait.eml"), datetime(2026, 11, 26, 19, 30)),
+                        (MINUTES, datetime(2026, 12, 3, 15, 0)),
+                        (example("08-expediteur-inconnu.eml"), datetime(2026, 12, 3, 16, 0))):
+            clock[0] = at.replace(tzinfo=PARIS)
+            async with processor.batch():
+                await processor.process(raw)
+
+        def send_first(tx: object) -> None:  # the delivery's two marks, 90 s after the mail
+            item = tx.outbox_due(clock[0] + timedelta(days=30))[0]  # type: ignore[attr-defined]
+            tx.mark_sending(item.id, item.created_at)  # type: ignore[attr-defined]
+            tx.mark_sent(item.id, item.created_at + timedelta(seconds=90))  # type: ignore[attr-defined]
+
+        await store.run(send_first)
+        report = await store.run(lambda tx: build_report(tx, config, T4))
+        plan = Plan.from_dict((await store.run(
+            lambda tx: tx.load_document(KIND, "PPS-2026-0001"))).data)
+    return report, plan
+
+
+@pytest.fixture
+async def history(tmp_path: Path) -> tuple[Report, Plan, Config, Keyring]:
+    config = offline_config(tmp_path, key_file=tmp_path / "esp.key",
+                            report_targets={"share_reviewed": 80.0})
+    keyring = Keyring.generate()
+    keyring.save(config.key_file)
+    report, plan = await scripted_history(config, keyring)
+    return report, plan, config, keyring
+
+
+async def test_the_figures_of_the_scripted_history(history: tuple) -> None:
+    report, plan, _, _ = history
+    value = {f.key: f.value for s in report.sections for f in s.figures}
+    assert (value["plans_created"], value["plans_active"], value["plans_closed"]) == (1, 1, 0)
+    assert report.figure("plans_by_protocol").breakdown == {
+        p.title: 1 for p in plan.protocols}
+    assert (value["meetings_held"], value["patients_per_meeting"], value["decisions"]) == (
+        1, 1, 1)
+    assert value["share_reviewed"] == 100.0
+    assert report.figure("share_reviewed").target == 80.0
+    assert value["attendance"] == 3
+    assert report.figure("attendance_by_profession").breakdown == {
+        "médecin": 1, "infirmier": 1, "kinésithérapeute": 1}
+    # The one FAIT of the period, on time or late as its own due date says.
+    [occurrence] = [o for a in plan.actions for o in a.done]
+    late = occurrence.due is not None and occurrence.on > occurrence.due
+    assert (value["followups_on_time"], value["followups_late"]) == (
+        (0, 1) if late else (1, 0))
+    if late:
+        assert value["followups_delay"] == (occurrence.on - occurrence.due).days
+    assert report.figure("actions_by_profession").breakdown == {"kinésithérapeute": 1}
+    assert value["coordination"] == "Ana COSTA"
+    assert (value["mails_handled"], value["mails_answered"], value["mails_quarantined"]) == (
+        5, 4, 1)
+    assert value["answer_time"] == 1.5  # minutes: the one answer sent, 90 s after its mail
+    assert value["hospital_documents"] is None
+    # Every figure says how it is computed.
+    assert all(f.how.endswith(".") for s in report.sections for f in s.figures)
+    assert report.annex == (("PPS-2026-0001", "24/11/2026", ""),)
+
+
+async def test_what_leaves_the_team_names_nobody(history: tuple) -> None:
+    report, plan, _, _ = history
+    html = to_html(report)
+    for private in (plan.patient.family_name, plan.patient.given_name, "1948",
+                    "PPS-2026-0001"):
+        assert private not in html
+    # One plan is a count under 5: hidden outside the team, exact inside.
+    assert re.search(r'id="plans_created".*?<span class="value">&lt;\xa05</span>', html, re.S)
+    assert "- Plans créés : 1" in to_text(report)
+    assert 'class="chart"' in html and 'class="bar"' in html
+    assert "objectif de l’équipe : 80\xa0%" in html
+    assert "PPS-2026-0001" in to_html(report, annex=True)
+    rows = list(csv.reader(io.StringIO(to_csv(report)), delimiter=";"))
+    assert rows[0][:4] == ["section", "indicateur", "clé", "valeur"]
+    assert ["Patients suivis", "Plans créés", "plans_created", "<5"] == rows[1][:4]
+
+
+def write_config(folder: Path) -> Path:
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('database_url = "sqlite:///../var/esp-coord.db"',
+                        f'database_url = "sqlite:///{folder / "esp.db"}"')
+    text = text.replace('key_file = "../var/esp-coord.key"', f'key_file = "{folder / "esp.key"}"')
+    path = folder / "esp.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["html", "csv", "pdf"])
+def test_the_report_command_writes_each_format(
+        history: tuple, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path)
+    output = tmp_path / f"rapport.{fmt}"
+    with pytest.raises(SystemExit) as done:
+        main(["report", "--config", str(path), "--from", "01/10/2026", "--to", "31/12/2026",
+              "--format", fmt, "--output", str(output)])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "Plans actifs en fin de période : 1" in out
+    data = output.read_bytes()
+    if fmt == "pdf":
+        assert data.startswith(b"%PDF-")
+    elif fmt == "html":
+        assert b"Rapport d\xe2\x80\x99activit\xc3\xa9" in data
+    else:
+        assert b"plans_created" in data
+
+
+def test_a_wrong_period_is_refused_plainly(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    Keyring.generate().save(tmp_path / "esp.key")
+    (tmp_path / "esp.db").touch()
+    path = write_config(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["report", "--config", str(path), "--period", "l'an dernier",
+              "--output", str(tmp_path / "r.html")])
+    assert done.value.code == 2
+    assert "n’est pas une période reconnue" in capsys.readouterr().err
