@@ -21,6 +21,7 @@ from esp_coord.handlers import make_handler
 from esp_coord.mailroom import Mailroom, Progress
 from esp_coord.ports import Clock, Mailbox, MailSender, StorePort
 from esp_coord.processing import Handler, Processor
+from esp_coord.received.handler import handle_document
 from esp_coord.scheduling import meeting_reminders, plan_reminders, quarantine_notice
 from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.scheduling.registry import Composers
@@ -90,10 +91,11 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 def make_processor(config: Config, store: StorePort, *, now: Callable[[], datetime],
                    handler: Handler | None = None) -> Processor:
     """The processor of the service: the command handlers unless ``handler``
-    is given, and the coordinators' daily notice told of every mail
-    quarantined or left unanswered."""
+    is given, the documents received from the trust space
+    (``received.handler``), and the coordinators' daily notice told of every
+    mail quarantined or left unanswered."""
     return Processor(config=config, store=store, handler=handler or make_handler(config),
-                     now=now, report=quarantine_notice.schedule)
+                     now=now, report=quarantine_notice.schedule, documents=handle_document)
 
 
 def reminder_kinds() -> Composers:
