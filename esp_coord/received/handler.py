@@ -28,7 +28,8 @@ patient's name, INS or the document's content.
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from esp_coord.answers import Answer
@@ -40,7 +41,8 @@ from esp_coord.processing import DocumentRequest, DocumentResult
 from esp_coord.roster import coordination
 from esp_coord.store.received import ReceivedDocument
 from esp_coord.xdm import OTHER_ERROR, XdmDocument, XdmError, read_xdm
-from esp_coord.xdm.identity import INS_MISMATCH, plan_mismatches
+from esp_coord.xdm.identity import INS_MISMATCH, Identity, plan_mismatches
+from esp_coord.xdm.model import Traits
 from plans.model import Patient, Plan
 from plans.protocols import load_library
 
@@ -48,13 +50,14 @@ from .acknowledge import receipt_text
 from .convention import XDM_ATTACHMENT, is_replacement
 from .notices import (
     DISCHARGE_PROTOCOL,
+    DocumentInfo,
     attached_notice,
     not_attached_notice,
     pending_notice,
     replaced_notice,
 )
 
-__all__ = ["UNKNOWN_PATIENT", "document_meta", "handle_document"]
+__all__ = ["UNKNOWN_PATIENT", "attach_pending", "document_meta", "handle_document"]
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +182,7 @@ def _attach_new(request: DocumentRequest, doc: XdmDocument, data: bytes,
     _audit(request, "document-attached", plan.ref, f"{ref}, document {number}")
     log.info("document mail %s: %s attached to %s as document %d", request.mail.message_id,
              ref, plan.ref, number)
-    notice = attached_notice(doc, plan=plan, number=number, sender=sender,
+    notice = attached_notice(DocumentInfo.of(doc, sender), plan=plan, number=number,
                              recipients=_team_of(plan), protocol=_protocol())
     return _result(request, None, [notice])
 
@@ -252,6 +255,46 @@ def _replace(request: DocumentRequest, doc: XdmDocument, previous: ReceivedDocum
         kept = previous.expires_at.astimezone(request.config.timezone).date() \
             if previous.expires_at else None
         return _result(request, UNKNOWN_PATIENT, [], kept_until=kept)
-    notice = replaced_notice(doc, plan=plan, number=previous.number, sender=sender,
+    notice = replaced_notice(DocumentInfo.of(doc, sender), plan=plan, number=previous.number,
                              recipients=_team_of(plan))
     return _result(request, None, [notice])
+
+
+def attach_pending(tx: UnitOfWork, plan: Plan, *, now: datetime, author: str,
+                   source_message_id: str | None) -> tuple[list[Answer], list[str]]:
+    """Attach to a plan just created the documents kept for its INS, when
+    their traits agree with the plan's: (the notices to its team, the
+    references of those left aside because their traits differ). Called in
+    the creating mail's transaction."""
+    tx.expire_received(now)
+    answers: list[Answer] = []
+    left: list[str] = []
+    attached: list[tuple[str, int]] = []
+    for doc in tx.received_pending(plan.patient.ins, now):
+        identity = _identity_of(doc.meta)
+        if identity is None or plan_mismatches(identity, plan.patient):
+            left.append(doc.ref)
+            continue
+        number = tx.next_received_number(plan.ref)
+        if not tx.attach_received(doc.ref, plan_ref=plan.ref, number=number, at=now):
+            continue
+        attached.append((doc.ref, number))
+        answers.append(attached_notice(DocumentInfo.from_meta(doc.meta, doc.version),
+                                       plan=plan, number=number, recipients=_team_of(plan),
+                                       protocol=_protocol(), waited=True))
+    # The audit last, after every other write (store/audit.py: lock order).
+    for ref, number in attached:
+        tx.audit(author, "document-attached", plan.ref, source_message_id,
+                 f"{ref}, document {number}, kept since its arrival", now)
+    return answers, left
+
+
+def _identity_of(meta: Mapping[str, Any]) -> Identity | None:
+    patient = meta.get("patient")
+    if not isinstance(patient, Mapping) or not patient.get("ins"):
+        return None
+    born = patient.get("birth_date")
+    traits = Traits(str(patient.get("birth_name") or ""), str(patient.get("first_given") or ""),
+                    date.fromisoformat(born) if isinstance(born, str) else None,
+                    str(patient.get("sex") or ""), str(patient.get("used_name") or ""))
+    return Identity(str(patient["ins"]), str(patient.get("oid") or ""), traits)

@@ -23,8 +23,10 @@ MDN (``acknowledge``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from esp_coord.answers import Answer
 from esp_coord.xdm import XdmDocument
@@ -35,7 +37,7 @@ from plans.people import profession_name
 from plans.protocols import ProtocolDef
 from plans.typography import french
 
-__all__ = ["attached_notice", "describe", "not_attached_notice", "pending_notice",
+__all__ = ["DocumentInfo", "attached_notice", "describe", "not_attached_notice", "pending_notice",
            "replaced_notice"]
 
 DISCHARGE_PROTOCOL = "sortie-hospitalisation"
@@ -53,17 +55,45 @@ _REASONS = {
 }
 
 
-def describe(doc: XdmDocument, sender: str) -> list[str]:
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the notices say of a document: no patient data."""
+
+    title: str
+    type_display: str
+    day: date | None
+    author: str
+    institution: str
+    sender: str
+    discharge: bool
+    version: int | None = None
+
+    @classmethod
+    def of(cls, doc: XdmDocument, sender: str) -> DocumentInfo:
+        code = doc.type_code
+        return cls(doc.title, code.display if code else "", doc.day, doc.author,
+                   doc.institution, sender, doc.is_discharge, doc.cda.version)
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any], version: int | None = None) -> DocumentInfo:
+        """From what the store keeps beside the archive (``handler.document_meta``)."""
+        day = meta.get("date")
+        return cls(str(meta.get("title") or ""), str(meta.get("type_display") or ""),
+                   date.fromisoformat(day) if isinstance(day, str) else None,
+                   str(meta.get("author") or ""), str(meta.get("institution") or ""),
+                   str(meta.get("sender") or ""), bool(meta.get("discharge")), version)
+
+
+def describe(info: DocumentInfo) -> list[str]:
     """The lines that say what arrived and from whom (no patient data)."""
-    what = doc.title or "Document"
-    code = doc.type_code
-    if code is not None and code.display and code.display != what:
-        what = f"{what} ({code.display})"
+    what = info.title or "Document"
+    if info.type_display and info.type_display != what:
+        what = f"{what} ({info.type_display})"
     lines = [f"  {what}"]
-    origin = ", ".join(p for p in (doc.author, doc.institution) if p)
-    dated = f"du {format_date(doc.day)}" if doc.day else "non daté"
+    origin = ", ".join(p for p in (info.author, info.institution) if p)
+    dated = f"du {format_date(info.day)}" if info.day else "non daté"
     lines.append(f"  {dated}" + (f", de {origin}" if origin else ""))
-    lines.append(f"  envoyé par {sender}")
+    lines.append(f"  envoyé par {info.sender}")
     return lines
 
 
@@ -79,30 +109,34 @@ def _protocol_lines(protocol: ProtocolDef, plan: Plan) -> list[str]:
     return lines
 
 
-def attached_notice(doc: XdmDocument, *, plan: Plan, number: int, sender: str,
-                    recipients: Sequence[str], protocol: ProtocolDef | None) -> Answer:
-    lines = [f"Un document est arrivé pour {plan.patient.display_name} (plan {plan.ref}) :",
-             *describe(doc, sender), "",
+def attached_notice(info: DocumentInfo, *, plan: Plan, number: int,
+                    recipients: Sequence[str], protocol: ProtocolDef | None,
+                    waited: bool = False) -> Answer:
+    """``waited``: the document arrived before the plan and was kept for it."""
+    opening = (f"Un document reçu avant la création du plan {plan.ref} "
+               f"({plan.patient.display_name}) vient d'y être rattaché :" if waited else
+               f"Un document est arrivé pour {plan.patient.display_name} (plan {plan.ref}) :")
+    lines = [opening, *describe(info), "",
              f"Il est enregistré comme document n° {number} du plan.", ""]
-    if doc.is_discharge and protocol is not None:
+    if info.discharge and protocol is not None:
         lines += _protocol_lines(protocol, plan)
     lines += [f"Pour le recevoir, répondez à ce message en écrivant : DOCUMENT {number}",
               f"STATUT {plan.ref} liste les documents du plan."]
-    return Answer(subject=f"[{plan.ref}] Document reçu : {doc.title or 'document'}"[:200],
+    return Answer(subject=f"[{plan.ref}] Document reçu : {info.title or 'document'}"[:200],
                   text=french("Bonjour,\n\n" + "\n".join(lines) + "\n"), to=tuple(recipients),
-                  message_id_tag=f"{plan.ref}.doc.{number}.{doc.cda.version or 1}",
+                  message_id_tag=f"{plan.ref}.doc.{number}.{info.version or 1}",
                   stable_id=True, auto_submitted="auto-generated")
 
 
-def replaced_notice(doc: XdmDocument, *, plan: Plan, number: int, sender: str,
+def replaced_notice(info: DocumentInfo, *, plan: Plan, number: int,
                     recipients: Sequence[str]) -> Answer:
     lines = [f"Une nouvelle version du document n° {number} du plan {plan.ref} "
              f"({plan.patient.display_name}) est arrivée ; elle remplace la précédente :",
-             *describe(doc, sender), "",
+             *describe(info), "",
              f"Pour la recevoir, répondez à ce message en écrivant : DOCUMENT {number}"]
-    return Answer(subject=f"[{plan.ref}] Document remplacé : {doc.title or 'document'}"[:200],
+    return Answer(subject=f"[{plan.ref}] Document remplacé : {info.title or 'document'}"[:200],
                   text=french("Bonjour,\n\n" + "\n".join(lines) + "\n"), to=tuple(recipients),
-                  message_id_tag=f"{plan.ref}.doc.{number}.{doc.cda.version or 0}",
+                  message_id_tag=f"{plan.ref}.doc.{number}.{info.version or 0}",
                   stable_id=True, auto_submitted="auto-generated")
 
 
@@ -125,7 +159,7 @@ def _prefill(doc: XdmDocument) -> list[str]:
 def pending_notice(doc: XdmDocument, *, sender: str, recipients: Sequence[str],
                    until: date, namesakes: Sequence[str]) -> Answer:
     lines = ["Un document est arrivé pour une patiente ou un patient qui n'a pas de plan "
-             "actif dans l'équipe :", *describe(doc, sender), "",
+             "actif dans l'équipe :", *describe(DocumentInfo.of(doc, sender)), "",
              f"Il est conservé jusqu'au {format_date(until)} : si un plan est créé d'ici là "
              "avec le même INS, le document y sera rattaché automatiquement et son équipe de "
              "soins prévenue.", ""]

@@ -285,3 +285,44 @@ async def test_a_member_may_send_a_document_too(
     assert out.outcome == "answered"
     (doc,) = await received(store)
     assert doc.sender == PAUL
+
+
+async def test_a_kept_document_is_attached_when_its_plan_is_created(
+        store: MemoryStore, processor: Processor, clock: Clock) -> None:
+    await processor.process(xdm_mail())
+    clock.now = NOW + timedelta(days=3)
+    count = len(await sent(store))
+    await with_plan(processor, team="Julien MARIE")
+    (doc,) = await received(store)
+    assert (doc.number, doc.status, doc.expires_at) == (1, "attached", None)
+    new = [m for _, m in await since(store, count)]
+    (notice,) = [m for m in new if "Document reçu" in str(m["Subject"])]
+    assert {a.addr_spec for a in notice["To"].addresses} == {CLAIRE, JULIEN}
+    body = text_of(notice)
+    assert "reçu avant la création du plan PPS-2026-0001" in body and "DOCUMENT 1" in body
+    assert "MAJ Protocole : sortie-hospitalisation" in body
+    assert await store.run(lambda tx: tx.received_pending("279035121518989", clock.now)) == []
+
+
+async def test_a_kept_document_with_other_traits_is_not_attached(
+        store: MemoryStore, processor: Processor) -> None:
+    await processor.process(xdm_mail(Letter(first_given="CAMILLE", given_names="CAMILLE")))
+    count = len(await sent(store))
+    await with_plan(processor)
+    assert await received(store) == []
+    new = [m for _, m in await since(store, count)]
+    (flag,) = [m for m in new if "Documents en attente non rattachés" in str(m["Subject"])]
+    assert {a.addr_spec for a in flag["To"].addresses} == {ANA}
+    assert "CAMILLE" not in flag.as_string()
+
+
+async def test_a_kept_document_is_erased_after_its_days(
+        store: MemoryStore, processor: Processor, clock: Clock) -> None:
+    await processor.process(xdm_mail())
+    (pending,) = await store.run(lambda tx: tx.received_pending("279035121518989", NOW))
+    clock.now = NOW + timedelta(days=31)
+    await with_plan(processor)
+    assert await received(store) == []
+    gone = await store.run(lambda tx: tx.received(pending.ref))
+    assert gone is not None and gone.status == "expired" and gone.meta == {}
+    assert await store.run(lambda tx: tx.received_archive(pending.ref)) is None
