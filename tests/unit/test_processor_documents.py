@@ -326,3 +326,20 @@ async def test_a_kept_document_is_erased_after_its_days(
     gone = await store.run(lambda tx: tx.received(pending.ref))
     assert gone is not None and gone.status == "expired" and gone.meta == {}
     assert await store.run(lambda tx: tx.received_archive(pending.ref)) is None
+
+
+async def test_one_line_in_reply_applies_the_discharge_protocol(
+        store: MemoryStore, processor: Processor) -> None:
+    await with_plan(processor, team="Julien MARIE")
+    await processor.process(xdm_mail())
+    (item, notice) = next((i, m) for i, m in await sent(store)
+                          if "Document reçu" in str(m["Subject"]))
+    reply = mail(f"RE: {notice['Subject']}", "MAJ Protocole : sortie-hospitalisation",
+                 sender=JULIEN, name="Julien MARIE",
+                 extra=f"In-Reply-To: {item.message_id}\r\n")
+    out = await processor.process(reply)
+    assert out.outcome == "answered"
+    plan = await store.run(lambda tx: tx.load_document("plan", "PPS-2026-0001"))
+    assert [p["name"] for p in plan.data["protocols"]] == ["sortie-hospitalisation"]
+    whats = [a["what"] for a in plan.data["actions"]]
+    assert any("conciliation médicamenteuse" in w for w in whats)
