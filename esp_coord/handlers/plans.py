@@ -38,6 +38,7 @@ from plans.render import (
 from plans.typography import french
 
 from .common import library, plan_for, sender_of, today_of
+from .documents import document_lines
 from .replies import closed_answer, plan_answer
 from .trail import record
 
@@ -231,7 +232,8 @@ def plan_status(request: Request, detected: Detected) -> list[Answer]:
                          request.now.astimezone(config.timezone).date()
                          ) if plan.is_active else None
     rendered = render_status(plan, people=people_of(config), today=today_of(request),
-                             next_meeting=describe_next(found), tz=config.timezone)
+                             next_meeting=describe_next(found), tz=config.timezone,
+                             documents=document_lines(request, plan.ref))
     record(request, "status", plan.ref, f"version {plan.version}")
     return [plan_answer(request, rendered, plan=plan, kind="status")]
 

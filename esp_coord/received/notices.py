@@ -18,7 +18,8 @@ anyone outside the patient's care team):
   reason, never the traits or the content.
 
 The sender (a correspondent) is told nothing here: its acknowledgement is the
-MDN (``acknowledge``).
+MDN (``acknowledge``). No subject starts with a command word (« Document »
+would read as DOCUMENT in a reply).
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def attached_notice(info: DocumentInfo, *, plan: Plan, number: int,
         lines += _protocol_lines(protocol, plan)
     lines += [f"Pour le recevoir, répondez à ce message en écrivant : DOCUMENT {number}",
               f"STATUT {plan.ref} liste les documents du plan."]
-    return Answer(subject=f"[{plan.ref}] Document reçu : {info.title or 'document'}"[:200],
+    return Answer(subject=f"[{plan.ref}] Nouveau document : {info.title or 'document'}"[:200],
                   text=french("Bonjour,\n\n" + "\n".join(lines) + "\n"), to=tuple(recipients),
                   message_id_tag=f"{plan.ref}.doc.{number}.{info.version or 1}",
                   stable_id=True, auto_submitted="auto-generated")
@@ -134,7 +135,8 @@ def replaced_notice(info: DocumentInfo, *, plan: Plan, number: int,
              f"({plan.patient.display_name}) est arrivée ; elle remplace la précédente :",
              *describe(info), "",
              f"Pour la recevoir, répondez à ce message en écrivant : DOCUMENT {number}"]
-    return Answer(subject=f"[{plan.ref}] Document remplacé : {info.title or 'document'}"[:200],
+    title = info.title or "document"
+    return Answer(subject=f"[{plan.ref}] Nouvelle version d'un document : {title}"[:200],
                   text=french("Bonjour,\n\n" + "\n".join(lines) + "\n"), to=tuple(recipients),
                   message_id_tag=f"{plan.ref}.doc.{number}.{info.version or 0}",
                   stable_id=True, auto_submitted="auto-generated")
@@ -171,7 +173,7 @@ def pending_notice(doc: XdmDocument, *, sender: str, recipients: Sequence[str],
               "est NOUVEAU PPS, complétez-les (le consentement de la personne, ses problèmes, "
               "les actions), puis envoyez-le :", "", *_prefill(doc), "",
               "L'expéditeur a reçu un accusé de traitement « patient inconnu » (erreur 902)."]
-    return Answer(subject="Document reçu pour une personne sans plan",
+    return Answer(subject="Nouveau document pour une personne sans plan",
                   text=french("Bonjour,\n\n" + "\n".join(lines) + "\n"), to=tuple(recipients),
                   auto_submitted="auto-generated")
 
@@ -193,6 +195,6 @@ def not_attached_notice(code: int, *, sender: str, subject_day: date | None,
               "Si ce document concerne une patiente ou un patient suivi par l'équipe, "
               "demandez à l'expéditeur de le renvoyer corrigé."]
     tag = f"[{ref}] " if ref else ""
-    return Answer(subject=f"{tag}Document non rattaché (erreur {code})",
+    return Answer(subject=f"{tag}Échec du rattachement d'un document (erreur {code})",
                   text=french("Bonjour,\n\n" + "\n".join(lines) + "\n"), to=tuple(recipients),
                   auto_submitted="auto-generated")

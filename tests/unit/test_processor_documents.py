@@ -114,7 +114,7 @@ async def test_a_discharge_letter_reaches_its_plan_and_its_team(
     notices = [m for _, m in new if m.get_content_type() != "multipart/report"]
     (notice,) = notices
     assert {a.addr_spec for a in notice["To"].addresses} == {CLAIRE, JULIEN}
-    assert notice["Subject"].startswith("[PPS-2026-0001] Document reçu")
+    assert notice["Subject"].startswith("[PPS-2026-0001] Nouveau document")
     body = text_of(notice)
     assert "PAT-TROIS Dominique (plan PPS-2026-0001)" in body
     assert "Hôpital Européen Georges Pompidou" in body and HOSPITAL in body
@@ -179,7 +179,7 @@ async def test_a_patient_not_established_is_refused_with_its_code(
     (receipt,) = [m for _, m in items if m.get_content_type() == "multipart/report"]
     assert f"processed/Error: {code}^" in disposition(receipt)
     assert str(receipt["Subject"]).startswith(f"[KO Intégration système !][{code}]")
-    (notice,) = [m for _, m in items if "Document non rattaché" in str(m["Subject"])]
+    (notice,) = [m for _, m in items if "Échec du rattachement" in str(m["Subject"])]
     assert {a.addr_spec for a in notice["To"].addresses} == {ANA}
     assert not any(leak in notice.as_string() for leak in ("PAT-TROIS", "279035"))
 
@@ -193,7 +193,7 @@ async def test_traits_that_differ_from_the_plan_are_never_merged(
     items = await sent(store)
     (receipt,) = [m for _, m in items if m.get_content_type() == "multipart/report"]
     assert "processed/Error: 904^" in disposition(receipt)
-    (notice,) = [m for _, m in items if "Document non rattaché" in str(m["Subject"])]
+    (notice,) = [m for _, m in items if "Échec du rattachement" in str(m["Subject"])]
     assert str(notice["Subject"]).startswith("[PPS-2026-0001]")
     assert "nom de naissance" in text_of(notice) and "PAT-QUATRE" not in notice.as_string()
 
@@ -207,7 +207,8 @@ async def test_a_hostile_archive_is_an_error_906_in_quarantine(
     items = await sent(store)
     (receipt,) = [m for _, m in items if m.get_content_type() == "multipart/report"]
     assert "processed/Error: 906^Erreur 'Autre'" in disposition(receipt)
-    assert any("Document non rattaché (erreur 906)" in str(m["Subject"]) for _, m in items)
+    assert any("Échec du rattachement d'un document (erreur 906)" in str(m["Subject"])
+               for _, m in items)
 
 
 async def test_without_an_mdn_request_an_error_is_told_by_an_ordinary_mail(
@@ -257,7 +258,7 @@ async def test_a_replacement_replaces_the_stored_document(
     assert (doc.number, doc.version, doc.meta["title"]) == (1, 2, "Lettre de liaison (corrigée)")
     new = await since(store, count)
     (notice,) = [m for _, m in new if m.get_content_type() != "multipart/report"]
-    assert str(notice["Subject"]).startswith("[PPS-2026-0001] Document remplacé")
+    assert str(notice["Subject"]).startswith("[PPS-2026-0001] Nouvelle version d'un document")
     (receipt,) = [m for _, m in new if m.get_content_type() == "multipart/report"]
     assert disposition(receipt).endswith("; processed")
 
@@ -296,7 +297,7 @@ async def test_a_kept_document_is_attached_when_its_plan_is_created(
     (doc,) = await received(store)
     assert (doc.number, doc.status, doc.expires_at) == (1, "attached", None)
     new = [m for _, m in await since(store, count)]
-    (notice,) = [m for m in new if "Document reçu" in str(m["Subject"])]
+    (notice,) = [m for m in new if "Nouveau document" in str(m["Subject"])]
     assert {a.addr_spec for a in notice["To"].addresses} == {CLAIRE, JULIEN}
     body = text_of(notice)
     assert "reçu avant la création du plan PPS-2026-0001" in body and "DOCUMENT 1" in body
@@ -333,7 +334,7 @@ async def test_one_line_in_reply_applies_the_discharge_protocol(
     await with_plan(processor, team="Julien MARIE")
     await processor.process(xdm_mail())
     (item, notice) = next((i, m) for i, m in await sent(store)
-                          if "Document reçu" in str(m["Subject"]))
+                          if "Nouveau document" in str(m["Subject"]))
     reply = mail(f"RE: {notice['Subject']}", "MAJ Protocole : sortie-hospitalisation",
                  sender=JULIEN, name="Julien MARIE",
                  extra=f"In-Reply-To: {item.message_id}\r\n")
@@ -343,3 +344,45 @@ async def test_one_line_in_reply_applies_the_discharge_protocol(
     assert [p["name"] for p in plan.data["protocols"]] == ["sortie-hospitalisation"]
     whats = [a["what"] for a in plan.data["actions"]]
     assert any("conciliation médicamenteuse" in w for w in whats)
+
+
+async def test_statut_lists_the_documents_and_document_n_sends_the_archive(
+        store: MemoryStore, processor: Processor) -> None:
+    await with_plan(processor, team="Julien MARIE")
+    archive = xdm_archive()
+    await processor.process(xdm_mail(archive=archive))
+    count = len(await sent(store))
+    await processor.process(mail("STATUT PPS-2026-0001", "", sender=JULIEN, name="Julien MARIE"))
+    (status,) = [m for _, m in await since(store, count)]
+    body = text_of(status)
+    assert "Documents reçus :" in body
+    assert ("n° 1 : Lettre de liaison à la sortie de l'établissement de santé du 03/12/2026 "
+            "(Charles DAVID, Hôpital Européen Georges Pompidou)") in body
+    count = len(await sent(store))
+    await processor.process(mail("RE: [PPS-2026-0001] Nouveau document", "DOCUMENT 1",
+                                 sender=JULIEN, name="Julien MARIE"))
+    (answer,) = [m for _, m in await since(store, count)]
+    assert answer["To"].addresses[0].addr_spec == JULIEN
+    (part,) = [p for p in answer.walk() if p.get_filename() == "IHE_XDM.ZIP"]
+    assert part.get_content_type() == "application/zip"
+    assert part.get_payload(decode=True) == archive
+
+
+async def test_document_n_only_for_those_who_may_read_the_plan(
+        store: MemoryStore, processor: Processor) -> None:
+    await with_plan(processor)
+    await processor.process(xdm_mail())
+    count = len(await sent(store))
+    # Sophie is on the roster but not on the plan's care team.
+    await processor.process(mail("DOCUMENT 1 PPS-2026-0001", "",
+                                 sender="sophie.leroy@pharmacien.mssante.test",
+                                 name="Sophie LEROY"))
+    (answer,) = [m for _, m in await since(store, count)]
+    assert not [p for p in answer.walk() if p.get_filename()]
+    assert "Je ne trouve pas le plan PPS-2026-0001" in text_of(answer)
+    # A number the plan does not have: said, nothing sent.
+    count = len(await sent(store))
+    await processor.process(mail("DOCUMENT 7 PPS-2026-0001", ""))
+    (answer,) = [m for _, m in await since(store, count)]
+    assert not [p for p in answer.walk() if p.get_filename()]
+    assert "Je ne trouve pas de document n° 7" in text_of(answer)
