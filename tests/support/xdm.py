@@ -294,9 +294,11 @@ def _b64(data: bytes) -> str:
 def xdm_mail(letter: Letter = Letter(), *, sender: str = HOSPITAL, archive: bytes | None = None,
              replacement: bool = False, receipt: bool = True, subject: str | None = None,
              headers: str | None = None, attachment_name: str = "IHE_XDM.ZIP",
-             mid: str | None = None) -> bytes:
+             mid: str | None = None, return_path: bool = True) -> bytes:
     """The MSSanté mail of a hospital carrying ``letter`` (see module docstring).
-    ``receipt``: asks for an MDN (Disposition-Notification-To = Return-Path)."""
+    ``receipt``: asks for an MDN (Disposition-Notification-To = Return-Path);
+    ``return_path`` False leaves the Return-Path to the final server (Dovecot
+    writes it from the envelope, as an operator's does)."""
     data = archive if archive is not None else xdm_archive(letter)
     born = f"{letter.birth[6:8]}/{letter.birth[4:6]}/{letter.birth[:4]}"
     subject = subject if subject is not None else (
@@ -306,7 +308,8 @@ def xdm_mail(letter: Letter = Letter(), *, sender: str = HOSPITAL, archive: byte
     extra = headers if headers is not None else (
         f"X-MSS-CODECDA: {letter.code}\r\nX-MSS-INS: O\r\n")
     if receipt:
-        extra += f"Return-Path: <{sender}>\r\nDisposition-Notification-To: {sender}\r\n"
+        extra += (f"Return-Path: <{sender}>\r\n" if return_path else "") + (
+            f"Disposition-Notification-To: {sender}\r\n")
     boundary = "=_xdm_boundary_42"
     head = (f"From: Cardiologie HEGP <{sender}>\r\nTo: {BOT}\r\n"
             f"Subject: {subject}\r\nDate: Thu, 03 Dec 2026 14:00:00 +0100\r\n"
