@@ -9,7 +9,9 @@ padding) and where it grows: inside METADATA.XML's document entry, inside the
 CDA header's patient role, in the CDA body (never parsed, only inflated), or
 as the README.TXT of the archive. ``tests.cost.assert_linear`` grows it
 eightfold, up to about 1 MB (the limit of METADATA.XML), whether the archive
-is then understood or refused.
+is then understood or refused; the same for the whole mail that carries it
+(deciding it from its header block, reading its MIME structure, decoding the
+attachment, reading the archive).
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from esp_coord.config import DocumentSettings
+from esp_coord.intake import attachment
+from esp_coord.triage import read_and_triage
 from esp_coord.xdm import XdmError, read_xdm
 from tests.cost import assert_linear
-from tests.support.xdm import Letter, cda_document, metadata_xml, xdm_archive
+from tests.support.config import offline_config
+from tests.support.xdm import Letter, cda_document, metadata_xml, xdm_archive, xdm_mail
+
+CONFIG = offline_config(documents=DocumentSettings(accept_test_ins=True))
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 EXAMPLES = 200 if LONG else 8
@@ -76,6 +84,27 @@ def test_reading_an_archive_is_linear_in_what_it_holds(fragment: str, place: str
     unit = max(1, len(fragment.encode()))
     start = max(1, 2**16 // (8 * unit))
     assert_linear(_read, lambda n: _archive(place, fragment, n), start,
+                  max_n=max(start * 8, LARGEST // unit))
+
+
+def _understand(raw: bytes) -> object:
+    """What the processor does with a correspondent's document mail before
+    any database work: decide from the header block, read the MIME structure,
+    decode the archive, read it."""
+    mail, verdict = read_and_triage(raw, CONFIG, None)
+    assert verdict.outcome == "document"
+    data = attachment(raw, "IHE_XDM.ZIP", max_bytes=CONFIG.limits.max_attachment_bytes)
+    return _read(data) if data is not None else None
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(fragment=FRAGMENTS, place=PLACES)
+def test_understanding_a_document_mail_is_linear(fragment: str, place: str) -> None:
+    unit = max(1, len(fragment.encode()))
+    start = max(1, 2**16 // (8 * unit))
+    assert_linear(_understand, lambda n: xdm_mail(archive=_archive(place, fragment, n)), start,
                   max_n=max(start * 8, LARGEST // unit))
 
 
