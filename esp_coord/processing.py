@@ -263,9 +263,10 @@ class Processor:
         decision = self._classify_and_handle(tx, mail, verdict, now, raw)
         answers = list(decision.answers)
         document = decision.document
-        if (document is not None and document.error is not None
+        if (document is not None and document.error is not None and not mail.automatic
                 and receipt_address(mail, self.config) is None):
-            # No MDN asked (or allowed): the ANS's ordinary mail tells the error.
+            # No MDN asked (or allowed): the ANS's ordinary mail tells the error;
+            # never to a robot, which asked for nothing (no loops).
             answers.append(ko_answer(mail, self.config, document.error, document.receipt_text))
         for answer in answers:
             out = render_answer(answer, config=self.config, now=now, incoming=mail)

@@ -61,6 +61,15 @@ def triage(mail: IncomingMail, config: Config, keyring: Keyring | None) -> Triag
         # Never answered: it would be a mail to ourselves, and a forger learns nothing.
         return Triage("quarantined", "from the service's own address without its witness "
                       "tag: forged, quarantined, no answer", None, "forged-copy")
+    member = config.member(mail.from_address) if mail.from_address else None
+    trusted = bool(mail.from_address) and domain_is_trusted(mail.from_address,
+                                                            config.trusted_domains)
+    if trusted and announces_xdm(mail) and carries_xdm(mail):
+        # Before the robot signs: a hospital's platform sends its documents as
+        # an automatic mail (Auto-Submitted, a no-reply address); the document
+        # is what matters, and it is never answered but by the MDN it asks for.
+        who = "a member" if member is not None else "a correspondent of the trust space"
+        return Triage("document", f"document archive (IHE XDM) from {who}", member)
     if mail.automatic:
         # Auto-replies, bounces, receipts, lists: never answered (no loops).
         return Triage("ignored", f"automatic mail ({mail.automatic}): never answered", None)
@@ -68,11 +77,6 @@ def triage(mail: IncomingMail, config: Config, keyring: Keyring | None) -> Triag
     if not mail.from_address:
         return Triage("quarantined", "no usable sender address: quarantined", None,
                       "no-sender")
-    member = config.member(mail.from_address)
-    trusted = domain_is_trusted(mail.from_address, config.trusted_domains)
-    if trusted and announces_xdm(mail) and carries_xdm(mail):
-        who = "a member" if member is not None else "a correspondent of the trust space"
-        return Triage("document", f"document archive (IHE XDM) from {who}", member)
     if member is None:
         return Triage("quarantined", "sender not on the team roster: quarantined, no answer",
                       None, "not-on-roster")
@@ -97,7 +101,8 @@ def read_and_triage(raw: bytes, config: Config, keyring: Keyring | None
     limits = config.limits
     mail = parse_head(raw, max_message_bytes=limits.max_message_bytes)
     verdict = triage(mail, config, keyring)
-    if verdict.code == "not-on-roster" and may_be_document(mail, config):
+    if (verdict.code == "not-on-roster" or verdict.outcome == "ignored") \
+            and may_be_document(mail, config):
         mail = read_body(raw, mail, max_attachment_bytes=limits.max_attachment_bytes)
         verdict = triage(mail, config, keyring)
     elif verdict.outcome == "accepted":

@@ -386,3 +386,28 @@ async def test_document_n_only_for_those_who_may_read_the_plan(
     (answer,) = [m for _, m in await since(store, count)]
     assert not [p for p in answer.walk() if p.get_filename()]
     assert "Je ne trouve pas de document n° 7" in text_of(answer)
+
+
+async def test_a_platform_sending_as_a_robot_is_still_integrated(
+        store: MemoryStore, processor: Processor) -> None:
+    await with_plan(processor)
+    robot = "noreply.pfi@hegp.mssante.test"
+    headers = "X-MSS-CODECDA: 11490-0\r\nX-MSS-INS: O\r\nAuto-Submitted: auto-generated\r\n"
+    out = await processor.process(xdm_mail(sender=robot, headers=headers))
+    assert out.outcome == "answered" and out.receipts == 1
+    (doc,) = await received(store)
+    assert doc.sender == robot
+    # An error to a robot that asked for no MDN: no ordinary mail (no loops).
+    count = len(await sent(store))
+    await processor.process(xdm_mail(Letter(cda_has_ins=False), sender=robot, headers=headers,
+                                     receipt=False))
+    assert not [i for i, _ in await since(store, count) if robot in i.recipients]
+
+
+async def test_a_bounce_of_a_document_sent_back_is_not_a_document(
+        store: MemoryStore, processor: Processor) -> None:
+    # An automatic mail carrying the archive but announcing nothing.
+    raw = xdm_mail(subject="Undelivered Mail Returned to Sender",
+                   headers="Auto-Submitted: auto-replied\r\n")
+    out = await processor.process(raw)
+    assert out.outcome == "ignored" and await sent(store) == []
