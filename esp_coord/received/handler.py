@@ -21,6 +21,9 @@
    coordination and the referent physicians are told with a pre-filled
    ``NOUVEAU PPS``; ``attach_pending`` attaches it when that plan is created.
 
+A document already received (the same CDA id, under another Message-ID) is
+acknowledged as integrated and nothing more.
+
 Logs and audit details carry references, codes and rule names, never a
 patient's name, INS or the document's content.
 """
@@ -143,6 +146,11 @@ def handle_document(request: DocumentRequest) -> DocumentResult:
     if doc.identity is None:
         assert doc.error is not None
         return _refused(request, doc.error.code, doc.error.reason, day=doc.day)
+    if doc.cda.doc_id and not doc.replaces and tx.find_received(doc_id=doc.cda.doc_id):
+        # The same document again (a platform sending twice, under another
+        # Message-ID): already integrated; acknowledged, nothing new told.
+        _audit(request, "document-again", None, "a document already received")
+        return _result(request, None, [])
     if is_replacement(request.mail) or doc.replaces:
         previous = tx.find_received(doc_id=doc.replaces or None, set_id=doc.cda.set_id or None)
         if previous is not None:

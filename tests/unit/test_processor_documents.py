@@ -411,3 +411,14 @@ async def test_a_bounce_of_a_document_sent_back_is_not_a_document(
                    headers="Auto-Submitted: auto-replied\r\n")
     out = await processor.process(raw)
     assert out.outcome == "ignored" and await sent(store) == []
+
+
+async def test_the_same_document_sent_twice_is_kept_once(
+        store: MemoryStore, processor: Processor) -> None:
+    await with_plan(processor)
+    await processor.process(xdm_mail())
+    count = len(await sent(store))
+    out = await processor.process(xdm_mail())  # another Message-ID, the same letter
+    assert out.receipts == 1 and len(await received(store)) == 1
+    new = await since(store, count)
+    assert [disposition(m).endswith("; processed") for _, m in new] == [True]
