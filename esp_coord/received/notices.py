@@ -121,8 +121,8 @@ def attached_notice(info: DocumentInfo, *, plan: Plan, number: int,
              f"Il est enregistré comme document n° {number} du plan.", ""]
     if info.discharge and protocol is not None:
         lines += _protocol_lines(protocol, plan)
-    lines += [f"Pour le recevoir, répondez à ce message en écrivant : DOCUMENT {number}",
-              f"STATUT {plan.ref} liste les documents du plan."]
+    lines += [f"Pour recevoir le document, répondez à ce message en écrivant : "
+              f"DOCUMENT {number}", f"STATUT {plan.ref} liste les documents du plan."]
     return Answer(subject=f"[{plan.ref}] Nouveau document : {info.title or 'document'}"[:200],
                   text=french("Bonjour,\n\n" + "\n".join(lines) + "\n"), to=tuple(recipients),
                   message_id_tag=f"{plan.ref}.doc.{number}.{info.version or 1}",
@@ -134,7 +134,8 @@ def replaced_notice(info: DocumentInfo, *, plan: Plan, number: int,
     lines = [f"Une nouvelle version du document n° {number} du plan {plan.ref} "
              f"({plan.patient.display_name}) est arrivée ; elle remplace la précédente :",
              *describe(info), "",
-             f"Pour la recevoir, répondez à ce message en écrivant : DOCUMENT {number}"]
+             f"Pour recevoir cette version, répondez à ce message en écrivant : "
+             f"DOCUMENT {number}"]
     title = info.title or "document"
     return Answer(subject=f"[{plan.ref}] Nouvelle version d'un document : {title}"[:200],
                   text=french("Bonjour,\n\n" + "\n".join(lines) + "\n"), to=tuple(recipients),
