@@ -39,7 +39,7 @@ from esp_coord.answers import Answer
 from esp_coord.config import Config
 from esp_coord.intake import attachment
 from esp_coord.plan_repo import KIND, PlanRepository
-from esp_coord.ports import UnitOfWork
+from esp_coord.ports import StorePort, UnitOfWork
 from esp_coord.processing import DocumentRequest, DocumentResult
 from esp_coord.roster import coordination
 from esp_coord.store.received import ReceivedDocument
@@ -60,7 +60,8 @@ from .notices import (
     replaced_notice,
 )
 
-__all__ = ["UNKNOWN_PATIENT", "attach_pending", "document_meta", "handle_document"]
+__all__ = ["EXPIRY_EVERY", "UNKNOWN_PATIENT", "attach_pending", "document_meta",
+           "expire_documents", "handle_document"]
 
 log = logging.getLogger(__name__)
 
@@ -306,3 +307,19 @@ def _identity_of(meta: Mapping[str, Any]) -> Identity | None:
                     date.fromisoformat(born) if isinstance(born, str) else None,
                     str(patient.get("sex") or ""), str(patient.get("used_name") or ""))
     return Identity(str(patient["ins"]), str(patient.get("oid") or ""), traits)
+
+
+# How often the mailroom's idle passes erase the documents whose time is up
+# (a document or a new plan also does it first, in its own transaction).
+EXPIRY_EVERY = timedelta(hours=1)
+
+
+async def expire_documents(store: StorePort, now: datetime) -> int:
+    """Erase the pending documents whose time is up, in one transaction of
+    their own; returns how many. Never raises: the next pass tries again."""
+    try:
+        return await store.run(lambda tx: tx.expire_received(now))
+    except Exception as e:
+        log.warning("expiry of received documents failed (%s): tried again later",
+                    type(e).__name__)
+        return 0

@@ -422,3 +422,14 @@ async def test_the_same_document_sent_twice_is_kept_once(
     assert out.receipts == 1 and len(await received(store)) == 1
     new = await since(store, count)
     assert [disposition(m).endswith("; processed") for _, m in new] == [True]
+
+
+async def test_kept_documents_are_erased_even_when_no_mail_comes(
+        store: MemoryStore, processor: Processor) -> None:
+    from esp_coord.received.handler import expire_documents
+
+    await processor.process(xdm_mail())
+    (pending,) = await store.run(lambda tx: tx.received_pending("279035121518989", NOW))
+    assert await expire_documents(store, NOW + timedelta(days=29)) == 0
+    assert await expire_documents(store, NOW + timedelta(days=30)) == 1
+    assert await store.run(lambda tx: tx.received_archive(pending.ref)) is None
