@@ -21,6 +21,7 @@ from esp_coord.handlers import make_handler
 from esp_coord.mailroom import Mailroom, Progress
 from esp_coord.ports import Clock, Mailbox, MailSender, StorePort
 from esp_coord.processing import Handler, Processor
+from esp_coord.received.handler import EXPIRY_EVERY, expire_documents, handle_document
 from esp_coord.scheduling import meeting_reminders, plan_reminders, quarantine_notice
 from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.scheduling.registry import Composers
@@ -54,6 +55,7 @@ class Service:
     mailroom: Mailroom
     delivery: Delivery
     reminders: ReminderEngine | None = None
+    expiry: _Expiry | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, stack: AsyncExitStack) -> None:
@@ -75,11 +77,32 @@ class Service:
     async def _stop_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self.expiry is not None and self.expiry.running:
+            # A pass of expiry under way finishes before the store closes.
+            await asyncio.gather(*self.expiry.running, return_exceptions=True)
         if self._tasks:
             # wait() never raises: a task that died of its own error was
             # already reported by _report_crash.
             await asyncio.wait(self._tasks)
         self._tasks.clear()
+
+
+class _Expiry:
+    """At most once per ``EXPIRY_EVERY``, after a pass of the mailroom: the
+    received documents whose time is up are erased even when no mail comes."""
+
+    def __init__(self, store: StorePort) -> None:
+        self.store = store
+        self.last: datetime | None = None
+        self.running: set[asyncio.Task[int]] = set()
+
+    def maybe(self, now: datetime) -> None:
+        if self.last is not None and now - self.last < EXPIRY_EVERY:
+            return
+        self.last = now
+        task = asyncio.get_running_loop().create_task(expire_documents(self.store, now))
+        self.running.add(task)  # held until done: a bare task may be collected
+        task.add_done_callback(self.running.discard)
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
@@ -90,10 +113,11 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 def make_processor(config: Config, store: StorePort, *, now: Callable[[], datetime],
                    handler: Handler | None = None) -> Processor:
     """The processor of the service: the command handlers unless ``handler``
-    is given, and the coordinators' daily notice told of every mail
-    quarantined or left unanswered."""
+    is given, the documents received from the trust space
+    (``received.handler``), and the coordinators' daily notice told of every
+    mail quarantined or left unanswered."""
     return Processor(config=config, store=store, handler=handler or make_handler(config),
-                     now=now, report=quarantine_notice.schedule)
+                     now=now, report=quarantine_notice.schedule, documents=handle_document)
 
 
 def reminder_kinds() -> Composers:
@@ -123,8 +147,12 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
                         witness_grace=tuning.witness_grace, retry_base=tuning.retry_base,
                         retry_cap=tuning.retry_cap, workers=tuning.smtp_workers,
                         poll_interval=tuning.outbox_poll)
+    expiry = _Expiry(store)
+
     def on_drained() -> None:
-        delivery.note_drained(clock.now())
+        now = clock.now()
+        delivery.note_drained(now)
+        expiry.maybe(now)  # received documents kept past their days are erased
 
     reminders = ReminderEngine(store=store, config=config, clock=clock, composers=reminder_kinds(),
                                on_enqueued=delivery.kick)
@@ -138,4 +166,4 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
                         idle_timeout=tuning.idle_timeout, progress=progress)
     return Service(config=config, store=store, mailbox=mailbox, sender=sender, clock=clock,
                    processor=processor, mailroom=mailroom, delivery=delivery,
-                   reminders=reminders)
+                   reminders=reminders, expiry=expiry)

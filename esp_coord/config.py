@@ -108,6 +108,17 @@ class ReminderSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DocumentSettings:
+    """Documents received from the trust space (``[documents]``)."""
+
+    # Test and demo INS (OIDs 1.2.250.1.213.1.4.10 and .11) count as INS:
+    # for a test or demo setup only, never in production.
+    accept_test_ins: bool = False
+    # How long a document whose patient has no plan is kept for that plan.
+    keep_unmatched_days: int = 30
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path
     team_name: str
@@ -121,6 +132,7 @@ class Config:
     folders: Folders = Folders()
     limits: Limits = Limits()
     reminders: ReminderSettings = ReminderSettings()
+    documents: DocumentSettings = DocumentSettings()
     database_url: str = "sqlite:///var/esp-coord.db"
     key_file: Path = Path("var/esp-coord.key")
     # X-MSS-NIL on every mail sent: the product that wrote it, as MSSanté
@@ -368,6 +380,20 @@ def _reminders(reader: _Reader) -> ReminderSettings:
         digest_members=frozenset(str(a).strip().lower() for a in members))
 
 
+def _documents(reader: _Reader) -> DocumentSettings:
+    t = reader.table("documents", required=False)
+    default = DocumentSettings()
+    accept = reader.get(t, "documents", "accept_test_ins", bool, "true or false",
+                        default.accept_test_ins)
+    days = reader.get(t, "documents", "keep_unmatched_days", int, "a number of days (1 to 365)",
+                      default.keep_unmatched_days)
+    if days is not None and not 1 <= days <= 365:
+        reader.problem("documents.keep_unmatched_days", "a number of days (1 to 365)", days)
+        days = default.keep_unmatched_days
+    return DocumentSettings(accept_test_ins=bool(accept),
+                            keep_unmatched_days=days or default.keep_unmatched_days)
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate the configuration file. Raises ``ConfigError``."""
     path = Path(path)
@@ -415,6 +441,7 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
     limits = Limits(**{k: r.get(lt, "limits", k, int, "a size in bytes", getattr(Limits(), k))
                        for k in ("max_message_bytes", "max_attachment_bytes")})
     reminders = _reminders(r)
+    documents = _documents(r)
     strangers = sorted(reminders.digest_members - {m.email for m in members})
     if strangers:
         r.problem("reminders.digest_members", "addresses of roster members", strangers)
@@ -449,5 +476,5 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
     return Config(path=path, team_name=team_name, timezone=tz, bot_address=bot.lower(),
                   bot_name=bot_name, trusted_domains=trusted_t, members=members, imap=imap,
                   smtp=smtp, folders=folders, limits=limits, reminders=reminders,
-                  database_url=db_url,
+                  documents=documents, database_url=db_url,
                   key_file=key_path, product_reference=product, report_targets=targets)

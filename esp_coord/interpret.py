@@ -15,6 +15,13 @@ carry stable Message-IDs (``<PPS-2026-0001.ack.1@domain>``,
 ``<RCP-2026-001.…@domain>``), so a reply to one of them gives its plan or
 meeting. "Now" is the mail's Date: a meeting date is checked against it.
 
+A document mail (an ``IHE_XDM.ZIP`` from the trust space, ``triage``) is
+reported as ``"command": "document"`` with ``document``: what
+``esp_coord.xdm`` understood of the archive (title, type, date, author,
+institution, the patient and its INS, the replacement it announces), or the
+ANS code it would be refused with. Whether a plan has that INS only the
+database knows.
+
 For a ``MAJ``, ``team`` lists who joins the plan (the sender at least, unless
 already on its team: only the database knows).
 
@@ -30,13 +37,15 @@ from typing import Any
 from esp_coord.config import Config
 from esp_coord.handlers.parse_steps import Context, error_entry, first_due, unknown
 from esp_coord.handlers.registry import REGISTRY, UNKNOWN
-from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.intake import IncomingMail, attachment, parse_mail
+from esp_coord.received.convention import XDM_ATTACHMENT
 from esp_coord.references import answers_service, calendar_reply
 from esp_coord.triage import triage
+from esp_coord.xdm import OTHER_ERROR, XdmError, read_xdm
 from plans.commands import detect_command
 
-__all__ = ["COMMAND_NAMES", "REPORT_KEYS", "exit_code", "first_due", "ignored_reason",
-           "interpret"]
+__all__ = ["COMMAND_NAMES", "REPORT_KEYS", "document_report", "exit_code", "first_due",
+           "ignored_reason", "interpret"]
 
 COMMAND_NAMES: dict[str | None, str] = {
     **{name: command.report for name, command in REGISTRY.items()}, None: UNKNOWN}
@@ -47,6 +56,7 @@ REPORT_KEYS = (
     "patient", "consent", "referent", "team", "problems", "objectives", "preferences",
     "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
     "comment", "time", "meeting", "agenda_plans", "decisions", "mail_date", "errors", "warnings",
+    "document_number", "document",
 )
 
 # Exit codes of ``esp-coord parse``.
@@ -66,7 +76,20 @@ def _empty(mail: IncomingMail) -> dict[str, Any]:
 def ignored_reason(mail: IncomingMail, config: Config) -> str | None:
     """Why the service would not process the mail at all (English): the
     processor's own sorting (``esp_coord.triage``)."""
-    return triage(mail, config, None).reason
+    verdict = triage(mail, config, None)
+    return None if verdict.outcome in ("accepted", "document") else verdict.reason
+
+
+def document_report(data: bytes | None, config: Config) -> dict[str, Any]:
+    """What the service understands of an IHE_XDM archive (``xdm.read_xdm``):
+    its summary, with ``error_code``/``error`` when it would be refused."""
+    if data is None:
+        return {"error_code": OTHER_ERROR,
+                "error": "the IHE_XDM.ZIP attachment cannot be decoded or is too large"}
+    try:
+        return read_xdm(data, accept_test_ins=config.documents.accept_test_ins).summary()
+    except XdmError as e:
+        return {"error_code": e.code, "error": e.reason}
 
 
 def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dict[str, Any]:
@@ -76,6 +99,18 @@ def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dic
     mail = parse_mail(raw, max_message_bytes=config.limits.max_message_bytes,
                       max_attachment_bytes=config.limits.max_attachment_bytes)
     report = _empty(mail)
+    verdict = triage(mail, config, None)
+    if verdict.outcome == "document":
+        # A hospital's letter: what the archive says, never a command.
+        report["command"] = "document"
+        data = None if mail.too_large else attachment(
+            raw, XDM_ATTACHMENT, max_bytes=config.limits.max_attachment_bytes)
+        report["document"] = document_report(data, config)
+        if report["document"]["error_code"] is not None:
+            report["errors"].append(error_entry(
+                "document", f"code {report['document']['error_code']}: "
+                            f"{report['document']['error']}"))
+        return report
     reason = ignored_reason(mail, config)
     if reason is not None:
         report["command"], report["ignored_reason"] = "ignored", reason

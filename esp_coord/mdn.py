@@ -53,22 +53,31 @@ The error codes of the ANS table, and the ones this service uses:
 ====  =====================================================  =====================
 code  libellé (ANS)                                          used by esp-coord
 ====  =====================================================  =====================
-900   Version du document incorrecte lors d'une demande de   never (no CDA document
-      remplacement/suppression                               is integrated)
-901   Auteur non autorisé à remplacer ou supprimer un        never: a refusal must not
-      document                                               tell "not yours" from
-                                                             "does not exist"
-902   Identifiant patient inconnu                            never (same reason)
-903   INS non présent dans le document                       never (no CDA document)
-904   L'INS transmis ne correspond pas exactement à celui    never (no CDA document)
-      stocké dans la base du consommateur
-905   L'INS transmis n'est pas complet                       never (no CDA document)
+900   Version du document incorrecte lors d'une demande de   a replacement that is
+      remplacement/suppression                               not a later version
+901   Auteur non autorisé à remplacer ou supprimer un        a replacement from
+      document                                               another organisation
+902   Identifiant patient inconnu                            a document whose INS no
+                                                             active plan has (never
+                                                             for a member's command:
+                                                             "not yours" and "does
+                                                             not exist" look alike)
+903   INS non présent dans le document                       a document without INS
+904   L'INS transmis ne correspond pas exactement à celui    a document whose two INS,
+      stocké dans la base du consommateur                    or traits and INS, or
+                                                             traits and plan differ
+905   L'INS transmis n'est pas complet                       a document's INS without
+                                                             all its traits
 906   Erreur 'Autre'                                         every mail answered with
                                                              ``Answer.refused``: not
                                                              understood, malformed
                                                              (INS included), refused,
-                                                             too large, or failed
+                                                             too large, or failed;
+                                                             an archive refused
+                                                             (hostile, unreadable)
 ====  =====================================================  =====================
+
+The documents' codes (900 to 906) are decided by ``esp_coord.received``.
 
 The MDN is built with ``outgoing``'s header helpers: the same ASCII header
 block, folding and encodings as every other mail of the service, plus
@@ -327,14 +336,18 @@ def mdn_message_id(mail: IncomingMail, config: Config) -> str:
 
 
 def render_mdn(mail: IncomingMail, *, config: Config, now: datetime, refused: bool,
-               raw: bytes = b"") -> OutgoingMail | None:
+               raw: bytes = b"", error: int | None = None,
+               text: str | None = None) -> OutgoingMail | None:
     """The MDN ``mail`` asks for, or None when none is to be sent
     (``receipt_address``). ``refused``: the mail was answered without being
-    acted on (error 906). ``raw``: the mail, for its header block in part 3."""
+    acted on (error 906). ``raw``: the mail, for its header block in part 3.
+    A document mail (``esp_coord.received``) gives its own ``error`` (an ANS
+    code, None when integrated) and ``text`` (part 1)."""
     to = receipt_address(mail, config)
     if to is None:
         return None
-    error = INTEGRATION_ERROR if refused else None
+    if error is None:
+        error = INTEGRATION_ERROR if refused else None
     names = {m.email: m.name for m in config.members}
     message_id = mdn_message_id(mail, config)
     data = build_mdn(
@@ -342,7 +355,7 @@ def render_mdn(mail: IncomingMail, *, config: Config, now: datetime, refused: bo
         sender_name=config.bot_name,
         to=(names.get(to, ""), to),
         subject=mdn_subject(mail.subject, error),
-        text=mdn_text(mail, config, error),
+        text=text if text is not None else mdn_text(mail, config, error),
         message_id=message_id,
         date=now.astimezone(config.timezone),
         original=mail,

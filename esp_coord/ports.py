@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from esp_coord.crypto import Keyring
     from esp_coord.store.audit import AuditRecord, ChainReport
     from esp_coord.store.mail import QuarantinedMail
+    from esp_coord.store.received import ReceivedDocument
     from esp_coord.store.records import (
         Bounce,
         BouncedAddress,
@@ -419,7 +420,49 @@ class AuditTrail(Protocol):
         """Walk the whole chain; stop at the first broken record."""
 
 
-class UnitOfWork(MailRecords, Outbox, Documents, Reminders, AuditTrail, Protocol):
+class ReceivedDocuments(Protocol):
+    """Documents received from the trust space (esp_coord/store/received.py)."""
+
+    def add_received(self, *, ref: str, status: str, plan_ref: str | None, number: int | None,
+                     sender: str, ins: str | None, doc_id: str | None, set_id: str | None,
+                     version: int | None, meta: Mapping[str, Any], archive: bytes,
+                     at: datetime, expires_at: datetime | None,
+                     source_message_id: str | None) -> None:
+        """Keep a document, attached to a plan (with its number) or pending."""
+
+    def received(self, ref: str) -> ReceivedDocument | None:
+        ...
+
+    def received_for_plan(self, plan_ref: str) -> list[ReceivedDocument]:
+        """The plan's attached documents, by number."""
+
+    def received_pending(self, ins: str, now: datetime) -> list[ReceivedDocument]:
+        """Documents awaiting a plan for this INS, not expired, oldest first."""
+
+    def find_received(self, *, doc_id: str | None = None, set_id: str | None = None
+                      ) -> ReceivedDocument | None:
+        """The latest live document with this CDA id, else this set id."""
+
+    def received_archive(self, ref: str) -> bytes | None:
+        """The archive as it came; None when unknown or expired."""
+
+    def next_received_number(self, plan_ref: str) -> int:
+        ...
+
+    def attach_received(self, ref: str, *, plan_ref: str, number: int, at: datetime) -> bool:
+        """pending -> attached; False when it was not pending."""
+
+    def replace_received(self, ref: str, *, sender: str, doc_id: str | None,
+                         set_id: str | None, version: int | None, meta: Mapping[str, Any],
+                         archive: bytes, at: datetime, source_message_id: str | None) -> bool:
+        """The document becomes this new version (same plan and number)."""
+
+    def expire_received(self, now: datetime) -> int:
+        """Erase the pending documents whose time is up; returns how many."""
+
+
+class UnitOfWork(MailRecords, Outbox, Documents, Reminders, AuditTrail, ReceivedDocuments,
+                 Protocol):
     """One open transaction: valid only inside the ``run`` callback that got it."""
 
     def savepoint(self) -> AbstractContextManager[None]:

@@ -29,8 +29,9 @@ from esp_coord.answers import Answer, render_answer, reply_subject
 from esp_coord.config import Config, Member
 from esp_coord.intake import IncomingMail
 from esp_coord.intake.dsn import read_delivery_report
-from esp_coord.mdn import render_mdn
+from esp_coord.mdn import receipt_address, render_mdn
 from esp_coord.ports import BatchPort, StorePort, UnitOfWork
+from esp_coord.received.acknowledge import ko_answer
 from esp_coord.store.errors import StoreBusy
 from esp_coord.store.mail import SILENCED_REASONS
 from esp_coord.triage import Triage, read_and_triage
@@ -57,6 +58,36 @@ class Request:
 Handler = Callable[[Request], list[Answer]]
 
 
+@dataclass(frozen=True)
+class DocumentRequest:
+    """What the document handler gets (``esp_coord.received``): the mail, its
+    sender if on the roster (None for a correspondent), the raw mail (the
+    archive is decoded from it), the open transaction."""
+
+    mail: IncomingMail
+    sender: Member | None
+    config: Config
+    tx: UnitOfWork
+    now: datetime
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    """What became of a document mail: the notices to the team, the ANS code
+    of its acknowledgement (None: integrated) and that acknowledgement's text,
+    whether the mail goes to the quarantine folder, and the reason recorded."""
+
+    answers: list[Answer]
+    error: int | None
+    receipt_text: str
+    quarantine: bool = False
+    reason: str = "document"
+
+
+DocumentHandler = Callable[[DocumentRequest], DocumentResult]
+
+
 class Unanswered(Exception):  # noqa: N818  (a decision, not an error)
     """Raised by a handler that decides, before any change, that a member's
     mail gets no answer; ``reason`` (one of ``SILENCED_REASONS``) is recorded
@@ -74,6 +105,7 @@ class _Decision:
     answers: list[Answer] = field(default_factory=list)
     reason: str | None = None  # triage's code, or why a member's mail was not answered
     thread: str | None = None  # loop_guard.thread_key of a member's mail
+    document: DocumentResult | None = None  # a document mail's fate (acknowledged)
 
 
 @dataclass(frozen=True)
@@ -92,10 +124,13 @@ Reporter = Callable[[UnitOfWork, Config, datetime], None]
 
 class Processor:
     def __init__(self, *, config: Config, store: StorePort, handler: Handler,
-                 now: Callable[[], datetime], report: Reporter) -> None:
+                 now: Callable[[], datetime], report: Reporter,
+                 documents: DocumentHandler | None = None) -> None:
         self.config = config
         self.store = store
         self.handler = handler
+        # None: document mails are quarantined as mails off the roster were.
+        self.documents = documents
         self.now = now
         self.report = report
         self._batch: BatchPort | None = None
@@ -154,12 +189,18 @@ class Processor:
             return self._record_failure(tx, mail, verdict, raw)
 
     def _acknowledge(self, tx: UnitOfWork, mail: IncomingMail, raw: bytes, *, refused: bool,
-                     now: datetime) -> int:
-        """Queue the MDN a member's answered mail asks for, if it may have one
-        (``mdn.receipt_address``): in the mail's transaction, so that a mail
-        processed again is never acknowledged twice. Returns how many (0, 1)."""
+                     now: datetime, document: DocumentResult | None = None) -> int:
+        """Queue the MDN a member's answered mail (or a document mail) asks for,
+        if it may have one (``mdn.receipt_address``): in the mail's
+        transaction, so that a mail processed again is never acknowledged
+        twice. Returns how many (0, 1)."""
         try:
-            receipt = render_mdn(mail, config=self.config, now=now, refused=refused, raw=raw)
+            if document is not None:
+                receipt = render_mdn(mail, config=self.config, now=now, refused=False,
+                                     raw=raw, error=document.error, text=document.receipt_text)
+            else:
+                receipt = render_mdn(mail, config=self.config, now=now, refused=refused,
+                                     raw=raw)
         except Exception as e:
             # The answer matters, the receipt less: never lose one for the other.
             log.error("mail %s: MDN not built (%s)", mail.message_id or mail.dedup_key,
@@ -220,7 +261,14 @@ class Processor:
             return Outcome(done.outcome, done.folder, replayed=True)
         now = self.now()
         decision = self._classify_and_handle(tx, mail, verdict, now, raw)
-        for answer in decision.answers:
+        answers = list(decision.answers)
+        document = decision.document
+        if (document is not None and document.error is not None and not mail.automatic
+                and receipt_address(mail, self.config) is None):
+            # No MDN asked (or allowed): the ANS's ordinary mail tells the error;
+            # never to a robot, which asked for nothing (no loops).
+            answers.append(ko_answer(mail, self.config, document.error, document.receipt_text))
+        for answer in answers:
             out = render_answer(answer, config=self.config, now=now, incoming=mail)
             # The bot's own address rides along as a blind copy: its arrival
             # in our mailbox proves the server accepted the mail (see delivery).
@@ -228,7 +276,10 @@ class Processor:
                              recipients=out.recipients, raw=out.raw, at=now,
                              cause=mail.dedup_key)
         receipts = 0
-        if decision.outcome == "answered" and decision.answers and verdict.member is not None:
+        if document is not None:
+            receipts = self._acknowledge(tx, mail, raw, refused=False, now=now,
+                                         document=document)
+        elif decision.outcome == "answered" and decision.answers and verdict.member is not None:
             # Only a member's mail that the service acted on or answered: never a
             # stranger's, a robot's, a report, nor a mail left unanswered.
             receipts = self._acknowledge(tx, mail, raw, now=now, refused=any(
@@ -242,9 +293,9 @@ class Processor:
         log.info("mail %s from %s: %s%s -> %s (%d answer(s)%s)",
                  mail.message_id or mail.dedup_key, mail.from_address or "?", decision.outcome,
                  f" ({decision.reason})" if decision.reason else "", decision.folder,
-                 len(decision.answers), ", MDN" if receipts else "")
+                 len(answers), ", MDN" if receipts else "")
         return Outcome(decision.outcome, decision.folder, replayed=False,
-                       answers=len(decision.answers), receipts=receipts)
+                       answers=len(answers), receipts=receipts)
 
     def _classify_and_handle(self, tx: UnitOfWork, mail: IncomingMail, verdict: Triage,
                                    now: datetime, raw: bytes) -> _Decision:
@@ -262,6 +313,15 @@ class Processor:
             recorded, notices = bounces.record_report(tx, report, config=self.config, now=now)
             return _Decision("ignored", folders.processed, notices,
                              "bounce" if recorded else None)
+        if verdict.outcome == "document":
+            if self.documents is None:
+                return _Decision("quarantined", folders.quarantine, reason="not-on-roster")
+            result = self.documents(DocumentRequest(mail=mail, sender=verdict.member,
+                                                    config=self.config, tx=tx, now=now,
+                                                    raw=raw))
+            return _Decision("answered",
+                             folders.quarantine if result.quarantine else folders.processed,
+                             result.answers, result.reason[:32], document=result)
         if verdict.member is None:
             return _Decision("quarantined", folders.quarantine, reason=verdict.code)
         thread, held = self._guard(tx, mail, verdict, now)

@@ -31,7 +31,10 @@ Reading the first body line is stricter than reading the subject: a body line
 that looks like ``Key : value`` is never a command, and after the command word
 only what its ``Syntax.after`` says may follow: a reference (most commands),
 an action number first (``FAIT``, ``ANNULER FAIT``, ``REPORTER``: then
-« FAIT 3 : RAS » is not a key line) or anything (``RCP NOUVELLE``). So
+« FAIT 3 : RAS » is not a key line), a reference or one ``Clé : valeur`` line
+(``MAJ``: « MAJ Protocole : sortie-hospitalisation » is a one-line reply, the
+key line being the first of the command's lines) or anything
+(``RCP NOUVELLE``). So
 "Statut de la patiente ?" in a body is not taken for ``STATUT``, while the
 subject "Statut Mme MARTIN" is.
 
@@ -66,6 +69,7 @@ class After(Enum):
     comment, a date...), or free arguments."""
 
     REF = "a reference only"
+    REF_OR_LINE = "a reference, or one « Clé : valeur » line"
     ACTION = "an action number first"
     FREE = "free arguments"
 
@@ -101,6 +105,8 @@ class Syntax:
         the first line of a body."""
         if self.after is After.ACTION:
             return _NUMBER.match(args) is not None
+        if self.after is After.REF_OR_LINE and args:
+            return _KEY_LINE.match(args) is not None
         return self.after is After.FREE or not args
 
 
@@ -115,7 +121,7 @@ SYNTAXES: tuple[Syntax, ...] = (
     Syntax("MAJ", "MAJ", ("maj", "mise a jour", "mise-a-jour", "mettre a jour"),
            "compléter un plan (en réponse à un message du plan)",
            "MAJ\nAction : kiné | rééducation à la marche | 2 fois par semaine\n"
-           "Note : patiente plus fatiguée"),
+           "Note : patiente plus fatiguée", After.REF_OR_LINE),
     Syntax("STATUT", "STATUT", ("statut", "status", "etat"),
            "voir où en est un plan", "STATUT PPS-2026-0001"),
     Syntax("LISTE", "LISTE", ("liste", "lister", "mes patients"),
@@ -129,6 +135,9 @@ SYNTAXES: tuple[Syntax, ...] = (
            "ANNULER FAIT 3 PPS-2026-0001", After.ACTION),
     Syntax("REPORTER", "REPORTER", ("reporter", "report", "decaler"),
            "repousser une action", "REPORTER 2 au 15/12/2026 PPS-2026-0001", After.ACTION),
+    Syntax("DOCUMENT", "DOCUMENT", ("document",),
+           "recevoir un document reçu pour un plan (son numéro est dans STATUT)",
+           "DOCUMENT 1 PPS-2026-0001", After.ACTION),
     Syntax("CLORE", "CLORE", ("clore", "cloturer", "clos", "fermer"),
            "clore un plan (référent ou coordination)", "CLORE PPS-2026-0001"),
     Syntax("RCP_NOUVELLE", "RCP NOUVELLE",
@@ -318,7 +327,9 @@ def _match(text: str, *, strict: bool) -> tuple[str, str | None, str, int] | Non
             refused.append(syn)
             continue
         # "Statut : actif" is a key line, "FAIT 3 : RAS" an action and its comment.
-        if key_line and not (syntax.after is After.ACTION and re.search(r"\d", key_line[0])):
+        # « MAJ Protocole : x » is the command and its first line, not a key line.
+        if key_line and not (syntax.after is After.ACTION and re.search(r"\d", key_line[0])) \
+                and not (syntax.after is After.REF_OR_LINE and args):
             return None
         return syntax.name, ref, args, len(syn)
     return None
@@ -333,6 +344,9 @@ def _found(text: str, *, strict: bool, source: str, lines: list[tuple[int, str]]
     name, ref, args, start = found
     raw_args = " ".join(_without_ref(_as_written(text, folded, start), ref).split())
     raw_args = raw_args.lstrip(" :,.;!")
+    if strict and args and SYNTAX[name].after is After.REF_OR_LINE and line is not None:
+        # The one line after the command word is the first of its lines.
+        lines = [(line, raw_args), *lines]
     return Detected(name, ref, args, lines, source, tag_ref, text.strip(), raw_args, line)
 
 

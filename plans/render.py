@@ -25,15 +25,26 @@ from plans.model import Action, Occurrence, Plan
 from plans.people import Person
 from plans.typography import french
 
-__all__ = ["COMMAND_EXAMPLES", "Rendered", "counted", "render_closed", "render_created",
-           "render_done", "render_errors", "render_help", "render_list", "render_not_understood",
-           "render_postponed", "render_status", "render_undone", "render_updated"]
+__all__ = ["COMMAND_EXAMPLES", "DocumentLine", "Rendered", "counted", "render_closed",
+           "render_created", "render_done", "render_errors", "render_help", "render_list",
+           "render_not_understood", "render_postponed", "render_status", "render_undone",
+           "render_updated"]
 
 
 @dataclass(frozen=True)
 class Rendered:
     subject: str
     text: str
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """A document received for a plan, as STATUT lists it (no content)."""
+
+    number: int
+    title: str
+    day: date | None
+    origin: str  # author and institution, or the sender's address
 
 
 # One example per command, as a professional would write it (help, "not
@@ -228,9 +239,21 @@ def _action_status(action: Action, people: Sequence[Person], today: date) -> str
     return f"{head} - {state}"
 
 
+def _documents(documents: Sequence[DocumentLine]) -> list[str]:
+    if not documents:
+        return []
+    items = [f"n° {d.number} : {d.title or 'document'}"
+             + (f" du {format_date(d.day)}" if d.day else "")
+             + (f" ({d.origin})" if d.origin else "") for d in documents]
+    return [*_section("Documents reçus", items)[:-1],
+            "   (DOCUMENT 1 en réponse pour recevoir le document n° 1)", ""]
+
+
 def render_status(plan: Plan, *, people: Sequence[Person], today: date,
-                  next_meeting: str | None = None, tz: tzinfo | None = None) -> Rendered:
-    """``STATUT``: the plan with every action's state and the last changes."""
+                  next_meeting: str | None = None, tz: tzinfo | None = None,
+                  documents: Sequence[DocumentLine] = ()) -> Rendered:
+    """``STATUT``: the plan with every action's state, its documents and the
+    last changes."""
     state = "actif" if plan.is_active else f"clos le {_at(plan.closed_at, tz)}" \
         if plan.closed_at else "clos"
     late = plan.overdue(today)
@@ -244,6 +267,7 @@ def render_status(plan: Plan, *, people: Sequence[Person], today: date,
         end = body.index("", start)
         body[start + 1:end] = [" " + _action_status(a, people, today) for a in plan.actions]
     lines += body
+    lines += _documents(documents)
     lines += _section("Dernières modifications",
                       [f"{_at(v.at, tz)}, {_who(v.author, people)} : {v.summary}"
                        for v in reversed(plan.versions[-5:])])

@@ -176,6 +176,18 @@ def plan_status(ctx: Context) -> None:
     ctx.plan_ref()
 
 
+def send_document(ctx: Context) -> None:
+    """``DOCUMENT 2``: the plan and the document's number (whether it exists
+    only the database knows)."""
+    ctx.plan_ref()
+    number, _ = split_action_number(ctx.detected.raw_args)
+    if number is None:
+        ctx.error("document_number", "numéro du document absent après DOCUMENT ; exemple : "
+                  "DOCUMENT 1 PPS-2026-0001", text=ctx.detected.text)
+        return
+    ctx.report["document_number"] = number
+
+
 def nothing_more(ctx: Context) -> None:
     """``LISTE``, ``AIDE``: the command's name says it all."""
 

@@ -20,6 +20,7 @@ from esp_coord.answers import Answer, reply_subject
 from esp_coord.meeting_repo import MeetingRepository
 from esp_coord.plan_repo import PlanRepository
 from esp_coord.processing import Request
+from esp_coord.received.handler import attach_pending
 from esp_coord.roster import coordination, people_of
 from esp_coord.scheduling.plan_reminders import plan_changed
 from plans.commands import Detected
@@ -37,6 +38,7 @@ from plans.render import (
 from plans.typography import french
 
 from .common import library, plan_for, sender_of, today_of
+from .documents import document_lines
 from .replies import closed_answer, plan_answer
 from .trail import record
 
@@ -64,11 +66,16 @@ def new_plan(request: Request, detected: Detected) -> list[Answer]:
                        source_message_id=request.mail.message_id, protocols=library())
     plans.add(plan, summary="création")
     plan_changed(tx, plan, request.config, request.now, previous=None)
+    # Documents received for this INS before the plan existed (esp_coord.received).
+    waiting, left = attach_pending(tx, plan, now=request.now, author=request.sender.email,
+                                   source_message_id=request.mail.message_id)
     record(request, "create", ref, f"version 1, {len(plan.actions)} actions")
     answers = [plan_answer(request, render_created(plan, people=people,
                                                    warnings=parsed.warnings,
                                                    tz=request.config.timezone),
-                           plan=plan, kind="ack")]
+                           plan=plan, kind="ack"), *waiting]
+    if left:
+        answers.append(documents_left_aside(request, ref, len(left)))
     if namesakes:
         answers.append(identity_flag(request, ref, namesakes))
         record(request, "identity-flag", ref,
@@ -127,6 +134,20 @@ def _access_notice(request: Request, ref: str) -> Answer:
     return Answer(subject=f"[{ref}] Demande d'accès de {sender.name}", text=text,
                   to=coordination(request.config),
                   message_id_tag=f"{ref}.access", auto_submitted="auto-generated")
+
+
+def documents_left_aside(request: Request, ref: str, count: int) -> Answer:
+    """Documents kept for this INS whose traits differ from the new plan's:
+    never attached, a human decides."""
+    text = french(
+        "Bonjour,\n\n"
+        f"Le plan {ref} vient d'être créé avec l'INS de {count} document(s) reçu(s) avant "
+        "lui, mais leurs traits d'identité (nom de naissance, premier prénom, date de "
+        "naissance ou sexe) diffèrent de ceux du plan : ils n'y ont pas été rattachés. "
+        "Vérifiez l'identité de la patiente ou du patient ; le document reste conservé "
+        "jusqu'à la date annoncée à son arrivée.\n")
+    return Answer(subject=f"[{ref}] Documents en attente non rattachés", text=text,
+                  to=coordination(request.config), auto_submitted="auto-generated")
 
 
 def identity_flag(request: Request, ref: str, namesakes: list[str]) -> Answer:
@@ -211,7 +232,8 @@ def plan_status(request: Request, detected: Detected) -> list[Answer]:
                          request.now.astimezone(config.timezone).date()
                          ) if plan.is_active else None
     rendered = render_status(plan, people=people_of(config), today=today_of(request),
-                             next_meeting=describe_next(found), tz=config.timezone)
+                             next_meeting=describe_next(found), tz=config.timezone,
+                             documents=document_lines(request, plan.ref))
     record(request, "status", plan.ref, f"version {plan.version}")
     return [plan_answer(request, rendered, plan=plan, kind="status")]
 

@@ -23,7 +23,7 @@ from esp_coord.answers import Answer
 from esp_coord.processing import Request
 from plans.commands import SYNTAX, SYNTAXES, Detected, Syntax
 
-from . import actions, meetings, parse_steps, plans
+from . import actions, documents, meetings, parse_steps, plans
 from .basics import help_answer
 from .parse_steps import Step
 
@@ -82,6 +82,8 @@ REGISTRY: Mapping[str, Command] = build([
     Command(SYNTAX["FAIT"], actions.action_done, "done", parse_steps.action_done),
     Command(SYNTAX["ANNULER_FAIT"], actions.action_undone, "undo_done", parse_steps.action_undone),
     Command(SYNTAX["REPORTER"], actions.action_postponed, "postpone", parse_steps.action_postponed),
+    Command(SYNTAX["DOCUMENT"], documents.send_document, "send_document",
+            parse_steps.send_document),
     Command(SYNTAX["CLORE"], plans.close_plan, "close_plan", parse_steps.close_plan),
     Command(SYNTAX["RCP_NOUVELLE"], meetings.new_meeting, "schedule_meeting",
             parse_steps.new_meeting),

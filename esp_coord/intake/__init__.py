@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
+from email.message import Message
 
 from .automatic import automatic_reason
 from .head import MAX_HEADER_BLOCK, Head, body_digest, content_key, parameters, read_head
 from .headers import (
+    cda_codes,
     decoded_text,
     message_id,
     message_ids,
@@ -25,13 +27,14 @@ from .headers import (
     return_path,
     sender,
     typed_address,
+    yes_no,
 )
-from .mime import MAX_DEPTH, MAX_PARTS, PARSER, extract
+from .mime import MAX_DEPTH, MAX_PARTS, PARSER, extract, find_attachment
 from .model import Attachment, IncomingMail
 from .quotes import extract_body
 
-__all__ = ["Attachment", "HeadersOnly", "IncomingMail", "content_key", "message_key", "parse_head",
-           "parse_mail", "read_body"]
+__all__ = ["Attachment", "HeadersOnly", "IncomingMail", "attachment", "content_key",
+           "message_key", "parse_head", "parse_mail", "read_body"]
 
 # The stdlib parser recurses once per nesting level (RecursionError near 1000
 # levels, and quadratic before that): count containers before parsing.
@@ -150,12 +153,24 @@ def _head(raw: bytes, max_message_bytes: int) -> IncomingMail:
         body_digest=body_digest(raw, head),
         disposition_to=notification_address(head.all("Disposition-Notification-To")),
         original_recipient=typed_address(head.first("Original-Recipient")),
+        mss_cda_codes=cda_codes(head.all("X-MSS-CODECDA")),
+        mss_ins=yes_no(head.first("X-MSS-INS")),
     )
 
 
 def _root_type(head: Head) -> str:
     ctype = parameters(head.first("Content-Type"))[0]
     return ctype if ctype.count("/") == 1 else "text/plain"
+
+
+def _tree(raw: bytes) -> Message:
+    """The MIME tree of a mail that passed ``_too_complex``: only the root
+    fields the walk needs, then the body (the rest of the header block was
+    read by ``head`` and never reaches the stdlib)."""
+    head = read_head(raw)
+    root = b"".join(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape")
+                    for name, value in head.fields if name in _MIME_FIELDS)
+    return PARSER.parsebytes(root + b"\r\n" + raw[head.body_offset:])
 
 
 def _body(raw: bytes, mail: IncomingMail, max_attachment_bytes: int) -> IncomingMail:
@@ -165,12 +180,7 @@ def _body(raw: bytes, mail: IncomingMail, max_attachment_bytes: int) -> Incoming
     if complex_:
         return replace(mail, too_large=f"{complex_}, trop pour être lu",
                        defects=(*mail.defects, "mime-too-complex"))
-    head = read_head(raw)
-    # Only the root fields the walk needs, then the body: the rest of the
-    # header block was read by ``head`` and never reaches the stdlib.
-    root = b"".join(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape")
-                    for name, value in head.fields if name in _MIME_FIELDS)
-    msg = PARSER.parsebytes(root + b"\r\n" + raw[head.body_offset:])
+    msg = _tree(raw)
     text, attachments, mime_defects = extract(msg)
     too_large = _too_large_attachments(attachments, max_attachment_bytes)
     return replace(
@@ -250,6 +260,20 @@ def read_body(raw: bytes, mail: IncomingMail, *,
     except Exception as exc:
         return replace(mail, too_large="sa structure MIME n'a pas pu être lue",
                        defects=(*mail.defects, f"unparseable:{type(exc).__name__}"))
+
+
+def attachment(raw: bytes, name: str, *, max_bytes: int) -> bytes | None:
+    """The decoded content of the mail's attachment named ``name`` (without
+    case), None when there is none, it is over ``max_bytes``, or the mail is
+    too complex to walk (``read_body``'s bounds). Never raises; for a mail the
+    service acts on, after ``read_body`` said it carries that attachment."""
+    raw = _as_bytes(raw)
+    try:
+        if _too_complex(raw) is not None:
+            return None
+        return find_attachment(_tree(raw), name, max_bytes)
+    except Exception:
+        return None
 
 
 def parse_mail(

@@ -263,3 +263,29 @@ def return_path(value: str | None) -> str | None:
         return ""
     # Not an address, but not the null path of a bounce either.
     return clean_address(inner) or inner[:254].lower()
+
+
+_CODE_TOKEN = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,31}")
+MAX_CDA_CODES = 16
+
+
+def cda_codes(values: list[str]) -> tuple[str, ...]:
+    """The codes of ``X-MSS-CODECDA`` fields (several fields, or one with the
+    codes separated by commas, semicolons or spaces): short tokens only, at
+    most ``MAX_CDA_CODES``. Linear in the fields."""
+    found: list[str] = []
+    for value in values:
+        for token in re.split(r"[\s,;]+", value[:4096]):
+            if _CODE_TOKEN.fullmatch(token) and token not in found:
+                found.append(token)
+                if len(found) == MAX_CDA_CODES:
+                    return tuple(found)
+    return tuple(found)
+
+
+def yes_no(value: str | None) -> str | None:
+    """``O``/``N`` of an MSSanté flag field, None when absent or other."""
+    if value is None:
+        return None
+    flag = value.strip().upper()[:1]
+    return flag if flag in ("O", "N") else None

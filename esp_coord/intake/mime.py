@@ -273,3 +273,33 @@ def extract(root: Message) -> tuple[str, tuple[Attachment, ...], tuple[str, ...]
     text = _part_text(body, parts.info(body), defects) if body is not None else ""
     attachments = _attachments(parts, root, body, defects)
     return text, tuple(attachments), tuple(dict.fromkeys(defects))
+
+
+def find_attachment(root: Message, wanted: str, max_bytes: int) -> bytes | None:
+    """The decoded content of the first attachment named ``wanted`` (compared
+    without case), None when there is none or it is over ``max_bytes``
+    (measured before decoding). The walk has the bounds of ``extract``."""
+    parts = _Parts()
+    stack: list[tuple[Message, int]] = [(root, 0)]
+    seen = 0
+    wanted = wanted.upper()
+    while stack:
+        part, depth = stack.pop()
+        seen += 1
+        if seen > MAX_PARTS or depth > MAX_DEPTH:
+            return None
+        children = parts.children(part)
+        if children:
+            stack.extend((child, depth + 1) for child in reversed(children))
+            continue
+        name = _filename(part)
+        if name is None or name.upper() != wanted:
+            continue
+        if _encoded_size(part) > max_bytes:
+            return None
+        try:
+            data = part.get_payload(decode=True)
+        except Exception:
+            return None
+        return data if isinstance(data, bytes) and len(data) <= max_bytes else None
+    return None

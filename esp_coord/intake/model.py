@@ -45,3 +45,8 @@ class IncomingMail:
     # RFC 8098 2.3: the rfc822 address of the Original-Recipient field an MTA
     # added (lower case), for the Original-Recipient of our MDN; else None.
     original_recipient: str | None = None
+    # MSSanté (Référentiel #2, ECO.2.4.1-2): ``X-MSS-CODECDA``, the codes of
+    # the CDA documents of an attached IHE_XDM archive (at most 16, each a
+    # short token); ``X-MSS-INS``, "O" when the archive holds a qualified INS.
+    mss_cda_codes: tuple[str, ...] = ()
+    mss_ins: str | None = None

@@ -59,6 +59,7 @@ from esp_coord.store.errors import (
 )
 from esp_coord.store.mail import QUARANTINE_OUTCOMES, SILENCED_REASONS, QuarantinedMail
 from esp_coord.store.memory_base import MemoryData, json_copy, utc, utc_or_none
+from esp_coord.store.memory_received import MemoryReceivedOps
 from esp_coord.store.memory_reminders import MemoryReminderOps
 from esp_coord.store.outbox import _MAX_ERROR_CHARS, bounced_recipient
 from esp_coord.store.records import (
@@ -103,7 +104,7 @@ def _reported(row: _Mail) -> bool:
         row.outcome == "ignored" and row.reason in SILENCED_REASONS)
 
 
-class MemoryTx(MemoryReminderOps):
+class MemoryTx(MemoryReminderOps, MemoryReceivedOps):
     """``Tx`` in memory: every public method with the same signature and meaning.
 
     Valid only inside the ``MemoryStore.run`` callback (or ``transaction()``

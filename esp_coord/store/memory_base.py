@@ -36,6 +36,7 @@ def _empty_tables() -> dict[str, Any]:
         "audit_head": (0, GENESIS),
         "reminders": {},       # id -> Reminder
         "reminder_keys": {},   # key -> id
+        "received": {},        # ref -> memory_received._Row
         "ids": {},             # table -> last id given (rolled back with the rest)
     }
 

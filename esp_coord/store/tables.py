@@ -262,3 +262,37 @@ key_fingerprints = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
 )
+
+# Documents received from the trust space (IHE XDM archives, esp_coord.received):
+# the archive as it came and what was read of it (``meta``: title, type,
+# date, author, institution, and for a document awaiting its plan the traits
+# the coordination's NOUVEAU PPS is pre-filled with), both encrypted. The INS
+# and the CDA document's identifiers are blind indexes only. ``status``:
+# attached (to ``plan_ref``, as its document ``number``), pending (no plan
+# yet: kept until ``expires_at``), expired (archive and meta erased).
+received_documents = Table(
+    "received_documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("plan_ref", String(64)),
+    Column("number", Integer),
+    Column("sender", String(320), nullable=False),
+    Column("ins_digest", String(64)),
+    Column("doc_digest", String(64)),
+    Column("set_digest", String(64)),
+    Column("version", Integer),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("source_message_id", Text),
+    Column("meta_enc", LargeBinary, nullable=False),
+    Column("archive_enc", LargeBinary),
+    UniqueConstraint("ref"),
+    UniqueConstraint("plan_ref", "number"),
+    Index(None, "status", "expires_at"),
+    Index(None, "ins_digest", "status"),
+    Index(None, "doc_digest"),
+    Index(None, "set_digest"),
+)

@@ -38,6 +38,7 @@ from esp_coord.store.errors import StoreError, StoreUnavailable
 from esp_coord.store.keycheck import check_keys, describe_database, reason, record_keys
 from esp_coord.store.mail import MailOps
 from esp_coord.store.outbox import OutboxOps
+from esp_coord.store.received import ReceivedOps
 from esp_coord.store.reminders import ReminderOps
 from esp_coord.store.threads import ThreadBatch, retrying
 
@@ -45,7 +46,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class Tx(MailOps, OutboxOps, DocumentOps, AuditOps, ReminderOps):
+class Tx(MailOps, OutboxOps, DocumentOps, AuditOps, ReminderOps, ReceivedOps):
     """One open transaction: dedup, outbox, numbering, documents.
 
     Valid only inside the ``Store.run`` callback (or ``Store.transaction()``

@@ -40,6 +40,7 @@ from esp_coord.entrypoints.demo import example_config
 from esp_coord.processing import Outcome
 from esp_coord.store import Store
 from plans.model import Plan
+from tests.support.xdm import Letter, xdm_mail
 
 NOW = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
 
@@ -83,6 +84,11 @@ Problème : ulcère veineux de la jambe gauche
 Action : IDE | pansement de l'ulcère | tous les jours
 """
 
+
+# A hospital's letter for P1's patient: its document 1 (DOCUMENT 1 P1).
+P1_LETTER = Letter(ins="248037505611878", ins_oid="1.2.250.1.213.1.4.8", birth_name="MARTIN",
+                   used_name="MARTIN", given_names="JEANNE", first_given="JEANNE",
+                   birth="19480312", sex="F")
 
 P1_BODY = """Patient : MARTIN Jeanne
 Née le : 12/03/1948
@@ -199,6 +205,7 @@ def template(tmp_path_factory: pytest.TempPathFactory,
             await desk.send(PAUL, "NOUVEAU PPS", P2_MAIL)
             await desk.send(PAUL, "NOUVEAU PPS", P3_MAIL)
             await desk.send(ANA, f"CLORE {P3}", "Cicatrisation obtenue")
+            await desk.processor.process(xdm_mail(P1_LETTER))
             await desk.drain()
             for ref, team in TEAMS.items():
                 plan = await desk.plan(ref)
@@ -237,7 +244,7 @@ def _roster_of(addresses: tuple[str, ...]) -> list[Member]:
     return [by_address[a] for a in addresses]
 
 
-COMMANDS = ("STATUT {ref}", "FAIT 1 {ref}", "ANNULER FAIT 1 {ref}",
+COMMANDS = ("STATUT {ref}", "DOCUMENT 1 {ref}", "FAIT 1 {ref}", "ANNULER FAIT 1 {ref}",
             "REPORTER 1 au 20/12/2026 {ref}", "MAJ {ref}", "CLORE {ref}")
 
 
@@ -294,6 +301,10 @@ async def test_each_member_sees_exactly_what_the_rules_allow(desk_for: Desk,
             changed = after.version == before.version + 1
             if command.startswith("STATUT"):
                 assert answer.shows(ref) and not changed, what
+            elif command.startswith("DOCUMENT"):
+                # P1 has the hospital's letter; the others have no document.
+                assert not changed and ref in answer.text, what
+                assert answer.shows(ref) == (ref == P1), what
             elif not ACTIVE[ref]:
                 assert not changed, what
                 assert "clos" in answer.text or not may_close(member, ref), what

@@ -231,3 +231,19 @@ def test_fait_comment_on_the_subject_line() -> None:
 def test_fait_comment_leaves_out_a_composite_sign_off_line(body: str, comment: str) -> None:
     found = detect_command("RE: [PPS-2026-0001] Rappel", body)
     assert action_comment(found, [JULIEN]) == comment
+
+
+@pytest.mark.parametrize(("line", "first"), [
+    ("MAJ Protocole : sortie-hospitalisation", "Protocole : sortie-hospitalisation"),
+    ("maj : Note : patiente plus fatiguée", "Note : patiente plus fatiguée"),
+    ("MAJ PPS-2026-0001 Action : IDE | pansement | demain", "Action : IDE | pansement | demain"),
+])
+def test_maj_with_one_line_is_a_one_line_reply(line: str, first: str) -> None:
+    found = detect_command("RE: [PPS-2026-0001] Document reçu", f"{line}\nNote : suite")
+    assert found.name == "MAJ" and found.source == "body"
+    assert found.lines[0] == (1, first) and found.lines[1] == (2, "Note : suite")
+
+
+@pytest.mark.parametrize("line", ["MAJ patiente plus fatiguée", "Mise à jour : patiente vue"])
+def test_maj_followed_by_a_sentence_is_still_not_a_command(line: str) -> None:
+    assert detect_command("RE: [PPS-2026-0001] Statut", line).name != "MAJ"
