@@ -7,7 +7,7 @@ PYTHON ?= python3
 BASE := $(VENV)/.base
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz lint dovecot dnsmasq postfix clean
+.PHONY: demo test bench fuzz lint dovecot dnsmasq postfix browser clean
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,18 @@ postfix:
 	  else echo "NOTICE: Postfix is absent and we are not root; its tests will skip."; fi; \
 	fi
 
-test: $(STAMP) dovecot dnsmasq postfix
+# chromium and poppler-utils: the report's HTML opened in a real browser and
+# its PDF rendered to images (tests/e2e/test_report_rendering.py).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing chromium and poppler-utils from Debian's packages..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null) \
+	      || echo "NOTICE: chromium or poppler-utils could not be installed; their tests will skip."; \
+	  else echo "NOTICE: chromium or poppler-utils is absent and we are not root; their tests will skip."; fi; \
+	fi
+
+test: $(STAMP) dovecot dnsmasq postfix browser
 	$(PY) -m pytest
 
 # Benchmarks against the tests' Dovecot + SMTP front (docs/performance.md).

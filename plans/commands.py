@@ -51,7 +51,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -92,6 +92,9 @@ class Syntax:
     after: After = After.REF
     only_with_ref: frozenset[str] = frozenset()
     """Synonyms so short or common that they only count when a reference follows."""
+    coordination_only: bool = False
+    """Only coordinators may use it: for anyone else it does not exist (AIDE
+    does not show it, suggestions never name it, it is answered as unknown)."""
 
     def __post_init__(self) -> None:
         for synonym in self.synonyms:
@@ -154,6 +157,10 @@ SYNTAXES: tuple[Syntax, ...] = (
            "envoyer le compte rendu d'une réunion",
            "COMPTE-RENDU RCP-2026-001\nPPS-2026-0001 : poursuite du plan",
            only_with_ref=frozenset({"cr"})),
+    Syntax("INDICATEURS", "INDICATEURS", ("indicateurs", "rapport d'activite"),
+           "le rapport d’activité de l’équipe, pour l’ARS (coordination ; période "
+           "facultative : 2026, T3 2026, du 01/01/2026 au 30/06/2026)",
+           "INDICATEURS T3 2026", After.FREE, coordination_only=True),
     Syntax("AIDE", "AIDE", ("aide", "help", "?"), "recevoir cette aide", "AIDE"),
 )
 SYNTAX: dict[str, Syntax] = {s.name: s for s in SYNTAXES}
@@ -412,7 +419,8 @@ def action_comment(detected: Detected, people: Iterable[Person] = ()) -> str:
     return "\n".join([head, *texts] if head else texts).strip()
 
 
-def closest_commands(text: str, limit: int = 3) -> list[str]:
+def closest_commands(text: str, limit: int = 3, *,
+                     among: Sequence[Syntax] = SYNTAXES) -> list[str]:
     """Canonical names of the commands closest to what the user wrote.
 
     Compares the first one or two folded words of ``text`` to every synonym,
@@ -422,7 +430,7 @@ def closest_commands(text: str, limit: int = 3) -> list[str]:
     if not words:
         return []
     probes = {words[0], " ".join(words[:2])}
-    by_synonym = {syn: s.name for s in SYNTAXES for syn in s.synonyms if len(syn) > 2}
+    by_synonym = {syn: s.name for s in among for syn in s.synonyms if len(syn) > 2}
     scored: dict[str, float] = {}
     for probe in probes:
         for syn, name in by_synonym.items():

@@ -59,7 +59,7 @@ def write(report: Report, fmt: str, output: Path, *, annex: bool) -> None:
     if fmt == "html":
         output.write_text(html, encoding="utf-8")
         return
-    from adapters.pdf import html_to_pdf
+    from esp_coord.report.pdf import html_to_pdf
 
     output.write_bytes(html_to_pdf(html))
 

@@ -23,7 +23,7 @@ from esp_coord.answers import Answer
 from esp_coord.processing import Request
 from plans.commands import SYNTAX, SYNTAXES, Detected, Syntax
 
-from . import actions, documents, meetings, parse_steps, plans
+from . import actions, documents, meetings, parse_steps, plans, report
 from .basics import help_answer
 from .parse_steps import Step
 
@@ -92,5 +92,6 @@ REGISTRY: Mapping[str, Command] = build([
             parse_steps.cancel_meeting),
     Command(SYNTAX["COMPTE_RENDU"], meetings.meeting_report, "meeting_report",
             parse_steps.meeting_report),
+    Command(SYNTAX["INDICATEURS"], report.indicators, "indicators", parse_steps.nothing_more),
     Command(SYNTAX["AIDE"], _help, "help", parse_steps.nothing_more),
 ])

@@ -110,9 +110,10 @@ EXAMPLES = guide_examples(GUIDE.read_text(encoding="utf-8"))
 
 
 def sender_of(example: Example) -> str:
-    meeting = detect_command(example.subject or "", example.body).name in {
-        "RCP_NOUVELLE", "RCP", "ANNULER_RCP", "COMPTE_RENDU"}
-    return COSTA if meeting else DURAND
+    # Meetings and the activity report are the coordination's.
+    coordination = detect_command(example.subject or "", example.body).name in {
+        "RCP_NOUVELLE", "RCP", "ANNULER_RCP", "COMPTE_RENDU", "INDICATEURS"}
+    return COSTA if coordination else DURAND
 
 
 def as_mail(example: Example, number: int) -> bytes:

@@ -1,83 +1,38 @@
-"""The evaluation report from a scripted team history, through the service's
-own processor on a real SQLite store, then `esp-coord report`.
-
-The history: a plan created, a concertation meeting planned, a follow-up
-marked FAIT, the meeting's minutes (three people present, one decision), a
-stranger's mail quarantined, one answer sent 90 s after its mail.
-"""
+"""The evaluation report from a scripted team history
+(``tests.support.report_history``), through the service's own processor on a
+real SQLite store, then `esp-coord report`."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-from contextlib import AsyncExitStack
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from esp_coord.bootstrap import make_processor
 from esp_coord.config import Config
 from esp_coord.crypto import Keyring
 from esp_coord.entrypoints.cli import main
-from esp_coord.plan_repo import KIND
-from esp_coord.report.gather import build_report
 from esp_coord.report.indicators import Report
 from esp_coord.report.render import to_csv, to_html, to_text
-from esp_coord.store import Store
 from plans.model import Plan
 from plans.periods import parse_period
 from tests.support.config import offline_config
-from tests.support.mail import example
 from tests.support.paths import EXAMPLE_CONFIG
+from tests.support.report_history import scripted_history
 
 PARIS = ZoneInfo("Europe/Paris")
 T4 = parse_period("T4 2026", today=date(2027, 1, 5))
-MINUTES = ("From: Ana COSTA <ana.costa@esp-valdelorge.mssante.test>\r\n"
-           "To: coordination@esp-valdelorge.mssante.test\r\n"
-           "Subject: COMPTE-RENDU RCP-2026-001\r\nMessage-ID: <cr1@esp-valdelorge.mssante.test>\r\n"
-           "Date: Thu, 03 Dec 2026 15:00:00 +0100\r\n"
-           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-           "Présents : Claire DURAND, Julien MARIE, Karim BENALI\r\n"
-           "PPS-2026-0001 : poursuite du plan, HbA1c dans 3 mois\r\n").encode()
-
-
-async def scripted_history(config: Config, keyring: Keyring) -> tuple[Report, Plan]:
-    clock = [datetime(2026, 11, 24, 9, 0, tzinfo=PARIS)]
-    async with AsyncExitStack() as stack:
-        store = Store(config.database_url, keyring)
-        await store.start(stack)
-        processor = make_processor(config, store, now=lambda: clock[0])
-        for raw, at in ((example("01-nouveau-pps.eml"), datetime(2026, 11, 24, 9, 0)),
-                        (example("04-rcp-nouvelle.eml"), datetime(2026, 11, 25, 9, 0)),
-                        (example("05-fait.eml"), datetime(2026, 11, 26, 19, 30)),
-                        (MINUTES, datetime(2026, 12, 3, 15, 0)),
-                        (example("08-expediteur-inconnu.eml"), datetime(2026, 12, 3, 16, 0))):
-            clock[0] = at.replace(tzinfo=PARIS)
-            async with processor.batch():
-                await processor.process(raw)
-
-        def send_first(tx: object) -> None:  # the delivery's two marks, 90 s after the mail
-            item = tx.outbox_due(clock[0] + timedelta(days=30))[0]  # type: ignore[attr-defined]
-            tx.mark_sending(item.id, item.created_at)  # type: ignore[attr-defined]
-            tx.mark_sent(item.id, item.created_at + timedelta(seconds=90))  # type: ignore[attr-defined]
-
-        await store.run(send_first)
-        report = await store.run(lambda tx: build_report(tx, config, T4))
-        plan = Plan.from_dict((await store.run(
-            lambda tx: tx.load_document(KIND, "PPS-2026-0001"))).data)
-    return report, plan
-
-
 @pytest.fixture
 async def history(tmp_path: Path) -> tuple[Report, Plan, Config, Keyring]:
     config = offline_config(tmp_path, key_file=tmp_path / "esp.key",
                             report_targets={"share_reviewed": 80.0})
     keyring = Keyring.generate()
     keyring.save(config.key_file)
-    report, plan = await scripted_history(config, keyring)
+    report, plan = await scripted_history(config, keyring, T4)
     return report, plan, config, keyring
 
 
