@@ -141,6 +141,9 @@ class Config:
     # The team's own targets for the report's figures (``[report] targets``):
     # thresholds differ by region and change, so none is written in the code.
     report_targets: Mapping[str, float] = field(default_factory=dict)
+    # When the coordinators get the report by mail: "quarterly" (each quarter,
+    # and the year in January), "yearly", or "none".
+    report_schedule: str = "quarterly"
 
     @property
     def message_id_domain(self) -> str:
@@ -471,10 +474,17 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
         else:
             targets[key] = float(value)
 
+    schedule = r.get(rt, "report", "schedule", str, "'quarterly', 'yearly' or 'none'",
+                     "quarterly")
+    if schedule not in ("quarterly", "yearly", "none"):
+        r.problem("report.schedule", "'quarterly', 'yearly' or 'none'", schedule)
+        schedule = "quarterly"
+
     if r.problems:
         raise ConfigError(path, r.problems)
     return Config(path=path, team_name=team_name, timezone=tz, bot_address=bot.lower(),
                   bot_name=bot_name, trusted_domains=trusted_t, members=members, imap=imap,
                   smtp=smtp, folders=folders, limits=limits, reminders=reminders,
                   documents=documents, database_url=db_url,
-                  key_file=key_path, product_reference=product, report_targets=targets)
+                  key_file=key_path, product_reference=product, report_targets=targets,
+                  report_schedule=schedule)

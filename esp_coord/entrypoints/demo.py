@@ -32,7 +32,11 @@ from esp_coord.clock import DrivenClock
 from esp_coord.config import Config, config_from_dict
 from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.report.gather import build_report
+from esp_coord.report.render import headline, to_html
 from esp_coord.triage import read_and_triage
+from plans.dates import format_date
+from plans.periods import Period
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "esp.example.toml"
@@ -134,7 +138,26 @@ async def run_demo(messages: Path | None = None, *, console: Console | None = No
                                timeline=timeline)
             console.rule()
             console.print(await _summary(service))
+            await _write_report(service, config, first.date or clock.now(), until, console)
     return 0
+
+
+REPORT_FILE = ROOT / "var" / "demo-rapport.html"
+
+
+async def _write_report(service: Service, config: Config, start: datetime, end: datetime,
+                        console: Console) -> None:
+    """The activity report of the demo's period, as the coordination would send it."""
+    tz = config.timezone
+    period = Period(start.astimezone(tz).date(), end.astimezone(tz).date(), "")
+    period = dataclasses.replace(
+        period, label=f"du {format_date(period.start)} au {format_date(period.end)}")
+    report = await service.store.run(lambda tx: build_report(tx, config, period))
+    REPORT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    REPORT_FILE.write_text(to_html(report), encoding="utf-8")
+    console.print(f"Rapport d'activité de la période ({period.label}) : {REPORT_FILE}")
+    for label, value in headline(report).items():
+        console.print(f"  {label} : {value}")
 
 
 class _Inboxes:
@@ -234,6 +257,7 @@ class _Timeline:
             recipients = [a for v in variants for a in v[0]]
             kind = ("meeting" if mail.subject.startswith("[RCP-")
                     else "quarantine" if mail.subject.startswith("Messages en quarantaine")
+                    else "report" if mail.subject.startswith("Rapport d’activité")
                     else "plan")
             if kind == "plan" and kind in self.shown:
                 for address in recipients:
