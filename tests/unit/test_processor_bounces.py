@@ -5,8 +5,6 @@ address, and a report about anything else changes nothing."""
 from __future__ import annotations
 
 import email
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -24,14 +22,6 @@ from tests.support.mail import ANA, BOT, CLAIRE, JULIEN, mail
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 DAEMON = "mailer-daemon@relay.medecin.mssante.test"
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    async with AsyncExitStack() as stack:
-        store = MemoryStore()
-        await store.start(stack)
-        yield store
 
 
 class Clock:

@@ -5,8 +5,6 @@ sender gets the right acknowledgement, and nothing else leaks."""
 from __future__ import annotations
 
 import email
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage, Message
@@ -43,15 +41,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    async with AsyncExitStack() as stack:
-        store = MemoryStore()
-        await store.start(stack)
-        yield store
-        assert not store.data.lock.locked(), "a transaction was left open"
 
 
 @pytest.fixture

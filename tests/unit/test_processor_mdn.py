@@ -5,8 +5,6 @@ and none for anything else."""
 from __future__ import annotations
 
 import email
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from email import policy
 from email.message import Message
@@ -33,15 +31,6 @@ def asking(subject: str, body: str = "Bonjour", *, sender: str = CLAIRE,
     return (f"Return-Path: <{path or sender}>\r\n".encode()
             + mail(subject, body, sender=sender,
                    extra=f"Disposition-Notification-To: <{dnt or sender}>\r\n" + extra))
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    async with AsyncExitStack() as stack:
-        store = MemoryStore()
-        await store.start(stack)
-        yield store
-        assert not store.data.lock.locked(), "a transaction was left open"
 
 
 @pytest.fixture

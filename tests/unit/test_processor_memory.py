@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import pytest
@@ -32,15 +30,6 @@ def _handler(request: Request) -> list[Answer]:
     if "boom" in request.mail.subject:
         raise Boom("handler bug")
     return [Answer(subject="ok", text="Bien reçu.\n")]
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    async with AsyncExitStack() as stack:
-        store = MemoryStore()
-        await store.start(stack)
-        yield store
-        assert not store.data.lock.locked(), "a transaction was left open"
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ coordinator, none twice, the next planned as each goes (memory store)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -32,14 +30,6 @@ ANA = "ana.costa@esp-valdelorge.mssante.test"
 ])
 def test_periods_due_on(day: date, schedule: str, labels: list[str]) -> None:
     assert [p.label for p in periods_due_on(day, schedule)] == labels
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[MemoryStore]:
-    async with AsyncExitStack() as stack:
-        store = MemoryStore()
-        await store.start(stack)
-        yield store
 
 
 async def test_planned_ahead_sent_once_and_the_next_planned(store: MemoryStore) -> None:
