@@ -21,7 +21,7 @@ from esp_coord.handlers import make_handler
 from esp_coord.mailroom import Mailroom, Progress
 from esp_coord.ports import Clock, Mailbox, MailSender, StorePort
 from esp_coord.processing import Handler, Processor
-from esp_coord.scheduling import meeting_reminders, plan_reminders, quarantine_notice
+from esp_coord.scheduling import meeting_reminders, plan_digest, plan_mails, quarantine_notice
 from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.scheduling.registry import Composers
 from esp_coord.store import Store
@@ -98,7 +98,8 @@ def make_processor(config: Config, store: StorePort, *, now: Callable[[], dateti
 
 def reminder_kinds() -> Composers:
     """Every kind of reminder the service sends, with its composer."""
-    return Composers(plan_reminders.KINDS, meeting_reminders.KINDS, quarantine_notice.KINDS)
+    return Composers(plan_mails.KINDS, meeting_reminders.KINDS, quarantine_notice.KINDS,
+                     digests=plan_digest.DIGESTS)
 
 
 def build_service(config: Config, *, keyring: Keyring | None = None,

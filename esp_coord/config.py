@@ -99,11 +99,18 @@ class ReminderSettings:
     hour: time = time(8, 0)                  # due-day and overdue reminders, local time
     overdue_days: int = 3                    # "not done N days after due"
     meeting_offsets: tuple[int, ...] = (7, 1)  # days before a meeting: J-7, J-1
-    digest: bool = False                     # everyone gets one mail a day instead of one each
-    digest_members: frozenset[str] = frozenset()  # or only these addresses
+    # One mail a day per person with everything due for them (the daily
+    # digest), unless they asked for one mail per reminder: a team of 150
+    # patients otherwise sends dozens of mails a day to each person.
+    digest: bool = True
+    digest_members: frozenset[str] = frozenset()      # digests for these even when digest = false
+    per_action_members: frozenset[str] = frozenset()  # one mail per reminder for these
 
     def wants_digest(self, address: str) -> bool:
-        return self.digest or address.strip().lower() in self.digest_members
+        address = address.strip().lower()
+        if address in self.digest_members:
+            return True
+        return self.digest and address not in self.per_action_members
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -358,10 +365,18 @@ def _reminders(reader: _Reader) -> ReminderSettings:
     digest = reader.get(t, "reminders", "digest", bool, "true or false", default.digest)
     members = reader.get(t, "reminders", "digest_members", list,
                          "a list of roster addresses", [])
+    singles = reader.get(t, "reminders", "per_action_members", list,
+                         "a list of roster addresses", [])
+    both = sorted({str(a).strip().lower() for a in members}
+                  & {str(a).strip().lower() for a in singles})
+    if both:
+        reader.problem("reminders.digest_members / reminders.per_action_members",
+                       "each address in one list at most", both)
     return ReminderSettings(
         hour=hour, overdue_days=overdue or default.overdue_days,
         meeting_offsets=tuple(sorted(set(offsets), reverse=True)), digest=bool(digest),
-        digest_members=frozenset(str(a).strip().lower() for a in members))
+        digest_members=frozenset(str(a).strip().lower() for a in members),
+        per_action_members=frozenset(str(a).strip().lower() for a in singles))
 
 
 def load_config(path: str | Path) -> Config:
@@ -411,9 +426,10 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
     limits = Limits(**{k: r.get(lt, "limits", k, int, "a size in bytes", getattr(Limits(), k))
                        for k in ("max_message_bytes", "max_attachment_bytes")})
     reminders = _reminders(r)
-    strangers = sorted(reminders.digest_members - {m.email for m in members})
-    if strangers:
-        r.problem("reminders.digest_members", "addresses of roster members", strangers)
+    for key in ("digest_members", "per_action_members"):
+        strangers = sorted(getattr(reminders, key) - {m.email for m in members})
+        if strangers:
+            r.problem(f"reminders.{key}", "addresses of roster members", strangers)
     st = r.table("storage", required=False)
     db_url = r.get(st, "storage", "database_url", str, "a SQLAlchemy URL",
                    "sqlite:///var/esp-coord.db")

@@ -49,16 +49,17 @@ import difflib
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from plans.normalize import fold
 from plans.people import Person
 from plans.signature import SignOff, is_greeting
 
-__all__ = ["COMMANDS", "DISPLAY", "SYNTAX", "SYNTAXES", "After", "Detected", "Syntax",
-           "action_comment", "closest_commands", "detect_command", "find_ref",
-           "postponed_date_text", "split_action_number", "strip_subject"]
+__all__ = ["ACTION_COMMANDS", "COMMANDS", "DISPLAY", "MAX_ACTION_LINES", "SYNTAX", "SYNTAXES",
+           "After", "Detected", "Syntax", "action_commands", "action_comment",
+           "closest_commands", "detect_command", "find_ref", "postponed_date_text",
+           "split_action_number", "strip_subject"]
 
 class After(Enum):
     """What may follow a command word on the first line of a body (the subject
@@ -364,6 +365,47 @@ def detect_command(subject: str, body: str, *, replying: bool = False) -> Detect
     written = first[1].strip() if first else ""
     looked_at = written if replying and written else (subject_text or written)
     return Detected(None, None, "", numbered, None, tag_ref, looked_at)
+
+
+ACTION_COMMANDS = frozenset({"FAIT", "ANNULER_FAIT", "REPORTER"})
+"""The commands about one numbered action: a mail may hold several of them."""
+MAX_ACTION_LINES = 50
+
+
+def action_commands(detected: Detected) -> list[Detected]:
+    """The command lines of a mail whose command is about an action (FAIT,
+    ANNULER FAIT, REPORTER): ``detected`` first, then each other line of the
+    body that is one of those commands too, each with the lines that follow
+    it up to the next command line (its comment). ``[detected]`` when there
+    is no other such line, or for any other command.
+
+    Another line counts when it starts with one of those commands, read as
+    strictly as the first line of a body, and either names a plan
+    (« FAIT 3 PPS-2026-0001 »), or has nothing after its number (« FAIT 2 »),
+    or is a REPORTER (its date follows): a comment line such as « fait 2 fois
+    cette semaine » stays a comment. At most ``MAX_ACTION_LINES`` lines."""
+    if detected.name not in ACTION_COMMANDS:
+        return [detected]
+    found: list[tuple[int, Detected]] = []
+    for index, (number, text) in enumerate(detected.lines):
+        if len(found) == MAX_ACTION_LINES - 1:
+            break
+        if not text.strip():
+            continue
+        other = _found(text, strict=True, source="body", lines=[],
+                       tag_ref=detected.subject_tag_ref, line=number)
+        if other is None or other.name not in ACTION_COMMANDS:
+            continue
+        _, rest = split_action_number(other.args)
+        if other.ref is None and rest and other.name != "REPORTER":
+            continue
+        found.append((index, other))
+    if not found:
+        return [detected]
+    ends = [index for index, _ in found[1:]] + [len(detected.lines)]
+    first = replace(detected, lines=detected.lines[:found[0][0]])
+    return [first, *(replace(other, lines=detected.lines[index + 1:end])
+                     for (index, other), end in zip(found, ends, strict=True))]
 
 
 def split_action_number(args: str) -> tuple[int | None, str]:

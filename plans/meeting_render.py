@@ -21,7 +21,8 @@ from plans.render import Rendered
 from plans.typography import french
 
 __all__ = ["AgendaView", "describe_start", "render_meeting_cancelled", "render_meeting_created",
-           "render_meeting_report", "render_meetings", "render_plans_added", "render_reminder"]
+           "render_meeting_report", "render_meetings", "render_plans_added", "render_reminder",
+           "days_before_words", "reminder_lines"]
 
 _HOW_TO = [
     "Pour ajouter un patient à l'ordre du jour : objet « RCP RCP-AAAA-NNN », ligne "
@@ -207,11 +208,25 @@ def render_meeting_report(meeting: Meeting, *, day: date,
     return _done(f"[{meeting.ref}] Compte-rendu du {format_date(day)} enregistré", lines)
 
 
+def days_before_words(days_before: int) -> str:
+    """« demain », « aujourd'hui », « dans 6 jours »."""
+    return "demain" if days_before == 1 else (
+        "aujourd'hui" if days_before == 0 else f"dans {days_before} jours")
+
+
+def reminder_lines(meeting: Meeting, *, start: datetime, days_before: int,
+                   view: AgendaView) -> list[str]:
+    """What a J-7 / J-1 reminder says of the meeting, as an item of a digest."""
+    when = days_before_words(days_before)
+    return [f"{when[0].upper()}{when[1:]}, le {describe_start(start)}",
+            f"Lieu : {meeting.location or 'à préciser'}",
+            *agenda_lines(view), "L'invitation à jour est jointe."]
+
+
 def render_reminder(meeting: Meeting, *, start: datetime, days_before: int,
                     people: Sequence[Person], view: AgendaView) -> Rendered:
     """J-7 / J-1: the meeting, where, and its agenda as the reader sees it."""
-    when = "demain" if days_before == 1 else (
-        "aujourd'hui" if days_before == 0 else f"dans {days_before} jours")
+    when = days_before_words(days_before)
     lines = ["Bonjour,", "", f"Rappel : réunion de concertation {meeting.ref} {when}, le "
              f"{describe_start(start)}.", f"Lieu : {meeting.location or 'à préciser'}", ""]
     lines += agenda_lines(view) + [""]

@@ -22,6 +22,7 @@ from esp_coord.roster import people_of
 from plans.commands import (
     DISPLAY,
     Detected,
+    action_commands,
     action_comment,
     closest_commands,
     postponed_date_text,
@@ -180,19 +181,32 @@ def nothing_more(ctx: Context) -> None:
     """``LISTE``, ``AIDE``: the command's name says it all."""
 
 
+def _more_lines(ctx: Context) -> Detected:
+    """The first of the mail's action lines (``action_commands``); the others
+    are reported under ``more_lines``, as the service handles each."""
+    first, *others = action_commands(ctx.detected)
+    if others:
+        ctx.report["more_lines"] = [{"command": DISPLAY[o.name or ""], "ref": o.ref,
+                                     "args": o.raw_args, "line": o.line} for o in others]
+    return first
+
+
 def action_done(ctx: Context) -> None:
+    first = _more_lines(ctx)
     ctx.plan_ref()
     if _action_number(ctx, "FAIT") is not None:
-        ctx.report["comment"] = action_comment(ctx.detected, ctx.people) or None
+        ctx.report["comment"] = action_comment(first, ctx.people) or None
 
 
 def action_undone(ctx: Context) -> None:
     """``ANNULER FAIT 3``: the plan and the action number, nothing else."""
+    _more_lines(ctx)
     ctx.plan_ref()
     _action_number(ctx, "ANNULER FAIT")
 
 
 def action_postponed(ctx: Context) -> None:
+    _more_lines(ctx)
     ctx.plan_ref()
     rest = _action_number(ctx, "REPORTER")
     if rest is None:

@@ -15,6 +15,10 @@ meeting is still ahead and no closer reminder of the same meeting and person
 is due as well (after a stop over J-7 and J-1, only the J-1 goes out: two
 mails the same morning would say the same thing). It is worded from the real
 gap (« demain », « aujourd'hui »), never from its planned offset.
+
+Someone who takes digests gets it as an entry of their daily digest
+(``plan_digest.DAILY``), with the invitation attached to the digest: one
+mail that morning, not two.
 """
 
 from __future__ import annotations
@@ -24,19 +28,21 @@ from datetime import date, datetime, timedelta
 from esp_coord.access import participants_of
 from esp_coord.agenda import view_for
 from esp_coord.answers import Answer
-from esp_coord.config import Config
+from esp_coord.config import Config, Member
 from esp_coord.invitations import invitation_file
 from esp_coord.meeting_repo import MeetingRepository
 from esp_coord.plan_repo import PlanRepository
 from esp_coord.ports import UnitOfWork
 from esp_coord.roster import people_of
+from esp_coord.scheduling.digest import MEETING, Entry
+from esp_coord.scheduling.plan_digest import DAILY
 from esp_coord.scheduling.registry import Registered
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
-from plans.meeting_render import render_reminder
+from plans.meeting_render import AgendaView, days_before_words, reminder_lines, render_reminder
 from plans.meetings import Meeting
 
-__all__ = ["AHEAD", "KINDS", "REMINDER_KIND", "compose_reminder", "reminder_specs", "schedule",
-           "schedule_all"]
+__all__ = ["AHEAD", "KINDS", "REMINDER_KIND", "compose_reminder", "reminder_item",
+           "reminder_specs", "schedule", "schedule_all"]
 
 REMINDER_KIND = "meeting_reminder"
 # Reminders are kept for this many upcoming occurrences; the composer adds
@@ -104,16 +110,15 @@ def _superseded(tx: UnitOfWork, reminder: Reminder, now: datetime) -> bool:
                for row in tx.reminders_of(reminder.source_ref, status="pending"))
 
 
-def compose_reminder(tx: UnitOfWork, reminder: Reminder, now: datetime,
-                     config: Config) -> list[Answer]:
-    """One meeting reminder: the agenda as its recipient may see it, the
-    invitation. Nothing (the row is dropped) for a cancelled meeting or day, a
-    participant who left, a meeting already over, or a stale reminder (see
-    the module docstring)."""
+def _prepared(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
+              ) -> tuple[Meeting, datetime, int, AgendaView, Member] | None:
+    """The meeting, occurrence, real gap in days, agenda as the recipient may
+    see it and the recipient, if the reminder still applies (see
+    ``compose_reminder``); the series' rows are reconciled first."""
     loaded = MeetingRepository(tx).get(reminder.source_ref)
     member = config.member(reminder.recipient)
     if loaded is None:
-        return []
+        return None
     meeting, _ = loaded
     # First of all, whatever happens to this row: the series goes on.
     schedule(tx, meeting, config, now, keep=reminder)
@@ -123,16 +128,44 @@ def compose_reminder(tx: UnitOfWork, reminder: Reminder, now: datetime,
             or start + meeting.duration <= now
             or member.email not in participants_of(meeting, config)
             or _superseded(tx, reminder, now)):
-        return []
+        return None
     today = now.astimezone(meeting.tz).date()
     view = view_for(member, meeting, day, PlanRepository(tx).active(), today)
     # From the real gap: a reminder sent late must not announce « dans 7 jours ».
-    rendered = render_reminder(meeting, start=start, days_before=max(0, (day - today).days),
-                               people=people_of(config), view=view)
+    return meeting, start, max(0, (day - today).days), view, member
+
+
+def compose_reminder(tx: UnitOfWork, reminder: Reminder, now: datetime,
+                     config: Config) -> list[Answer]:
+    """One meeting reminder: the agenda as its recipient may see it, the
+    invitation. Nothing (the row is dropped) for a cancelled meeting or day, a
+    participant who left, a meeting already over, or a stale reminder (see
+    the module docstring)."""
+    prepared = _prepared(tx, reminder, now, config)
+    if prepared is None:
+        return []
+    meeting, start, gap, view, member = prepared
+    rendered = render_reminder(meeting, start=start, days_before=gap, people=people_of(config),
+                               view=view)
     return [Answer(subject=rendered.subject, text=rendered.text, to=(member.email,),
                    attachments=(invitation_file(meeting, config, now, view.refs),),
-                   message_id_tag=f"{meeting.ref}.rappel.{day.isoformat()}",
+                   message_id_tag=f"{meeting.ref}.rappel.{start.date().isoformat()}",
                    auto_submitted="auto-generated")]
 
 
-KINDS = {REMINDER_KIND: Registered(compose_reminder, rebuild=schedule_all)}
+def reminder_item(tx: UnitOfWork, reminder: Reminder, now: datetime,
+                  config: Config) -> Entry | None:
+    """The same reminder as an entry of the person's daily digest, with the
+    invitation attached to the digest."""
+    prepared = _prepared(tx, reminder, now, config)
+    if prepared is None:
+        return None
+    meeting, start, gap, view, _ = prepared
+    lines = reminder_lines(meeting, start=start, days_before=gap, view=view)
+    return Entry(meeting.ref, f"Réunion de concertation {meeting.ref}", tuple(lines),
+                 kind=MEETING, attachments=(invitation_file(meeting, config, now, view.refs),),
+                 label=f"réunion {meeting.ref} {days_before_words(gap)}")
+
+
+KINDS = {REMINDER_KIND: Registered(compose_reminder, digest=DAILY, item=reminder_item,
+                                    rebuild=schedule_all)}

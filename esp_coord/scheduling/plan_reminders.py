@@ -1,4 +1,6 @@
-"""Follow-up reminders of care plans: rows from ``plans.followups``, and their mails.
+"""Follow-up reminders of care plans: their rows (from ``plans.followups``) and the
+check that a due row still applies; their mails are ``plan_mails`` (one per
+reminder) and ``plan_digest`` (the daily digests).
 
 The plan handlers call ``plan_changed`` after they save a plan, in the same
 transaction: when the plan's follow-ups changed (a new plan, a FAIT, a
@@ -10,33 +12,29 @@ occurrence, recipient still concerned) and reschedule the plan from that day
 (``schedule_plan``), which is how a recurring action that is neither done nor
 touched keeps producing its next occurrences.
 
-Reminder mails carry a stable Message-ID naming the plan
+A reminder mail about one plan carries a Message-ID naming the plan
 (``<PPS-2026-0001.rappel.<hash>@domain>``), so a reply "FAIT 3" finds the
-plan from In-Reply-To alone (see ``references.plan_ref_of``). The
-daily digest gathers several plans under its own Message-ID: there, each item
-gives its ready-to-reply lines with the plan's reference (« FAIT 3
-PPS-2026-0001 »), one action per reply.
+plan from In-Reply-To alone (see ``references.plan_ref_of``). A digest about
+several plans has its own: there, each item gives its ready-to-reply line
+with the plan's reference (« FAIT 3 PPS-2026-0001 »), and a reply may hold
+several such lines (``plans.commands.action_commands``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from esp_coord.answers import Answer
 from esp_coord.config import Config, Member
 from esp_coord.plan_repo import KIND as PLAN_KIND
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.registry import Composer, Registered
 from esp_coord.scheduling.times import local_day, local_instant
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
-from plans.dates import format_date
-from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
+from plans.followups import DUE, OVERDUE, FollowUp, plan_followups
 from plans.model import Action, Plan, PlanError
-from plans.typography import french
 
-__all__ = ["plan_changed", "plan_specs", "schedule_plan"]
+__all__ = ["action_block", "name_of", "plan_changed", "plan_specs", "schedule_plan",
+           "still_wanted"]
 
 _KEY_MAX = 255
 
@@ -85,8 +83,11 @@ def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
 # --- composing the mails ---------------------------------------------------------
 
 
-def _still_wanted(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
-                        ) -> tuple[Plan, Action] | None:
+def still_wanted(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
+                 ) -> tuple[Plan, Action] | None:
+    """The plan and action a due row is about, if it still applies (the plan
+    active, the action open, the same occurrence, the recipient concerned);
+    the plan's rows are reconciled from now on first, whatever the answer."""
     doc = tx.load_document(PLAN_KIND, reminder.source_ref)
     if doc is None:
         return None
@@ -117,112 +118,12 @@ def _still_wanted(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Con
     return (plan, action) if ok and concerned else None
 
 
-def _name(config: Config, address: str | None) -> str:
+def name_of(config: Config, address: str | None) -> str:
     member: Member | None = config.member(address or "")
     return member.name if member else (address or "personne (à attribuer)")
 
 
-def _message_tag(reminder: Reminder) -> str:
-    return f"{reminder.source_ref}.rappel.{hashlib.sha256(reminder.key.encode()).hexdigest()[:16]}"
-
-
-def _answer(reminder: Reminder, subject: str, lines: list[str]) -> Answer:
-    return Answer(subject=french(subject), text=french("\n".join(lines) + "\n"),
-                  to=(reminder.recipient,), message_id_tag=_message_tag(reminder),
-                  stable_id=True, auto_submitted="auto-generated")
-
-
-def _action_lines(plan: Plan, action: Action, config: Config) -> list[str]:
+def action_block(plan: Plan, action: Action, config: Config) -> list[str]:
     return [f"Plan {plan.ref} - {plan.patient.display_name}",
             f"Action n° {action.number} : {action.what}",
-            f"Qui : {_name(config, action.assignee)} ; quand : {action.when.describe()}"]
-
-
-def _reply_help(action: Action, plan: Plan, today: date, *, digest: bool) -> list[str]:
-    later = format_date(today + timedelta(days=7))
-    if digest:
-        # The daily digest names no plan (its Message-ID and subject are its
-        # own): each line carries the plan's reference, and the rest of a FAIT
-        # mail is its comment, hence one action per reply.
-        return ["Pour le noter, répondez avec cette ligne (une action par réponse ; "
-                "une ligne de commentaire peut suivre) :",
-                f"    FAIT {action.number} {plan.ref}",
-                "ou, pour changer la date :",
-                f"    REPORTER {action.number} {plan.ref} au {later}"]
-    return ["Répondez simplement à ce message :",
-            f"    FAIT {action.number}",
-            "quand c'est fait (une ligne de commentaire peut suivre), ou",
-            f"    REPORTER {action.number} au {later}",
-            "pour changer la date. Depuis un nouveau message, ajoutez la référence : "
-            f"FAIT {action.number} {plan.ref}."]
-
-
-_Text = Callable[[Reminder, Plan, Action, date, datetime, Config], list[Answer]]
-
-
-def _plan_composer(text: _Text) -> Composer:
-    """A composer that re-checks the plan (``_still_wanted``) and, if the
-    reminder still applies, writes it with ``text`` (given the action's due date)."""
-    def compose(tx: UnitOfWork, reminder: Reminder, now: datetime,
-                      config: Config) -> list[Answer]:
-        found = _still_wanted(tx, reminder, now, config)
-        if found is None:
-            return []
-        plan, action = found
-        assert action.due is not None  # _still_wanted keeps dated actions only
-        return text(reminder, plan, action, action.due, now, config)
-    return compose
-
-
-@_plan_composer
-def compose_due(reminder: Reminder, plan: Plan, action: Action, due: date, now: datetime,
-                config: Config) -> list[Answer]:
-    occurrence = date.fromisoformat(reminder.payload["occurrence"])
-    today = local_day(now, config.timezone)
-    when = "aujourd'hui" if occurrence == today else f"le {format_date(occurrence)}"
-    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
-             f"Rappel : une action du plan {plan.ref} est prévue {when}"
-             f" ({format_date(occurrence)}).", "",
-             *_action_lines(plan, action, config), ""]
-    if action.recurring and occurrence > due:
-        lines += [f"L'occurrence du {format_date(due)} n'est pas encore notée "
-                  f"faite : FAIT {action.number} l'enregistre comme faite aujourd'hui et "
-                  "prévoit la suivante.", ""]
-    lines += _reply_help(action, plan, today,
-                         digest=config.reminders.wants_digest(reminder.recipient))
-    return [_answer(reminder, f"[{plan.ref}] Rappel : action {action.number} à faire "
-                              f"le {format_date(occurrence)}", lines)]
-
-
-@_plan_composer
-def compose_overdue(reminder: Reminder, plan: Plan, action: Action, due: date, now: datetime,
-                    config: Config) -> list[Answer]:
-    days = (local_day(now, config.timezone) - due).days
-    informed = ("La coordination en est informée." if reminder.recipient == plan.referent
-                else "La référente ou le référent du plan et la coordination en sont informés.")
-    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
-             f"L'action n° {action.number} du plan {plan.ref}, prévue le "
-             f"{format_date(due)}, n'est pas notée faite ({days} jour"
-             f"{'s' if days > 1 else ''} de retard).", informed, "",
-             *_action_lines(plan, action, config), "",
-             *_reply_help(action, plan, local_day(now, config.timezone),
-                          digest=config.reminders.wants_digest(reminder.recipient))]
-    return [_answer(reminder, f"[{plan.ref}] En retard : action {action.number}", lines)]
-
-
-@_plan_composer
-def compose_overdue_note(reminder: Reminder, plan: Plan, action: Action, due: date,
-                         now: datetime, config: Config) -> list[Answer]:
-    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
-             f"Pour information : l'action n° {action.number} du plan {plan.ref}, prévue le "
-             f"{format_date(due)} et confiée à {_name(config, action.assignee)}, "
-             f"n'est pas notée faite après {config.reminders.overdue_days} jours.",
-             "Un rappel a été envoyé à la personne concernée.", "",
-             *_action_lines(plan, action, config), "",
-             f"STATUT {plan.ref} donne l'état complet du plan."]
-    return [_answer(reminder, f"[{plan.ref}] Action {action.number} en retard", lines)]
-
-
-KINDS = {DUE: Registered(compose_due, digest=True),
-         OVERDUE: Registered(compose_overdue, digest=True),
-         OVERDUE_NOTE: Registered(compose_overdue_note, digest=True)}
+            f"Qui : {name_of(config, action.assignee)} ; quand : {action.when.describe()}"]

@@ -1,12 +1,15 @@
 """Plan follow-up reminders through the real mailbox, on a driven clock.
 
-The reminder goes out by SMTP at 08:00 team time; the assignee answers it with
-a bare "FAIT 1" and the plan is found from In-Reply-To; a crash between the
-SMTP send and its record does not send the reminder twice.
+The daily digest goes out by SMTP at 08:00 team time; the assignee answers it
+with the lines it gives (« FAIT 1 PPS-2026-0001 »), several in one reply; a
+member who asked for one mail per reminder answers a bare "FAIT 1" and the
+plan is found from In-Reply-To; a crash between the SMTP send and its record
+does not send the reminder twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -22,7 +25,13 @@ JULIEN = "julien.marie@infirmier.mssante.test"
 SUBJECT = "[PPS-2026-0001] Rappel : action 1"
 
 
+def digests(team: Team, address: str, day: str) -> list[IncomingMail]:
+    return [m for m in team.answers_to(address)
+            if (m.subject or "").startswith(f"Rappels du {day}")]
+
+
 def reminders(team: Team, address: str, day: str) -> list[IncomingMail]:
+    """One mail per reminder (``per_action_members``)."""
     return [m for m in team.answers_to(address)
             if (m.subject or "").startswith(SUBJECT) and day in (m.subject or "")]
 
@@ -41,18 +50,53 @@ async def settled(team: Team) -> bool:
             and not stats.get("sending"))
 
 
-def fait(reminder: IncomingMail, at: datetime) -> bytes:
+def fait(reminder: IncomingMail, at: datetime, body: str = "FAIT 1\r\nglycémies notées") -> bytes:
     return (f"From: Julien MARIE <{JULIEN}>\r\n"
             "To: coordination@esp-valdelorge.mssante.test\r\n"
             f"Subject: RE: {reminder.subject}\r\nDate: {email.utils.format_datetime(at)}\r\n"
             "Message-ID: <fait-1@infirmier.mssante.test>\r\n"
             f"In-Reply-To: {reminder.message_id}\r\nReferences: {reminder.message_id}\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n\r\nFAIT 1\r\nglycémies notées\r\n"
-            ).encode()
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+async def test_digest_by_mail_then_its_lines_in_one_reply(
+        team: Team, example_messages: dict[str, bytes]) -> None:
+    clock = await start_at_date_of(team, example_messages["01-nouveau-pps"])
+    await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
+
+    await clock.set(datetime(2026, 11, 30, 8, 0, 1, tzinfo=PARIS))
+    await wait_until(lambda: digests(team, JULIEN, "30/11/2026"), what="the digest")
+    (digest,) = digests(team, JULIEN, "30/11/2026")
+    assert digest.date is not None and digest.date.astimezone(PARIS).hour == 8
+    lines = [x.strip() for x in digest.body.splitlines() if x.strip().startswith("FAIT ")]
+    assert "FAIT 1 PPS-2026-0001" in lines
+
+    # Two lines of the digest in one reply, a comment under the first.
+    await clock.set(datetime(2026, 11, 30, 9, 30, tzinfo=PARIS))
+    answer = await team.wait_answer(await team.submit(fait(
+        digest, clock.now(), "FAIT 1 PPS-2026-0001\r\nglycémies notées\r\n"
+        "REPORTER 2 PPS-2026-0001 au 18/12/2026")))
+    text = " ".join(answer.text.replace("\xa0", " ").split())
+    assert "2 lignes de suivi ; chacune a été traitée à part" in text
+    assert "Prochaine fois : le 07/12/2026" in text and "reportée au 18/12/2026" in text
+    current = await plan(team)
+    assert current.action(1).due == date(2026, 12, 7)
+    assert [o.comment for o in current.action(1).done] == ["glycémies notées"]
+    assert current.action(2).due == date(2026, 12, 18)
+
+    await clock.set(datetime(2026, 12, 7, 8, 0, 1, tzinfo=PARIS))
+    await wait_until(lambda: digests(team, JULIEN, "07/12/2026"), what="the next one")
+    await wait_until(lambda: settled(team), what="everything sent")
+    assert len(digests(team, JULIEN, "30/11/2026")) == 1
+    assert len(digests(team, JULIEN, "07/12/2026")) == 1
+    assert not reminders(team, JULIEN, "30/11/2026")
 
 
 async def test_reminder_by_mail_then_fait_in_reply(team: Team,
                                                    example_messages: dict[str, bytes]) -> None:
+    # Julien asked for one mail per reminder.
+    team.config = dataclasses.replace(team.config, reminders=dataclasses.replace(
+        team.config.reminders, per_action_members=frozenset({JULIEN})))
     clock = await start_at_date_of(team, example_messages["01-nouveau-pps"])
     await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
 
@@ -95,7 +139,7 @@ async def test_killed_between_send_and_record_sends_the_reminder_once(
 
     await team.start(clock=clock)
     await wait_until(lambda: settled(team), timeout=20, what="recovery")
-    assert len(reminders(team, JULIEN, "30/11/2026")) == 1
+    assert len(digests(team, JULIEN, "30/11/2026")) == 1
     delivered = [(r, parse_mail(m.content).message_id) for m in team.front.messages
                  if m.mail_from == team.config.bot_address for r in m.rcpt_tos
                  if r != team.config.bot_address]

@@ -71,6 +71,7 @@ class Rig:
         self.stack: AsyncExitStack | None = None
         self.engine: ReminderEngine | None = None
         self.composers = reminder_kinds()  # a test may add kinds of its own
+        self.sources: set[str] = set()     # sources of rows a test adds itself
 
     async def start(self) -> None:
         self.stack = AsyncExitStack()
@@ -117,16 +118,22 @@ class Rig:
             await self.settle()
 
     async def sent(self) -> list[Sent]:
+        """Every reminder row sent, with the mail that carried it (its own, or
+        the digest it went out in: the mail to its recipient at its time)."""
         def read(tx: Tx) -> list[Sent]:
-            items = tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000)
+            mails: dict[tuple[str, datetime], IncomingMail] = {}
+            for item in tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000):
+                if (item.cause or "").startswith(("reminder:", "digest:")):
+                    for recipient in item.recipients:
+                        mails[(recipient, item.created_at)] = parse_mail(item.raw)
+            sources = {d.ref for kind in ("plan", "meeting") for d in tx.find_documents(kind)}
+            rows = [r for ref in sorted(sources | self.sources) for r in tx.reminders_of(ref)
+                    if r.status == "sent"]
             out = []
-            for item in items:
-                if not (item.cause or "").startswith("reminder:"):
-                    continue
-                key = item.cause.removeprefix("reminder:")  # type: ignore[union-attr]
-                kind = key.split(":")[3]
-                out += [Sent(key, kind, r, item.created_at, parse_mail(item.raw))
-                        for r in item.recipients]
+            for row in sorted(rows, key=lambda r: (r.sent_at, r.id)):  # type: ignore[arg-type, return-value]
+                assert row.sent_at is not None
+                out.append(Sent(row.key, row.kind, row.recipient, row.sent_at,
+                                mails[(row.recipient, row.sent_at)]))
             return out
 
         return await self.store.run(read)
@@ -214,7 +221,10 @@ async def test_three_months_of_follow_ups_fire_on_their_days(rig: Rig) -> None:
     (nurse_late,) = [s for s in overdue if int(s.key.split(":")[1]) == 1]
     assert nurse_late.local.date() == weekly.due + timedelta(days=3)
     assert {s.recipient for s in notes if int(s.key.split(":")[1]) == 1} == {CLAIRE, ANA}
-    assert "En retard" in (nurse_late.mail.subject or "")
+    # In the nurse's daily digest of that morning.
+    assert "en retard" in (nurse_late.mail.subject or "")
+    assert "En retard de 3 jours : prévue le 23/11/2026" in " ".join(
+        nurse_late.mail.body.replace("\xa0", " ").split())
 
 
 async def test_reply_fait_to_a_reminder_moves_the_recurring_action_on(rig: Rig) -> None:
@@ -331,24 +341,52 @@ async def test_killed_between_compose_and_record_sends_nothing_twice(
         await rig.stop()
 
 
-async def test_daily_digest_gathers_a_persons_items(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC), digest_members=frozenset(
-        {CLAIRE}))
+def _by_day(items: list[OutboxItem]) -> dict[tuple[str, date, str], list[OutboxItem]]:
+    """Reminder mails by (recipient, local day, what: Rappels / Suivi / one reminder)."""
+    found: dict[tuple[str, date, str], list[OutboxItem]] = {}
+    for item in items:
+        if not (item.cause or "").startswith(("digest:", "reminder:")):
+            continue
+        subject = parse_mail(item.raw).subject or ""
+        what = subject.split(" du ")[0] if item.cause.startswith("digest:") else "un rappel"  # type: ignore[union-attr]
+        for recipient in item.recipients:
+            day = item.created_at.astimezone(PARIS).date()
+            found.setdefault((recipient, day, what), []).append(item)
+    return found
+
+
+async def test_one_digest_a_day_per_person_and_one_follow_up_for_watchers(rig: Rig) -> None:
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.run_until(datetime(2027, 1, 31, 12, tzinfo=UTC))
+    by_day = _by_day(await rig.outbox())
+    assert by_day and {what for _, _, what in by_day} == {"Rappels", "Suivi de l'équipe"}
+    assert all(len(items) == 1 for items in by_day.values()), "two digests the same day"
+    # Every sent row went out in a digest, none alone.
+    assert all(s.mail.subject.startswith(("Rappels du", "Suivi de l'équipe du"))  # type: ignore[union-attr]
+               for s in await rig.sent())
+    # 26/11: the plan's referent gets the notes about the others' actions in
+    # her team follow-up, and her own overdue action in her daily digest.
+    notes = by_day[(CLAIRE, date(2026, 11, 26), "Suivi de l'équipe")]
+    body = " ".join(parse_mail(notes[0].raw).body.replace("\xa0", " ").split())
+    assert "confiée à Julien MARIE" in body and "FAIT" not in body
+    own = parse_mail(by_day[(CLAIRE, date(2026, 11, 26), "Rappels")][0].raw).body
+    assert "FAIT 4 PPS-2026-0001" in own and "Julien MARIE" not in own
+
+
+async def test_per_action_members_get_one_mail_per_reminder(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC),
+              per_action_members=frozenset({JULIEN}))
     await rig.start()
     try:
         await rig.mail(example("01-nouveau-pps.eml"))
-        await rig.run_until(datetime(2026, 11, 27, 12, tzinfo=UTC))
-        items = await rig.outbox()
-        to_claire = [i for i in items if CLAIRE in i.recipients
-                     and (i.cause or "").startswith(("digest:", "reminder:"))]
-        # 26/11: several overdue notes for Claire, in one mail.
-        notes = [r for r in await rig.rows() if r.recipient == CLAIRE and r.status == "sent"]
-        assert len(notes) >= 2
-        assert len(to_claire) == 1 and (to_claire[0].cause or "").startswith("digest:")
-        body = parse_mail(to_claire[0].raw).body
-        assert body.count("en retard") >= 2 or body.count("pas notée faite") >= 2
-        # Others still get one mail per reminder.
-        assert any((i.cause or "").startswith("reminder:") for i in items)
+        await rig.run_until(datetime(2026, 12, 8, 12, tzinfo=UTC))
+        sent = await rig.sent()
+        julien = [s for s in sent if s.recipient == JULIEN]
+        assert julien and all(s.mail.subject.startswith("[PPS-2026-0001] ")  # type: ignore[union-attr]
+                              for s in julien)
+        assert len({s.mail.message_id for s in julien}) == len(julien)  # one mail each
+        assert all(s.mail.subject.startswith(("Rappels du", "Suivi de l'équipe du"))  # type: ignore[union-attr]
+                   for s in sent if s.recipient != JULIEN)
     finally:
         await rig.stop()
 
@@ -396,36 +434,32 @@ async def test_reply_reporter_moves_the_action_and_cancels_its_overdue_rows(rig:
     assert action2 == [("plan_due", date(2026, 12, 15)), ("plan_due", date(2026, 12, 22))]
 
 
-async def test_a_reply_to_the_daily_digest_marks_the_action_done(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC),
-              digest_members=frozenset({JULIEN}))
-    await rig.start()
-    try:
-        await rig.mail(example("01-nouveau-pps.eml"))
-        await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
-        items = await rig.outbox()
-        digest = parse_mail([i for i in items if JULIEN in i.recipients
-                             and (i.cause or "").startswith("digest:")][-1].raw)
-        assert digest.message_id.startswith("<digest.")      # names no plan
-        # The ready-to-reply line of action 1, copied from the digest as written.
-        line = next(x.strip() for x in digest.body.splitlines()
-                    if x.strip().startswith("FAIT 1 "))
-        assert line == "FAIT 1 PPS-2026-0001"
-        assert "une action par réponse" in digest.body
-        await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
-                             f"{line}\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
-        action = (await rig.plan()).action(1)
-        assert action.due == date(2026, 12, 7)
-        assert [(o.by, o.comment) for o in action.done] == [(JULIEN, "glycémies notées")]
-        # The REPORTER line of the digest works the same way.
-        later = next(x.strip() for x in digest.body.splitlines()
-                     if x.strip().startswith("REPORTER 1 "))
-        await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
-                             later.replace("07/12/2026", "09/12/2026"),
-                             datetime(2026, 11, 30, 10, tzinfo=UTC)))
-        assert (await rig.plan()).action(1).due == date(2026, 12, 9)
-    finally:
-        await rig.stop()
+async def test_a_reply_to_the_daily_digest_marks_the_action_done(rig: Rig) -> None:
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
+    items = await rig.outbox()
+    digest = parse_mail([i for i in items if JULIEN in i.recipients
+                         and (i.cause or "").startswith("digest:")][-1].raw)
+    # About one plan only: its Message-ID names it, as a single reminder's would.
+    assert digest.message_id.startswith("<PPS-2026-0001.rappel.digest.")
+    # The ready-to-reply line of action 1, copied from the digest as written.
+    line = next(x.strip() for x in digest.body.splitlines()
+                if x.strip().startswith("FAIT 1 "))
+    assert line == "FAIT 1 PPS-2026-0001"
+    assert "Plusieurs lignes FAIT ou REPORTER" in " ".join(digest.body.split())
+    await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
+                         f"{line}\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
+    action = (await rig.plan()).action(1)
+    assert action.due == date(2026, 12, 7)
+    assert [(o.by, o.comment) for o in action.done] == [(JULIEN, "glycémies notées")]
+    # The REPORTER example of the digest works the same way.
+    later = next(x.strip() for x in digest.body.splitlines()
+                 if x.strip().startswith("REPORTER "))
+    number = int(later.split()[1])
+    moved = later.rsplit(" ", 1)[0] + " 09/12/2026"
+    await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>", moved,
+                         datetime(2026, 11, 30, 10, tzinfo=UTC)))
+    assert (await rig.plan()).action(number).due == date(2026, 12, 9)
 
 
 @pytest.mark.parametrize(("zone", "mail_date", "days"), [
