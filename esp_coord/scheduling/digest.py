@@ -14,7 +14,8 @@ orders and lays them out, the same for every digest:
 - each item with its ready-to-send line under it (« FAIT 3 PPS-2026-0001 »),
   indented so that it can be copied as it is;
 - recalls (``Entry.recall``: an item already told, overdue for weeks) after
-  the day's items, one line each, so that an old item never crowds the new.
+  the day's items, one line each (and its reply), so that an old item never
+  crowds the new.
 
 Entries carry no greeting and no typography: the digest is passed through
 ``french`` once, as a whole.
@@ -110,8 +111,8 @@ def layout(entries: Sequence[Entry]) -> list[str]:
         lines += ["Toujours en retard (déjà signalé) :"]
         for items in _sections(recalls):
             for entry in items:
-                reply = f" : {entry.replies[0]}" if entry.replies else ""
-                lines.append(f"  • {entry.section} - {entry.lines[0]}{reply}")
+                lines.append(f"  • {entry.section} - {entry.lines[0]}")
+                lines += [f"      {reply}" for reply in entry.replies]
         lines.append("")
     return lines
 

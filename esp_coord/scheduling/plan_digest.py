@@ -77,13 +77,17 @@ def overdue_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Conf
         return None
     plan, action, due, today = found
     late = max(1, (today - due).days)
+    reply = (f"FAIT {action.number} {plan.ref}",)
+    if reminder.payload.get("recall"):
+        # Already told: one line among the recalls, how late in weeks.
+        return Entry(plan.ref, _heading(plan), (f"{_what(action)} : {late_words(late)}",),
+                     replies=reply, late=late, recall=True)
     informed = ("La coordination en est informée." if reminder.recipient == plan.referent
                 else "La référente ou le référent du plan et la coordination en sont informés.")
     lines = (_what(action),
              f"{late_words(late).capitalize()} : prévue le {format_date(due)}, pas encore "
              f"notée faite. {informed}")
-    return Entry(plan.ref, _heading(plan), lines, replies=(f"FAIT {action.number} {plan.ref}",),
-                 late=late)
+    return Entry(plan.ref, _heading(plan), lines, replies=reply, late=late)
 
 
 def note_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
@@ -93,8 +97,11 @@ def note_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
         return None
     plan, action, due, today = found
     late = max(1, (today - due).days)
-    lines = (f"{_what(action)}, confiée à {name_of(config, action.assignee)}",
-             f"{late_words(late).capitalize()} (prévue le {format_date(due)}) ; un rappel "
+    who = f"{_what(action)}, confiée à {name_of(config, action.assignee)}"
+    if reminder.payload.get("recall"):
+        return Entry(plan.ref, _heading(plan), (f"{who} : {late_words(late)}",), late=late,
+                     recall=True)
+    lines = (who, f"{late_words(late).capitalize()} (prévue le {format_date(due)}) ; un rappel "
              "lui a été envoyé.")
     return Entry(plan.ref, _heading(plan), lines, late=late)
 
@@ -104,7 +111,8 @@ def _count(n: int, word: str) -> str:
 
 
 def _daily_summary(entries: Sequence[Entry]) -> str:
-    actions = [e for e in entries if e.kind != MEETING]
+    actions = [e for e in entries if e.kind != MEETING and not e.recall]
+    still = sum(1 for e in entries if e.recall)
     meetings = {e.section: e.label for e in entries if e.kind == MEETING}
     parts = []
     if len(meetings) == 1:
@@ -116,6 +124,8 @@ def _daily_summary(entries: Sequence[Entry]) -> str:
         said = _count(len(actions), "action")
         parts.append(said + (" en retard" if late == len(actions) else
                              f" dont {late} en retard" if late else ""))
+    if still:
+        parts.append(f"{still} toujours en retard")
     return " et ".join(parts)
 
 
@@ -143,17 +153,25 @@ def write_daily(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: d
 def write_team(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: datetime,
                config: Config) -> Answer:
     today = local_day(now, config.timezone)
-    count = _count(len(entries), "action")
-    opening = [f"Suivi de l'équipe au {format_date(today)} : {count} en retard dans les plans "
-               "que vous suivez.",
+    fresh = [e for e in entries if not e.recall]
+    still = len(entries) - len(fresh)
+    said = []
+    if fresh:
+        said.append(f"{_count(len(fresh), 'action')} en retard")
+    if still:
+        said.append(f"{still} toujours en retard")
+    summary = " et ".join(said)
+    opening = [f"Suivi de l'équipe au {format_date(today)} : {summary} dans les plans que "
+               "vous suivez.",
                f"Pour information : ces actions ne sont pas notées faites "
                f"{config.reminders.overdue_days} jours après leur échéance ; la personne "
                "chargée de chacune a reçu un rappel."]
     first = entries[0].section
     closing = [f"STATUT {first} (ou un autre plan) donne l'état complet d'un plan.",
-               "Ce suivi ne part que les jours où une action passe en retard."]
+               "Ce suivi ne part que les jours où une action passe en retard, et le lundi pour "
+               "rappeler celles qui le sont toujours."]
     return digest_answer(recipient=recipient, subject=f"Suivi de l'équipe du "
-                         f"{format_date(today)} : {count} en retard", opening=opening,
+                         f"{format_date(today)} : {summary}", opening=opening,
                          entries=entries, closing=closing, config=config, tag="suivi")
 
 

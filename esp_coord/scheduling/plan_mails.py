@@ -16,6 +16,7 @@ from esp_coord.answers import Answer
 from esp_coord.config import Config
 from esp_coord.ports import UnitOfWork
 from esp_coord.scheduling import plan_digest
+from esp_coord.scheduling.digest import late_words
 from esp_coord.scheduling.plan_reminders import action_block, name_of, still_wanted
 from esp_coord.scheduling.registry import Composer, Registered
 from esp_coord.scheduling.times import local_day
@@ -88,6 +89,14 @@ def compose_due(reminder: Reminder, plan: Plan, action: Action, due: date, now: 
 def compose_overdue(reminder: Reminder, plan: Plan, action: Action, due: date, now: datetime,
                     config: Config) -> list[Answer]:
     days = (local_day(now, config.timezone) - due).days
+    if reminder.payload.get("recall"):
+        lines = [f"Bonjour {name_of(config, reminder.recipient)},", "",
+                 f"L'action n° {action.number} du plan {plan.ref} est toujours {late_words(days)}"
+                 f" (prévue le {format_date(due)}).", "",
+                 *action_block(plan, action, config), "",
+                 *_reply_help(action, plan, local_day(now, config.timezone))]
+        return [_answer(reminder, f"[{plan.ref}] Toujours en retard : action {action.number}",
+                        lines)]
     informed = ("La coordination en est informée." if reminder.recipient == plan.referent
                 else "La référente ou le référent du plan et la coordination en sont informés.")
     lines = [f"Bonjour {name_of(config, reminder.recipient)},", "",
@@ -102,6 +111,15 @@ def compose_overdue(reminder: Reminder, plan: Plan, action: Action, due: date, n
 @_plan_composer
 def compose_overdue_note(reminder: Reminder, plan: Plan, action: Action, due: date,
                          now: datetime, config: Config) -> list[Answer]:
+    if reminder.payload.get("recall"):
+        days = (local_day(now, config.timezone) - due).days
+        lines = [f"Bonjour {name_of(config, reminder.recipient)},", "",
+                 f"Pour information : l'action n° {action.number} du plan {plan.ref}, confiée à "
+                 f"{name_of(config, action.assignee)}, est toujours {late_words(days)} (prévue "
+                 f"le {format_date(due)}).", "", *action_block(plan, action, config), "",
+                 f"STATUT {plan.ref} donne l'état complet du plan."]
+        return [_answer(reminder, f"[{plan.ref}] Action {action.number} toujours en retard",
+                        lines)]
     lines = [f"Bonjour {name_of(config, reminder.recipient)},", "",
              f"Pour information : l'action n° {action.number} du plan {plan.ref}, prévue le "
              f"{format_date(due)} et confiée à {name_of(config, action.assignee)}, "

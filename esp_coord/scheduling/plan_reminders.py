@@ -57,9 +57,16 @@ def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
         coordinators=[m.email for m in config.members if m.is_coordinator])
     return [ReminderSpec(key=_key(f), kind=f.kind, source_ref=plan.ref, recipient=f.recipient,
                          due_at=local_instant(f.day, settings.hour, config.timezone),
-                         payload={"ref": f.ref, "number": f.number,
-                                  "occurrence": f.occurrence.isoformat()})
+                         payload=_payload(f))
             for f in followups]
+
+
+def _payload(followup: FollowUp) -> dict[str, object]:
+    payload: dict[str, object] = {"ref": followup.ref, "number": followup.number,
+                                  "occurrence": followup.occurrence.isoformat()}
+    if followup.recall:
+        payload["recall"] = True
+    return payload
 
 
 def schedule_plan(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,

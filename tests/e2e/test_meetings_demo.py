@@ -58,7 +58,7 @@ async def test_demo_shows_invitation_and_reminders() -> None:
             assert "PPS-2026-0001 MARTIN Jeanne :" in body
     # A person's digest with actions, and the team follow-up, in full once each.
     assert text.count("Quand c'est fait, répondez à ce message en recopiant la ligne FAIT") == 1
-    assert text.count("Ce suivi ne part que les jours où une action passe en retard.") == 1
+    assert text.count("Ce suivi ne part que les jours où une action passe en retard") == 1
     assert "(rappels : " in text and "(suivi : " in text
     # The stranger of example 08 (27/11 at 12:00): the coordinator is told the
     # next morning, without the mail's subject.

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from esp_coord.intake import IncomingMail, parse_mail
+from plans.dates import format_date
 from plans.model import Plan
 from tests.e2e.clocked import start_at_date_of
 from tests.e2e.harness import Team, wait_until
@@ -99,25 +100,33 @@ async def test_reminder_by_mail_then_fait_in_reply(team: Team,
         team.config.reminders, per_action_members=frozenset({JULIEN})))
     clock = await start_at_date_of(team, example_messages["01-nouveau-pps"])
     await team.wait_answer(await team.submit(example_messages["01-nouveau-pps"]))
+    weekly = (await plan(team)).action(1)
+    assert weekly.due is not None and weekly.when.rhythm is not None
+    late_day = weekly.due + timedelta(days=3)
 
-    await clock.set(datetime(2026, 11, 30, 8, 0, 1, tzinfo=PARIS))
-    await wait_until(lambda: reminders(team, JULIEN, "30/11/2026"), what="the reminder")
-    (reminder,) = reminders(team, JULIEN, "30/11/2026")
+    await clock.set(datetime.combine(late_day, time(8, 0, 1), tzinfo=PARIS))
+    late = "[PPS-2026-0001] En retard : action 1"
+    await wait_until(lambda: [m for m in team.answers_to(JULIEN) if m.subject == late],
+                     what="the overdue reminder")
+    (reminder,) = [m for m in team.answers_to(JULIEN) if m.subject == late]
     assert "FAIT 1" in reminder.text and "REPORTER 1" in reminder.text
     assert reminder.message_id.startswith("<PPS-2026-0001.rappel.")
     assert reminder.date is not None and reminder.date.astimezone(PARIS).hour == 8
 
-    await clock.set(datetime(2026, 11, 30, 9, 30, tzinfo=PARIS))
+    await clock.set(datetime.combine(late_day, time(9, 30), tzinfo=PARIS))
     done = await team.submit(fait(reminder, clock.now()))
     answer = await team.wait_answer(done)
-    assert "Action 1" in answer.subject and "07/12/2026" in answer.text
-    assert (await plan(team)).action(1).due == date(2026, 12, 7)
+    nxt = weekly.when.rhythm.next_after(weekly.start or weekly.due, late_day)
+    assert nxt is not None
+    assert "Action 1" in answer.subject and format_date(nxt) in answer.text
+    assert (await plan(team)).action(1).due == nxt
 
-    await clock.set(datetime(2026, 12, 7, 8, 0, 1, tzinfo=PARIS))
-    await wait_until(lambda: reminders(team, JULIEN, "07/12/2026"), what="the next one")
+    await clock.set(datetime.combine(nxt, time(8, 0, 1), tzinfo=PARIS))
+    await wait_until(lambda: reminders(team, JULIEN, format_date(nxt)), what="the next one")
     await wait_until(lambda: settled(team), what="everything sent")
-    assert len(reminders(team, JULIEN, "30/11/2026")) == 1
-    assert len(reminders(team, JULIEN, "07/12/2026")) == 1
+    assert len([m for m in team.answers_to(JULIEN) if m.subject == late]) == 1
+    assert len(reminders(team, JULIEN, format_date(nxt))) == 1
+    assert not digests(team, JULIEN, format_date(nxt))
 
 
 async def test_killed_between_send_and_record_sends_the_reminder_once(
@@ -146,8 +155,11 @@ async def test_killed_between_send_and_record_sends_the_reminder_once(
     assert len(delivered) == len(set(delivered)), "a mail went out twice"
     assert team.service is not None
     rows = await team.service.store.run(lambda tx: tx.reminders_of("PPS-2026-0001"))
+    due = (await plan(team)).action(1).due
+    assert due is not None
     sent = [r for r in rows if r.recipient == JULIEN and r.status == "sent"
-            and r.payload["occurrence"] == "2026-11-30" and r.kind == "plan_due"]
+            and r.payload["occurrence"] == due.isoformat() and r.kind == "plan_overdue"
+            and not r.payload.get("recall")]
     assert len(sent) == 1 and sent[0].late
 
 

@@ -30,6 +30,7 @@ from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.store import Store, Tx
 from esp_coord.store.records import OutboxItem
 from esp_coord.store.reminders import Reminder
+from plans.dates import format_date
 from plans.model import Plan
 from tests.e2e.harness import wait_until
 from tests.support.config import offline_config
@@ -193,61 +194,87 @@ async def test_three_months_of_follow_ups_fire_on_their_days(rig: Rig) -> None:
     pharmacist = sorted(s.local.date() for s in due if s.recipient == SOPHIE
                         and ":2:" in s.key)
     assert pharmacist == [date(2026, 12, 15)]
-    # Each recurring action: one due-day reminder per occurrence from the day
-    # after creation (the creation day's 08:00 had passed) through the window.
+    # Each recurring action, never done: a due-day reminder per occurrence
+    # from the day after creation (the creation day's 08:00 had passed) until
+    # it is overdue, three days after its due date; none after, where the
+    # Monday recalls say it (« en retard depuis 3 semaines »).
     first, last = date(2026, 11, 24), date(2027, 2, 24)
     for action in plan.actions:
         if not action.recurring or action.assignee is None:
             continue
+        assert action.due is not None
         days = sorted(s.local.date() for s in due if s.key.startswith(
             f"{plan.ref}:{action.number}:"))
-        assert days == expected_due_days(plan, action.number, first, last), action.number
+        until = min(last, action.due + timedelta(days=3))
+        assert days == expected_due_days(plan, action.number, first, until), action.number
     protocol = [a for a in plan.actions if a.protocol == "diabete-type-2"]
     assert protocol and any(
         s.key.startswith(f"{plan.ref}:{a.number}:") for a in protocol for s in due)
     nurse_monthly = next(a for a in protocol if a.assignee == JULIEN)
     assert sorted(s.local.date() for s in due if s.key.startswith(
-        f"{plan.ref}:{nurse_monthly.number}:")) == [
-        date(2026, 12, 23), date(2027, 1, 23), date(2027, 2, 23)]
+        f"{plan.ref}:{nurse_monthly.number}:")) == [nurse_monthly.due]
 
-    # Nothing was ever done: one escalation per action (its current due date
-    # never moves), to the assignee and as a note to the referent and coordination.
+    # Nothing was ever done: one escalation per action on the day it is
+    # overdue (its current due date never moves), to the assignee and as a
+    # note to the referent and coordination, then a recall every Monday.
     overdue = [s for s in sent if s.kind == "plan_overdue"]
     notes = [s for s in sent if s.kind == "plan_overdue_note"]
-    numbers = [int(s.key.split(":")[1]) for s in overdue]
-    assert len(numbers) == len(set(numbers))
+    for action in plan.actions:
+        if action.assignee is None or action.due is None:
+            continue
+        late_day = action.due + timedelta(days=3)
+        if late_day > last:
+            continue
+        mine = sorted(s.local.date() for s in overdue
+                      if s.key.startswith(f"{plan.ref}:{action.number}:"))
+        mondays = [late_day + timedelta(days=n) for n in range(1, (last - late_day).days + 1)
+                   if (late_day + timedelta(days=n)).weekday() == 0]
+        assert mine == [late_day, *mondays], action.number
     weekly = plan.action(1)
     assert weekly.assignee == JULIEN and weekly.due is not None
-    (nurse_late,) = [s for s in overdue if int(s.key.split(":")[1]) == 1]
+    nurse_late = next(s for s in overdue if s.key == (
+        f"{plan.ref}:1:{weekly.due.isoformat()}:plan_overdue:{JULIEN}"))
     assert nurse_late.local.date() == weekly.due + timedelta(days=3)
     assert {s.recipient for s in notes if int(s.key.split(":")[1]) == 1} == {CLAIRE, ANA}
-    # In the nurse's daily digest of that morning.
+    # In the nurse's daily digest of that morning; weeks later, one line.
     assert "en retard" in (nurse_late.mail.subject or "")
-    assert "En retard de 3 jours : prévue le 23/11/2026" in " ".join(
+    assert f"En retard de 3 jours : prévue le {format_date(weekly.due)}" in " ".join(
         nurse_late.mail.body.replace("\xa0", " ").split())
+    recall = next(s for s in overdue if s.key.startswith(f"{plan.ref}:1:")
+                  and s.local.date() >= weekly.due + timedelta(weeks=3))
+    body = " ".join(recall.mail.body.replace("\xa0", " ").split())
+    assert "Toujours en retard (déjà signalé) :" in body
+    assert f"{plan.ref} - Action 1 : surveillance glycémies et poids, examen des pieds " \
+           "(chaque semaine) : en retard depuis 3 semaines FAIT 1 PPS-2026-0001" in body
 
 
 async def test_reply_fait_to_a_reminder_moves_the_recurring_action_on(rig: Rig) -> None:
     await rig.mail(example("01-nouveau-pps.eml"))
     before = (await rig.plan()).action(1)
-    assert before.due == date(2026, 11, 23)
-    await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
-    reminder = next(s for s in await rig.sent() if s.kind == "plan_due"
+    assert before.due is not None and before.when.rhythm is not None
+    late_day = before.due + timedelta(days=3)
+    await rig.run_until(datetime.combine(late_day, time(8, 1), tzinfo=PARIS))
+    reminder = next(s for s in await rig.sent() if s.kind == "plan_overdue"
                     and s.recipient == JULIEN and s.key.startswith("PPS-2026-0001:1:"))
     assert "FAIT 1" in reminder.mail.body
     await rig.mail(reply(reminder.mail, "Julien MARIE <julien.marie@infirmier.mssante.test>",
-                         "FAIT 1\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
+                         "FAIT 1\nglycémies notées",
+                         datetime.combine(late_day, time(9), tzinfo=PARIS)))
     after = (await rig.plan()).action(1)
-    assert after.status == "todo" and after.due == date(2026, 12, 7)
+    nxt = before.when.rhythm.next_after(before.start or before.due, late_day)
+    assert nxt is not None and after.status == "todo" and after.due == nxt
     rows = {r.key: r for r in await rig.rows()}
-    assert rows[f"PPS-2026-0001:1:2026-12-07:plan_due:{JULIEN}"].status == "pending"
-    assert rows[f"PPS-2026-0001:1:2026-12-07:plan_overdue:{JULIEN}"].status == "pending"
-    # The escalation of the old occurrence went out once (26/11) and stays sent.
-    assert rows[f"PPS-2026-0001:1:2026-11-23:plan_overdue:{JULIEN}"].status == "sent"
-    await rig.run_until(datetime(2026, 12, 11, 12, tzinfo=UTC))
+    assert rows[f"PPS-2026-0001:1:{nxt}:plan_due:{JULIEN}"].status == "pending"
+    assert rows[f"PPS-2026-0001:1:{nxt}:plan_overdue:{JULIEN}"].status == "pending"
+    # The escalation of the old occurrence went out once and stays sent; its
+    # recalls are cancelled.
+    old = f"PPS-2026-0001:1:{before.due}:plan_overdue:{JULIEN}"
+    assert rows[old].status == "sent"
+    assert {r.status for k, r in rows.items() if k.startswith(old + ":")} == {"cancelled"}
+    await rig.run_until(datetime.combine(nxt + timedelta(days=4), time(12), tzinfo=PARIS))
     late = [s for s in await rig.sent() if s.kind == "plan_overdue"
             and s.key.startswith("PPS-2026-0001:1:")]
-    assert [s.local.date() for s in late] == [date(2026, 11, 26), date(2026, 12, 10)]
+    assert [s.local.date() for s in late] == [late_day, nxt + timedelta(days=3)]
 
 
 async def test_nothing_after_closure(rig: Rig) -> None:
@@ -476,7 +503,9 @@ async def test_daily_reminders_stay_at_eight_local_across_dst_and_overseas(
         b"| chaque semaine", b"| tous les jours").replace(
         b"15/05/2027", b"15/05/2028").replace(b"15/12/2026", b"J+20")
     tz = ZoneInfo(zone)
-    rig = Rig(tmp_path, parse_mail(raw).date - timedelta(hours=1), tz=zone)  # type: ignore[operator]
+    # Ten days before an action is overdue: each day keeps its reminder here.
+    rig = Rig(tmp_path, parse_mail(raw).date - timedelta(hours=1), tz=zone,  # type: ignore[operator]
+              overdue_days=10)
     await rig.start()
     try:
         await rig.mail(raw)
