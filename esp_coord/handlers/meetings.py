@@ -134,7 +134,8 @@ def new_meeting(request: Request, detected: Detected) -> list[Answer]:
     meetings.add(meeting, summary="création")
     schedule(tx, meeting, config, request.now)
     start = meeting.start.astimezone(tz)
-    view = view_for(request.sender, meeting, start.date(), plans.active(), today_of(request))
+    view = view_for(request.sender, meeting, start.date(), plans.active(), today_of(request),
+                    late_after=config.reminders.overdue_days)
     ics = invitation_file(meeting, config, request.now, meeting.plans)
     answers = [meeting_reply(request, render_meeting_created(
         meeting, people=people, view=view, warnings=parsed.warnings,
@@ -173,7 +174,9 @@ def list_meetings(request: Request, detected: Detected) -> list[Answer]:
             shown.append((meeting, starts))
     # The plans are decrypted only for agendas to show.
     plans = PlanRepository(tx).active() if shown else []
-    entries = [Listed(m, starts, view_for(member, m, starts[0].date(), plans, today))
+    late_after = request.config.reminders.overdue_days
+    entries = [Listed(m, starts, view_for(member, m, starts[0].date(), plans, today,
+                                          late_after=late_after))
                for m, starts in shown]
     if ref and not entries:
         record(request, "refused", ref, "RCP")

@@ -11,7 +11,7 @@ reference, or an error saying it is missing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
 from esp_coord import access
@@ -19,6 +19,7 @@ from esp_coord.config import Config
 from esp_coord.intake import IncomingMail
 from esp_coord.references import agenda_lines, plan_ref_of, referenced_meeting
 from esp_coord.roster import people_of
+from esp_coord.scheduling.times import first_actable_day
 from plans.commands import (
     DISPLAY,
     Detected,
@@ -97,6 +98,13 @@ class Context:
         self.people: list[Person] = people_of(config)
         self.sender = next(p for p in self.people if p.email == mail.from_address)
 
+    @property
+    def earliest(self) -> date:
+        """The first day a new rhythm may start on, as the service will find
+        it if it gets the mail when it was written (``first_actable_day``)."""
+        return first_actable_day(self.mail.date or datetime.now(UTC), self.config.timezone,
+                                 self.config.reminders.hour)
+
     def plan_ref(self) -> str | None:
         """The plan the mail is about (as ``references.plan_ref_of`` finds
         it for the service), reported; an error when there is none."""
@@ -129,7 +137,7 @@ class Context:
 
 def new_plan(ctx: Context) -> None:
     parsed = parse_new_plan(ctx.detected.lines, today=ctx.today, sender=ctx.sender,
-                            roster=ctx.people, library=library())
+                            roster=ctx.people, library=library(), earliest=ctx.earliest)
     ctx.grammar_result(parsed.errors, parsed.warnings)
     draft = parsed.value
     if not parsed.ok or draft is None:
@@ -143,7 +151,7 @@ def update_plan(ctx: Context) -> None:
     ctx.plan_ref()
     # Without the plan, its team is unknown: people are resolved on the roster.
     parsed = parse_update(ctx.detected.lines, today=ctx.today, sender=ctx.sender, team=[],
-                          roster=ctx.people, library=library())
+                          roster=ctx.people, library=library(), earliest=ctx.earliest)
     ctx.grammar_result(parsed.errors, parsed.warnings)
     update = parsed.value
     if not parsed.ok or update is None:

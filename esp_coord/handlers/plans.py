@@ -21,7 +21,7 @@ from esp_coord.meeting_repo import MeetingRepository
 from esp_coord.plan_repo import PlanRepository
 from esp_coord.processing import Request
 from esp_coord.roster import coordination, people_of
-from esp_coord.scheduling.plan_reminders import plan_changed
+from esp_coord.scheduling.plan_reminders import earliest_start, plan_changed
 from plans.commands import Detected
 from plans.drafts import LineError
 from plans.grammar import parse_new_plan, parse_update
@@ -48,7 +48,8 @@ def new_plan(request: Request, detected: Detected) -> list[Answer]:
     plans = PlanRepository.of(request)
     parsed = parse_new_plan(detected.lines, today=today_of(request),
                             sender=sender_of(request, people), roster=people,
-                            library=library())
+                            library=library(),
+                            earliest=earliest_start(request.config, request.now))
     if not parsed.ok:
         return [plan_answer(request, render_errors(parsed.errors, parsed.warnings,
                                                    command="NOUVEAU_PPS"), refused=True)]
@@ -154,7 +155,8 @@ def update_plan(request: Request, detected: Detected) -> list[Answer]:
     parsed = parse_update(detected.lines, today=today_of(request),
                           sender=sender_of(request, people), team=team, roster=people,
                           library=library(), patient=plan.patient,
-                          applied_protocols=[p.name for p in plan.protocols])
+                          applied_protocols=[p.name for p in plan.protocols],
+                          earliest=earliest_start(request.config, request.now))
     if (parsed.ok and parsed.value is not None and parsed.value.referent
             and not access.may_change_referent(request.sender, plan)):
         parsed.errors.append(LineError(
@@ -208,8 +210,8 @@ def plan_status(request: Request, detected: Detected) -> list[Answer]:
     plan, config = loaded.plan, request.config
     # The plan loaded above is the one the agenda is checked for: not loaded again.
     found = next_meeting(plan, MeetingRepository(request.tx).active(), request.now,
-                         request.now.astimezone(config.timezone).date()
-                         ) if plan.is_active else None
+                         request.now.astimezone(config.timezone).date(),
+                         late_after=config.reminders.overdue_days) if plan.is_active else None
     rendered = render_status(plan, people=people_of(config), today=today_of(request),
                              next_meeting=describe_next(found), tz=config.timezone)
     record(request, "status", plan.ref, f"version {plan.version}")

@@ -36,7 +36,8 @@ from plans.typography import french
 if TYPE_CHECKING:
     from esp_coord.ports import UnitOfWork
 
-__all__ = ["Digest", "Entry", "digest_answer", "late_words", "layout", "single_section"]
+__all__ = ["Digest", "Entry", "digest_answer", "late_words", "layout", "merged",
+           "single_section"]
 
 MEETING, PLAN = 0, 1
 
@@ -64,6 +65,10 @@ class Entry:
     label: str = ""
     """What the subject may say of it (« réunion RCP-2026-001 demain »): no
     patient data, subjects are not encrypted end to end."""
+    about: str = ""
+    """What it reminds of (« PPS-2026-0001:3 », an action): of several entries
+    about the same thing (its due day and its overdue notice, both missed
+    during a stop), the digest shows one, the most overdue."""
 
 
 Write = Callable[["UnitOfWork", str, Sequence[Entry], datetime, Config], Answer]
@@ -94,8 +99,22 @@ def _sections(entries: Sequence[Entry]) -> list[list[Entry]]:
                   key=lambda items: (items[0].kind, -items[0].late, items[0].section))
 
 
+def merged(entries: Sequence[Entry]) -> list[Entry]:
+    """``entries`` with one per ``about`` (the most overdue, a new one before a
+    recall), in their order."""
+    best: dict[str, Entry] = {}
+    for entry in entries:
+        if not entry.about:
+            continue
+        known = best.get(entry.about)
+        if known is None or (entry.recall, -entry.late) < (known.recall, -known.late):
+            best[entry.about] = entry
+    return [e for e in entries if not e.about or best[e.about] is e]
+
+
 def layout(entries: Sequence[Entry]) -> list[str]:
     """The body lines of ``entries`` (module docstring), without greeting."""
+    entries = merged(entries)
     fresh = [e for e in entries if not e.recall]
     recalls = [e for e in entries if e.recall]
     lines: list[str] = []

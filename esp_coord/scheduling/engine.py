@@ -330,6 +330,11 @@ class ReminderEngine:
                 tx.mark_reminder_dropped(reminder.id, now)
                 continue
             items.append((reminder, entry))
+        # Composing an item reconciles its source from now on, keeping that
+        # row only: a row composed earlier that it no longer wants (a recall
+        # or an occurrence missed during a long stop) was cancelled then, and
+        # leaves the mail.
+        items = [(r, e) for r, e in items if _still_pending(tx, r)]
         if not items:
             return 0
         answer = digest.write(tx, first.recipient, [e for _, e in items], now, self.config)
@@ -366,6 +371,11 @@ class ReminderEngine:
 def _due(tx: UnitOfWork, *, now: datetime, limit: int, after: tuple[datetime, int] | None
          ) -> list[Reminder]:
     return tx.reminders_due(now, limit, after=after)
+
+
+def _still_pending(tx: UnitOfWork, reminder: Reminder) -> bool:
+    current = tx.reminder(reminder.id)
+    return current is not None and current.status == "pending"
 
 
 def _with_to(answer: Answer, to: tuple[str, ...]) -> Answer:

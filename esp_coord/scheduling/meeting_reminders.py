@@ -130,7 +130,8 @@ def _prepared(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
             or _superseded(tx, reminder, now)):
         return None
     today = now.astimezone(meeting.tz).date()
-    view = view_for(member, meeting, day, PlanRepository(tx).active(), today)
+    view = view_for(member, meeting, day, PlanRepository(tx).active(), today,
+                    late_after=config.reminders.overdue_days)
     # From the real gap: a reminder sent late must not announce « dans 7 jours ».
     return meeting, start, max(0, (day - today).days), view, member
 

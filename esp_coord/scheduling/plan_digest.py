@@ -19,7 +19,14 @@ from datetime import date, datetime, timedelta
 from esp_coord.answers import Answer
 from esp_coord.config import Config
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.digest import MEETING, Digest, Entry, digest_answer, late_words
+from esp_coord.scheduling.digest import (
+    MEETING,
+    Digest,
+    Entry,
+    digest_answer,
+    late_words,
+    merged,
+)
 from esp_coord.scheduling.plan_reminders import name_of, still_wanted
 from esp_coord.scheduling.times import local_day
 from esp_coord.store.reminders import Reminder
@@ -67,7 +74,8 @@ def due_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
                      + (f" ({late_words(late)})" if late else "")
                      + f" : FAIT {action.number} la note faite et prévoit la suivante.")
     return Entry(plan.ref, _heading(plan), tuple(lines),
-                 replies=(f"FAIT {action.number} {plan.ref}",), late=late)
+                 replies=(f"FAIT {action.number} {plan.ref}",), late=late,
+                 about=f"{plan.ref}:{action.number}")
 
 
 def overdue_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
@@ -81,13 +89,14 @@ def overdue_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Conf
     if reminder.payload.get("recall"):
         # Already told: one line among the recalls, how late in weeks.
         return Entry(plan.ref, _heading(plan), (f"{_what(action)} : {late_words(late)}",),
-                     replies=reply, late=late, recall=True)
+                     replies=reply, late=late, recall=True, about=f"{plan.ref}:{action.number}")
     informed = ("La coordination en est informée." if reminder.recipient == plan.referent
                 else "La référente ou le référent du plan et la coordination en sont informés.")
     lines = (_what(action),
              f"{late_words(late).capitalize()} : prévue le {format_date(due)}, pas encore "
              f"notée faite. {informed}")
-    return Entry(plan.ref, _heading(plan), lines, replies=reply, late=late)
+    return Entry(plan.ref, _heading(plan), lines, replies=reply, late=late,
+                 about=f"{plan.ref}:{action.number}")
 
 
 def note_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
@@ -100,10 +109,11 @@ def note_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
     who = f"{_what(action)}, confiée à {name_of(config, action.assignee)}"
     if reminder.payload.get("recall"):
         return Entry(plan.ref, _heading(plan), (f"{who} : {late_words(late)}",), late=late,
-                     recall=True)
+                     recall=True, about=f"{plan.ref}:{action.number}")
     lines = (who, f"{late_words(late).capitalize()} (prévue le {format_date(due)}) ; un rappel "
              "lui a été envoyé.")
-    return Entry(plan.ref, _heading(plan), lines, late=late)
+    return Entry(plan.ref, _heading(plan), lines, late=late,
+                 about=f"{plan.ref}:{action.number}")
 
 
 def _count(n: int, word: str) -> str:
@@ -131,6 +141,7 @@ def _daily_summary(entries: Sequence[Entry]) -> str:
 
 def write_daily(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: datetime,
                 config: Config) -> Answer:
+    entries = merged(entries)
     today = local_day(now, config.timezone)
     summary = _daily_summary(entries)
     opening = [f"Vos rappels du {format_date(today)} : {summary}."]
@@ -152,6 +163,7 @@ def write_daily(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: d
 
 def write_team(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: datetime,
                config: Config) -> Answer:
+    entries = merged(entries)
     today = local_day(now, config.timezone)
     fresh = [e for e in entries if not e.recall]
     still = len(entries) - len(fresh)

@@ -28,13 +28,13 @@ from datetime import date, datetime
 from esp_coord.config import Config, Member
 from esp_coord.plan_repo import KIND as PLAN_KIND
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.times import local_day, local_instant
+from esp_coord.scheduling.times import first_actable_day, local_day, local_instant
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.followups import DUE, OVERDUE, FollowUp, plan_followups
 from plans.model import Action, Plan, PlanError
 
-__all__ = ["action_block", "name_of", "plan_changed", "plan_specs", "schedule_plan",
-           "still_wanted"]
+__all__ = ["action_block", "earliest_start", "name_of", "plan_changed", "plan_specs",
+           "schedule_plan", "still_wanted"]
 
 _KEY_MAX = 255
 
@@ -46,6 +46,12 @@ def _key(followup: FollowUp) -> str:
     # An unusually long address: keep the key unique and within the column.
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return f"{key[:_KEY_MAX - 33]}#{digest}"
+
+
+def earliest_start(config: Config, now: datetime) -> date:
+    """The first day a new recurring action may fall on (``Plan.create``'s
+    ``earliest``): the first whose reminder is still to go out."""
+    return first_actable_day(now, config.timezone, config.reminders.hour)
 
 
 def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["local_day", "local_instant"]
+__all__ = ["first_actable_day", "local_day", "local_instant"]
 
 
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -26,3 +26,10 @@ def local_day(moment: datetime, tz: ZoneInfo) -> date:
 
 def days_before(day: date, n: int) -> date:
     return day - timedelta(days=n)
+
+
+def first_actable_day(now: datetime, tz: ZoneInfo, hour: time) -> date:
+    """The first day, from ``now``'s, whose reminder (at ``hour``) is still
+    ahead: the first day a new recurring action can start on and be told of."""
+    day = local_day(now, tz)
+    return day if local_instant(day, hour, tz) >= now else day + timedelta(days=1)

@@ -391,12 +391,15 @@ async def test_one_digest_a_day_per_person_and_one_follow_up_for_watchers(rig: R
     # Every sent row went out in a digest, none alone.
     assert all(s.mail.subject.startswith(("Rappels du", "Suivi de l'équipe du"))  # type: ignore[union-attr]
                for s in await rig.sent())
-    # 26/11: the plan's referent gets the notes about the others' actions in
-    # her team follow-up, and her own overdue action in her daily digest.
-    notes = by_day[(CLAIRE, date(2026, 11, 26), "Suivi de l'équipe")]
+    # The day the first actions are overdue, the plan's referent gets the
+    # notes about the others' actions in her team follow-up, and her own
+    # overdue action in her daily digest.
+    plan = await rig.plan()
+    day = min(a.due for a in plan.actions if a.due) + timedelta(days=3)
+    notes = by_day[(CLAIRE, day, "Suivi de l'équipe")]
     body = " ".join(parse_mail(notes[0].raw).body.replace("\xa0", " ").split())
     assert "confiée à Julien MARIE" in body and "FAIT" not in body
-    own = parse_mail(by_day[(CLAIRE, date(2026, 11, 26), "Rappels")][0].raw).body
+    own = parse_mail(by_day[(CLAIRE, day, "Rappels")][0].raw).body
     assert "FAIT 4 PPS-2026-0001" in own and "Julien MARIE" not in own
 
 
@@ -474,10 +477,13 @@ async def test_a_reply_to_the_daily_digest_marks_the_action_done(rig: Rig) -> No
                 if x.strip().startswith("FAIT 1 "))
     assert line == "FAIT 1 PPS-2026-0001"
     assert "Plusieurs lignes FAIT ou REPORTER" in " ".join(digest.body.split())
+    before = (await rig.plan()).action(1)
     await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
                          f"{line}\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
     action = (await rig.plan()).action(1)
-    assert action.due == date(2026, 12, 7)
+    assert before.when.rhythm is not None and before.due is not None
+    assert action.due == before.when.rhythm.next_after(before.start or before.due,
+                                                       date(2026, 11, 30))
     assert [(o.by, o.comment) for o in action.done] == [(JULIEN, "glycémies notées")]
     # The REPORTER example of the digest works the same way.
     later = next(x.strip() for x in digest.body.splitlines()
@@ -614,3 +620,31 @@ async def test_a_composer_bug_marks_its_row_failed_and_the_others_go_out(
     (mail,) = [i for i in items if i.cause == "reminder:X-2:b"]
     assert mail.recipients == (JULIEN,)          # never anyone off the roster
     assert "MARTIN" not in caplog.text and "KeyError" in caplog.text
+
+
+async def test_after_a_long_stop_one_digest_each_and_each_action_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Down three weeks: every missed row is due at start. Each person gets one
+    digest, each action in it once (its due day, overdue notice and recalls
+    merged), and no row fails (composing one row reconciles its plan, which
+    cancels the stale ones still waiting in the same digest)."""
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    await rig.start()
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.stop()
+    await rig.clock.set(datetime(2026, 12, 16, 10, 0, tzinfo=PARIS))
+    await rig.start()
+    try:
+        by_day = _by_day(await rig.outbox())
+        assert by_day and all(len(items) == 1 for items in by_day.values())
+        assert {day for _, day, _ in by_day} == {date(2026, 12, 16)}
+        for (_, _, what), (item,) in by_day.items():
+            body = parse_mail(item.raw).body
+            if what == "Rappels":
+                actions = [x.strip().split(" : ")[0] for x in body.splitlines()
+                           if x.strip().startswith(("• Action", "• PPS-"))]
+                assert len(actions) == len(set(actions)), body
+        assert not [r for r in await rig.rows() if r.status == "failed"]
+        assert "composing failed" not in caplog.text
+    finally:
+        await rig.stop()

@@ -9,6 +9,7 @@ from esp_coord.scheduling.digest import (
     digest_answer,
     late_words,
     layout,
+    merged,
 )
 from tests.support.config import offline_config
 
@@ -68,3 +69,12 @@ def test_several_invitations_are_named_after_their_meetings() -> None:
                            closing=[], config=offline_config(), tag="digest")
     assert [(a.filename, a.inline_alternative) for a in answer.attachments] == [
         ("invitation-RCP-2026-001.ics", True), ("invitation-RCP-2026-002.ics", False)]
+
+
+def test_one_entry_per_action_the_most_overdue() -> None:
+    due = _entry("PPS-2026-0001", 1, late=0, about="PPS-2026-0001:1")
+    late = _entry("PPS-2026-0001", 1, late=3, about="PPS-2026-0001:1")
+    recall = _entry("PPS-2026-0001", 1, late=10, recall=True, about="PPS-2026-0001:1")
+    other = _entry("PPS-2026-0001", 2, about="PPS-2026-0001:2")
+    assert merged([due, late, other, recall]) == [late, other]
+    assert "\n".join(layout([due, late])).count("Action 1") == 1
