@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stdnum import luhn
 
+from plans.days_off import DAY_NAMES, TERRITORIES, DaysOff
 from plans.people import PROFESSIONS, profession_of
 
 Security = Literal["implicit", "starttls", "none"]
@@ -105,6 +106,9 @@ class ReminderSettings:
     digest: bool = True
     digest_members: frozenset[str] = frozenset()      # digests for these even when digest = false
     per_action_members: frozenset[str] = frozenset()  # one mail per reminder for these
+    # A reminder that falls on a day off goes out the working day before
+    # (the due date does not move): weekends and the territory's holidays.
+    days_off: DaysOff = DaysOff()
 
     def wants_digest(self, address: str) -> bool:
         address = address.strip().lower()
@@ -338,7 +342,17 @@ def _members(reader: _Reader, team: Mapping[str, Any],
     return tuple(members)
 
 
-def _reminders(reader: _Reader) -> ReminderSettings:
+def _days_off(reader: _Reader, t: Mapping[str, Any], territory: str) -> DaysOff:
+    expected = f"a list of {', '.join(repr(d) for d in DAY_NAMES)} and 'holidays'"
+    words = reader.get(t, "reminders", "days_off", list, expected,
+                       ["saturday", "sunday", "holidays"])
+    if not all(isinstance(w, str) and (w in DAY_NAMES or w == "holidays") for w in words):
+        reader.problem("reminders.days_off", expected, words)
+        words = ["saturday", "sunday", "holidays"]
+    return DaysOff.of(words, territory=territory)
+
+
+def _reminders(reader: _Reader, territory: str) -> ReminderSettings:
     t = reader.table("reminders", required=False)
     default = ReminderSettings()
     hour_text = reader.get(t, "reminders", "hour", str, "a local time like '08:00'", "08:00")
@@ -376,7 +390,8 @@ def _reminders(reader: _Reader) -> ReminderSettings:
         hour=hour, overdue_days=overdue or default.overdue_days,
         meeting_offsets=tuple(sorted(set(offsets), reverse=True)), digest=bool(digest),
         digest_members=frozenset(str(a).strip().lower() for a in members),
-        per_action_members=frozenset(str(a).strip().lower() for a in singles))
+        per_action_members=frozenset(str(a).strip().lower() for a in singles),
+        days_off=_days_off(reader, t, territory))
 
 
 def load_config(path: str | Path) -> Config:
@@ -425,7 +440,14 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
     lt = r.table("limits", required=False)
     limits = Limits(**{k: r.get(lt, "limits", k, int, "a size in bytes", getattr(Limits(), k))
                        for k in ("max_message_bytes", "max_attachment_bytes")})
-    reminders = _reminders(r)
+    territory = r.get(team, "team", "territory", str, "one of " + ", ".join(
+        sorted(k for k in TERRITORIES if not k.isdigit())), "metropole")
+    if territory not in TERRITORIES:
+        r.problem("team.territory", "one of " + ", ".join(
+            sorted(k for k in TERRITORIES if not k.isdigit())) + " (or a department number: "
+            "57, 67, 68, 971 to 976)", territory)
+        territory = "metropole"
+    reminders = _reminders(r, territory)
     for key in ("digest_members", "per_action_members"):
         strangers = sorted(getattr(reminders, key) - {m.email for m in members})
         if strangers:

@@ -102,8 +102,9 @@ class Context:
     def earliest(self) -> date:
         """The first day a new rhythm may start on, as the service will find
         it if it gets the mail when it was written (``first_actable_day``)."""
+        settings = self.config.reminders
         return first_actable_day(self.mail.date or datetime.now(UTC), self.config.timezone,
-                                 self.config.reminders.hour)
+                                 settings.hour, settings.days_off)
 
     def plan_ref(self) -> str | None:
         """The plan the mail is about (as ``references.plan_ref_of`` finds

@@ -67,8 +67,10 @@ class Entry:
     patient data, subjects are not encrypted end to end."""
     about: str = ""
     """What it reminds of (« PPS-2026-0001:3 », an action): of several entries
-    about the same thing (its due day and its overdue notice, both missed
-    during a stop), the digest shows one, the most overdue."""
+    about the same thing of which one is overdue (its due day and its overdue
+    notice, both missed during a stop), the digest shows that one, the most
+    overdue; entries not overdue all stay (a daily action's Saturday and
+    Sunday, told on Friday)."""
 
 
 Write = Callable[["UnitOfWork", str, Sequence[Entry], datetime, Config], Answer]
@@ -100,16 +102,16 @@ def _sections(entries: Sequence[Entry]) -> list[list[Entry]]:
 
 
 def merged(entries: Sequence[Entry]) -> list[Entry]:
-    """``entries`` with one per ``about`` (the most overdue, a new one before a
-    recall), in their order."""
+    """``entries`` with, for each ``about`` with an overdue entry, that one
+    only (the most overdue, a new one before a recall), in their order."""
     best: dict[str, Entry] = {}
     for entry in entries:
-        if not entry.about:
+        if not entry.about or not entry.late:
             continue
         known = best.get(entry.about)
         if known is None or (entry.recall, -entry.late) < (known.recall, -known.late):
             best[entry.about] = entry
-    return [e for e in entries if not e.about or best[e.about] is e]
+    return [e for e in entries if not e.about or best.get(e.about, e) is e]
 
 
 def layout(entries: Sequence[Entry]) -> list[str]:

@@ -2,7 +2,8 @@
 
 For each of the next two occurrences, one reminder per participant and per
 ``[reminders] meeting_offsets`` day (J-7, J-1 by default), at ``[reminders]
-hour`` team-local time, reconciled with ``tx.replace_reminders`` on every
+hour`` team-local time (the working day before, when that day is off: a
+Monday meeting's J-1 goes out on Friday), reconciled with ``tx.replace_reminders`` on every
 change of the meeting (the meeting handlers call ``schedule``), at every
 reminder composed or dropped, and for every active series at engine start
 (``schedule_all``): a stop longer than the rows made ahead closes the rows of
@@ -37,6 +38,7 @@ from esp_coord.roster import people_of
 from esp_coord.scheduling.digest import MEETING, Entry
 from esp_coord.scheduling.plan_digest import DAILY
 from esp_coord.scheduling.registry import Registered
+from esp_coord.scheduling.times import reminder_instant
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.meeting_render import AgendaView, days_before_words, reminder_lines, render_reminder
 from plans.meetings import Meeting
@@ -58,8 +60,9 @@ def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[Remi
     settings = config.reminders
     for start in meeting.occurrences(now, AHEAD):
         day = start.date()
-        dues = sorted(((datetime.combine(day - timedelta(days=offset), settings.hour,
-                                         tzinfo=meeting.tz), offset)
+        # On a day off, the working day before (``times.reminder_instant``).
+        dues = sorted(((reminder_instant(day - timedelta(days=offset), settings.hour,
+                                         meeting.tz, settings.days_off, now), offset)
                        for offset in settings.meeting_offsets), reverse=True)
         # J-0 after the meeting has started says nothing useful.
         dues = [(due, offset) for due, offset in dues if due < start]
@@ -165,7 +168,8 @@ def reminder_item(tx: UnitOfWork, reminder: Reminder, now: datetime,
     lines = reminder_lines(meeting, start=start, days_before=gap, view=view)
     return Entry(meeting.ref, f"Réunion de concertation {meeting.ref}", tuple(lines),
                  kind=MEETING, attachments=(invitation_file(meeting, config, now, view.refs),),
-                 label=f"réunion {meeting.ref} {days_before_words(gap)}")
+                 label=f"réunion {meeting.ref} {days_before_words(gap)}",
+                 about=f"{meeting.ref}:{start.date().isoformat()}")
 
 
 KINDS = {REMINDER_KIND: Registered(compose_reminder, digest=DAILY, item=reminder_item,

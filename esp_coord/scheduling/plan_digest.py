@@ -30,10 +30,11 @@ from esp_coord.scheduling.digest import (
 from esp_coord.scheduling.plan_reminders import name_of, still_wanted
 from esp_coord.scheduling.times import local_day
 from esp_coord.store.reminders import Reminder
-from plans.dates import format_date
+from plans.dates import format_date, format_date_long
 from plans.model import Action, Plan
 
-__all__ = ["DAILY", "DIGESTS", "TEAM", "due_item", "note_item", "overdue_item", "write_daily",
+__all__ = ["DAILY", "DIGESTS", "TEAM", "due_item", "due_words", "note_item", "overdue_item",
+           "write_daily",
            "write_team"]
 
 DAILY, TEAM = "rappels", "suivi"
@@ -65,9 +66,7 @@ def due_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
         return None
     plan, action, due, today = found
     occurrence = date.fromisoformat(reminder.payload["occurrence"])
-    when = ("prévue aujourd'hui" if occurrence == today
-            else f"prévue le {format_date(occurrence)}")
-    lines = [_what(action), when[0].upper() + when[1:] + "."]
+    lines = [_what(action), due_words(occurrence, today, config)]
     late = max(0, (today - due).days)
     if action.recurring and occurrence > due:
         lines.append(f"Celle du {format_date(due)} n'est pas notée faite"
@@ -76,6 +75,19 @@ def due_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
     return Entry(plan.ref, _heading(plan), tuple(lines),
                  replies=(f"FAIT {action.number} {plan.ref}",), late=late,
                  about=f"{plan.ref}:{action.number}")
+
+
+def due_words(occurrence: date, today: date, config: Config) -> str:
+    """« Prévue aujourd'hui. », « Prévue le 15/12/2026. », and for a day off,
+    why the reminder comes before it."""
+    if occurrence <= today:
+        return "Prévue aujourd'hui." if occurrence == today else (
+            f"Prévue le {format_date(occurrence)}.")
+    why = config.reminders.days_off.why(occurrence)
+    if why is None:
+        return f"Prévue le {format_date(occurrence)}."
+    return (f"Prévue le {format_date_long(occurrence)}, {why} : ce rappel part le dernier "
+            "jour ouvré d'avant.")
 
 
 def overdue_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config

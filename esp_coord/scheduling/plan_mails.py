@@ -21,7 +21,7 @@ from esp_coord.scheduling.plan_reminders import action_block, name_of, still_wan
 from esp_coord.scheduling.registry import Composer, Registered
 from esp_coord.scheduling.times import local_day
 from esp_coord.store.reminders import Reminder
-from plans.dates import format_date
+from plans.dates import format_date, format_date_long
 from plans.followups import DUE, OVERDUE, OVERDUE_NOTE
 from plans.model import Action, Plan
 from plans.typography import french
@@ -76,6 +76,10 @@ def compose_due(reminder: Reminder, plan: Plan, action: Action, due: date, now: 
              f"Rappel : une action du plan {plan.ref} est prévue {when}"
              f" ({format_date(occurrence)}).", "",
              *action_block(plan, action, config), ""]
+    why = config.reminders.days_off.why(occurrence) if occurrence > today else None
+    if why is not None:
+        lines += [f"Le {format_date_long(occurrence)} est un {why} : ce rappel part le "
+                  "dernier jour ouvré d'avant ; l'échéance ne change pas.", ""]
     if action.recurring and occurrence > due:
         lines += [f"L'occurrence du {format_date(due)} n'est pas encore notée "
                   f"faite : FAIT {action.number} l'enregistre comme faite aujourd'hui et "

@@ -28,7 +28,7 @@ from datetime import date, datetime
 from esp_coord.config import Config, Member
 from esp_coord.plan_repo import KIND as PLAN_KIND
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.times import first_actable_day, local_day, local_instant
+from esp_coord.scheduling.times import first_actable_day, local_day, reminder_instant
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
 from plans.followups import DUE, OVERDUE, FollowUp, plan_followups
 from plans.model import Action, Plan, PlanError
@@ -51,7 +51,8 @@ def _key(followup: FollowUp) -> str:
 def earliest_start(config: Config, now: datetime) -> date:
     """The first day a new recurring action may fall on (``Plan.create``'s
     ``earliest``): the first whose reminder is still to go out."""
-    return first_actable_day(now, config.timezone, config.reminders.hour)
+    settings = config.reminders
+    return first_actable_day(now, config.timezone, settings.hour, settings.days_off)
 
 
 def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
@@ -62,7 +63,8 @@ def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
         roster=[m.email for m in config.members],
         coordinators=[m.email for m in config.members if m.is_coordinator])
     return [ReminderSpec(key=_key(f), kind=f.kind, source_ref=plan.ref, recipient=f.recipient,
-                         due_at=local_instant(f.day, settings.hour, config.timezone),
+                         due_at=reminder_instant(f.day, settings.hour, config.timezone,
+                                                 settings.days_off, now),
                          payload=_payload(f))
             for f in followups]
 

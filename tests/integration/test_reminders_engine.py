@@ -31,6 +31,7 @@ from esp_coord.store import Store, Tx
 from esp_coord.store.records import OutboxItem
 from esp_coord.store.reminders import Reminder
 from plans.dates import format_date
+from plans.days_off import DaysOff
 from plans.model import Plan
 from tests.e2e.harness import wait_until
 from tests.support.config import offline_config
@@ -197,7 +198,9 @@ async def test_three_months_of_follow_ups_fire_on_their_days(rig: Rig) -> None:
     # Each recurring action, never done: a due-day reminder per occurrence
     # from the day after creation (the creation day's 08:00 had passed) until
     # it is overdue, three days after its due date; none after, where the
-    # Monday recalls say it (« en retard depuis 3 semaines »).
+    # Monday recalls say it (« en retard depuis 3 semaines »). Each goes out
+    # on its day, or the working day before (weekends, holidays).
+    off = rig.config.reminders.days_off
     first, last = date(2026, 11, 24), date(2027, 2, 24)
     for action in plan.actions:
         if not action.recurring or action.assignee is None:
@@ -206,13 +209,15 @@ async def test_three_months_of_follow_ups_fire_on_their_days(rig: Rig) -> None:
         days = sorted(s.local.date() for s in due if s.key.startswith(
             f"{plan.ref}:{action.number}:"))
         until = min(last, action.due + timedelta(days=3))
-        assert days == expected_due_days(plan, action.number, first, until), action.number
+        assert days == [off.previous_working_day(d) for d in expected_due_days(
+            plan, action.number, first, until)], action.number
     protocol = [a for a in plan.actions if a.protocol == "diabete-type-2"]
     assert protocol and any(
         s.key.startswith(f"{plan.ref}:{a.number}:") for a in protocol for s in due)
     nurse_monthly = next(a for a in protocol if a.assignee == JULIEN)
     assert sorted(s.local.date() for s in due if s.key.startswith(
-        f"{plan.ref}:{nurse_monthly.number}:")) == [nurse_monthly.due]
+        f"{plan.ref}:{nurse_monthly.number}:")) == [
+            off.previous_working_day(nurse_monthly.due)]
 
     # Nothing was ever done: one escalation per action on the day it is
     # overdue (its current due date never moves), to the assignee and as a
@@ -229,12 +234,13 @@ async def test_three_months_of_follow_ups_fire_on_their_days(rig: Rig) -> None:
                       if s.key.startswith(f"{plan.ref}:{action.number}:"))
         mondays = [late_day + timedelta(days=n) for n in range(1, (last - late_day).days + 1)
                    if (late_day + timedelta(days=n)).weekday() == 0]
-        assert mine == [late_day, *mondays], action.number
+        assert mine == [off.previous_working_day(d) for d in (late_day, *mondays)], (
+            action.number)
     weekly = plan.action(1)
     assert weekly.assignee == JULIEN and weekly.due is not None
     nurse_late = next(s for s in overdue if s.key == (
         f"{plan.ref}:1:{weekly.due.isoformat()}:plan_overdue:{JULIEN}"))
-    assert nurse_late.local.date() == weekly.due + timedelta(days=3)
+    assert nurse_late.local.date() == off.previous_working_day(weekly.due + timedelta(days=3))
     assert {s.recipient for s in notes if int(s.key.split(":")[1]) == 1} == {CLAIRE, ANA}
     # In the nurse's daily digest of that morning; weeks later, one line.
     assert "en retard" in (nurse_late.mail.subject or "")
@@ -509,9 +515,10 @@ async def test_daily_reminders_stay_at_eight_local_across_dst_and_overseas(
         b"| chaque semaine", b"| tous les jours").replace(
         b"15/05/2027", b"15/05/2028").replace(b"15/12/2026", b"J+20")
     tz = ZoneInfo(zone)
-    # Ten days before an action is overdue: each day keeps its reminder here.
+    # Ten days before an action is overdue, and no day off: each day keeps
+    # its reminder here.
     rig = Rig(tmp_path, parse_mail(raw).date - timedelta(hours=1), tz=zone,  # type: ignore[operator]
-              overdue_days=10)
+              overdue_days=10, days_off=DaysOff.none())
     await rig.start()
     try:
         await rig.mail(raw)

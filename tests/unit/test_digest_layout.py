@@ -78,3 +78,6 @@ def test_one_entry_per_action_the_most_overdue() -> None:
     other = _entry("PPS-2026-0001", 2, about="PPS-2026-0001:2")
     assert merged([due, late, other, recall]) == [late, other]
     assert "\n".join(layout([due, late])).count("Action 1") == 1
+    # Not overdue: each occurrence stays (Saturday's and Sunday's, told on Friday).
+    saturday = _entry("PPS-2026-0001", 1, late=0, about="PPS-2026-0001:1")
+    assert merged([due, saturday]) == [due, saturday]

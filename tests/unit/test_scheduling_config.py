@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from esp_coord.config import ConfigError, ReminderSettings, config_from_dict
+from plans.days_off import DaysOff
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "esp.example.toml"
@@ -54,6 +55,23 @@ def test_some_people_may_keep_one_mail_per_reminder() -> None:
                                 path=EXAMPLE).reminders
     assert settings.digest and not settings.wants_digest("claire.durand@medecin.mssante.test")
     assert settings.wants_digest("julien.marie@infirmier.mssante.test")
+
+
+def test_days_off_and_territory() -> None:
+    config = config_from_dict(_data(), path=EXAMPLE)
+    assert config.reminders.days_off == DaysOff()     # weekends and metropole's holidays
+    data = _data(days_off=["sunday", "holidays"])
+    data["team"]["territory"] = "la-reunion"
+    off = config_from_dict(data, path=EXAMPLE).reminders.days_off
+    assert off.weekdays == {6} and off.holidays and off.territory == "la-reunion"
+    assert off.holiday(date(2027, 12, 20)) == "Abolition de l'esclavage"
+    assert config_from_dict(_data(days_off=[]), path=EXAMPLE).reminders.days_off == (
+        DaysOff.none())
+    wrong = _data(days_off=["samedi"])
+    wrong["team"]["territory"] = "bretagne"
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(wrong, path=EXAMPLE)
+    assert "reminders.days_off" in str(caught.value) and "team.territory" in str(caught.value)
 
 
 def test_every_mistake_is_reported_at_once() -> None:
