@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from esp_coord import absence_intake
 from esp_coord.clock import SystemClock
 from esp_coord.config import Config
 from esp_coord.crypto import Keyring
@@ -90,10 +91,12 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 def make_processor(config: Config, store: StorePort, *, now: Callable[[], datetime],
                    handler: Handler | None = None) -> Processor:
     """The processor of the service: the command handlers unless ``handler``
-    is given, and the coordinators' daily notice told of every mail
-    quarantined or left unanswered."""
+    is given, the coordinators' daily notice told of every mail quarantined
+    or left unanswered, and the absences read from members' out-of-office
+    replies."""
     return Processor(config=config, store=store, handler=handler or make_handler(config),
-                     now=now, report=quarantine_notice.schedule)
+                     now=now, report=quarantine_notice.schedule,
+                     auto_reply=absence_intake.from_automatic)
 
 
 def reminder_kinds() -> Composers:

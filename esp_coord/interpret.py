@@ -47,6 +47,7 @@ REPORT_KEYS = (
     "patient", "consent", "referent", "team", "problems", "objectives", "preferences",
     "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
     "comment", "time", "meeting", "agenda_plans", "decisions", "mail_date", "errors", "warnings",
+    "more_lines", "absence",
 )
 
 # Exit codes of ``esp-coord parse``.

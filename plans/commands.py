@@ -89,6 +89,10 @@ class Syntax:
     after: After = After.REF
     only_with_ref: frozenset[str] = frozenset()
     """Synonyms so short or common that they only count when a reference follows."""
+    opens: tuple[str, ...] = ()
+    """When given, the words may be followed, in the subject as in the body,
+    only by nothing, a number or one of these (folded): « Absence : Mme
+    MARTIN absente ce matin » is a care subject, not ABSENCE."""
 
     def __post_init__(self) -> None:
         for synonym in self.synonyms:
@@ -96,6 +100,11 @@ class Syntax:
                 raise ValueError(f"{self.name}: synonym {synonym!r} is not folded")
         if not self.only_with_ref <= set(self.synonyms):
             raise ValueError(f"{self.name}: only_with_ref names unknown synonyms")
+
+    def args_ok(self, args: str) -> bool:
+        """Whether ``args`` (folded) may follow the word at all (``opens``)."""
+        return (not self.opens or not args or args[0].isdigit()
+                or args.startswith(self.opens))
 
     def body_args_ok(self, args: str) -> bool:
         """Whether ``args`` (folded, reference removed) may follow the word on
@@ -146,6 +155,20 @@ SYNTAXES: tuple[Syntax, ...] = (
            "envoyer le compte rendu d'une réunion",
            "COMPTE-RENDU RCP-2026-001\nPPS-2026-0001 : poursuite du plan",
            only_with_ref=frozenset({"cr"})),
+    Syntax("ABSENCE", "ABSENCE", ("absence", "absent", "absente"),
+           "signaler une absence : vos rappels vont à votre remplaçant(e), sinon au référent "
+           "du plan et à la coordination",
+           "ABSENCE du 20/12/2026 au 04/01/2027\nRemplaçant : Dr GIRARD", After.FREE,
+           opens=("du ", "le ", "jusqu'", "jusqu ", "a partir", "a compter", "depuis ",
+                  "des le", "lundi", "mardi", "mercredi", "jeudi", "vendredi",
+                  "samedi", "dimanche")),
+    Syntax("ANNULER_ABSENCE", "ANNULER ABSENCE",
+           ("annuler absence", "annuler l'absence", "annuler mon absence", "fin absence",
+            "fin d'absence", "fin de l'absence"),
+           "annuler une absence signalée (ou y mettre fin : vous êtes de retour)",
+           "ANNULER ABSENCE", After.FREE),
+    Syntax("ABSENCES", "ABSENCES", ("absences", "liste des absences", "qui est absent"),
+           "les absences en cours et à venir dans l'équipe (coordination)", "ABSENCES"),
     Syntax("AIDE", "AIDE", ("aide", "help", "?"), "recevoir cette aide", "AIDE"),
 )
 SYNTAX: dict[str, Syntax] = {s.name: s for s in SYNTAXES}
@@ -312,7 +335,7 @@ def _match(text: str, *, strict: bool) -> tuple[str, str | None, str, int] | Non
             continue
         ref = find_ref(rest)
         args = " ".join(_without_ref(rest, ref).split()).strip(" :,.;!")
-        if syn in syntax.only_with_ref and not ref:
+        if (syn in syntax.only_with_ref and not ref) or not syntax.args_ok(args):
             refused.append(syn)
             continue
         if strict and not syntax.body_args_ok(args):

@@ -42,6 +42,7 @@ class AgendaView:
 
     items: Sequence[AgendaItem]
     names: Mapping[str, str]  # plan ref -> « NOM Prénom », readable plans only
+    absent: Sequence[str] = ()  # participants away that day, as the service words them
 
     @property
     def refs(self) -> list[str]:
@@ -72,9 +73,10 @@ def _reasons(item: AgendaItem) -> str:
 
 
 def agenda_lines(view: AgendaView) -> list[str]:
+    absent = ([f"Absents ce jour-là : {' ; '.join(view.absent)}."] if view.absent else [])
     if not view.items:
         return ["Ordre du jour : aucun plan pour l'instant (réévaluations à venir, actions "
-                "en retard et patients inscrits s'y ajoutent d'eux-mêmes)."]
+                "en retard et patients inscrits s'y ajoutent d'eux-mêmes).", *absent]
     lines = ["Ordre du jour :"]
     for item in view.items:
         name = view.names.get(item.ref)
@@ -82,7 +84,7 @@ def agenda_lines(view: AgendaView) -> list[str]:
             lines.append(f" - {item.ref} : détails réservés à l'équipe de soins du patient")
         else:
             lines.append(f" - {item.ref} {name} : {_reasons(item)}")
-    return lines
+    return lines + absent
 
 
 def _head(meeting: Meeting, people: Sequence[Person]) -> list[str]:

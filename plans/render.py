@@ -229,8 +229,10 @@ def _action_status(action: Action, people: Sequence[Person], today: date) -> str
 
 
 def render_status(plan: Plan, *, people: Sequence[Person], today: date,
-                  next_meeting: str | None = None, tz: tzinfo | None = None) -> Rendered:
-    """``STATUT``: the plan with every action's state and the last changes."""
+                  next_meeting: str | None = None, tz: tzinfo | None = None,
+                  absences: Sequence[str] = ()) -> Rendered:
+    """``STATUT``: the plan with every action's state and the last changes;
+    ``absences``: those of its team, current and coming, as the service words them."""
     state = "actif" if plan.is_active else f"clos le {_at(plan.closed_at, tz)}" \
         if plan.closed_at else "clos"
     late = plan.overdue(today)
@@ -249,6 +251,8 @@ def render_status(plan: Plan, *, people: Sequence[Person], today: date,
                        for v in reversed(plan.versions[-5:])])
     if next_meeting:
         lines += [f"Prochaine concertation : {next_meeting}", ""]
+    if absences:
+        lines += _section("Absences dans l'équipe du plan", list(absences))
     lines += _REPLY_HELP
     return _done(f"[{plan.ref}] Statut", lines)
 

@@ -20,6 +20,7 @@ from esp_coord.intake import IncomingMail
 from esp_coord.references import agenda_lines, plan_ref_of, referenced_meeting
 from esp_coord.roster import people_of
 from esp_coord.scheduling.times import first_actable_day
+from plans.absences import parse_absence
 from plans.commands import (
     DISPLAY,
     Detected,
@@ -304,3 +305,17 @@ def meeting_report(ctx: Context) -> None:
         ctx.report["decisions"] = [{"line": line, "plan_ref": ref, "text": text}
                                    for line, ref, text in report.decisions]
         ctx.report["notes"] = list(report.notes)
+
+
+def declare_absence(ctx: Context) -> None:
+    """``ABSENCE du … au …``: the period and the substitute, as the service reads them."""
+    try:
+        asked = parse_absence(ctx.detected.raw_args, ctx.detected.lines, today=ctx.today,
+                              sender=ctx.sender, roster=ctx.people)
+    except FieldError as e:
+        ctx.report["errors"].append(error_entry(
+            "absence", f"{e.problem} ; attendu : {e.expected} ; exemple : {e.example}",
+            text=ctx.detected.text, line=ctx.detected.line))
+        return
+    ctx.report["absence"] = {"start": asked.start.isoformat(), "end": asked.end.isoformat(),
+                             "substitute": asked.substitute.email if asked.substitute else None}

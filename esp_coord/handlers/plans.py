@@ -14,7 +14,8 @@ rows are reconciled when its follow-ups changed.
 
 from __future__ import annotations
 
-from esp_coord import access
+from esp_coord import absence_repo, access
+from esp_coord.absence_repo import absence_words
 from esp_coord.agenda import describe_next, next_meeting
 from esp_coord.answers import Answer, reply_subject
 from esp_coord.meeting_repo import MeetingRepository
@@ -212,8 +213,13 @@ def plan_status(request: Request, detected: Detected) -> list[Answer]:
     found = next_meeting(plan, MeetingRepository(request.tx).active(), request.now,
                          request.now.astimezone(config.timezone).date(),
                          late_after=config.reminders.overdue_days) if plan.is_active else None
+    absences, _ = absence_repo.load(request.tx)
+    team = {plan.referent, *plan.team}
+    away = [absence_words(a, config) for a in absences.current_and_coming(today_of(request))
+            if a.member in team]
     rendered = render_status(plan, people=people_of(config), today=today_of(request),
-                             next_meeting=describe_next(found), tz=config.timezone)
+                             next_meeting=describe_next(found), tz=config.timezone,
+                             absences=away)
     record(request, "status", plan.ref, f"version {plan.version}")
     return [plan_answer(request, rendered, plan=plan, kind="status")]
 

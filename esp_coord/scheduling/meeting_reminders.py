@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from esp_coord import absence_repo
+from esp_coord.absence_repo import absence_words
 from esp_coord.access import participants_of
 from esp_coord.agenda import view_for
 from esp_coord.answers import Answer
@@ -40,6 +42,7 @@ from esp_coord.scheduling.plan_digest import DAILY
 from esp_coord.scheduling.registry import Registered
 from esp_coord.scheduling.times import reminder_instant
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
+from plans.absences import Absences
 from plans.meeting_render import AgendaView, days_before_words, reminder_lines, render_reminder
 from plans.meetings import Meeting
 
@@ -52,11 +55,14 @@ REMINDER_KIND = "meeting_reminder"
 AHEAD = 2
 
 
-def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[ReminderSpec]:
+def reminder_specs(meeting: Meeting, config: Config, now: datetime,
+                   absences: Absences | None = None) -> list[ReminderSpec]:
     """J-N reminders of the next ``AHEAD`` occurrences, one per participant:
     those ahead of ``now`` and, for a meeting still to come, the latest one
-    whose time has passed since the meeting was planned (owed: see ``schedule``)."""
+    whose time has passed since the meeting was planned (owed: see ``schedule``).
+    None to a participant absent the day it goes out or the day of the meeting."""
     specs: list[ReminderSpec] = []
+    absences = absences or Absences()
     settings = config.reminders
     for start in meeting.occurrences(now, AHEAD):
         day = start.date()
@@ -75,6 +81,8 @@ def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[Remi
             d for d in owed if d[0] >= meeting.created_at]
         for due, offset in wanted:
             for address in participants_of(meeting, config):
+                if absences.away(address, due.astimezone(meeting.tz).date(), day):
+                    continue
                 specs.append(ReminderSpec(
                     key=f"{meeting.ref}:{day.isoformat()}:J-{offset}:{address}",
                     kind=REMINDER_KIND, source_ref=meeting.ref, recipient=address, due_at=due,
@@ -83,7 +91,7 @@ def reminder_specs(meeting: Meeting, config: Config, now: datetime) -> list[Remi
 
 
 def schedule(tx: UnitOfWork, meeting: Meeting, config: Config, now: datetime,
-             keep: Reminder | None = None) -> None:
+             keep: Reminder | None = None, *, absences: Absences | None = None) -> None:
     """Reconcile the meeting's reminder rows; ``keep`` (the row being sent)
     stays as it is even if the settings changed since it was planned.
 
@@ -91,7 +99,9 @@ def schedule(tx: UnitOfWork, meeting: Meeting, config: Config, now: datetime,
     rows made ahead) is added as it would have been, to go out late at once:
     the store never makes a past row on its own, and a key already there
     (sent, dropped, cancelled) is never made again."""
-    specs = reminder_specs(meeting, config, now)
+    if absences is None:
+        absences, _ = absence_repo.load(tx)
+    specs = reminder_specs(meeting, config, now, absences)
     tx.replace_reminders(meeting.ref, keeping(specs, keep), now)
     owed = [spec for spec in specs if spec.due_at < now]
     if owed:
@@ -100,8 +110,9 @@ def schedule(tx: UnitOfWork, meeting: Meeting, config: Config, now: datetime,
 
 def schedule_all(tx: UnitOfWork, config: Config, now: datetime) -> None:
     """Engine start: every active meeting's rows reconciled from now on."""
+    absences, _ = absence_repo.load(tx)
     for meeting in MeetingRepository(tx).active():
-        schedule(tx, meeting, config, now)
+        schedule(tx, meeting, config, now, absences=absences)
 
 
 def _superseded(tx: UnitOfWork, reminder: Reminder, now: datetime) -> bool:
@@ -127,14 +138,19 @@ def _prepared(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
     schedule(tx, meeting, config, now, keep=reminder)
     day = date.fromisoformat(reminder.payload["day"])
     start = meeting.at_day(day)
+    today = now.astimezone(meeting.tz).date()
+    absences, _ = absence_repo.load(tx)
+    participants = participants_of(meeting, config)
     if (member is None or not meeting.is_active or day in meeting.cancelled
             or start + meeting.duration <= now
-            or member.email not in participants_of(meeting, config)
+            or member.email not in participants
+            or absences.away(member.email, today, day) is not None
             or _superseded(tx, reminder, now)):
         return None
-    today = now.astimezone(meeting.tz).date()
+    away = [absence_words(a, config) for a in absences.items
+            if a.covers(day) and a.member in participants]
     view = view_for(member, meeting, day, PlanRepository(tx).active(), today,
-                    late_after=config.reminders.overdue_days)
+                    late_after=config.reminders.overdue_days, absent=away)
     # From the real gap: a reminder sent late must not announce « dans 7 jours ».
     return meeting, start, max(0, (day - today).days), view, member
 

@@ -27,7 +27,7 @@ from esp_coord.scheduling.digest import (
     late_words,
     merged,
 )
-from esp_coord.scheduling.plan_reminders import name_of, still_wanted
+from esp_coord.scheduling.plan_reminders import covering_words, name_of, still_wanted
 from esp_coord.scheduling.times import local_day
 from esp_coord.store.reminders import Reminder
 from plans.dates import format_date, format_date_long
@@ -38,6 +38,11 @@ __all__ = ["DAILY", "DIGESTS", "TEAM", "due_item", "due_words", "note_item", "ov
            "write_team"]
 
 DAILY, TEAM = "rappels", "suivi"
+
+
+def _covering(tx: UnitOfWork, reminder: Reminder, config: Config, today: date) -> list[str]:
+    said = covering_words(tx, reminder, config, today)
+    return [said] if said else []
 
 
 def _heading(plan: Plan) -> str:
@@ -66,7 +71,8 @@ def due_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
         return None
     plan, action, due, today = found
     occurrence = date.fromisoformat(reminder.payload["occurrence"])
-    lines = [_what(action), due_words(occurrence, today, config)]
+    lines = [_what(action), *_covering(tx, reminder, config, today),
+             due_words(occurrence, today, config)]
     late = max(0, (today - due).days)
     if action.recurring and occurrence > due:
         lines.append(f"Celle du {format_date(due)} n'est pas notée faite"
@@ -100,11 +106,14 @@ def overdue_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Conf
     reply = (f"FAIT {action.number} {plan.ref}",)
     if reminder.payload.get("recall"):
         # Already told: one line among the recalls, how late in weeks.
-        return Entry(plan.ref, _heading(plan), (f"{_what(action)} : {late_words(late)}",),
+        covering = reminder.payload.get("covering")
+        instead = f" (en remplacement de {name_of(config, str(covering))})" if covering else ""
+        return Entry(plan.ref, _heading(plan),
+                     (f"{_what(action)} : {late_words(late)}{instead}",),
                      replies=reply, late=late, recall=True, about=f"{plan.ref}:{action.number}")
     informed = ("La coordination en est informée." if reminder.recipient == plan.referent
                 else "La référente ou le référent du plan et la coordination en sont informés.")
-    lines = (_what(action),
+    lines = (_what(action), *_covering(tx, reminder, config, today),
              f"{late_words(late).capitalize()} : prévue le {format_date(due)}, pas encore "
              f"notée faite. {informed}")
     return Entry(plan.ref, _heading(plan), lines, replies=reply, late=late,
@@ -122,7 +131,8 @@ def note_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
     if reminder.payload.get("recall"):
         return Entry(plan.ref, _heading(plan), (f"{who} : {late_words(late)}",), late=late,
                      recall=True, about=f"{plan.ref}:{action.number}")
-    lines = (who, f"{late_words(late).capitalize()} (prévue le {format_date(due)}) ; un rappel "
+    lines = (who, *_covering(tx, reminder, config, today),
+             f"{late_words(late).capitalize()} (prévue le {format_date(due)}) ; un rappel "
              "lui a été envoyé.")
     return Entry(plan.ref, _heading(plan), lines, late=late,
                  about=f"{plan.ref}:{action.number}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from esp_coord.answers import Answer
@@ -17,7 +18,12 @@ from esp_coord.config import Config
 from esp_coord.ports import UnitOfWork
 from esp_coord.scheduling import plan_digest
 from esp_coord.scheduling.digest import late_words
-from esp_coord.scheduling.plan_reminders import action_block, name_of, still_wanted
+from esp_coord.scheduling.plan_reminders import (
+    action_block,
+    covering_words,
+    name_of,
+    still_wanted,
+)
 from esp_coord.scheduling.registry import Composer, Registered
 from esp_coord.scheduling.times import local_day
 from esp_coord.store.reminders import Reminder
@@ -62,7 +68,13 @@ def _plan_composer(text: _Text) -> Composer:
             return []
         plan, action = found
         assert action.due is not None  # still_wanted keeps dated actions only
-        return text(reminder, plan, action, action.due, now, config)
+        answers = text(reminder, plan, action, action.due, now, config)
+        covering = covering_words(tx, reminder, config, local_day(now, config.timezone))
+        if covering is None:
+            return answers
+        # Said first, under the greeting: this one is someone else's.
+        return [replace(a, text=a.text.replace("\n\n", f"\n\n{french(covering)}\n\n", 1))
+                for a in answers]
     return compose
 
 

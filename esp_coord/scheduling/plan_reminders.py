@@ -23,18 +23,22 @@ several such lines (``plans.commands.action_commands``).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import date, datetime
 
+from esp_coord import absence_repo
 from esp_coord.config import Config, Member
 from esp_coord.plan_repo import KIND as PLAN_KIND
 from esp_coord.ports import UnitOfWork
 from esp_coord.scheduling.times import first_actable_day, local_day, reminder_instant
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
-from plans.followups import DUE, OVERDUE, FollowUp, plan_followups
+from plans.absences import Absences
+from plans.dates import format_date
+from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
 from plans.model import Action, Plan, PlanError
 
-__all__ = ["action_block", "earliest_start", "name_of", "plan_changed", "plan_specs",
-           "schedule_plan", "still_wanted"]
+__all__ = ["action_block", "covering_words", "earliest_start", "name_of", "plan_changed",
+           "plan_specs", "schedule_plan", "still_wanted"]
 
 _KEY_MAX = 255
 
@@ -55,32 +59,49 @@ def earliest_start(config: Config, now: datetime) -> date:
     return first_actable_day(now, config.timezone, settings.hour, settings.days_off)
 
 
-def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
-    """The reminder rows ``plan`` wants, timed at the team's reminder hour."""
+def plan_specs(plan: Plan, config: Config, now: datetime,
+               absences: Absences | None = None) -> list[ReminderSpec]:
+    """The reminder rows ``plan`` wants, timed at the team's reminder hour (the
+    working day before a day off). What falls due for someone absent goes to
+    whoever covers for them (``Absences.cover``), marked ``covering``."""
     settings = config.reminders
+    coordinators = [m.email for m in config.members if m.is_coordinator]
     followups = plan_followups(
         plan, today=local_day(now, config.timezone), overdue_days=settings.overdue_days,
-        roster=[m.email for m in config.members],
-        coordinators=[m.email for m in config.members if m.is_coordinator])
-    return [ReminderSpec(key=_key(f), kind=f.kind, source_ref=plan.ref, recipient=f.recipient,
-                         due_at=reminder_instant(f.day, settings.hour, config.timezone,
-                                                 settings.days_off, now),
-                         payload=_payload(f))
-            for f in followups]
+        roster=[m.email for m in config.members], coordinators=coordinators)
+    absences = absences or Absences()
+    specs = []
+    for f in followups:
+        due_at = reminder_instant(f.day, settings.hour, config.timezone, settings.days_off, now)
+        days = (local_day(due_at, config.timezone), f.occurrence if f.kind == DUE else f.day)
+        # An absent watcher's note goes to their substitute only: the other
+        # watchers get theirs.
+        fallback = [plan.referent.lower(), *coordinators] if f.kind != OVERDUE_NOTE else []
+        for recipient in absences.cover(f.recipient, days, fallback):
+            covered = f if recipient == f.recipient else replace(f, recipient=recipient)
+            specs.append(ReminderSpec(
+                key=_key(covered), kind=f.kind, source_ref=plan.ref, recipient=recipient,
+                due_at=due_at, payload=_payload(f, covering=f.recipient
+                                                if recipient != f.recipient else None)))
+    return specs
 
 
-def _payload(followup: FollowUp) -> dict[str, object]:
+def _payload(followup: FollowUp, covering: str | None) -> dict[str, object]:
     payload: dict[str, object] = {"ref": followup.ref, "number": followup.number,
                                   "occurrence": followup.occurrence.isoformat()}
     if followup.recall:
         payload["recall"] = True
+    if covering is not None:
+        payload["covering"] = covering
     return payload
 
 
 def schedule_plan(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
-                        *, keep: Reminder | None = None) -> None:
+                  *, keep: Reminder | None = None, absences: Absences | None = None) -> None:
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
-    tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now), keep), now)
+    if absences is None:
+        absences, _ = absence_repo.load(tx)
+    tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now, absences), keep), now)
 
 
 def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
@@ -88,8 +109,9 @@ def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
     """After ``plan`` was saved: reconcile its reminder rows if its follow-ups
     changed since ``previous`` (the plan as loaded; None for a new plan).
     Returns whether the rows were reconciled."""
-    specs = plan_specs(plan, config, now)
-    if previous is not None and plan_specs(previous, config, now) == specs:
+    absences, _ = absence_repo.load(tx)
+    specs = plan_specs(plan, config, now, absences)
+    if previous is not None and plan_specs(previous, config, now, absences) == specs:
         return False
     tx.replace_reminders(plan.ref, specs, now)
     return True
@@ -117,20 +139,37 @@ def still_wanted(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Conf
     occurrence = date.fromisoformat(reminder.payload["occurrence"])
     if action.status != "todo" or action.due is None:
         return None
+    # A row covering for someone absent is about them (and still wanted only
+    # while the absence lasts: the reconcile above cancelled it otherwise).
+    about = str(reminder.payload.get("covering") or reminder.recipient)
     if reminder.kind == DUE:
         # One-off: that very date. Recurring: an occurrence not yet behind us
         # (one before the current due date was done or skipped).
         ok = occurrence >= action.due if action.recurring else occurrence == action.due
-        concerned = reminder.recipient == (action.assignee or "").lower()
+        concerned = about == (action.assignee or "").lower()
     else:
         ok = occurrence == action.due
         if reminder.kind == OVERDUE:
-            concerned = reminder.recipient == (action.assignee or "").lower()
+            concerned = about == (action.assignee or "").lower()
         else:
-            member = config.member(reminder.recipient)
-            concerned = reminder.recipient == plan.referent.lower() or bool(
+            member = config.member(about)
+            concerned = about == plan.referent.lower() or bool(
                 member and member.is_coordinator)
     return (plan, action) if ok and concerned else None
+
+
+def covering_words(tx: UnitOfWork, reminder: Reminder, config: Config, today: date
+                   ) -> str | None:
+    """« En remplacement de Julien MARIE (absence jusqu'au 04/01/2027). » for a
+    row covering for someone absent, else None."""
+    covering = reminder.payload.get("covering")
+    if not covering:
+        return None
+    absences, _ = absence_repo.load(tx)
+    absence = absences.on(str(covering), today) or next(
+        (a for a in absences.of(str(covering)) if a.end >= today), None)
+    until = f" (absence jusqu'au {format_date(absence.end)})" if absence else ""
+    return f"En remplacement de {name_of(config, str(covering))}{until}."
 
 
 def name_of(config: Config, address: str | None) -> str:
