@@ -9,8 +9,10 @@ Plans:
 
 - reading a plan (STATUT, MAJ, FAIT, ANNULER FAIT, REPORTER, CLORE, a
   NOUVEAU PPS that finds the patient's plan): the coordination, the roster's
-  referents, the plan's referent and its care team (``may_read``); LISTE
-  shows the same plans (``listed_member``);
+  referents, the plan's referent and its care team (``may_read``), and,
+  during an absence, the substitute its absent member named (they get its
+  reminders); LISTE shows the same plans but the substitute's
+  (``listed_member``);
 - closing it: the coordination, the roster's referents, the plan's referent
   (``may_close``); changing its referent: the plan's referent and the
   coordination (``may_change_referent``).
@@ -53,8 +55,12 @@ def sees_every_plan(member: Member) -> bool:
     return member.is_coordinator or member.is_referent
 
 
-def may_read(member: Member, plan: Plan) -> bool:
-    return sees_every_plan(member) or member.email == plan.referent or member.email in plan.team
+def may_read(member: Member, plan: Plan, covering: Iterable[str] = ()) -> bool:
+    """``covering``: the absent members ``member`` is the named substitute of
+    today (``Absences.covered_by``): their plans too, while they are away."""
+    people = {plan.referent, *plan.team}
+    return sees_every_plan(member) or member.email in people or any(
+        address in people for address in covering)
 
 
 def listed_member(member: Member) -> str | None:

@@ -19,18 +19,20 @@ __all__ = ["describe_next", "next_meeting", "view_for"]
 
 
 def view_for(member: Member | None, meeting: Meeting, day: date, plans: Sequence[Plan],
-             today: date) -> AgendaView:
+             today: date, *, late_after: int, absent: Sequence[str] = ()) -> AgendaView:
     """The agenda of the occurrence of ``day``, naming only the patients of the
-    plans ``member`` may read (``access.readable_refs``)."""
-    items = agenda(plans, hand=meeting.plans, day=day, today=today)
+    plans ``member`` may read (``access.readable_refs``); ``late_after``: the
+    team's ``[reminders] overdue_days`` (``plans.meetings.agenda``);
+    ``absent``: the participants away that day, as the agenda says them."""
+    items = agenda(plans, hand=meeting.plans, day=day, today=today, late_after=late_after)
     by_ref = {p.ref: p for p in plans}
     readable = access.readable_refs(member, (by_ref[i.ref] for i in items))
     return AgendaView(items, {i.ref: by_ref[i.ref].patient.display_name for i in items
-                              if i.ref in readable})
+                              if i.ref in readable}, tuple(absent))
 
 
-def next_meeting(plan: Plan, meetings: Iterable[Meeting], now: datetime, today: date
-                 ) -> tuple[datetime, Meeting] | None:
+def next_meeting(plan: Plan, meetings: Iterable[Meeting], now: datetime, today: date, *,
+                 late_after: int) -> tuple[datetime, Meeting] | None:
     """The next occurrence, among ``meetings``, whose agenda holds ``plan``
     (the earliest; the first meeting given on a tie)."""
     if not plan.is_active:
@@ -40,7 +42,8 @@ def next_meeting(plan: Plan, meetings: Iterable[Meeting], now: datetime, today: 
         start = meeting.next_occurrence(now)
         if start is None or (best is not None and start >= best[0]):
             continue
-        if agenda([plan], hand=meeting.plans, day=start.date(), today=today):
+        if agenda([plan], hand=meeting.plans, day=start.date(), today=today,
+                  late_after=late_after):
             best = (start, meeting)
     return best
 

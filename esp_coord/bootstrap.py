@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from esp_coord import absence_intake
 from esp_coord.clock import SystemClock
 from esp_coord.config import Config
 from esp_coord.crypto import Keyring
@@ -24,7 +25,8 @@ from esp_coord.processing import Handler, Processor
 from esp_coord.received.handler import EXPIRY_EVERY, expire_documents, handle_document
 from esp_coord.scheduling import (
     meeting_reminders,
-    plan_reminders,
+    plan_digest,
+    plan_mails,
     quarantine_notice,
     report_schedule,
 )
@@ -119,16 +121,18 @@ def make_processor(config: Config, store: StorePort, *, now: Callable[[], dateti
                    handler: Handler | None = None) -> Processor:
     """The processor of the service: the command handlers unless ``handler``
     is given, the documents received from the trust space
-    (``received.handler``), and the coordinators' daily notice told of every
-    mail quarantined or left unanswered."""
+    (``received.handler``), the coordinators' daily notice told of every
+    mail quarantined or left unanswered, and the absences read from members'
+    out-of-office replies."""
     return Processor(config=config, store=store, handler=handler or make_handler(config),
-                     now=now, report=quarantine_notice.schedule, documents=handle_document)
+                     now=now, report=quarantine_notice.schedule, documents=handle_document,
+                     auto_reply=absence_intake.from_automatic)
 
 
 def reminder_kinds() -> Composers:
     """Every kind of reminder the service sends, with its composer."""
-    return Composers(plan_reminders.KINDS, meeting_reminders.KINDS, quarantine_notice.KINDS,
-                     report_schedule.KINDS)
+    return Composers(plan_mails.KINDS, meeting_reminders.KINDS, quarantine_notice.KINDS,
+                     report_schedule.KINDS, digests=plan_digest.DIGESTS)
 
 
 def build_service(config: Config, *, keyring: Keyring | None = None,

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from stdnum import luhn
 
 from esp_coord.report.keys import FIGURE_KEYS
+from plans.days_off import DAY_NAMES, TERRITORIES, DaysOff
 from plans.people import PROFESSIONS, profession_of
 
 Security = Literal["implicit", "starttls", "none"]
@@ -100,11 +101,21 @@ class ReminderSettings:
     hour: time = time(8, 0)                  # due-day and overdue reminders, local time
     overdue_days: int = 3                    # "not done N days after due"
     meeting_offsets: tuple[int, ...] = (7, 1)  # days before a meeting: J-7, J-1
-    digest: bool = False                     # everyone gets one mail a day instead of one each
-    digest_members: frozenset[str] = frozenset()  # or only these addresses
+    # One mail a day per person with everything due for them (the daily
+    # digest), unless they asked for one mail per reminder: a team of 150
+    # patients otherwise sends dozens of mails a day to each person.
+    digest: bool = True
+    digest_members: frozenset[str] = frozenset()      # digests for these even when digest = false
+    per_action_members: frozenset[str] = frozenset()  # one mail per reminder for these
+    # A reminder that falls on a day off goes out the working day before
+    # (the due date does not move): weekends and the territory's holidays.
+    days_off: DaysOff = DaysOff()
 
     def wants_digest(self, address: str) -> bool:
-        return self.digest or address.strip().lower() in self.digest_members
+        address = address.strip().lower()
+        if address in self.digest_members:
+            return True
+        return self.digest and address not in self.per_action_members
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -350,7 +361,17 @@ def _members(reader: _Reader, team: Mapping[str, Any],
     return tuple(members)
 
 
-def _reminders(reader: _Reader) -> ReminderSettings:
+def _days_off(reader: _Reader, t: Mapping[str, Any], territory: str) -> DaysOff:
+    expected = f"a list of {', '.join(repr(d) for d in DAY_NAMES)} and 'holidays'"
+    words = reader.get(t, "reminders", "days_off", list, expected,
+                       ["saturday", "sunday", "holidays"])
+    if not all(isinstance(w, str) and (w in DAY_NAMES or w == "holidays") for w in words):
+        reader.problem("reminders.days_off", expected, words)
+        words = ["saturday", "sunday", "holidays"]
+    return DaysOff.of(words, territory=territory)
+
+
+def _reminders(reader: _Reader, territory: str) -> ReminderSettings:
     t = reader.table("reminders", required=False)
     default = ReminderSettings()
     hour_text = reader.get(t, "reminders", "hour", str, "a local time like '08:00'", "08:00")
@@ -377,10 +398,19 @@ def _reminders(reader: _Reader) -> ReminderSettings:
     digest = reader.get(t, "reminders", "digest", bool, "true or false", default.digest)
     members = reader.get(t, "reminders", "digest_members", list,
                          "a list of roster addresses", [])
+    singles = reader.get(t, "reminders", "per_action_members", list,
+                         "a list of roster addresses", [])
+    both = sorted({str(a).strip().lower() for a in members}
+                  & {str(a).strip().lower() for a in singles})
+    if both:
+        reader.problem("reminders.digest_members / reminders.per_action_members",
+                       "each address in one list at most", both)
     return ReminderSettings(
         hour=hour, overdue_days=overdue or default.overdue_days,
         meeting_offsets=tuple(sorted(set(offsets), reverse=True)), digest=bool(digest),
-        digest_members=frozenset(str(a).strip().lower() for a in members))
+        digest_members=frozenset(str(a).strip().lower() for a in members),
+        per_action_members=frozenset(str(a).strip().lower() for a in singles),
+        days_off=_days_off(reader, t, territory))
 
 
 def _documents(reader: _Reader) -> DocumentSettings:
@@ -443,11 +473,19 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
     lt = r.table("limits", required=False)
     limits = Limits(**{k: r.get(lt, "limits", k, int, "a size in bytes", getattr(Limits(), k))
                        for k in ("max_message_bytes", "max_attachment_bytes")})
-    reminders = _reminders(r)
+    territory = r.get(team, "team", "territory", str, "one of " + ", ".join(
+        sorted(k for k in TERRITORIES if not k.isdigit())), "metropole")
+    if territory not in TERRITORIES:
+        r.problem("team.territory", "one of " + ", ".join(
+            sorted(k for k in TERRITORIES if not k.isdigit())) + " (or a department number: "
+            "57, 67, 68, 971 to 976)", territory)
+        territory = "metropole"
+    reminders = _reminders(r, territory)
     documents = _documents(r)
-    strangers = sorted(reminders.digest_members - {m.email for m in members})
-    if strangers:
-        r.problem("reminders.digest_members", "addresses of roster members", strangers)
+    for key in ("digest_members", "per_action_members"):
+        strangers = sorted(getattr(reminders, key) - {m.email for m in members})
+        if strangers:
+            r.problem(f"reminders.{key}", "addresses of roster members", strangers)
     st = r.table("storage", required=False)
     db_url = r.get(st, "storage", "database_url", str, "a SQLAlchemy URL",
                    "sqlite:///var/esp-coord.db")

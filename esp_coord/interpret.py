@@ -57,6 +57,7 @@ REPORT_KEYS = (
     "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
     "comment", "time", "meeting", "agenda_plans", "decisions", "mail_date", "errors", "warnings",
     "document_number", "document",
+    "more_lines", "absence",
 )
 
 # Exit codes of ``esp-coord parse``.

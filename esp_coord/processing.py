@@ -89,9 +89,10 @@ DocumentHandler = Callable[[DocumentRequest], DocumentResult]
 
 
 class Unanswered(Exception):  # noqa: N818  (a decision, not an error)
-    """Raised by a handler that decides, before any change, that a member's
-    mail gets no answer; ``reason`` (one of ``SILENCED_REASONS``) is recorded
-    and the coordinators' daily notice reports the mail."""
+    """Raised by a handler that decides that a member's mail gets no answer;
+    ``reason`` (one of ``SILENCED_REASONS``) is recorded and the coordinators'
+    daily notice reports the mail. What the handler recorded before (an
+    out-of-office reply's absence, nothing else) is kept with the mail."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -120,12 +121,17 @@ class Outcome:
 # Called in the mail's transaction for a mail quarantined or left unanswered,
 # so that someone is told (the coordinators' daily notice).
 Reporter = Callable[[UnitOfWork, Config, datetime], None]
+# Called in the mail's transaction for an automatic mail that is no delivery
+# report: a member's out-of-office reply gives the dates of their absence
+# (``absence_intake.from_automatic``). Returns whether it recorded anything.
+AutoReply = Callable[[UnitOfWork, IncomingMail, bytes, Config, datetime], bool]
 
 
 class Processor:
     def __init__(self, *, config: Config, store: StorePort, handler: Handler,
                  now: Callable[[], datetime], report: Reporter,
-                 documents: DocumentHandler | None = None) -> None:
+                 documents: DocumentHandler | None = None,
+                 auto_reply: AutoReply | None = None) -> None:
         self.config = config
         self.store = store
         self.handler = handler
@@ -133,6 +139,7 @@ class Processor:
         self.documents = documents
         self.now = now
         self.report = report
+        self.auto_reply = auto_reply
         self._batch: BatchPort | None = None
         self._on_commit: Callable[[], None] = lambda: None
 
@@ -311,6 +318,8 @@ class Processor:
             report = read_delivery_report(raw, max_message_bytes=self.config.limits
                                           .max_message_bytes)
             recorded, notices = bounces.record_report(tx, report, config=self.config, now=now)
+            if not recorded and self.auto_reply is not None:
+                self.auto_reply(tx, mail, raw, self.config, now)  # never answered either
             return _Decision("ignored", folders.processed, notices,
                              "bounce" if recorded else None)
         if verdict.outcome == "document":

@@ -52,16 +52,17 @@ import difflib
 import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from plans.normalize import fold
 from plans.people import Person
 from plans.signature import SignOff, is_greeting
 
-__all__ = ["COMMANDS", "DISPLAY", "SYNTAX", "SYNTAXES", "After", "Detected", "Syntax",
-           "action_comment", "closest_commands", "detect_command", "find_ref",
-           "postponed_date_text", "split_action_number", "strip_subject"]
+__all__ = ["ACTION_COMMANDS", "COMMANDS", "DISPLAY", "MAX_ACTION_LINES", "SYNTAX", "SYNTAXES",
+           "After", "Detected", "Syntax", "action_commands", "action_comment",
+           "closest_commands", "detect_command", "find_ref", "postponed_date_text",
+           "split_action_number", "strip_subject"]
 
 class After(Enum):
     """What may follow a command word on the first line of a body (the subject
@@ -95,6 +96,10 @@ class Syntax:
     coordination_only: bool = False
     """Only coordinators may use it: for anyone else it does not exist (AIDE
     does not show it, suggestions never name it, it is answered as unknown)."""
+    opens: tuple[str, ...] = ()
+    """When given, the words may be followed, in the subject as in the body,
+    only by nothing, a number or one of these (folded): « Absence : Mme
+    MARTIN absente ce matin » is a care subject, not ABSENCE."""
 
     def __post_init__(self) -> None:
         for synonym in self.synonyms:
@@ -102,6 +107,11 @@ class Syntax:
                 raise ValueError(f"{self.name}: synonym {synonym!r} is not folded")
         if not self.only_with_ref <= set(self.synonyms):
             raise ValueError(f"{self.name}: only_with_ref names unknown synonyms")
+
+    def args_ok(self, args: str) -> bool:
+        """Whether ``args`` (folded) may follow the word at all (``opens``)."""
+        return (not self.opens or not args or args[0].isdigit()
+                or args.startswith(self.opens))
 
     def body_args_ok(self, args: str) -> bool:
         """Whether ``args`` (folded, reference removed) may follow the word on
@@ -157,6 +167,20 @@ SYNTAXES: tuple[Syntax, ...] = (
            "envoyer le compte rendu d'une réunion",
            "COMPTE-RENDU RCP-2026-001\nPPS-2026-0001 : poursuite du plan",
            only_with_ref=frozenset({"cr"})),
+    Syntax("ABSENCE", "ABSENCE", ("absence", "absent", "absente"),
+           "signaler une absence : vos rappels vont à votre remplaçant(e), sinon au référent "
+           "du plan et à la coordination",
+           "ABSENCE du 20/12/2026 au 04/01/2027\nRemplaçant : Dr GIRARD", After.FREE,
+           opens=("du ", "le ", "jusqu'", "jusqu ", "a partir", "a compter", "depuis ",
+                  "des le", "lundi", "mardi", "mercredi", "jeudi", "vendredi",
+                  "samedi", "dimanche")),
+    Syntax("ANNULER_ABSENCE", "ANNULER ABSENCE",
+           ("annuler absence", "annuler l'absence", "annuler mon absence", "fin absence",
+            "fin d'absence", "fin de l'absence"),
+           "annuler une absence signalée (ou y mettre fin : vous êtes de retour)",
+           "ANNULER ABSENCE", After.FREE),
+    Syntax("ABSENCES", "ABSENCES", ("absences", "liste des absences", "qui est absent"),
+           "les absences en cours et à venir dans l'équipe (coordination)", "ABSENCES"),
     Syntax("INDICATEURS", "INDICATEURS", ("indicateurs", "rapport d'activite"),
            "le rapport d’activité de l’équipe, pour l’ARS (coordination ; période "
            "facultative : 2026, T3 2026, du 01/01/2026 au 30/06/2026)",
@@ -327,7 +351,7 @@ def _match(text: str, *, strict: bool) -> tuple[str, str | None, str, int] | Non
             continue
         ref = find_ref(rest)
         args = " ".join(_without_ref(rest, ref).split()).strip(" :,.;!")
-        if syn in syntax.only_with_ref and not ref:
+        if (syn in syntax.only_with_ref and not ref) or not syntax.args_ok(args):
             refused.append(syn)
             continue
         if strict and not syntax.body_args_ok(args):
@@ -385,6 +409,47 @@ def detect_command(subject: str, body: str, *, replying: bool = False) -> Detect
     written = first[1].strip() if first else ""
     looked_at = written if replying and written else (subject_text or written)
     return Detected(None, None, "", numbered, None, tag_ref, looked_at)
+
+
+ACTION_COMMANDS = frozenset({"FAIT", "ANNULER_FAIT", "REPORTER"})
+"""The commands about one numbered action: a mail may hold several of them."""
+MAX_ACTION_LINES = 50
+
+
+def action_commands(detected: Detected) -> list[Detected]:
+    """The command lines of a mail whose command is about an action (FAIT,
+    ANNULER FAIT, REPORTER): ``detected`` first, then each other line of the
+    body that is one of those commands too, each with the lines that follow
+    it up to the next command line (its comment). ``[detected]`` when there
+    is no other such line, or for any other command.
+
+    Another line counts when it starts with one of those commands, read as
+    strictly as the first line of a body, and either names a plan
+    (« FAIT 3 PPS-2026-0001 »), or has nothing after its number (« FAIT 2 »),
+    or is a REPORTER (its date follows): a comment line such as « fait 2 fois
+    cette semaine » stays a comment. At most ``MAX_ACTION_LINES`` lines."""
+    if detected.name not in ACTION_COMMANDS:
+        return [detected]
+    found: list[tuple[int, Detected]] = []
+    for index, (number, text) in enumerate(detected.lines):
+        if len(found) == MAX_ACTION_LINES - 1:
+            break
+        if not text.strip():
+            continue
+        other = _found(text, strict=True, source="body", lines=[],
+                       tag_ref=detected.subject_tag_ref, line=number)
+        if other is None or other.name not in ACTION_COMMANDS:
+            continue
+        _, rest = split_action_number(other.args)
+        if other.ref is None and rest and other.name != "REPORTER":
+            continue
+        found.append((index, other))
+    if not found:
+        return [detected]
+    ends = [index for index, _ in found[1:]] + [len(detected.lines)]
+    first = replace(detected, lines=detected.lines[:found[0][0]])
+    return [first, *(replace(other, lines=detected.lines[index + 1:end])
+                     for (index, other), end in zip(found, ends, strict=True))]
 
 
 def split_action_number(args: str) -> tuple[int | None, str]:

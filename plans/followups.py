@@ -6,10 +6,17 @@ For each open action of an active plan:
   the assignee ("plan_due");
 - for a recurring action, the next occurrence too, and the occurrences that
   pass while the current one is not done (the rhythm goes on: each has its
-  due-day reminder), within ``overdue_days`` of today;
+  due-day reminder), within ``overdue_days`` of today, until the current one
+  is overdue (``overdue_days`` after it): from then on the weekly recalls
+  say it, so that a daily action left unmarked for weeks is not re-sent
+  every day;
 - ``overdue_days`` after ``action.due`` if it is still not done: one overdue
   reminder to the assignee ("plan_overdue") and one note to the referent and
-  each coordinator ("plan_overdue_note"), once for that occurrence.
+  each coordinator ("plan_overdue_note"), once for that occurrence;
+- then, while it stays not done, a recall of both on each following
+  ``RECALL_WEEKDAY`` (``FollowUp.recall``: « en retard depuis 3 semaines »),
+  the next ``RECALLS_AHEAD`` of them from today (a recall sent makes the
+  next ones, as meeting series do).
 
 Nothing for a closed plan; nothing to an address outside ``roster``. The
 result is a list of ``FollowUp`` values keyed per (plan, action, occurrence,
@@ -25,10 +32,12 @@ from datetime import date, timedelta
 
 from plans.model import Action, Plan
 
-__all__ = ["DUE", "OVERDUE", "OVERDUE_NOTE", "FollowUp", "occurrences_to_remind",
-           "plan_followups"]
+__all__ = ["DUE", "OVERDUE", "OVERDUE_NOTE", "RECALLS_AHEAD", "RECALL_WEEKDAY", "FollowUp",
+           "occurrences_to_remind", "plan_followups", "recall_days"]
 
 DUE, OVERDUE, OVERDUE_NOTE = "plan_due", "plan_overdue", "plan_overdue_note"
+RECALL_WEEKDAY = 0  # Monday: every recall of the week in the same morning's mail
+RECALLS_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -39,11 +48,13 @@ class FollowUp:
     occurrence: date   # the occurrence it is about
     day: date          # the local day it goes out (at the team's reminder hour)
     recipient: str
+    recall: bool = False  # a weekly recall of an overdue occurrence (``day`` says which)
 
     @property
     def key(self) -> str:
-        return (f"{self.ref}:{self.number}:{self.occurrence.isoformat()}:{self.kind}:"
-                f"{self.recipient}")
+        key = (f"{self.ref}:{self.number}:{self.occurrence.isoformat()}:{self.kind}:"
+               f"{self.recipient}")
+        return f"{key}:{self.day.isoformat()}" if self.recall else key
 
 
 def plan_followups(plan: Plan, *, today: date, overdue_days: int, roster: Collection[str],
@@ -64,21 +75,36 @@ def plan_followups(plan: Plan, *, today: date, overdue_days: int, roster: Collec
                 wanted.append(FollowUp(DUE, plan.ref, action.number, occurrence, occurrence,
                                        assignee))
         late_day = action.due + timedelta(days=overdue_days)
+        recalls = recall_days(late_day, today)
         if assignee in on_roster:
             assert assignee is not None
             wanted.append(FollowUp(OVERDUE, plan.ref, action.number, action.due, late_day,
                                    assignee))
+            wanted += [FollowUp(OVERDUE, plan.ref, action.number, action.due, day, assignee,
+                                recall=True) for day in recalls]
         for watcher in watchers:
             if watcher != assignee and watcher in on_roster:
                 wanted.append(FollowUp(OVERDUE_NOTE, plan.ref, action.number, action.due,
                                        late_day, watcher))
+                wanted += [FollowUp(OVERDUE_NOTE, plan.ref, action.number, action.due, day,
+                                    watcher, recall=True) for day in recalls]
     return wanted
+
+
+def recall_days(late_day: date, today: date) -> list[date]:
+    """The next ``RECALLS_AHEAD`` recall days (``RECALL_WEEKDAY``s after
+    ``late_day``) on or after ``today``."""
+    first = late_day + timedelta(days=(RECALL_WEEKDAY - late_day.weekday() - 1) % 7 + 1)
+    if first < today:
+        first += timedelta(weeks=-(-(today - first).days // 7))
+    return [first + timedelta(weeks=n) for n in range(RECALLS_AHEAD)]
 
 
 def occurrences_to_remind(action: Action, today: date, overdue_days: int) -> list[date]:
     """The current due date, then for a recurring action the occurrences after
     it that fall within ``overdue_days`` before ``today`` or on it, and the first
-    one after ``today``. Bounded whatever the rhythm or how long ago it began."""
+    one after ``today``, none past the day the current one is overdue (the
+    recalls take over). Bounded whatever the rhythm or how long ago it began."""
     assert action.due is not None
     found = [action.due]
     rhythm = action.when.rhythm
@@ -86,10 +112,11 @@ def occurrences_to_remind(action: Action, today: date, overdue_days: int) -> lis
         return found
     start = action.start or action.due
     until = action.when.until
+    late_day = action.due + timedelta(days=overdue_days)
     previous = max(action.due, today - timedelta(days=overdue_days + 1))
     while True:
         nxt = rhythm.next_after(start, previous)
-        if nxt is None or (until is not None and nxt > until):
+        if nxt is None or (until is not None and nxt > until) or nxt > late_day:
             break
         found.append(nxt)
         if nxt > today:

@@ -233,7 +233,7 @@ def _consent(text: str) -> bool | None:
 
 
 def _action(reader: _Reader, line: Line, *, today: date, team: list[Person],
-            roster: Sequence[Person]) -> ActionDraft | None:
+            roster: Sequence[Person], earliest: date | None = None) -> ActionDraft | None:
     sep = "|" if "|" in line.value else ";"
     parts = [p.strip() for p in line.value.split(sep)]
     if sep == ";" and len(parts) > 3:
@@ -256,7 +256,7 @@ def _action(reader: _Reader, line: Line, *, today: date, team: list[Person],
         reader.field_error(line, "action", exc, f"{exc.example} | {what} | {when_text}")
         ok = False
     try:
-        when = parse_when(when_text, today=today)
+        when = parse_when(when_text, today=today, earliest=earliest)
     except FieldError as exc:
         reader.field_error(line, "action", exc, f"{who} | {what} | {exc.example}")
         ok = False
@@ -321,12 +321,14 @@ def _protocols(reader: _Reader, library: Mapping[str, ProtocolDef]) -> list[Prot
 
 
 def _expand(reader: _Reader, protocols: list[ProtocolDef], *, today: date, team: list[Person],
-            roster: Sequence[Person], referent: str | None) -> list[ActionDraft]:
+            roster: Sequence[Person], referent: str | None,
+            earliest: date | None = None) -> list[ActionDraft]:
     actions: list[ActionDraft] = []
     lines = {fold(line.value): line for line in reader.values("protocol")}
     for protocol in protocols:
         drafts, warnings, joined = follow_ups(protocol, inclusion=today, team=team,
-                                              roster=roster, referent=referent)
+                                              roster=roster, referent=referent,
+                                              earliest=earliest)
         actions += drafts
         team += [p for p in joined if all(t.email != p.email for t in team)]
         line = next((ln for v, ln in lines.items() if find_protocol(v, {protocol.name: protocol})),
@@ -397,8 +399,10 @@ def _identity(reader: _Reader, today: date, *, required: bool
 
 def parse_new_plan(lines: Sequence[tuple[int, str]], *, today: date, sender: Person,
                    roster: Sequence[Person],
-                   library: Mapping[str, ProtocolDef] | None = None) -> Parsed[PlanDraft]:
-    """A ``NOUVEAU PPS`` body -> the draft of a new plan, or every error."""
+                   library: Mapping[str, ProtocolDef] | None = None,
+                   earliest: date | None = None) -> Parsed[PlanDraft]:
+    """A ``NOUVEAU PPS`` body -> the draft of a new plan, or every error.
+    ``earliest``: the first day a rhythm may start on (``parse_when``)."""
     library = load_library() if library is None else library
     reader = _Reader(lines, people=[sender, *roster], identity=True)
     name, birth, sex, ins = _identity(reader, today, required=True)
@@ -426,10 +430,12 @@ def parse_new_plan(lines: Sequence[tuple[int, str]], *, today: date, sender: Per
     if all(p.email != referent.email for p in team):
         team.append(referent)
     actions = [a for line in reader.values("action")
-               if (a := _action(reader, line, today=today, team=team, roster=roster))]
+               if (a := _action(reader, line, today=today, team=team, roster=roster,
+                                earliest=earliest))]
     protocols = _protocols(reader, library)
     review = _review(reader, today)
     actions += _expand(reader, protocols, today=today, team=team, roster=roster,
+                       earliest=earliest,
                        referent=referent.email)
     if reader.errors or name is None or birth is None or sex is None or ins is None:
         return Parsed(None, reader.errors, reader.warnings)
@@ -444,10 +450,11 @@ def parse_update(lines: Sequence[tuple[int, str]], *, today: date, sender: Perso
                  team: Sequence[Person], roster: Sequence[Person],
                  library: Mapping[str, ProtocolDef] | None = None,
                  patient: Patient | None = None,
-                 applied_protocols: Sequence[str] = ()) -> Parsed[PlanUpdate]:
+                 applied_protocols: Sequence[str] = (),
+                 earliest: date | None = None) -> Parsed[PlanUpdate]:
     """A ``MAJ`` body -> what to add to the plan, or every error. ``team`` is
     the plan's current team; ``patient`` (when given) is checked against any
-    identity line."""
+    identity line; ``earliest`` as for ``parse_new_plan``."""
     library = load_library() if library is None else library
     reader = _Reader(lines, people=[sender, *team, *roster], identity=False)
     _check_identity(reader, today, patient)
@@ -469,10 +476,12 @@ def parse_update(lines: Sequence[tuple[int, str]], *, today: date, sender: Perso
         except FieldError as exc:
             reader.field_error(line, "referent", exc)
     update.actions = [a for line in reader.values("action")
-                      if (a := _action(reader, line, today=today, team=members, roster=roster))]
+                      if (a := _action(reader, line, today=today, team=members, roster=roster,
+                                       earliest=earliest))]
     protocols = [p for p in _protocols(reader, library) if p.name not in applied_protocols]
     update.review_date = _review(reader, today)
     update.actions += _expand(reader, protocols, today=today, team=members, roster=roster,
+                              earliest=earliest,
                               referent=update.referent)
     update.protocols = [p.name for p in protocols]
     _lists(reader, update)

@@ -21,7 +21,8 @@ from plans.render import Rendered
 from plans.typography import french
 
 __all__ = ["AgendaView", "describe_start", "render_meeting_cancelled", "render_meeting_created",
-           "render_meeting_report", "render_meetings", "render_plans_added", "render_reminder"]
+           "render_meeting_report", "render_meetings", "render_plans_added", "render_reminder",
+           "days_before_words", "reminder_lines"]
 
 _HOW_TO = [
     "Pour ajouter un patient à l'ordre du jour : objet « RCP RCP-AAAA-NNN », ligne "
@@ -41,6 +42,7 @@ class AgendaView:
 
     items: Sequence[AgendaItem]
     names: Mapping[str, str]  # plan ref -> « NOM Prénom », readable plans only
+    absent: Sequence[str] = ()  # participants away that day, as the service words them
 
     @property
     def refs(self) -> list[str]:
@@ -71,9 +73,10 @@ def _reasons(item: AgendaItem) -> str:
 
 
 def agenda_lines(view: AgendaView) -> list[str]:
+    absent = ([f"Absents ce jour-là : {' ; '.join(view.absent)}."] if view.absent else [])
     if not view.items:
         return ["Ordre du jour : aucun plan pour l'instant (réévaluations à venir, actions "
-                "en retard et patients inscrits s'y ajoutent d'eux-mêmes)."]
+                "en retard et patients inscrits s'y ajoutent d'eux-mêmes).", *absent]
     lines = ["Ordre du jour :"]
     for item in view.items:
         name = view.names.get(item.ref)
@@ -81,7 +84,7 @@ def agenda_lines(view: AgendaView) -> list[str]:
             lines.append(f" - {item.ref} : détails réservés à l'équipe de soins du patient")
         else:
             lines.append(f" - {item.ref} {name} : {_reasons(item)}")
-    return lines
+    return lines + absent
 
 
 def _head(meeting: Meeting, people: Sequence[Person]) -> list[str]:
@@ -207,11 +210,25 @@ def render_meeting_report(meeting: Meeting, *, day: date,
     return _done(f"[{meeting.ref}] Compte-rendu du {format_date(day)} enregistré", lines)
 
 
+def days_before_words(days_before: int) -> str:
+    """« demain », « aujourd'hui », « dans 6 jours »."""
+    return "demain" if days_before == 1 else (
+        "aujourd'hui" if days_before == 0 else f"dans {days_before} jours")
+
+
+def reminder_lines(meeting: Meeting, *, start: datetime, days_before: int,
+                   view: AgendaView) -> list[str]:
+    """What a J-7 / J-1 reminder says of the meeting, as an item of a digest."""
+    when = days_before_words(days_before)
+    return [f"{when[0].upper()}{when[1:]}, le {describe_start(start)}",
+            f"Lieu : {meeting.location or 'à préciser'}",
+            *agenda_lines(view), "L'invitation à jour est jointe."]
+
+
 def render_reminder(meeting: Meeting, *, start: datetime, days_before: int,
                     people: Sequence[Person], view: AgendaView) -> Rendered:
     """J-7 / J-1: the meeting, where, and its agenda as the reader sees it."""
-    when = "demain" if days_before == 1 else (
-        "aujourd'hui" if days_before == 0 else f"dans {days_before} jours")
+    when = days_before_words(days_before)
     lines = ["Bonjour,", "", f"Rappel : réunion de concertation {meeting.ref} {when}, le "
              f"{describe_start(start)}.", f"Lieu : {meeting.location or 'à préciser'}", ""]
     lines += agenda_lines(view) + [""]

@@ -321,10 +321,12 @@ class AgendaItem:
 
 
 def agenda(plans: Sequence[Plan], *, hand: Sequence[str], day: date,
-           today: date) -> list[AgendaItem]:
+           today: date, late_after: int = 0) -> list[AgendaItem]:
     """What the occurrence of ``day`` discusses: active plans whose review date
-    falls on or before ``day``, with overdue actions on ``today``, or added by
-    hand (refs of plans not in ``plans`` are left out: closed or unknown)."""
+    falls on or before ``day``, with actions overdue on ``today`` by more than
+    ``late_after`` days (the team's delay before an action is told overdue: a
+    plan written yesterday is no subject for a meeting), or added by hand
+    (refs of plans not in ``plans`` are left out: closed or unknown)."""
     items: list[AgendaItem] = []
     for plan in sorted(plans, key=lambda p: p.ref):
         if not plan.is_active:
@@ -332,7 +334,7 @@ def agenda(plans: Sequence[Plan], *, hand: Sequence[str], day: date,
         reasons: list[str] = []
         if plan.review_date is not None and plan.review_date <= day:
             reasons.append("review")
-        late = len(plan.overdue(today))
+        late = len(plan.overdue(today - timedelta(days=late_after)))
         if late:
             reasons.append("overdue")
         if plan.ref in hand:

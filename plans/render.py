@@ -251,9 +251,11 @@ def _documents(documents: Sequence[DocumentLine]) -> list[str]:
 
 def render_status(plan: Plan, *, people: Sequence[Person], today: date,
                   next_meeting: str | None = None, tz: tzinfo | None = None,
-                  documents: Sequence[DocumentLine] = ()) -> Rendered:
+                  documents: Sequence[DocumentLine] = (),
+                  absences: Sequence[str] = ()) -> Rendered:
     """``STATUT``: the plan with every action's state, its documents and the
-    last changes."""
+    last changes; ``absences``: those of its team, current and coming, as the
+    service words them."""
     state = "actif" if plan.is_active else f"clos le {_at(plan.closed_at, tz)}" \
         if plan.closed_at else "clos"
     late = plan.overdue(today)
@@ -273,6 +275,8 @@ def render_status(plan: Plan, *, people: Sequence[Person], today: date,
                        for v in reversed(plan.versions[-5:])])
     if next_meeting:
         lines += [f"Prochaine concertation : {next_meeting}", ""]
+    if absences:
+        lines += _section("Absences dans l'équipe du plan", list(absences))
     lines += _REPLY_HELP
     return _done(f"[{plan.ref}] Statut", lines)
 

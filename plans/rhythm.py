@@ -315,17 +315,20 @@ def _date_value(value: str, today: date) -> date:
     return parse_date(_DEADLINE_WORDS.sub("", value), today=today)
 
 
-def parse_when(text: str, *, today: date) -> When:
+def parse_when(text: str, *, today: date, earliest: date | None = None) -> When:
     """A date, or a rhythm with optional « à partir du <date> », « pendant N
     jours/semaines/mois » and « jusqu'au <date> ». A rhythm starts today unless
-    told otherwise; ``until`` is included. A time (« à 14h », « 12:30 ») at
-    the end or right after the rhythm is kept as ``time_of_day``."""
+    told otherwise, or on ``earliest`` when that is later (the service gives
+    the first day whose reminder is still to go out: a rhythm begun after that
+    day's reminders would start with an occurrence nobody is told of, « en
+    retard » the next morning); ``until`` is included. A time (« à 14h »,
+    « 12:30 ») at the end or right after the rhythm is kept as ``time_of_day``."""
     folded, at = _split_time(fold(text).rstrip(".,;"))
     marks = list(_CLAUSE.finditer(folded))
     head = folded[: marks[0].start()].strip(" ,") if marks else folded
     if at is None and marks:
         head, at = _split_time(head)
-    return replace(_parse_when(text, folded, head, marks, today), time_of_day=at)
+    return replace(_parse_when(text, folded, head, marks, today, earliest), time_of_day=at)
 
 
 def _split_time(folded: str) -> tuple[str, time | None]:
@@ -340,7 +343,7 @@ def _split_time(folded: str) -> tuple[str, time | None]:
 
 
 def _parse_when(text: str, folded: str, head: str, marks: list[re.Match[str]],
-                today: date) -> When:
+                today: date, earliest: date | None) -> When:
     clauses: dict[str, str] = {}
     for i, mark in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(folded)
@@ -368,7 +371,8 @@ def _parse_when(text: str, folded: str, head: str, marks: list[re.Match[str]],
     if rhythm is None:
         return _single_date(text, head, clauses, today)
 
-    start = _date_value(clauses["start"], today) if "start" in clauses else today
+    start = (_date_value(clauses["start"], today) if "start" in clauses
+             else max(today, earliest or today))
     until: date | None = None
     if "until" in clauses:
         until = _date_value(clauses["until"], today)

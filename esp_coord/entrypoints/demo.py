@@ -237,10 +237,15 @@ def _changed_lines(first: str, other: str) -> list[str]:
             for line in b[j1:j2]]
 
 
+_SHORT = {"digest": "rappels : ", "digest-meeting": "rappels : ", "team": "suivi : "}
+
+
 class _Timeline:
-    """Prints what the service sends on its own: in full the first meeting
-    reminder, the first follow-up reminder and the first quarantine notice
-    (each text variant with who received it), a line for the others."""
+    """Prints what the service sends on its own: in full the first digest of
+    each sort (a person's daily reminders with actions, one with a meeting,
+    the team follow-up), the first quarantine notice and the first mail of
+    each other sort (each text variant with who received it), then one line
+    per morning for the others, each recipient with what their subject says."""
 
     def __init__(self, console: Console, config: Config) -> None:
         self.console, self.config = console, config
@@ -249,34 +254,41 @@ class _Timeline:
     def _names(self, addresses: list[str]) -> str:
         return ", ".join(_name(self.config, a) for a in addresses)
 
+    @staticmethod
+    def _kind(mail: IncomingMail) -> str:
+        subject = mail.subject
+        if subject.startswith("Rappels du"):
+            return "digest-meeting" if "réunion" in subject.split(":", 1)[-1] and (
+                "FAIT" not in mail.text) else "digest"
+        for prefix, kind in (("Suivi de l'équipe", "team"), ("[RCP-", "meeting"),
+                             ("Messages en quarantaine", "quarantine"),
+                             ("Rapport d’activité", "report")):
+            if subject.startswith(prefix):
+                return kind
+        return "plan"
+
     def show(self, at: datetime, mails: list[tuple[str, bytes]]) -> None:
         when = at.astimezone(self.config.timezone).strftime("%d/%m/%Y %H:%M")
-        others: dict[str, int] = {}
+        others: list[str] = []
         for variants in _variants(mails):
             mail, raw = variants[0][1], variants[0][2]
             recipients = [a for v in variants for a in v[0]]
-            kind = ("meeting" if mail.subject.startswith("[RCP-")
-                    else "quarantine" if mail.subject.startswith("Messages en quarantaine")
-                    else "report" if mail.subject.startswith("Rapport d’activité")
-                    else "plan")
-            if kind == "plan" and kind in self.shown:
-                for address in recipients:
-                    others[_name(self.config, address)] = others.get(
-                        _name(self.config, address), 0) + 1
+            kind = self._kind(mail)
+            if kind in self.shown:
+                said = _SHORT.get(kind, "") + mail.subject.split(" : ", 1)[-1]
+                others += [f"{_name(self.config, a)} ({said})" for a in recipients]
                 continue
-            full = kind not in self.shown
             self.shown.add(kind)
             self.console.print(f"[bold magenta]⏰ {when} service[/] → "
-                               f"{self._names(recipients)}   Objet : {mail.subject}")
-            if full:
-                self._print_variants(variants)
-                for line in _calendar_lines(raw):
-                    self.console.print(f"  [dim]{line}[/]")
+                               f"{escape(self._names(recipients))}   Objet : "
+                               f"{escape(mail.subject)}")
+            self._print_variants(variants)
+            for line in _calendar_lines(raw):
+                self.console.print(f"  [dim]{line}[/]")
         if others:
-            count = sum(others.values())
             self.console.print(
-                f"[magenta]⏰ {when} service[/] → {count} rappel{'s' if count > 1 else ''} "
-                "de suivi des plans : " + ", ".join(f"{name} ({n})" for name, n in others.items()))
+                f"[magenta]⏰ {when} service[/] → {len(others)} message"
+                f"{'s' if len(others) > 1 else ''} : " + escape(" ; ".join(others)))
 
     def _print_variants(self, variants: list[tuple[list[str], IncomingMail, bytes]]) -> None:
         """The first text in full, then what differs in each other one: the

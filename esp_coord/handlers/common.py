@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from functools import cache
 
-from esp_coord import access
+from esp_coord import absence_repo, access
 from esp_coord.answers import Answer
 from esp_coord.plan_repo import Loaded, PlanRepository
 from esp_coord.processing import Request
@@ -47,7 +47,11 @@ def plan_for(request: Request, plans: PlanRepository, detected: Detected, comman
     if ref is None:
         return None, missing_ref(request, command)
     loaded = plans.get(ref)
-    if loaded is None or not access.may_read(request.sender, loaded.plan):
+    covering: set[str] = set()
+    if loaded is not None and not access.may_read(request.sender, loaded.plan):
+        absences, _ = absence_repo.load(request.tx)
+        covering = absences.covered_by(request.sender.email, today_of(request))
+    if loaded is None or not access.may_read(request.sender, loaded.plan, covering):
         # The answer is the same either way; the audit keeps which it was.
         why = "no such plan" if loaded is None else "not on the care team"
         record(request, "refused", ref, f"{command}: {why}")

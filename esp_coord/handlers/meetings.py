@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from esp_coord import access
+from esp_coord import absence_repo, access
+from esp_coord.absence_repo import absence_words
+from esp_coord.access import participants_of
 from esp_coord.agenda import view_for
 from esp_coord.answers import Answer
 from esp_coord.invitations import cancellation_file, invitation_file
@@ -24,6 +26,7 @@ from esp_coord.references import AgendaLines, agenda_lines, referenced_meeting
 from esp_coord.roster import people_of
 from esp_coord.scheduling.meeting_reminders import schedule
 from esp_coord.scheduling.plan_reminders import plan_changed
+from plans.absences import Absences
 from plans.commands import Detected
 from plans.drafts import LineError
 from plans.meeting_grammar import Report, parse_cancel, parse_new_meeting, parse_report
@@ -134,7 +137,8 @@ def new_meeting(request: Request, detected: Detected) -> list[Answer]:
     meetings.add(meeting, summary="création")
     schedule(tx, meeting, config, request.now)
     start = meeting.start.astimezone(tz)
-    view = view_for(request.sender, meeting, start.date(), plans.active(), today_of(request))
+    view = view_for(request.sender, meeting, start.date(), plans.active(), today_of(request),
+                    late_after=config.reminders.overdue_days)
     ics = invitation_file(meeting, config, request.now, meeting.plans)
     answers = [meeting_reply(request, render_meeting_created(
         meeting, people=people, view=view, warnings=parsed.warnings,
@@ -173,7 +177,17 @@ def list_meetings(request: Request, detected: Detected) -> list[Answer]:
             shown.append((meeting, starts))
     # The plans are decrypted only for agendas to show.
     plans = PlanRepository(tx).active() if shown else []
-    entries = [Listed(m, starts, view_for(member, m, starts[0].date(), plans, today))
+    late_after = request.config.reminders.overdue_days
+    absences, _ = absence_repo.load(tx) if shown else (Absences(), None)
+
+    def away(meeting: Meeting, day: date) -> list[str]:
+        invited = participants_of(meeting, config)
+        return [absence_words(a, config) for a in absences.items
+                if a.covers(day) and a.member in invited]
+
+    entries = [Listed(m, starts, view_for(member, m, starts[0].date(), plans, today,
+                                          late_after=late_after,
+                                          absent=away(m, starts[0].date())))
                for m, starts in shown]
     if ref and not entries:
         record(request, "refused", ref, "RCP")

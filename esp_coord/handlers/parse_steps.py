@@ -11,7 +11,7 @@ reference, or an error saying it is missing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
 from esp_coord import access
@@ -19,9 +19,12 @@ from esp_coord.config import Config
 from esp_coord.intake import IncomingMail
 from esp_coord.references import agenda_lines, plan_ref_of, referenced_meeting
 from esp_coord.roster import people_of
+from esp_coord.scheduling.times import first_actable_day
+from plans.absences import parse_absence
 from plans.commands import (
     DISPLAY,
     Detected,
+    action_commands,
     action_comment,
     closest_commands,
     postponed_date_text,
@@ -96,6 +99,14 @@ class Context:
         self.people: list[Person] = people_of(config)
         self.sender = next(p for p in self.people if p.email == mail.from_address)
 
+    @property
+    def earliest(self) -> date:
+        """The first day a new rhythm may start on, as the service will find
+        it if it gets the mail when it was written (``first_actable_day``)."""
+        settings = self.config.reminders
+        return first_actable_day(self.mail.date or datetime.now(UTC), self.config.timezone,
+                                 settings.hour, settings.days_off)
+
     def plan_ref(self) -> str | None:
         """The plan the mail is about (as ``references.plan_ref_of`` finds
         it for the service), reported; an error when there is none."""
@@ -128,7 +139,7 @@ class Context:
 
 def new_plan(ctx: Context) -> None:
     parsed = parse_new_plan(ctx.detected.lines, today=ctx.today, sender=ctx.sender,
-                            roster=ctx.people, library=library())
+                            roster=ctx.people, library=library(), earliest=ctx.earliest)
     ctx.grammar_result(parsed.errors, parsed.warnings)
     draft = parsed.value
     if not parsed.ok or draft is None:
@@ -142,7 +153,7 @@ def update_plan(ctx: Context) -> None:
     ctx.plan_ref()
     # Without the plan, its team is unknown: people are resolved on the roster.
     parsed = parse_update(ctx.detected.lines, today=ctx.today, sender=ctx.sender, team=[],
-                          roster=ctx.people, library=library())
+                          roster=ctx.people, library=library(), earliest=ctx.earliest)
     ctx.grammar_result(parsed.errors, parsed.warnings)
     update = parsed.value
     if not parsed.ok or update is None:
@@ -192,19 +203,32 @@ def nothing_more(ctx: Context) -> None:
     """``LISTE``, ``AIDE``: the command's name says it all."""
 
 
+def _more_lines(ctx: Context) -> Detected:
+    """The first of the mail's action lines (``action_commands``); the others
+    are reported under ``more_lines``, as the service handles each."""
+    first, *others = action_commands(ctx.detected)
+    if others:
+        ctx.report["more_lines"] = [{"command": DISPLAY[o.name or ""], "ref": o.ref,
+                                     "args": o.raw_args, "line": o.line} for o in others]
+    return first
+
+
 def action_done(ctx: Context) -> None:
+    first = _more_lines(ctx)
     ctx.plan_ref()
     if _action_number(ctx, "FAIT") is not None:
-        ctx.report["comment"] = action_comment(ctx.detected, ctx.people) or None
+        ctx.report["comment"] = action_comment(first, ctx.people) or None
 
 
 def action_undone(ctx: Context) -> None:
     """``ANNULER FAIT 3``: the plan and the action number, nothing else."""
+    _more_lines(ctx)
     ctx.plan_ref()
     _action_number(ctx, "ANNULER FAIT")
 
 
 def action_postponed(ctx: Context) -> None:
+    _more_lines(ctx)
     ctx.plan_ref()
     rest = _action_number(ctx, "REPORTER")
     if rest is None:
@@ -293,3 +317,17 @@ def meeting_report(ctx: Context) -> None:
         ctx.report["decisions"] = [{"line": line, "plan_ref": ref, "text": text}
                                    for line, ref, text in report.decisions]
         ctx.report["notes"] = list(report.notes)
+
+
+def declare_absence(ctx: Context) -> None:
+    """``ABSENCE du … au …``: the period and the substitute, as the service reads them."""
+    try:
+        asked = parse_absence(ctx.detected.raw_args, ctx.detected.lines, today=ctx.today,
+                              sender=ctx.sender, roster=ctx.people)
+    except FieldError as e:
+        ctx.report["errors"].append(error_entry(
+            "absence", f"{e.problem} ; attendu : {e.expected} ; exemple : {e.example}",
+            text=ctx.detected.text, line=ctx.detected.line))
+        return
+    ctx.report["absence"] = {"start": asked.start.isoformat(), "end": asked.end.isoformat(),
+                             "substitute": asked.substitute.email if asked.substitute else None}

@@ -14,7 +14,8 @@ rows are reconciled when its follow-ups changed.
 
 from __future__ import annotations
 
-from esp_coord import access
+from esp_coord import absence_repo, access
+from esp_coord.absence_repo import absence_words
 from esp_coord.agenda import describe_next, next_meeting
 from esp_coord.answers import Answer, reply_subject
 from esp_coord.meeting_repo import MeetingRepository
@@ -22,7 +23,7 @@ from esp_coord.plan_repo import PlanRepository
 from esp_coord.processing import Request
 from esp_coord.received.handler import attach_pending
 from esp_coord.roster import coordination, people_of
-from esp_coord.scheduling.plan_reminders import plan_changed
+from esp_coord.scheduling.plan_reminders import earliest_start, plan_changed
 from plans.commands import Detected
 from plans.drafts import LineError
 from plans.grammar import parse_new_plan, parse_update
@@ -50,7 +51,8 @@ def new_plan(request: Request, detected: Detected) -> list[Answer]:
     plans = PlanRepository.of(request)
     parsed = parse_new_plan(detected.lines, today=today_of(request),
                             sender=sender_of(request, people), roster=people,
-                            library=library())
+                            library=library(),
+                            earliest=earliest_start(request.config, request.now))
     if not parsed.ok:
         return [plan_answer(request, render_errors(parsed.errors, parsed.warnings,
                                                    command="NOUVEAU_PPS"), refused=True)]
@@ -175,7 +177,8 @@ def update_plan(request: Request, detected: Detected) -> list[Answer]:
     parsed = parse_update(detected.lines, today=today_of(request),
                           sender=sender_of(request, people), team=team, roster=people,
                           library=library(), patient=plan.patient,
-                          applied_protocols=[p.name for p in plan.protocols])
+                          applied_protocols=[p.name for p in plan.protocols],
+                          earliest=earliest_start(request.config, request.now))
     if (parsed.ok and parsed.value is not None and parsed.value.referent
             and not access.may_change_referent(request.sender, plan)):
         parsed.errors.append(LineError(
@@ -229,11 +232,15 @@ def plan_status(request: Request, detected: Detected) -> list[Answer]:
     plan, config = loaded.plan, request.config
     # The plan loaded above is the one the agenda is checked for: not loaded again.
     found = next_meeting(plan, MeetingRepository(request.tx).active(), request.now,
-                         request.now.astimezone(config.timezone).date()
-                         ) if plan.is_active else None
+                         request.now.astimezone(config.timezone).date(),
+                         late_after=config.reminders.overdue_days) if plan.is_active else None
+    absences, _ = absence_repo.load(request.tx)
+    team = {plan.referent, *plan.team}
+    away = [absence_words(a, config) for a in absences.current_and_coming(today_of(request))
+            if a.member in team]
     rendered = render_status(plan, people=people_of(config), today=today_of(request),
                              next_meeting=describe_next(found), tz=config.timezone,
-                             documents=document_lines(request, plan.ref))
+                             documents=document_lines(request, plan.ref), absences=away)
     record(request, "status", plan.ref, f"version {plan.version}")
     return [plan_answer(request, rendered, plan=plan, kind="status")]
 

@@ -23,7 +23,7 @@ from esp_coord.answers import Answer
 from esp_coord.processing import Request
 from plans.commands import SYNTAX, SYNTAXES, Detected, Syntax
 
-from . import actions, documents, meetings, parse_steps, plans, report
+from . import absences, actions, documents, meetings, parse_steps, plans, report
 from .basics import help_answer
 from .parse_steps import Step
 
@@ -92,6 +92,12 @@ REGISTRY: Mapping[str, Command] = build([
             parse_steps.cancel_meeting),
     Command(SYNTAX["COMPTE_RENDU"], meetings.meeting_report, "meeting_report",
             parse_steps.meeting_report),
+    Command(SYNTAX["ABSENCE"], absences.declare_absence, "absence",
+            parse_steps.declare_absence),
+    Command(SYNTAX["ANNULER_ABSENCE"], absences.cancel_absence, "cancel_absence",
+            parse_steps.nothing_more),
+    Command(SYNTAX["ABSENCES"], absences.list_absences, "list_absences",
+            parse_steps.nothing_more),
     Command(SYNTAX["INDICATEURS"], report.indicators, "indicators", parse_steps.nothing_more),
     Command(SYNTAX["AIDE"], _help, "help", parse_steps.nothing_more),
 ])

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -60,10 +59,10 @@ from apscheduler.triggers.date import DateTrigger
 from esp_coord.answers import Answer, render_answer
 from esp_coord.config import Config
 from esp_coord.ports import Clock, StorePort, UnitOfWork
+from esp_coord.scheduling.digest import Entry
 from esp_coord.scheduling.registry import Composers, Rebuild
 from esp_coord.store.errors import StoreBusy
 from esp_coord.store.reminders import Reminder
-from plans.typography import french
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -312,24 +311,34 @@ class ReminderEngine:
         return 1
 
     def _send_digest(self, tx: UnitOfWork, first: Reminder, now: datetime) -> int:
-        """All of one person's due digest items in one mail."""
-        kinds = [kind for kind, r in self.composers.items() if r.digest]
-        rows = tx.reminders_due(now, 1000, recipient=first.recipient, kinds=kinds)
-        items: list[tuple[Reminder, list[Answer]]] = []
+        """Every row due for ``first``'s recipient in ``first``'s digest, in one
+        mail (``digest``); rows whose item is gone are dropped."""
+        registered = self.composers[first.kind]
+        assert registered.digest is not None
+        digest = self.composers.digests[registered.digest]
+        rows = tx.reminders_due(now, 1000, recipient=first.recipient,
+                                kinds=self.composers.digest_kinds(registered.digest))
+        items: list[tuple[Reminder, Entry]] = []
         for row in rows:
             reminder = self._pending(tx, row.id, now)
             if reminder is None:
                 continue
-            answers = self._compose(tx, reminder, now)
-            if not answers:
+            item = self.composers[reminder.kind].item
+            assert item is not None  # Registered checks it
+            entry = item(tx, reminder, now, self.config)
+            if entry is None:
                 tx.mark_reminder_dropped(reminder.id, now)
                 continue
-            items.append((reminder, answers))
+            items.append((reminder, entry))
+        # Composing an item reconciles its source from now on, keeping that
+        # row only: a row composed earlier that it no longer wants (a recall
+        # or an occurrence missed during a long stop) was cancelled then, and
+        # leaves the mail.
+        items = [(r, e) for r, e in items if _still_pending(tx, r)]
         if not items:
             return 0
-        sections = [a for _, answers in items for a in answers]
-        self._enqueue(tx, [digest_answer(self.config, first.recipient, sections, now)],
-                            now, cause=f"digest:{first.key}")
+        answer = digest.write(tx, first.recipient, [e for _, e in items], now, self.config)
+        self._enqueue(tx, self._on_roster([answer]), now, cause=f"digest:{first.key}")
         for reminder, _ in items:
             self._mark_sent(tx, reminder, now)
         return len(items)
@@ -364,23 +373,10 @@ def _due(tx: UnitOfWork, *, now: datetime, limit: int, after: tuple[datetime, in
     return tx.reminders_due(now, limit, after=after)
 
 
+def _still_pending(tx: UnitOfWork, reminder: Reminder) -> bool:
+    current = tx.reminder(reminder.id)
+    return current is not None and current.status == "pending"
+
+
 def _with_to(answer: Answer, to: tuple[str, ...]) -> Answer:
     return replace(answer, to=to)
-
-
-_GREETING = re.compile(r"^\s*Bonjour[^\n]*\n+", re.IGNORECASE)
-
-
-def digest_answer(config: Config, recipient: str, sections: Sequence[Answer],
-                  now: datetime) -> Answer:
-    """One mail with each item under its own subject line (greetings removed)."""
-    member = config.member(recipient)
-    name = member.name if member else ""
-    day = now.astimezone(config.timezone)
-    parts = [f"Bonjour {name},".replace(" ,", ","), "",
-             f"Vos rappels du {day:%d/%m/%Y} ({len(sections)}) :", ""]
-    for n, section in enumerate(sections, 1):
-        parts += [f"{n}. {section.subject}", "", _GREETING.sub("", section.text).strip(), ""]
-    return Answer(subject=french(f"Rappels du {day:%d/%m/%Y} : {len(sections)}"),
-                  text=french("\n".join(parts) + "\n"), to=(recipient,),
-                  message_id_tag="digest", auto_submitted="auto-generated")

@@ -1,4 +1,6 @@
-"""Follow-up reminders of care plans: rows from ``plans.followups``, and their mails.
+"""Follow-up reminders of care plans: their rows (from ``plans.followups``) and the
+check that a due row still applies; their mails are ``plan_mails`` (one per
+reminder) and ``plan_digest`` (the daily digests).
 
 The plan handlers call ``plan_changed`` after they save a plan, in the same
 transaction: when the plan's follow-ups changed (a new plan, a FAIT, a
@@ -10,33 +12,33 @@ occurrence, recipient still concerned) and reschedule the plan from that day
 (``schedule_plan``), which is how a recurring action that is neither done nor
 touched keeps producing its next occurrences.
 
-Reminder mails carry a stable Message-ID naming the plan
+A reminder mail about one plan carries a Message-ID naming the plan
 (``<PPS-2026-0001.rappel.<hash>@domain>``), so a reply "FAIT 3" finds the
-plan from In-Reply-To alone (see ``references.plan_ref_of``). The
-daily digest gathers several plans under its own Message-ID: there, each item
-gives its ready-to-reply lines with the plan's reference (« FAIT 3
-PPS-2026-0001 »), one action per reply.
+plan from In-Reply-To alone (see ``references.plan_ref_of``). A digest about
+several plans has its own: there, each item gives its ready-to-reply line
+with the plan's reference (« FAIT 3 PPS-2026-0001 »), and a reply may hold
+several such lines (``plans.commands.action_commands``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime
 
-from esp_coord.answers import Answer
+from esp_coord import absence_repo
 from esp_coord.config import Config, Member
 from esp_coord.plan_repo import KIND as PLAN_KIND
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.registry import Composer, Registered
-from esp_coord.scheduling.times import local_day, local_instant
+from esp_coord.scheduling.times import first_actable_day, local_day, reminder_instant
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
+from plans.absences import Absences
 from plans.dates import format_date
 from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
 from plans.model import Action, Plan, PlanError
-from plans.typography import french
 
-__all__ = ["plan_changed", "plan_specs", "schedule_plan"]
+__all__ = ["action_block", "covering_words", "earliest_start", "name_of", "plan_changed",
+           "plan_specs", "schedule_plan", "still_wanted"]
 
 _KEY_MAX = 255
 
@@ -50,24 +52,56 @@ def _key(followup: FollowUp) -> str:
     return f"{key[:_KEY_MAX - 33]}#{digest}"
 
 
-def plan_specs(plan: Plan, config: Config, now: datetime) -> list[ReminderSpec]:
-    """The reminder rows ``plan`` wants, timed at the team's reminder hour."""
+def earliest_start(config: Config, now: datetime) -> date:
+    """The first day a new recurring action may fall on (``Plan.create``'s
+    ``earliest``): the first whose reminder is still to go out."""
     settings = config.reminders
+    return first_actable_day(now, config.timezone, settings.hour, settings.days_off)
+
+
+def plan_specs(plan: Plan, config: Config, now: datetime,
+               absences: Absences | None = None) -> list[ReminderSpec]:
+    """The reminder rows ``plan`` wants, timed at the team's reminder hour (the
+    working day before a day off). What falls due for someone absent goes to
+    whoever covers for them (``Absences.cover``), marked ``covering``."""
+    settings = config.reminders
+    coordinators = [m.email for m in config.members if m.is_coordinator]
     followups = plan_followups(
         plan, today=local_day(now, config.timezone), overdue_days=settings.overdue_days,
-        roster=[m.email for m in config.members],
-        coordinators=[m.email for m in config.members if m.is_coordinator])
-    return [ReminderSpec(key=_key(f), kind=f.kind, source_ref=plan.ref, recipient=f.recipient,
-                         due_at=local_instant(f.day, settings.hour, config.timezone),
-                         payload={"ref": f.ref, "number": f.number,
-                                  "occurrence": f.occurrence.isoformat()})
-            for f in followups]
+        roster=[m.email for m in config.members], coordinators=coordinators)
+    absences = absences or Absences()
+    specs = []
+    for f in followups:
+        due_at = reminder_instant(f.day, settings.hour, config.timezone, settings.days_off, now)
+        days = (local_day(due_at, config.timezone), f.occurrence if f.kind == DUE else f.day)
+        # An absent watcher's note goes to their substitute only: the other
+        # watchers get theirs.
+        fallback = [plan.referent.lower(), *coordinators] if f.kind != OVERDUE_NOTE else []
+        for recipient in absences.cover(f.recipient, days, fallback):
+            covered = f if recipient == f.recipient else replace(f, recipient=recipient)
+            specs.append(ReminderSpec(
+                key=_key(covered), kind=f.kind, source_ref=plan.ref, recipient=recipient,
+                due_at=due_at, payload=_payload(f, covering=f.recipient
+                                                if recipient != f.recipient else None)))
+    return specs
+
+
+def _payload(followup: FollowUp, covering: str | None) -> dict[str, object]:
+    payload: dict[str, object] = {"ref": followup.ref, "number": followup.number,
+                                  "occurrence": followup.occurrence.isoformat()}
+    if followup.recall:
+        payload["recall"] = True
+    if covering is not None:
+        payload["covering"] = covering
+    return payload
 
 
 def schedule_plan(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
-                        *, keep: Reminder | None = None) -> None:
+                  *, keep: Reminder | None = None, absences: Absences | None = None) -> None:
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
-    tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now), keep), now)
+    if absences is None:
+        absences, _ = absence_repo.load(tx)
+    tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now, absences), keep), now)
 
 
 def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
@@ -75,8 +109,9 @@ def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
     """After ``plan`` was saved: reconcile its reminder rows if its follow-ups
     changed since ``previous`` (the plan as loaded; None for a new plan).
     Returns whether the rows were reconciled."""
-    specs = plan_specs(plan, config, now)
-    if previous is not None and plan_specs(previous, config, now) == specs:
+    absences, _ = absence_repo.load(tx)
+    specs = plan_specs(plan, config, now, absences)
+    if previous is not None and plan_specs(previous, config, now, absences) == specs:
         return False
     tx.replace_reminders(plan.ref, specs, now)
     return True
@@ -85,8 +120,11 @@ def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
 # --- composing the mails ---------------------------------------------------------
 
 
-def _still_wanted(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
-                        ) -> tuple[Plan, Action] | None:
+def still_wanted(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
+                 ) -> tuple[Plan, Action] | None:
+    """The plan and action a due row is about, if it still applies (the plan
+    active, the action open, the same occurrence, the recipient concerned);
+    the plan's rows are reconciled from now on first, whatever the answer."""
     doc = tx.load_document(PLAN_KIND, reminder.source_ref)
     if doc is None:
         return None
@@ -101,128 +139,45 @@ def _still_wanted(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Con
     occurrence = date.fromisoformat(reminder.payload["occurrence"])
     if action.status != "todo" or action.due is None:
         return None
+    # A row covering for someone absent is about them (and still wanted only
+    # while the absence lasts: the reconcile above cancelled it otherwise).
+    about = str(reminder.payload.get("covering") or reminder.recipient)
     if reminder.kind == DUE:
         # One-off: that very date. Recurring: an occurrence not yet behind us
         # (one before the current due date was done or skipped).
         ok = occurrence >= action.due if action.recurring else occurrence == action.due
-        concerned = reminder.recipient == (action.assignee or "").lower()
+        concerned = about == (action.assignee or "").lower()
     else:
         ok = occurrence == action.due
         if reminder.kind == OVERDUE:
-            concerned = reminder.recipient == (action.assignee or "").lower()
+            concerned = about == (action.assignee or "").lower()
         else:
-            member = config.member(reminder.recipient)
-            concerned = reminder.recipient == plan.referent.lower() or bool(
+            member = config.member(about)
+            concerned = about == plan.referent.lower() or bool(
                 member and member.is_coordinator)
     return (plan, action) if ok and concerned else None
 
 
-def _name(config: Config, address: str | None) -> str:
+def covering_words(tx: UnitOfWork, reminder: Reminder, config: Config, today: date
+                   ) -> str | None:
+    """« En remplacement de Julien MARIE (absence jusqu'au 04/01/2027). » for a
+    row covering for someone absent, else None."""
+    covering = reminder.payload.get("covering")
+    if not covering:
+        return None
+    absences, _ = absence_repo.load(tx)
+    absence = absences.on(str(covering), today) or next(
+        (a for a in absences.of(str(covering)) if a.end >= today), None)
+    until = f" (absence jusqu'au {format_date(absence.end)})" if absence else ""
+    return f"En remplacement de {name_of(config, str(covering))}{until}."
+
+
+def name_of(config: Config, address: str | None) -> str:
     member: Member | None = config.member(address or "")
     return member.name if member else (address or "personne (à attribuer)")
 
 
-def _message_tag(reminder: Reminder) -> str:
-    return f"{reminder.source_ref}.rappel.{hashlib.sha256(reminder.key.encode()).hexdigest()[:16]}"
-
-
-def _answer(reminder: Reminder, subject: str, lines: list[str]) -> Answer:
-    return Answer(subject=french(subject), text=french("\n".join(lines) + "\n"),
-                  to=(reminder.recipient,), message_id_tag=_message_tag(reminder),
-                  stable_id=True, auto_submitted="auto-generated")
-
-
-def _action_lines(plan: Plan, action: Action, config: Config) -> list[str]:
+def action_block(plan: Plan, action: Action, config: Config) -> list[str]:
     return [f"Plan {plan.ref} - {plan.patient.display_name}",
             f"Action n° {action.number} : {action.what}",
-            f"Qui : {_name(config, action.assignee)} ; quand : {action.when.describe()}"]
-
-
-def _reply_help(action: Action, plan: Plan, today: date, *, digest: bool) -> list[str]:
-    later = format_date(today + timedelta(days=7))
-    if digest:
-        # The daily digest names no plan (its Message-ID and subject are its
-        # own): each line carries the plan's reference, and the rest of a FAIT
-        # mail is its comment, hence one action per reply.
-        return ["Pour le noter, répondez avec cette ligne (une action par réponse ; "
-                "une ligne de commentaire peut suivre) :",
-                f"    FAIT {action.number} {plan.ref}",
-                "ou, pour changer la date :",
-                f"    REPORTER {action.number} {plan.ref} au {later}"]
-    return ["Répondez simplement à ce message :",
-            f"    FAIT {action.number}",
-            "quand c'est fait (une ligne de commentaire peut suivre), ou",
-            f"    REPORTER {action.number} au {later}",
-            "pour changer la date. Depuis un nouveau message, ajoutez la référence : "
-            f"FAIT {action.number} {plan.ref}."]
-
-
-_Text = Callable[[Reminder, Plan, Action, date, datetime, Config], list[Answer]]
-
-
-def _plan_composer(text: _Text) -> Composer:
-    """A composer that re-checks the plan (``_still_wanted``) and, if the
-    reminder still applies, writes it with ``text`` (given the action's due date)."""
-    def compose(tx: UnitOfWork, reminder: Reminder, now: datetime,
-                      config: Config) -> list[Answer]:
-        found = _still_wanted(tx, reminder, now, config)
-        if found is None:
-            return []
-        plan, action = found
-        assert action.due is not None  # _still_wanted keeps dated actions only
-        return text(reminder, plan, action, action.due, now, config)
-    return compose
-
-
-@_plan_composer
-def compose_due(reminder: Reminder, plan: Plan, action: Action, due: date, now: datetime,
-                config: Config) -> list[Answer]:
-    occurrence = date.fromisoformat(reminder.payload["occurrence"])
-    today = local_day(now, config.timezone)
-    when = "aujourd'hui" if occurrence == today else f"le {format_date(occurrence)}"
-    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
-             f"Rappel : une action du plan {plan.ref} est prévue {when}"
-             f" ({format_date(occurrence)}).", "",
-             *_action_lines(plan, action, config), ""]
-    if action.recurring and occurrence > due:
-        lines += [f"L'occurrence du {format_date(due)} n'est pas encore notée "
-                  f"faite : FAIT {action.number} l'enregistre comme faite aujourd'hui et "
-                  "prévoit la suivante.", ""]
-    lines += _reply_help(action, plan, today,
-                         digest=config.reminders.wants_digest(reminder.recipient))
-    return [_answer(reminder, f"[{plan.ref}] Rappel : action {action.number} à faire "
-                              f"le {format_date(occurrence)}", lines)]
-
-
-@_plan_composer
-def compose_overdue(reminder: Reminder, plan: Plan, action: Action, due: date, now: datetime,
-                    config: Config) -> list[Answer]:
-    days = (local_day(now, config.timezone) - due).days
-    informed = ("La coordination en est informée." if reminder.recipient == plan.referent
-                else "La référente ou le référent du plan et la coordination en sont informés.")
-    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
-             f"L'action n° {action.number} du plan {plan.ref}, prévue le "
-             f"{format_date(due)}, n'est pas notée faite ({days} jour"
-             f"{'s' if days > 1 else ''} de retard).", informed, "",
-             *_action_lines(plan, action, config), "",
-             *_reply_help(action, plan, local_day(now, config.timezone),
-                          digest=config.reminders.wants_digest(reminder.recipient))]
-    return [_answer(reminder, f"[{plan.ref}] En retard : action {action.number}", lines)]
-
-
-@_plan_composer
-def compose_overdue_note(reminder: Reminder, plan: Plan, action: Action, due: date,
-                         now: datetime, config: Config) -> list[Answer]:
-    lines = [f"Bonjour {_name(config, reminder.recipient)},", "",
-             f"Pour information : l'action n° {action.number} du plan {plan.ref}, prévue le "
-             f"{format_date(due)} et confiée à {_name(config, action.assignee)}, "
-             f"n'est pas notée faite après {config.reminders.overdue_days} jours.",
-             "Un rappel a été envoyé à la personne concernée.", "",
-             *_action_lines(plan, action, config), "",
-             f"STATUT {plan.ref} donne l'état complet du plan."]
-    return [_answer(reminder, f"[{plan.ref}] Action {action.number} en retard", lines)]
-
-
-KINDS = {DUE: Registered(compose_due, digest=True),
-         OVERDUE: Registered(compose_overdue, digest=True),
-         OVERDUE_NOTE: Registered(compose_overdue_note, digest=True)}
+            f"Qui : {name_of(config, action.assignee)} ; quand : {action.when.describe()}"]

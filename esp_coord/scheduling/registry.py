@@ -12,8 +12,14 @@ reminder (plan closed, meeting cancelled, action already done). It may read
 and write through ``tx`` (e.g. schedule the next occurrence); it must not do
 any other I/O: the transaction can run again after a busy database.
 
-``digest=True`` lets the engine gather that kind into one daily mail per
-person when the team asked for digests (``[reminders] digest``).
+``digest="rappels"`` (a digest's name) and ``item`` let the engine gather
+that kind into one mail per person and digest when the person takes digests
+(``[reminders] digest``, on by default): ``item(tx, reminder, now, config)``
+returns the reminder's ``digest.Entry`` (or None to drop it, as ``compose``
+returns ``[]``), and the ``Digest`` of that name, declared by one of the
+modules, writes the mail from every entry due for that person
+(``esp_coord.scheduling.digest``). ``compose`` stays the one-mail form, for
+people who asked for a mail per reminder.
 
 ``rebuild(tx, config, now)``, if given, runs at engine start before anything
 is sent: it reconciles the rows of every source of that kind with what the
@@ -31,29 +37,39 @@ from typing import TYPE_CHECKING
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config
+from esp_coord.scheduling.digest import Digest, Entry
 from esp_coord.store.reminders import Reminder
 
 if TYPE_CHECKING:
     from esp_coord.ports import UnitOfWork
 
 Composer = Callable[["UnitOfWork", Reminder, datetime, Config], list[Answer]]
+ItemComposer = Callable[["UnitOfWork", Reminder, datetime, Config], Entry | None]
 Rebuild = Callable[["UnitOfWork", Config, datetime], None]
 
-__all__ = ["Composer", "Composers", "Rebuild", "Registered"]
+__all__ = ["Composer", "Composers", "ItemComposer", "Rebuild", "Registered"]
 
 
 @dataclass(frozen=True)
 class Registered:
     compose: Composer
-    digest: bool = False
+    digest: str | None = None
+    item: ItemComposer | None = None
     rebuild: Rebuild | None = None
+
+    def __post_init__(self) -> None:
+        if (self.digest is None) != (self.item is None):
+            raise ValueError("a kind that joins a digest gives its item composer, and only then")
 
 
 class Composers(Mapping[str, Registered]):
-    """The reminder kinds the engine knows, each with its composer."""
+    """The reminder kinds the engine knows, each with its composer, and the
+    digests they join."""
 
-    def __init__(self, *declared: Mapping[str, Registered]) -> None:
+    def __init__(self, *declared: Mapping[str, Registered],
+                 digests: Mapping[str, Digest] | None = None) -> None:
         self._kinds: dict[str, Registered] = {}
+        self.digests: dict[str, Digest] = dict(digests or {})
         for kinds in declared:
             for kind, registered in kinds.items():
                 self.add(kind, registered)
@@ -63,7 +79,14 @@ class Composers(Mapping[str, Registered]):
             raise ValueError("a reminder kind has 1 to 32 characters (column kind)")
         if kind in self._kinds:
             raise ValueError(f"reminder kind {kind!r} declared twice")
+        if registered.digest is not None and registered.digest not in self.digests:
+            raise ValueError(f"reminder kind {kind!r} joins an undeclared digest "
+                             f"{registered.digest!r}")
         self._kinds[kind] = registered
+
+    def digest_kinds(self, name: str) -> list[str]:
+        """The kinds gathered in the digest ``name``."""
+        return [kind for kind, r in self._kinds.items() if r.digest == name]
 
     def __getitem__(self, kind: str) -> Registered:
         return self._kinds[kind]

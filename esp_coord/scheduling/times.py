@@ -1,11 +1,14 @@
-"""Local wall-clock times of the team, as the UTC instants the store keeps."""
+"""Local wall-clock times of the team, as the UTC instants the store keeps, and
+the day a reminder goes out (days off: ``plans.days_off``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["local_day", "local_instant"]
+from plans.days_off import DaysOff
+
+__all__ = ["first_actable_day", "local_day", "local_instant", "reminder_instant"]
 
 
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -26,3 +29,36 @@ def local_day(moment: datetime, tz: ZoneInfo) -> date:
 
 def days_before(day: date, n: int) -> date:
     return day - timedelta(days=n)
+
+
+def reminder_instant(day: date, hour: time, tz: ZoneInfo, days_off: DaysOff,
+                     now: datetime) -> datetime:
+    """When the reminder of something due on ``day`` goes out: at ``hour`` on
+    the last working day up to ``day`` (the due day does not move). When that
+    time has passed at ``now`` (a date written on a Friday for the Sunday), on
+    the first day after it, up to ``day``, whose ``hour`` is still ahead:
+    better a reminder on a day off than none. ``day``'s own time when even
+    that one has passed (the caller's rules then apply: a row is never made
+    late, a missed one is sent late)."""
+    shifted = days_off.previous_working_day(day)
+    while shifted < day:
+        at = local_instant(shifted, hour, tz)
+        if at >= now:
+            return at
+        shifted += timedelta(days=1)
+    return local_instant(day, hour, tz)
+
+
+def first_actable_day(now: datetime, tz: ZoneInfo, hour: time,
+                      days_off: DaysOff | None = None) -> date:
+    """The first day, from ``now``'s, whose reminder (at ``hour``, on the
+    working day before it if it is a day off) is still ahead: the first day
+    a new recurring action can start on and be told of in time. Written on a
+    Friday after the reminders, that is Monday (or Tuesday after Easter)."""
+    days_off = days_off or DaysOff.none()
+    day = local_day(now, tz)
+    for _ in range(400):
+        if local_instant(days_off.previous_working_day(day), hour, tz) >= now:
+            return day
+        day += timedelta(days=1)
+    return day

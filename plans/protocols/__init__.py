@@ -61,8 +61,11 @@ class FollowUp:
     when: str  # French, read with parse_when at inclusion
     start_days: int = 0
 
-    def when_for(self, inclusion: date) -> When:
-        return parse_when(self.when, today=inclusion + timedelta(days=self.start_days))
+    def when_for(self, inclusion: date, earliest: date | None = None) -> When:
+        """When it is due for a patient included on ``inclusion`` (``earliest``:
+        as ``parse_when``'s)."""
+        return parse_when(self.when, today=inclusion + timedelta(days=self.start_days),
+                          earliest=earliest)
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def find_protocol(text: str, library: Mapping[str, ProtocolDef]) -> ProtocolDef 
 
 
 def follow_ups(protocol: ProtocolDef, *, inclusion: date, team: Sequence[Person],
-               roster: Sequence[Person], referent: str | None
+               roster: Sequence[Person], referent: str | None, earliest: date | None = None
                ) -> tuple[list[ActionDraft], list[str], list[Person]]:
     """(actions, French warnings, roster members who join the team)."""
     actions: list[ActionDraft] = []
@@ -174,7 +177,7 @@ def follow_ups(protocol: ProtocolDef, *, inclusion: date, team: Sequence[Person]
                 warnings.append(f"protocole {protocol.name} : aucun {job} dans "
                                 f"l'équipe pour « {item.what} », action sans intervenant")
         actions.append(ActionDraft(person.email if person else None, item.what,
-                                   item.when_for(inclusion), protocol=protocol.name,
+                                   item.when_for(inclusion, earliest), protocol=protocol.name,
                                    profession=item.profession))
     return actions, warnings, joined
 

@@ -74,8 +74,9 @@ async def test_examples_replayed_in_order(team: Team, example_messages: dict[str
     assert [a.number for a in follow] == list(range(5, 5 + len(follow)))
     assert all(a.assignee in plan.team and a.due is not None for a in follow)
     ack01 = plain(answers["01-nouveau-pps"])
+    # Written at 09:12, after that day's reminders: the rhythm starts the next day.
     assert ("1. IDE Julien MARIE : surveillance glycémies et poids, examen des pieds - chaque "
-            "semaine, prochaine le 23/11/2026") in ack01
+            "semaine, prochaine le 24/11/2026") in ack01
     assert "2. pharmacien Sophie LEROY : bilan partagé de médication - le 15/12/2026" in ack01
     for action in follow:
         assert f"{action.number}. " in ack01 and action.what in ack01, action.what
@@ -112,7 +113,7 @@ async def test_examples_replayed_in_order(team: Team, example_messages: dict[str
         str(n) for n in range(1, added.number + 1)]
     assert "2. pharmacien Sophie LEROY : bilan partagé de médication - prévue le 15/12/2026" \
         in status
-    assert "EN RETARD depuis le 23/11/2026" in listed[0]  # weekly from 23/11, not done yet
+    assert "EN RETARD depuis le 24/11/2026" in listed[0]  # weekly from 24/11, not done yet
     assert f"{added.number}. IDE Julien MARIE : éducation à l'autosurveillance glycémique - " \
         "prévue le 01/12/2026" in status
     late = sum("EN RETARD" in ln for ln in listed)

@@ -71,10 +71,16 @@ async def submit_and_answer(team: Team, raw: bytes, clock: DrivenClock) -> Incom
     return await team.wait_answer(await team.submit(raw))
 
 
+def _is_reminder(subject: str, ref: str) -> bool:
+    """A meeting reminder alone, or in the person's daily digest."""
+    return f"[{ref}] Rappel" in subject or (subject.startswith("Rappels du ")
+                                            and f"réunion {ref} " in subject)
+
+
 async def reminders_to(team: Team, address: str, ref: str, count: int) -> list[IncomingMail]:
     def found() -> list[IncomingMail]:
         return [parse_mail(r) for r in sent_raw(team, address)
-                if f"[{ref}] Rappel" in parse_mail(r).subject]
+                if _is_reminder(parse_mail(r).subject, ref)]
 
     await wait_until(lambda: len(found()) >= count, what=f"{count} reminder(s) to {address}")
     return found()
@@ -131,21 +137,22 @@ async def test_example_04_invitation_reminders_report_and_cancellations(
                for p in attendees.values())
     assert "MARTIN" not in cal.to_ical().decode()      # no patient data in calendars
 
-    # J-7 (26/11 08:00 Paris) and J-1 (02/12 08:00) to every member, agenda inside.
+    # J-7 (26/11 08:00 Paris) and J-1 (02/12 08:00) to every member, agenda
+    # inside, in each one's daily digest (with the invitation attached).
     await clock.set(datetime(2026, 11, 26, 8, 0, 1, tzinfo=PARIS))
     for address in members:
         (j7,) = await reminders_to(team, address, "RCP-2026-001", 1)
-        assert "J-7" in j7.subject and "PPS-2026-0001" in j7.text
+        assert "RCP-2026-001 dans 7 jours" in j7.subject and "PPS-2026-0001" in j7.text
     (claire_j7,) = await reminders_to(team, CLAIRE, "RCP-2026-001", 1)
     assert "MARTIN Jeanne" in claire_j7.text          # her patient
     (lea_j7,) = await reminders_to(team, FONTAINE, "RCP-2026-001", 1)
     assert "MARTIN" not in lea_j7.text                 # not on the plan's team
     assert any(calendars(r) for r in sent_raw(team, FONTAINE)
-               if b"Rappel" in r)
+               if _is_reminder(parse_mail(r).subject, "RCP-2026-001"))
     await clock.set(datetime(2026, 12, 2, 8, 0, 1, tzinfo=PARIS))
     for address in members:
         reminders = await reminders_to(team, address, "RCP-2026-001", 2)
-        assert sorted("J-1" in r.subject for r in reminders) == [False, True]
+        assert sorted("RCP-2026-001 demain" in r.subject for r in reminders) == [False, True]
 
     # STATUT names the next meeting where the plan is on the agenda.
     status = await submit_and_answer(team, _mail("STATUT PPS-2026-0001", "", "st1",

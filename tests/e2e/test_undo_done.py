@@ -59,7 +59,9 @@ async def test_fait_then_annuler_fait_in_replies(team: Team,
     done = await team.wait_answer(await team.submit(_mail(
         f"RE: {ack.subject}", "FAIT 1\nGlycémies notées.\n", ack.message_id)))
     assert done.subject == f"[{REF}] Action 1 faite", done.text
-    assert (await _plan(team)).action(1).due == date(2026, 11, 30)
+    # Written at 09:12, after the day's reminders: the weekly action starts on
+    # 24/11; done a day early, it counts for that one, the next is 01/12.
+    assert (await _plan(team)).action(1).due == date(2026, 12, 1)
 
     sent = await team.submit(_mail(f"RE: {done.subject}", "ANNULER FAIT 1\nErreur de patient.\n",
                                    done.message_id))
@@ -69,7 +71,7 @@ async def test_fait_then_annuler_fait_in_replies(team: Team,
     text = plain(undone.text)
     assert "Action 1 du plan PPS-2026-0001 (IDE Julien MARIE : " in text
     assert "La mention « faite le 23/11/2026 par IDE Julien MARIE » est annulée." in text
-    assert "Échéance : le 23/11/2026 (chaque semaine)." in text
+    assert "Échéance : le 24/11/2026 (chaque semaine)." in text
     assert "Les rappels de cette action reprennent." in text
     assert "Son commentaire est gardé dans les notes du plan." in text
     # French typography: no-break spaces before the colon and inside « ».
@@ -77,7 +79,7 @@ async def test_fait_then_annuler_fait_in_replies(team: Team,
 
     plan = await _plan(team)
     action = plan.action(1)
-    assert action.status == "todo" and action.due == date(2026, 11, 23) and action.done == []
+    assert action.status == "todo" and action.due == date(2026, 11, 24) and action.done == []
     assert plan.versions[-1].summary == "action 1 remise à faire (FAIT du 23/11/2026 annulé)"
     assert plan.versions[-1].source_message_id == sent.message_id
     assert plan.notes[-1].text.endswith(": Glycémies notées.")
@@ -89,7 +91,7 @@ async def test_fait_then_annuler_fait_in_replies(team: Team,
     status = await team.wait_answer(await team.submit(_mail(f"STATUT {REF}", "")))
     lines = plain(status.text).splitlines()
     (line,) = [ln for ln in lines if ln.startswith(" 1. ")]
-    assert line.endswith("chaque semaine ; prévue le 23/11/2026"), line  # no "dernière fois"
+    assert line.endswith("chaque semaine ; prévue le 24/11/2026"), line  # no "dernière fois"
     assert any("action 1 remise à faire (FAIT du 23/11/2026 annulé)" in ln for ln in lines)
 
     # Nothing left to take back: said, nothing changed.

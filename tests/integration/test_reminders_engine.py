@@ -30,6 +30,8 @@ from esp_coord.scheduling.engine import ReminderEngine
 from esp_coord.store import Store, Tx
 from esp_coord.store.records import OutboxItem
 from esp_coord.store.reminders import Reminder
+from plans.dates import format_date
+from plans.days_off import DaysOff
 from plans.model import Plan
 from tests.e2e.harness import wait_until
 from tests.support.config import offline_config
@@ -72,6 +74,7 @@ class Rig:
         self.stack: AsyncExitStack | None = None
         self.engine: ReminderEngine | None = None
         self.composers = reminder_kinds()  # a test may add kinds of its own
+        self.sources: set[str] = set()     # sources of rows a test adds itself
 
     async def start(self) -> None:
         self.stack = AsyncExitStack()
@@ -118,16 +121,22 @@ class Rig:
             await self.settle()
 
     async def sent(self) -> list[Sent]:
+        """Every reminder row sent, with the mail that carried it (its own, or
+        the digest it went out in: the mail to its recipient at its time)."""
         def read(tx: Tx) -> list[Sent]:
-            items = tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000)
+            mails: dict[tuple[str, datetime], IncomingMail] = {}
+            for item in tx.outbox_due(datetime(2100, 1, 1, tzinfo=UTC), limit=100_000):
+                if (item.cause or "").startswith(("reminder:", "digest:")):
+                    for recipient in item.recipients:
+                        mails[(recipient, item.created_at)] = parse_mail(item.raw)
+            sources = {d.ref for kind in ("plan", "meeting") for d in tx.find_documents(kind)}
+            rows = [r for ref in sorted(sources | self.sources) for r in tx.reminders_of(ref)
+                    if r.status == "sent"]
             out = []
-            for item in items:
-                if not (item.cause or "").startswith("reminder:"):
-                    continue
-                key = item.cause.removeprefix("reminder:")  # type: ignore[union-attr]
-                kind = key.split(":")[3]
-                out += [Sent(key, kind, r, item.created_at, parse_mail(item.raw))
-                        for r in item.recipients]
+            for row in sorted(rows, key=lambda r: (r.sent_at, r.id)):  # type: ignore[arg-type, return-value]
+                assert row.sent_at is not None
+                out.append(Sent(row.key, row.kind, row.recipient, row.sent_at,
+                                mails[(row.recipient, row.sent_at)]))
             return out
 
         return await self.store.run(read)
@@ -187,58 +196,92 @@ async def test_three_months_of_follow_ups_fire_on_their_days(rig: Rig) -> None:
     pharmacist = sorted(s.local.date() for s in due if s.recipient == SOPHIE
                         and ":2:" in s.key)
     assert pharmacist == [date(2026, 12, 15)]
-    # Each recurring action: one due-day reminder per occurrence from the day
-    # after creation (the creation day's 08:00 had passed) through the window.
+    # Each recurring action, never done: a due-day reminder per occurrence
+    # from the day after creation (the creation day's 08:00 had passed) until
+    # it is overdue, three days after its due date; none after, where the
+    # Monday recalls say it (« en retard depuis 3 semaines »). Each goes out
+    # on its day, or the working day before (weekends, holidays).
+    off = rig.config.reminders.days_off
     first, last = date(2026, 11, 24), date(2027, 2, 24)
     for action in plan.actions:
         if not action.recurring or action.assignee is None:
             continue
+        assert action.due is not None
         days = sorted(s.local.date() for s in due if s.key.startswith(
             f"{plan.ref}:{action.number}:"))
-        assert days == expected_due_days(plan, action.number, first, last), action.number
+        until = min(last, action.due + timedelta(days=3))
+        assert days == [off.previous_working_day(d) for d in expected_due_days(
+            plan, action.number, first, until)], action.number
     protocol = [a for a in plan.actions if a.protocol == "diabete-type-2"]
     assert protocol and any(
         s.key.startswith(f"{plan.ref}:{a.number}:") for a in protocol for s in due)
     nurse_monthly = next(a for a in protocol if a.assignee == JULIEN)
     assert sorted(s.local.date() for s in due if s.key.startswith(
         f"{plan.ref}:{nurse_monthly.number}:")) == [
-        date(2026, 12, 23), date(2027, 1, 23), date(2027, 2, 23)]
+            off.previous_working_day(nurse_monthly.due)]
 
-    # Nothing was ever done: one escalation per action (its current due date
-    # never moves), to the assignee and as a note to the referent and coordination.
+    # Nothing was ever done: one escalation per action on the day it is
+    # overdue (its current due date never moves), to the assignee and as a
+    # note to the referent and coordination, then a recall every Monday.
     overdue = [s for s in sent if s.kind == "plan_overdue"]
     notes = [s for s in sent if s.kind == "plan_overdue_note"]
-    numbers = [int(s.key.split(":")[1]) for s in overdue]
-    assert len(numbers) == len(set(numbers))
+    for action in plan.actions:
+        if action.assignee is None or action.due is None:
+            continue
+        late_day = action.due + timedelta(days=3)
+        if late_day > last:
+            continue
+        mine = sorted(s.local.date() for s in overdue
+                      if s.key.startswith(f"{plan.ref}:{action.number}:"))
+        mondays = [late_day + timedelta(days=n) for n in range(1, (last - late_day).days + 1)
+                   if (late_day + timedelta(days=n)).weekday() == 0]
+        assert mine == [off.previous_working_day(d) for d in (late_day, *mondays)], (
+            action.number)
     weekly = plan.action(1)
     assert weekly.assignee == JULIEN and weekly.due is not None
-    (nurse_late,) = [s for s in overdue if int(s.key.split(":")[1]) == 1]
-    assert nurse_late.local.date() == weekly.due + timedelta(days=3)
+    nurse_late = next(s for s in overdue if s.key == (
+        f"{plan.ref}:1:{weekly.due.isoformat()}:plan_overdue:{JULIEN}"))
+    assert nurse_late.local.date() == off.previous_working_day(weekly.due + timedelta(days=3))
     assert {s.recipient for s in notes if int(s.key.split(":")[1]) == 1} == {CLAIRE, ANA}
-    assert "En retard" in (nurse_late.mail.subject or "")
+    # In the nurse's daily digest of that morning; weeks later, one line.
+    assert "en retard" in (nurse_late.mail.subject or "")
+    assert f"En retard de 3 jours : prévue le {format_date(weekly.due)}" in " ".join(
+        nurse_late.mail.body.replace("\xa0", " ").split())
+    recall = next(s for s in overdue if s.key.startswith(f"{plan.ref}:1:")
+                  and s.local.date() >= weekly.due + timedelta(weeks=3))
+    body = " ".join(recall.mail.body.replace("\xa0", " ").split())
+    assert "Toujours en retard (déjà signalé) :" in body
+    assert f"{plan.ref} - Action 1 : surveillance glycémies et poids, examen des pieds " \
+           "(chaque semaine) : en retard depuis 3 semaines FAIT 1 PPS-2026-0001" in body
 
 
 async def test_reply_fait_to_a_reminder_moves_the_recurring_action_on(rig: Rig) -> None:
     await rig.mail(example("01-nouveau-pps.eml"))
     before = (await rig.plan()).action(1)
-    assert before.due == date(2026, 11, 23)
-    await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
-    reminder = next(s for s in await rig.sent() if s.kind == "plan_due"
+    assert before.due is not None and before.when.rhythm is not None
+    late_day = before.due + timedelta(days=3)
+    await rig.run_until(datetime.combine(late_day, time(8, 1), tzinfo=PARIS))
+    reminder = next(s for s in await rig.sent() if s.kind == "plan_overdue"
                     and s.recipient == JULIEN and s.key.startswith("PPS-2026-0001:1:"))
     assert "FAIT 1" in reminder.mail.body
     await rig.mail(reply(reminder.mail, "Julien MARIE <julien.marie@infirmier.mssante.test>",
-                         "FAIT 1\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
+                         "FAIT 1\nglycémies notées",
+                         datetime.combine(late_day, time(9), tzinfo=PARIS)))
     after = (await rig.plan()).action(1)
-    assert after.status == "todo" and after.due == date(2026, 12, 7)
+    nxt = before.when.rhythm.next_after(before.start or before.due, late_day)
+    assert nxt is not None and after.status == "todo" and after.due == nxt
     rows = {r.key: r for r in await rig.rows()}
-    assert rows[f"PPS-2026-0001:1:2026-12-07:plan_due:{JULIEN}"].status == "pending"
-    assert rows[f"PPS-2026-0001:1:2026-12-07:plan_overdue:{JULIEN}"].status == "pending"
-    # The escalation of the old occurrence went out once (26/11) and stays sent.
-    assert rows[f"PPS-2026-0001:1:2026-11-23:plan_overdue:{JULIEN}"].status == "sent"
-    await rig.run_until(datetime(2026, 12, 11, 12, tzinfo=UTC))
+    assert rows[f"PPS-2026-0001:1:{nxt}:plan_due:{JULIEN}"].status == "pending"
+    assert rows[f"PPS-2026-0001:1:{nxt}:plan_overdue:{JULIEN}"].status == "pending"
+    # The escalation of the old occurrence went out once and stays sent; its
+    # recalls are cancelled.
+    old = f"PPS-2026-0001:1:{before.due}:plan_overdue:{JULIEN}"
+    assert rows[old].status == "sent"
+    assert {r.status for k, r in rows.items() if k.startswith(old + ":")} == {"cancelled"}
+    await rig.run_until(datetime.combine(nxt + timedelta(days=4), time(12), tzinfo=PARIS))
     late = [s for s in await rig.sent() if s.kind == "plan_overdue"
             and s.key.startswith("PPS-2026-0001:1:")]
-    assert [s.local.date() for s in late] == [date(2026, 11, 26), date(2026, 12, 10)]
+    assert [s.local.date() for s in late] == [late_day, nxt + timedelta(days=3)]
 
 
 async def test_nothing_after_closure(rig: Rig) -> None:
@@ -332,24 +375,55 @@ async def test_killed_between_compose_and_record_sends_nothing_twice(
         await rig.stop()
 
 
-async def test_daily_digest_gathers_a_persons_items(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC), digest_members=frozenset(
-        {CLAIRE}))
+def _by_day(items: list[OutboxItem]) -> dict[tuple[str, date, str], list[OutboxItem]]:
+    """Reminder mails by (recipient, local day, what: Rappels / Suivi / one reminder)."""
+    found: dict[tuple[str, date, str], list[OutboxItem]] = {}
+    for item in items:
+        if not (item.cause or "").startswith(("digest:", "reminder:")):
+            continue
+        subject = parse_mail(item.raw).subject or ""
+        what = subject.split(" du ")[0] if item.cause.startswith("digest:") else "un rappel"  # type: ignore[union-attr]
+        for recipient in item.recipients:
+            day = item.created_at.astimezone(PARIS).date()
+            found.setdefault((recipient, day, what), []).append(item)
+    return found
+
+
+async def test_one_digest_a_day_per_person_and_one_follow_up_for_watchers(rig: Rig) -> None:
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.run_until(datetime(2027, 1, 31, 12, tzinfo=UTC))
+    by_day = _by_day(await rig.outbox())
+    assert by_day and {what for _, _, what in by_day} == {"Rappels", "Suivi de l'équipe"}
+    assert all(len(items) == 1 for items in by_day.values()), "two digests the same day"
+    # Every sent row went out in a digest, none alone.
+    assert all(s.mail.subject.startswith(("Rappels du", "Suivi de l'équipe du"))  # type: ignore[union-attr]
+               for s in await rig.sent())
+    # The day the first actions are overdue, the plan's referent gets the
+    # notes about the others' actions in her team follow-up, and her own
+    # overdue action in her daily digest.
+    plan = await rig.plan()
+    day = min(a.due for a in plan.actions if a.due) + timedelta(days=3)
+    notes = by_day[(CLAIRE, day, "Suivi de l'équipe")]
+    body = " ".join(parse_mail(notes[0].raw).body.replace("\xa0", " ").split())
+    assert "confiée à Julien MARIE" in body and "FAIT" not in body
+    own = parse_mail(by_day[(CLAIRE, day, "Rappels")][0].raw).body
+    assert "FAIT 4 PPS-2026-0001" in own and "Julien MARIE" not in own
+
+
+async def test_per_action_members_get_one_mail_per_reminder(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC),
+              per_action_members=frozenset({JULIEN}))
     await rig.start()
     try:
         await rig.mail(example("01-nouveau-pps.eml"))
-        await rig.run_until(datetime(2026, 11, 27, 12, tzinfo=UTC))
-        items = await rig.outbox()
-        to_claire = [i for i in items if CLAIRE in i.recipients
-                     and (i.cause or "").startswith(("digest:", "reminder:"))]
-        # 26/11: several overdue notes for Claire, in one mail.
-        notes = [r for r in await rig.rows() if r.recipient == CLAIRE and r.status == "sent"]
-        assert len(notes) >= 2
-        assert len(to_claire) == 1 and (to_claire[0].cause or "").startswith("digest:")
-        body = parse_mail(to_claire[0].raw).body
-        assert body.count("en retard") >= 2 or body.count("pas notée faite") >= 2
-        # Others still get one mail per reminder.
-        assert any((i.cause or "").startswith("reminder:") for i in items)
+        await rig.run_until(datetime(2026, 12, 8, 12, tzinfo=UTC))
+        sent = await rig.sent()
+        julien = [s for s in sent if s.recipient == JULIEN]
+        assert julien and all(s.mail.subject.startswith("[PPS-2026-0001] ")  # type: ignore[union-attr]
+                              for s in julien)
+        assert len({s.mail.message_id for s in julien}) == len(julien)  # one mail each
+        assert all(s.mail.subject.startswith(("Rappels du", "Suivi de l'équipe du"))  # type: ignore[union-attr]
+                   for s in sent if s.recipient != JULIEN)
     finally:
         await rig.stop()
 
@@ -397,36 +471,35 @@ async def test_reply_reporter_moves_the_action_and_cancels_its_overdue_rows(rig:
     assert action2 == [("plan_due", date(2026, 12, 15)), ("plan_due", date(2026, 12, 22))]
 
 
-async def test_a_reply_to_the_daily_digest_marks_the_action_done(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC),
-              digest_members=frozenset({JULIEN}))
-    await rig.start()
-    try:
-        await rig.mail(example("01-nouveau-pps.eml"))
-        await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
-        items = await rig.outbox()
-        digest = parse_mail([i for i in items if JULIEN in i.recipients
-                             and (i.cause or "").startswith("digest:")][-1].raw)
-        assert digest.message_id.startswith("<digest.")      # names no plan
-        # The ready-to-reply line of action 1, copied from the digest as written.
-        line = next(x.strip() for x in digest.body.splitlines()
-                    if x.strip().startswith("FAIT 1 "))
-        assert line == "FAIT 1 PPS-2026-0001"
-        assert "une action par réponse" in digest.body
-        await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
-                             f"{line}\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
-        action = (await rig.plan()).action(1)
-        assert action.due == date(2026, 12, 7)
-        assert [(o.by, o.comment) for o in action.done] == [(JULIEN, "glycémies notées")]
-        # The REPORTER line of the digest works the same way.
-        later = next(x.strip() for x in digest.body.splitlines()
-                     if x.strip().startswith("REPORTER 1 "))
-        await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
-                             later.replace("07/12/2026", "09/12/2026"),
-                             datetime(2026, 11, 30, 10, tzinfo=UTC)))
-        assert (await rig.plan()).action(1).due == date(2026, 12, 9)
-    finally:
-        await rig.stop()
+async def test_a_reply_to_the_daily_digest_marks_the_action_done(rig: Rig) -> None:
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.run_until(datetime(2026, 11, 30, 8, tzinfo=UTC))
+    items = await rig.outbox()
+    digest = parse_mail([i for i in items if JULIEN in i.recipients
+                         and (i.cause or "").startswith("digest:")][-1].raw)
+    # About one plan only: its Message-ID names it, as a single reminder's would.
+    assert digest.message_id.startswith("<PPS-2026-0001.rappel.digest.")
+    # The ready-to-reply line of action 1, copied from the digest as written.
+    line = next(x.strip() for x in digest.body.splitlines()
+                if x.strip().startswith("FAIT 1 "))
+    assert line == "FAIT 1 PPS-2026-0001"
+    assert "Plusieurs lignes FAIT ou REPORTER" in " ".join(digest.body.split())
+    before = (await rig.plan()).action(1)
+    await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>",
+                         f"{line}\nglycémies notées", datetime(2026, 11, 30, 9, tzinfo=UTC)))
+    action = (await rig.plan()).action(1)
+    assert before.when.rhythm is not None and before.due is not None
+    assert action.due == before.when.rhythm.next_after(before.start or before.due,
+                                                       date(2026, 11, 30))
+    assert [(o.by, o.comment) for o in action.done] == [(JULIEN, "glycémies notées")]
+    # The REPORTER example of the digest works the same way.
+    later = next(x.strip() for x in digest.body.splitlines()
+                 if x.strip().startswith("REPORTER "))
+    number = int(later.split()[1])
+    moved = later.rsplit(" ", 1)[0] + " 09/12/2026"
+    await rig.mail(reply(digest, "Julien MARIE <julien.marie@infirmier.mssante.test>", moved,
+                         datetime(2026, 11, 30, 10, tzinfo=UTC)))
+    assert (await rig.plan()).action(number).due == date(2026, 12, 9)
 
 
 @pytest.mark.parametrize(("zone", "mail_date", "days"), [
@@ -443,7 +516,10 @@ async def test_daily_reminders_stay_at_eight_local_across_dst_and_overseas(
         b"| chaque semaine", b"| tous les jours").replace(
         b"15/05/2027", b"15/05/2028").replace(b"15/12/2026", b"J+20")
     tz = ZoneInfo(zone)
-    rig = Rig(tmp_path, parse_mail(raw).date - timedelta(hours=1), tz=zone)  # type: ignore[operator]
+    # Ten days before an action is overdue, and no day off: each day keeps
+    # its reminder here.
+    rig = Rig(tmp_path, parse_mail(raw).date - timedelta(hours=1), tz=zone,  # type: ignore[operator]
+              overdue_days=10, days_off=DaysOff.none())
     await rig.start()
     try:
         await rig.mail(raw)
@@ -552,3 +628,31 @@ async def test_a_composer_bug_marks_its_row_failed_and_the_others_go_out(
     (mail,) = [i for i in items if i.cause == "reminder:X-2:b"]
     assert mail.recipients == (JULIEN,)          # never anyone off the roster
     assert "MARTIN" not in caplog.text and "KeyError" in caplog.text
+
+
+async def test_after_a_long_stop_one_digest_each_and_each_action_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Down three weeks: every missed row is due at start. Each person gets one
+    digest, each action in it once (its due day, overdue notice and recalls
+    merged), and no row fails (composing one row reconciles its plan, which
+    cancels the stale ones still waiting in the same digest)."""
+    rig = Rig(tmp_path, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    await rig.start()
+    await rig.mail(example("01-nouveau-pps.eml"))
+    await rig.stop()
+    await rig.clock.set(datetime(2026, 12, 16, 10, 0, tzinfo=PARIS))
+    await rig.start()
+    try:
+        by_day = _by_day(await rig.outbox())
+        assert by_day and all(len(items) == 1 for items in by_day.values())
+        assert {day for _, day, _ in by_day} == {date(2026, 12, 16)}
+        for (_, _, what), (item,) in by_day.items():
+            body = parse_mail(item.raw).body
+            if what == "Rappels":
+                actions = [x.strip().split(" : ")[0] for x in body.splitlines()
+                           if x.strip().startswith(("• Action", "• PPS-"))]
+                assert len(actions) == len(set(actions)), body
+        assert not [r for r in await rig.rows() if r.status == "failed"]
+        assert "composing failed" not in caplog.text
+    finally:
+        await rig.stop()

@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from esp_coord.scheduling.times import local_instant
-from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, occurrences_to_remind, plan_followups
+from plans.followups import (
+    DUE,
+    OVERDUE,
+    OVERDUE_NOTE,
+    occurrences_to_remind,
+    plan_followups,
+    recall_days,
+)
 from tests.support.plans_examples import BENALI, DURAND, MARIE, ROSTER, plan_01
 
 EVERYONE = [p.email for p in ROSTER]
@@ -20,14 +27,32 @@ def test_example_01_wants_due_day_and_overdue_reminders() -> None:
     wanted = plan_followups(plan, today=date(2026, 11, 23), overdue_days=3, roster=EVERYONE,
                             coordinators=[COORDINATION])
     weekly = [f for f in wanted if f.number == 1]
-    assert {(f.kind, f.day, f.recipient) for f in weekly} == {
-        (DUE, date(2026, 11, 23), MARIE.email),
-        (DUE, date(2026, 11, 30), MARIE.email),      # the next occurrence is known already
-        (OVERDUE, date(2026, 11, 26), MARIE.email),
-        (OVERDUE_NOTE, date(2026, 11, 26), DURAND.email),
-        (OVERDUE_NOTE, date(2026, 11, 26), COORDINATION),
+    # Due 23/11 (a Monday), overdue 26/11, then recalled each Monday (the
+    # next two known ahead); the next occurrence, 30/11, is past the day it
+    # is overdue: the recall says it.
+    assert {(f.kind, f.day, f.recipient, f.recall) for f in weekly} == {
+        (DUE, date(2026, 11, 23), MARIE.email, False),
+        (OVERDUE, date(2026, 11, 26), MARIE.email, False),
+        (OVERDUE_NOTE, date(2026, 11, 26), DURAND.email, False),
+        (OVERDUE_NOTE, date(2026, 11, 26), COORDINATION, False),
+        *((kind, day, who, True) for day in (date(2026, 11, 30), date(2026, 12, 7))
+          for kind, who in ((OVERDUE, MARIE.email), (OVERDUE_NOTE, DURAND.email),
+                            (OVERDUE_NOTE, COORDINATION))),
     }
     assert len({f.key for f in wanted}) == len(wanted)
+
+
+def test_recall_days_are_the_next_two_mondays_after_the_overdue_day() -> None:
+    assert recall_days(date(2026, 11, 26), date(2026, 11, 20)) == [
+        date(2026, 11, 30), date(2026, 12, 7)]
+    # Overdue on a Monday: recalled from the next one.
+    assert recall_days(date(2026, 11, 30), date(2026, 11, 30)) == [
+        date(2026, 12, 7), date(2026, 12, 14)]
+    # Weeks later: from today's Monday, or the next.
+    assert recall_days(date(2026, 11, 26), date(2026, 12, 28)) == [
+        date(2026, 12, 28), date(2027, 1, 4)]
+    assert recall_days(date(2026, 11, 26), date(2026, 12, 30)) == [
+        date(2027, 1, 4), date(2027, 1, 11)]
 
 
 def test_referent_assignee_gets_no_note_about_herself() -> None:
@@ -58,14 +83,15 @@ def test_done_action_moves_the_reminders_on() -> None:
         (OVERDUE, date(2026, 11, 30)), (OVERDUE_NOTE, date(2026, 11, 30))}
 
 
-def test_occurrences_stay_bounded_for_a_long_forgotten_daily_action() -> None:
+def test_occurrences_go_on_until_the_action_is_overdue_then_stop() -> None:
     plan = plan_01()
-    action = plan.action(3)   # twice a week for three months, never done
+    action = plan.action(3)   # twice a week (Monday, Thursday) for three months
     assert action.due == date(2026, 11, 23)
-    found = occurrences_to_remind(action, date(2027, 1, 20), overdue_days=3)
-    assert found[0] == action.due and len(found) <= 5
-    assert all(d >= date(2027, 1, 16) for d in found[1:]) and found[-1] > date(2027, 1, 20)
-    # After the rhythm's end, only the current due date is left.
+    # The rhythm goes on while the current one is not yet overdue (26/11)...
+    assert occurrences_to_remind(action, date(2026, 11, 24), overdue_days=3) == [
+        date(2026, 11, 23), date(2026, 11, 26)]
+    # ... and no further: never done for weeks, the recalls say it.
+    assert occurrences_to_remind(action, date(2027, 1, 20), overdue_days=3) == [action.due]
     assert occurrences_to_remind(action, date(2027, 6, 1), overdue_days=3) == [action.due]
 
 

@@ -70,14 +70,16 @@ def test_01_new_plan(reports: dict[str, dict[str, Any]]) -> None:
     follow_ups = [a for a in r["actions"] if a["protocol"] == "diabete-type-2"]
     assert len(written) == 4 and follow_ups
     weekly = written[0]
+    # Written at 09:12, after that day's reminders (08:00): the rhythm starts
+    # the next day, its first occurrence one the nurse is told of.
     assert (weekly["assignee"], weekly["rhythm"], weekly["due"]) == (
-        MARIE, "FREQ=WEEKLY;INTERVAL=1", "2026-11-23")
+        MARIE, "FREQ=WEEKLY;INTERVAL=1", "2026-11-24")
     assert (written[1]["assignee"], written[1]["due"], written[1]["rhythm"]) == (
         LEROY, "2026-12-15", None)
     # "2 fois par semaine pendant 3 mois": a weekly rule with two days, and its end.
     twice = next(a for a in written if a["assignee"] == BENALI)
     assert re.fullmatch(r"FREQ=WEEKLY;BYDAY=[A-Z]{2},[A-Z]{2}", twice["rhythm"])
-    assert twice["until"] == "2027-02-23"
+    assert twice["until"] == "2027-02-24"   # three months from its start, 24/11
 
 
 def test_02_update_found_by_subject_tag_and_by_in_reply_to(
@@ -164,8 +166,9 @@ def test_10_latin1_update(reports: dict[str, dict[str, Any]]) -> None:
     assert r["problems"] == ["plaie du talon droit, apparue le 28/11"]
     assert r["notes"] == ["prévenir le médecin si signes d'infection"]
     (action,) = r["actions"]
+    # Written at 20:41: from the next day.
     assert (action["assignee"], action["rhythm"], action["until"], action["due"]) == (
-        MARIE, "FREQ=DAILY;INTERVAL=2", "2026-12-31", "2026-11-30")
+        MARIE, "FREQ=DAILY;INTERVAL=2", "2026-12-31", "2026-12-01")
 
 
 def test_relative_dates_count_from_the_date_header(config: Config) -> None:
@@ -185,7 +188,8 @@ def test_action_times_in_iso(config: Config) -> None:
     r = interpret(mail(body), config)
     assert r["errors"] == []
     assert [(a["due"], a["time"]) for a in r["actions"]] == [
-        ("2026-12-15", "14:00"), ("2026-11-23", "09:00"), ("2026-11-24", "08:30"),
+        # « chaque lundi », on a Monday after its 08:00 reminders: the next Monday.
+        ("2026-12-15", "14:00"), ("2026-11-30", "09:00"), ("2026-11-24", "08:30"),
         ("2026-12-03", None)]
     assert r["actions"][1]["rhythm"] == "FREQ=WEEKLY;BYDAY=MO"
 

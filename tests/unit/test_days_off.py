@@ -1,0 +1,82 @@
+"""Days off (``plans.days_off``) and when a reminder goes out around them
+(``esp_coord.scheduling.times``), per territory."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from esp_coord.scheduling.times import first_actable_day, reminder_instant
+from plans.days_off import TERRITORIES, DaysOff
+
+PARIS = ZoneInfo("Europe/Paris")
+EIGHT = time(8)
+
+
+def test_weekends_and_national_holidays() -> None:
+    off = DaysOff()
+    assert off.holiday(date(2026, 12, 25)) == "Noël"
+    assert off.why(date(2026, 12, 25)) == "jour férié (Noël)"
+    assert off.why(date(2026, 12, 19)) == "jour de repos de l'équipe"   # a Saturday
+    assert off.why(date(2026, 12, 21)) is None
+    # Christmas 2026 is a Friday: the last working day before is Thursday.
+    assert off.previous_working_day(date(2026, 12, 25)) == date(2026, 12, 24)
+    assert off.previous_working_day(date(2026, 12, 27)) == date(2026, 12, 24)
+    # Easter Monday 2027 (29/03): the Friday before.
+    assert off.previous_working_day(date(2027, 3, 29)) == date(2027, 3, 26)
+
+
+@pytest.mark.parametrize(("territory", "day", "name"), [
+    ("alsace-moselle", date(2027, 3, 26), "Vendredi saint"),
+    ("67", date(2026, 12, 26), "Saint-Étienne"),
+    ("la-reunion", date(2027, 12, 20), "Abolition de l'esclavage"),
+    ("guadeloupe", date(2027, 5, 27), "Abolition de l'esclavage"),
+    ("martinique", date(2027, 5, 22), "Abolition de l'esclavage"),
+    ("mayotte", date(2027, 4, 27), "Abolition de l'esclavage"),
+])
+def test_each_territory_has_its_own_days(territory: str, day: date, name: str) -> None:
+    assert DaysOff(territory=territory).holiday(day) == name
+    assert DaysOff(territory="metropole").holiday(day) is None
+
+
+def test_a_reminder_of_good_friday_moves_in_alsace_moselle_only() -> None:
+    good_friday = date(2027, 3, 26)
+    assert DaysOff().previous_working_day(good_friday) == good_friday
+    assert DaysOff(territory="alsace-moselle").previous_working_day(good_friday) == date(
+        2027, 3, 25)
+
+
+def test_configured_words_and_none() -> None:
+    off = DaysOff.of(["sunday"])
+    assert off.weekdays == {6} and not off.holidays and not off.is_off(date(2026, 12, 25))
+    none = DaysOff.none()
+    assert not any(none.is_off(date(2026, 12, d)) for d in range(19, 28))
+    with pytest.raises(ValueError):
+        DaysOff(territory="atlantide")
+    assert "alsace-moselle" in TERRITORIES and "974" in TERRITORIES
+
+
+def test_reminder_instant_goes_the_working_day_before_at_the_same_hour() -> None:
+    off = DaysOff()
+    early = datetime(2026, 12, 1, 9, tzinfo=PARIS)
+    at = reminder_instant(date(2026, 12, 25), EIGHT, PARIS, off, early)
+    assert at.astimezone(PARIS) == datetime(2026, 12, 24, 8, tzinfo=PARIS)
+    # Written on Thursday 24/12 at 09:00 for Christmas: Thursday's hour has
+    # passed, the first hour still ahead is on the day itself.
+    late = datetime(2026, 12, 24, 9, tzinfo=PARIS)
+    assert reminder_instant(date(2026, 12, 25), EIGHT, PARIS, off, late).astimezone(
+        PARIS) == datetime(2026, 12, 25, 8, tzinfo=PARIS)
+    # No day off: the day itself.
+    assert reminder_instant(date(2026, 12, 25), EIGHT, PARIS, DaysOff.none(), early).astimezone(
+        PARIS) == datetime(2026, 12, 25, 8, tzinfo=PARIS)
+
+
+def test_a_rhythm_written_on_friday_afternoon_starts_on_monday() -> None:
+    friday = datetime(2026, 12, 18, 15, tzinfo=PARIS)
+    assert first_actable_day(friday, PARIS, EIGHT, DaysOff()) == date(2026, 12, 21)
+    assert first_actable_day(friday, PARIS, EIGHT) == date(2026, 12, 19)
+    # Before Christmas and a weekend: Monday 28/12.
+    assert first_actable_day(datetime(2026, 12, 24, 9, tzinfo=PARIS), PARIS, EIGHT,
+                             DaysOff()) == date(2026, 12, 28)
