@@ -15,7 +15,7 @@ goes out at start, marked late, like every reminder.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from esp_coord.answers import Answer
 from esp_coord.config import Config
@@ -58,8 +58,18 @@ def _next_day(after: date, schedule: str) -> date | None:
     return None
 
 
+def _sent_on(day: date, config: Config) -> date:
+    """The first working day from ``day`` (1 January is a holiday): unlike a
+    reminder, a report cannot go out before its period has ended."""
+    for _ in range(15):
+        if not config.reminders.days_off.is_off(day):
+            return day
+        day += timedelta(days=1)
+    return day
+
+
 def _specs(day: date, config: Config) -> list[ReminderSpec]:
-    due_at = local_instant(day, config.reminders.hour, config.timezone)
+    due_at = local_instant(_sent_on(day, config), config.reminders.hour, config.timezone)
     specs = []
     for period in periods_due_on(day, config.report_schedule):
         for member in config.members:
@@ -79,8 +89,8 @@ def _specs(day: date, config: Config) -> list[ReminderSpec]:
 def ensure_scheduled(tx: UnitOfWork, config: Config, now: datetime) -> None:
     """The next report day's rows, for every coordinator (idempotent)."""
     today = local_day(now, config.timezone)
-    day = today if periods_due_on(today, config.report_schedule) and \
-        local_instant(today, config.reminders.hour, config.timezone) > now else \
+    day = today if periods_due_on(today, config.report_schedule) and local_instant(
+        _sent_on(today, config), config.reminders.hour, config.timezone) > now else \
         _next_day(today, config.report_schedule)
     if day is not None:
         tx.add_reminders(_specs(day, config), now)
@@ -88,8 +98,8 @@ def ensure_scheduled(tx: UnitOfWork, config: Config, now: datetime) -> None:
 
 def compose_report(tx: UnitOfWork, reminder: Reminder, now: datetime,
                    config: Config) -> list[Answer]:
-    due_day = local_day(reminder.due_at, config.timezone)
-    following = _next_day(due_day, config.report_schedule)
+    period_end = date.fromisoformat(reminder.payload["end"])
+    following = _next_day(period_end + timedelta(days=1), config.report_schedule)
     if following is not None:  # the next report is planned as this one goes
         tx.add_reminders(_specs(following, config), now)
     member = config.member(reminder.recipient)

@@ -39,10 +39,11 @@ async def test_planned_ahead_sent_once_and_the_next_planned(store: MemoryStore) 
     rows = await store.run(lambda tx: tx.reminders_of(report_schedule.SOURCE, status="pending"))
     assert sorted((r.payload["label"], r.recipient) for r in rows) == [
         ("T4 2026", ANA), ("année 2026", ANA)]
+    # 1 January is a public holiday, then a Friday: the first working day is 4 January.
     assert {r.due_at.astimezone(PARIS) for r in rows} == {
-        datetime.combine(date(2027, 1, 1), time(8, 0), PARIS)}
+        datetime.combine(date(2027, 1, 4), time(8, 0), PARIS)}
     due = sorted(rows, key=lambda r: r.payload["label"])[0]
-    sent_at = datetime(2027, 1, 1, 8, 0, tzinfo=PARIS)
+    sent_at = datetime(2027, 1, 4, 8, 0, tzinfo=PARIS)
     [answer] = await store.run(
         lambda tx: report_schedule.compose_report(tx, due, sent_at, CONFIG))
     assert answer.to == (ANA,) and answer.auto_submitted == "auto-generated"
