@@ -64,6 +64,9 @@ timeout = 10
 # The reminder hour a few seconds from now: the weekly action of every plan
 # created before it falls due today at that hour, while the campaign runs.
 hour = "{reminder_hour}"
+# One mail per reminder: the campaign counts each reminder row's mail by its
+# stable Message-ID (a digest gathers several rows into one mail).
+digest = false
 
 [storage]
 database_url = "sqlite:///esp.db"
