@@ -50,6 +50,13 @@ class TxBase:
             statement = _STATEMENTS[key] = build()
         return statement
 
+    def _key(self, *columns: str) -> list[str]:
+        """The conflict target of a unique key, for ON CONFLICT DO UPDATE:
+        within the team on PostgreSQL; SQLite, which holds one team, kept its
+        keys without it (migration 0009). (ON CONFLICT DO NOTHING needs no
+        target: each table it serves has one unique key besides its id.)"""
+        return ["team", *columns] if self._dialect == "postgresql" else list(columns)
+
     def _upsert(self, table: Table) -> Any:
         """An INSERT with ON CONFLICT support (both dialects spell it alike)."""
         if self._dialect == "postgresql":

@@ -119,7 +119,7 @@ class DocumentOps(TxBase):
                 created_at=at,
                 updated_at=at,
             )
-            .on_conflict_do_nothing(index_elements=["kind", "ref"])
+            .on_conflict_do_nothing()
             .returning(documents.c.id)
         )
         doc_id = (self._conn.execute(statement)).scalar_one_or_none()

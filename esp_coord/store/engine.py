@@ -27,7 +27,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, StatementError
 
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+# The advisory lock key of migrations (any constant no other program uses).
+MIGRATION_LOCK = 0x65737063  # "espc"
 _PG_BUSY = frozenset({"40001", "40P01", "55P03"})
 _SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _SQLITE_BUSY_TEXT = ("database is locked", "database is busy", "database table is locked")
@@ -160,6 +162,10 @@ def translated() -> Iterator[None]:
 
 def upgrade_to_head(connection: Connection) -> None:
     """Alembic ``upgrade head`` on an open connection (called through run_sync)."""
+    if connection.dialect.name == "postgresql":
+        # Workers starting together migrate one after the other, the later
+        # ones finding the schema already at head (lock held to the commit).
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

@@ -73,7 +73,7 @@ class MailOps(TxBase):
         # SQLAlchemy extends with RETURNING of its own.
         statement = self._statement("record_processed", lambda: (
             self._upsert(processed_mail)
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .on_conflict_do_nothing()
             .returning(processed_mail.c.id)))
         values = {"dedup_key": dedup_key, "message_id": message_id, "sender": sender,
                   "outcome": outcome, "folder": folder, "at": at, "reason": reason,
@@ -161,7 +161,7 @@ class MailOps(TxBase):
         distinct, and a rolled-back transaction gives its number back."""
         statement = self._statement("next_number", lambda: (
             self._upsert(counters).values(value=1)
-            .on_conflict_do_update(index_elements=["kind", "year"],
+            .on_conflict_do_update(index_elements=self._key("kind", "year"),
                                    set_={"value": counters.c.value + 1})
             .returning(counters.c.value)))
         return int(self._conn.execute(statement, {"kind": kind, "year": year}).scalar_one())

@@ -23,6 +23,7 @@ was delivered and must not go out twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -79,7 +80,7 @@ class OutboxOps(TxBase):
             raise TypeError("recipients must be a sequence of addresses, not one string")
         statement = self._statement("enqueue", lambda: (
             self._upsert(outbox)
-            .on_conflict_do_nothing(index_elements=["message_id"])
+            .on_conflict_do_nothing()
             .returning(outbox.c.id)))
         values = {"message_id": message_id, "sender": sender,
                   "recipients": json.dumps(list(recipients)),
@@ -201,7 +202,7 @@ class OutboxOps(TxBase):
             self._upsert(bounced_addresses)
             .values(address=address, first_at=at, last_at=at, bounces=1, last_status=status,
                     notified_at=at)
-            .on_conflict_do_nothing(index_elements=["address"])
+            .on_conflict_do_nothing()
             .returning(bounced_addresses.c.address)).first()
         if inserted is not None:
             return True
@@ -220,7 +221,8 @@ class OutboxOps(TxBase):
 
     def address_bounces(self, address: str) -> BouncedAddress | None:
         """What is known of bounces from ``address`` (lower case), or None."""
-        row = self._conn.execute(select(bounced_addresses).where(
+        fields = [bounced_addresses.c[f.name] for f in dataclasses.fields(BouncedAddress)]
+        row = self._conn.execute(select(*fields).where(
             bounced_addresses.c.address == address.strip().lower())).first()
         return BouncedAddress(**row._mapping) if row is not None else None
 

@@ -161,7 +161,7 @@ class ReminderOps(TxBase):
                  "status": "pending", "late": 0, "created_at": now,
                  "payload_enc": self._keyring.encrypt(_dump(s.payload), context=_context(s.key))}
                 for s in specs]
-        statement = self._upsert(reminders).on_conflict_do_nothing(index_elements=["key"])
+        statement = self._upsert(reminders).on_conflict_do_nothing()
         result = self._conn.execute(statement, rows)
         # executemany rowcounts are not reliable on every driver: count instead.
         return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 \

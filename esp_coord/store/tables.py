@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Dialect,
@@ -56,6 +57,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _transaction_team(context: Any) -> str:
+    """The team of the transaction writing the row: ``Store`` puts it in the
+    connection's ``info`` when it begins one (``store.teams``). A connection
+    without one fails the insert rather than guess whose row it is."""
+    return str(context.connection.info["team"])
+
+
+def team_column(*, primary_key: bool = False) -> Column[str]:
+    """Every row carries its team (issue 16). On PostgreSQL, row level
+    security keeps each transaction to its team's rows (migration 0009); a
+    natural key (an address, a counter, the audit chain's position) is a key
+    within the team, hence ``primary_key``."""
+    return Column("team", String(64), nullable=False, default=_transaction_team,
+                  primary_key=primary_key)
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -68,6 +85,7 @@ metadata = MetaData(
 processed_mail = Table(
     "processed_mail",
     metadata,
+    team_column(),
     Column("id", Integer, primary_key=True),
     Column("dedup_key", String(255), nullable=False),
     Column("message_id", Text),
@@ -83,7 +101,7 @@ processed_mail = Table(
     # The conversation of a member's mail (``loop_guard.thread_key``), whose
     # answers the loop guard counts.
     Column("thread", String(32)),
-    UniqueConstraint("dedup_key"),
+    UniqueConstraint("team", "dedup_key"),
     Index(None, "outcome", "at"),
     Index(None, "sender", "at"),
 )
@@ -91,6 +109,7 @@ processed_mail = Table(
 outbox = Table(
     "outbox",
     metadata,
+    team_column(),
     Column("id", Integer, primary_key=True),
     Column("message_id", String(998), nullable=False),
     Column("sender", Text, nullable=False),
@@ -109,7 +128,7 @@ outbox = Table(
     Column("bounce_status", String(16)),
     Column("bounce_recipient", Text),
     Column("bounce_diagnostic_enc", LargeBinary),
-    UniqueConstraint("message_id"),
+    UniqueConstraint("team", "message_id"),
     Index(None, "status", "next_attempt_at"),
 )
 
@@ -120,6 +139,7 @@ outbox = Table(
 bounced_addresses = Table(
     "bounced_addresses",
     metadata,
+    team_column(primary_key=True),
     Column("address", String(320), primary_key=True),
     Column("first_at", UTCDateTime, nullable=False),
     Column("last_at", UTCDateTime, nullable=False),
@@ -131,6 +151,7 @@ bounced_addresses = Table(
 counters = Table(
     "counters",
     metadata,
+    team_column(primary_key=True),
     Column("kind", String(32), primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("value", Integer, nullable=False),
@@ -139,6 +160,7 @@ counters = Table(
 documents = Table(
     "documents",
     metadata,
+    team_column(),
     Column("id", Integer, primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("ref", String(64), nullable=False),
@@ -147,13 +169,14 @@ documents = Table(
     Column("data_enc", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    UniqueConstraint("kind", "ref"),
+    UniqueConstraint("team", "kind", "ref"),
     Index(None, "kind", "status"),
 )
 
 document_blind = Table(
     "document_blind",
     metadata,
+    team_column(),
     Column(
         "document_id",
         Integer,
@@ -168,6 +191,7 @@ document_blind = Table(
 document_members = Table(
     "document_members",
     metadata,
+    team_column(),
     Column(
         "document_id",
         Integer,
@@ -181,6 +205,7 @@ document_members = Table(
 document_history = Table(
     "document_history",
     metadata,
+    team_column(),
     Column("id", Integer, primary_key=True),
     Column(
         "document_id",
@@ -204,6 +229,7 @@ document_history = Table(
 audit_log = Table(
     "audit_log",
     metadata,
+    team_column(primary_key=True),
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("at", UTCDateTime, nullable=False),
     Column("actor", Text, nullable=False),
@@ -222,6 +248,7 @@ audit_log = Table(
 audit_head = Table(
     "audit_head",
     metadata,
+    team_column(primary_key=True),
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
@@ -233,6 +260,7 @@ audit_head = Table(
 reminders = Table(
     "reminders",
     metadata,
+    team_column(),
     Column("id", Integer, primary_key=True),
     Column("key", String(255), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -244,7 +272,7 @@ reminders = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("late", Integer, nullable=False, default=0),
-    UniqueConstraint("key"),
+    UniqueConstraint("team", "key"),
     Index(None, "status", "due_at"),
     Index(None, "source_ref"),
 )
@@ -257,6 +285,7 @@ reminders = Table(
 key_fingerprints = Table(
     "key_fingerprints",
     metadata,
+    team_column(primary_key=True),
     Column("kind", String(16), primary_key=True),
     Column("key_id", Integer, primary_key=True, autoincrement=False),
     Column("fingerprint", String(64), nullable=False),
@@ -273,6 +302,7 @@ key_fingerprints = Table(
 received_documents = Table(
     "received_documents",
     metadata,
+    team_column(),
     Column("id", Integer, primary_key=True),
     Column("ref", String(32), nullable=False),
     Column("status", String(16), nullable=False),
@@ -289,10 +319,45 @@ received_documents = Table(
     Column("source_message_id", Text),
     Column("meta_enc", LargeBinary, nullable=False),
     Column("archive_enc", LargeBinary),
-    UniqueConstraint("ref"),
-    UniqueConstraint("plan_ref", "number"),
+    UniqueConstraint("team", "ref"),
+    UniqueConstraint("team", "plan_ref", "number"),
     Index(None, "status", "expires_at"),
     Index(None, "ins_digest", "status"),
     Index(None, "doc_digest"),
     Index(None, "set_digest"),
+)
+
+# The platform's own tables (issue 16, esp_coord/platform): which worker
+# processes are alive and which one works each team's mailbox. They hold no
+# patient data and no row security: every worker reads them all to share
+# the teams. Times come from the database's clock (``now()``), never from a
+# worker's, so that workers on machines whose clocks differ agree.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# One row per team ever served. ``token`` (the fencing token) grows by one
+# at every grant: a write for the team commits only while its transaction
+# sees the lease with the worker's token unexpired (``platform.leases``), so
+# a worker that lost the lease (paused, cut off) can no longer commit.
+# ``worker`` NULL: free. The holder reports ``backlog`` (mails waiting in the
+# inbox) and the type of its ``last_error``, never a message that could
+# quote a mail.
+team_leases = Table(
+    "team_leases",
+    metadata,
+    Column("team", String(64), primary_key=True),
+    Column("worker", String(128)),
+    Column("token", BigInteger, nullable=False),
+    Column("acquired_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("backlog", Integer),
+    Column("last_error", String(200)),
+    Column("last_error_at", UTCDateTime),
 )

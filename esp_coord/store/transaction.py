@@ -40,6 +40,7 @@ from esp_coord.store.mail import MailOps
 from esp_coord.store.outbox import OutboxOps
 from esp_coord.store.received import ReceivedOps
 from esp_coord.store.reminders import ReminderOps
+from esp_coord.store.teams import DEFAULT_TEAM, Fence, enter_team
 from esp_coord.store.threads import ThreadBatch, retrying
 
 T = TypeVar("T")
@@ -79,7 +80,7 @@ class Batch(ThreadBatch[Tx]):
         conn = tx.connection
         try:
             with translated():
-                conn.commit() if commit else conn.rollback()
+                self._store._commit(conn) if commit else conn.rollback()
         finally:
             conn.close()
 
@@ -96,6 +97,11 @@ class Store:
     ``check_keys=False`` skips the key check and records no fingerprint: only
     for readers of what is stored in clear (the audit trail), whose keyring
     never decrypts nor encrypts anything.
+
+    ``team``: whose rows this store reads and writes (``store.teams``);
+    ``fence``: the lease each commit must still hold, on a platform.
+    ``shared``: a worker's ``Database`` serving several teams: the store uses
+    its engine and threads (and its migrations) instead of its own.
     """
 
     def __init__(
@@ -109,6 +115,9 @@ class Store:
         engine_options: Mapping[str, Any] | None = None,
         check_keys: bool = True,
         threads: int = 4,
+        team: str = DEFAULT_TEAM,
+        fence: Fence | None = None,
+        shared: Database | None = None,
     ) -> None:
         self._url = url
         self._keyring = keyring
@@ -118,8 +127,12 @@ class Store:
         self._engine_options = dict(engine_options or {})
         self._check_keys = check_keys
         self._threads = threads
+        self._team = team
+        self._fence = fence
+        self._shared = shared
         self._engine: Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._pending: set[asyncio.Future[Any]] = set()
 
     @property
     def engine(self) -> Engine:
@@ -131,6 +144,10 @@ class Store:
     def keyring(self) -> Keyring:
         return self._keyring
 
+    @property
+    def team(self) -> str:
+        return self._team
+
     async def start(self, stack: AsyncExitStack) -> None:
         """Create the engine, check the keyring against the database, bring
         the schema to the latest migration, record the keyring's new key
@@ -141,12 +158,16 @@ class Store:
         if self._engine is not None:
             raise StoreError("the store is already started")
         database = describe_database(self._url)
-        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="esp-store")
         stack.push_async_callback(self.close)
         try:
-            self._engine = make_engine(
-                self._url, busy_timeout=self._busy_timeout, options=self._engine_options
-            )
+            if self._shared is not None:
+                self._engine, self._executor = self._shared.engine, self._shared.executor
+            else:
+                self._executor = ThreadPoolExecutor(self._threads,
+                                                    thread_name_prefix="esp-store")
+                self._engine = make_engine(
+                    self._url, busy_timeout=self._busy_timeout, options=self._engine_options
+                )
             await self._in_thread(self._start, database)
         except BaseException as exc:
             await self.close()  # a refused or failed start leaves no connection open
@@ -159,7 +180,8 @@ class Store:
         conn = self._begin(readonly=False)
         try:
             missing = check_keys(conn, self._keyring, database) if self._check_keys else []
-            upgrade_to_head(conn)
+            if self._shared is None:  # a shared database migrates once, for all teams
+                upgrade_to_head(conn)
             if self._check_keys:
                 record_keys(conn, self._keyring, missing, database)
             conn.commit()
@@ -172,6 +194,11 @@ class Store:
         thread: it must be over before the store is said closed."""
         engine, self._engine = self._engine, None
         executor, self._executor = self._executor, None
+        if self._shared is not None:
+            # The engine and threads serve other teams: wait for our own trips.
+            if self._pending:
+                await asyncio.wait(set(self._pending))
+            return
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True)
         if engine is not None:
@@ -180,7 +207,10 @@ class Store:
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
             raise StoreError("the store is not started (call Store.start first)")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+        return await future
 
     def _begin(self, *, readonly: bool) -> Connection:
         """A connection with its transaction begun (in the calling thread)."""
@@ -193,10 +223,21 @@ class Store:
                 conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
             else:
                 conn.begin()
+            enter_team(conn, self._team)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _commit(self, conn: Connection) -> None:
+        """Commit, if this worker still holds the team's lease (``Fence``)."""
+        if self._fence is not None:
+            try:
+                self._fence.check(conn)
+            except BaseException:
+                conn.rollback()
+                raise
+        conn.commit()
 
     @contextmanager
     def _unit(self, readonly: bool) -> Iterator[Tx]:
@@ -211,7 +252,7 @@ class Store:
                 conn.close()
                 raise
             try:
-                conn.commit()
+                self._commit(conn)
             finally:
                 conn.close()
 

@@ -24,6 +24,9 @@ from esp_coord.store import KeyMismatch, Store, Tx
 from esp_coord.store.engine import MIGRATIONS, make_engine
 from tests.support.store import Backend, call
 
+TEAM_TABLES = ("processed_mail", "outbox", "documents", "document_blind", "document_members",
+               "document_history", "audit_log", "audit_head", "reminders")
+
 T0 = datetime(2026, 11, 23, 8, 15, tzinfo=UTC)
 INS = "248037505611878"
 PLAN = {"patient": {"name": "MARTIN Jeanne", "ins": INS, "birth": "1948-03-07"}}
@@ -96,22 +99,39 @@ async def build_0003(backend: Backend, writers: list[tuple[Keyring, str]],
     try:
         with engine.begin() as conn:
             upgrade(conn)
-        for keyring, ref in writers:
-            with engine.begin() as conn:
-                Tx(conn, keyring).save_document(
-                    kind="plan", ref=ref, data=PLAN, status="active", expected_version=None,
-                    at=T0, blind={"ins": INS})
-        if outbox is not None:
-            with engine.begin() as conn:
-                Tx(conn, outbox).enqueue(message_id="<a1@bot.test>", sender="bot@x.test",
-                                         recipients=["ana@x.test"], raw=b"Bonjour", at=T0)
+        # Today's code writes the rows. It also writes each row's team (which
+        # 0009 adds): the column is there for the writes only.
+        with team_column_for_the_writes(engine):
+            for keyring, ref in writers:
+                with engine.begin() as conn:
+                    conn.info["team"] = "default"
+                    Tx(conn, keyring).save_document(
+                        kind="plan", ref=ref, data=PLAN, status="active",
+                        expected_version=None, at=T0, blind={"ins": INS})
+            if outbox is not None:
+                with engine.begin() as conn:
+                    conn.info["team"] = "default"
+                    Tx(conn, outbox).enqueue(message_id="<a1@bot.test>", sender="bot@x.test",
+                                             recipients=["ana@x.test"], raw=b"Bonjour", at=T0)
     finally:
         engine.dispose()
 
 
+@contextmanager
+def team_column_for_the_writes(engine: Any) -> Iterator[None]:
+    with engine.begin() as conn:
+        tables = [t for t in inspect(conn).get_table_names() if t in TEAM_TABLES]
+        for table in tables:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN team VARCHAR(64)"))
+    yield
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN team"))
+
+
 async def fingerprint_rows(backend: Backend) -> dict[tuple[str, int], str]:
     rows = (await snapshot(backend))["tables"]["key_fingerprints"]
-    return {(kind, key_id): fingerprint for kind, key_id, fingerprint, _ in rows}
+    return {(kind, key_id): fingerprint for kind, key_id, fingerprint, *_ in rows}
 
 
 async def test_the_first_start_records_fingerprints_never_keys(backend: Backend) -> None:
