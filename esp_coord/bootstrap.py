@@ -139,7 +139,13 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
                   mailbox: Mailbox | None = None, sender: MailSender | None = None,
                   clock: Clock | None = None, tuning: Tuning = Tuning(),
                   progress: Progress | None = None,
-                  database_url: str | None = None) -> Service:
+                  database_url: str | None = None, store: Store | None = None,
+                  may_send: Callable[[], bool] = lambda: True) -> Service:
+    """The service of one team. ``store``: the team's store on a platform's
+    shared database (``esp_coord.platform``), else one of its own on
+    ``database_url`` or the configuration's; ``may_send``: asked just before
+    each SMTP transaction (a platform worker whose lease may have run out
+    sends nothing: the worker that took the team over will)."""
     if mailbox is None:
         from adapters.imap import ImapMailbox
 
@@ -150,13 +156,14 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
         sender = SmtpSender(config.smtp, max_connections=tuning.smtp_workers)
     clock = clock or SystemClock()
     keyring = keyring or Keyring.load(config.key_file)
-    store = Store(database_url or config.database_url, keyring)
+    if store is None:
+        store = Store(database_url or config.database_url, keyring, team=config.team_id)
     processor = make_processor(config, store, now=clock.now)
     delivery = Delivery(store=store, sender=sender, bot_address=config.bot_address,
                         now=clock.now, witness=tuning.witness,
                         witness_grace=tuning.witness_grace, retry_base=tuning.retry_base,
                         retry_cap=tuning.retry_cap, workers=tuning.smtp_workers,
-                        poll_interval=tuning.outbox_poll)
+                        poll_interval=tuning.outbox_poll, may_send=may_send)
     expiry = _Expiry(store)
 
     def on_drained() -> None:

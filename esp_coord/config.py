@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from stdnum import luhn
 
 from esp_coord.report.keys import FIGURE_KEYS
+from esp_coord.team_id import DEFAULT_TEAM, TEAM_ID
 from plans.days_off import DAY_NAMES, TERRITORIES, DaysOff
 from plans.people import PROFESSIONS, profession_of
 
@@ -155,6 +156,9 @@ class Config:
     # When the coordinators get the report by mail: "quarterly" (each quarter,
     # and the year in January), "yearly", or "none".
     report_schedule: str = "quarterly"
+    # Whose rows these are in a database shared by several teams (``[team]
+    # id``, or the file's name under ``serve --teams DIR``): see store.teams.
+    team_id: str = DEFAULT_TEAM
 
     @property
     def message_id_domain(self) -> str:
@@ -427,8 +431,9 @@ def _documents(reader: _Reader) -> DocumentSettings:
                             keep_unmatched_days=days or default.keep_unmatched_days)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate the configuration file. Raises ``ConfigError``."""
+def load_config(path: str | Path, *, default_id: str = DEFAULT_TEAM) -> Config:
+    """Read and validate the configuration file. Raises ``ConfigError``.
+    ``default_id``: the team's id when the file names none."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -436,14 +441,19 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(path, ["the file does not exist"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(path, [f"not valid TOML: {e}"]) from None
-    return config_from_dict(data, path=path)
+    return config_from_dict(data, path=path, default_id=default_id)
 
 
-def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
+def config_from_dict(data: Mapping[str, Any], *, path: Path,
+                     default_id: str = DEFAULT_TEAM) -> Config:
     base = path.parent
     r = _Reader(path, data)
     team = r.table("team")
     team_name = r.get(team, "team", "name", str, "the team's name")
+    team_id = r.get(team, "team", "id", str, "a short id", default_id)
+    if not TEAM_ID.match(team_id):
+        r.problem("team.id", "lower-case letters, digits and dashes, at most 63 "
+                  "(e.g. 'esp-val-de-lorge')", team_id)
     tz_name = r.get(team, "team", "timezone", str, "an IANA timezone like 'Europe/Paris'",
                     "Europe/Paris")
     try:
@@ -525,4 +535,4 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path) -> Config:
                   smtp=smtp, folders=folders, limits=limits, reminders=reminders,
                   documents=documents, database_url=db_url,
                   key_file=key_path, product_reference=product, report_targets=targets,
-                  report_schedule=schedule)
+                  report_schedule=schedule, team_id=team_id)

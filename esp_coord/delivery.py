@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from esp_coord import witness
 from esp_coord.ports import MailSender, SendRejected, SendTemporaryError, StorePort, UnitOfWork
 from esp_coord.store import OutboxItem, OutboxStateError, StoreBusy
+from esp_coord.store.teams import LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class Delivery:
                  witness_grace: timedelta = timedelta(minutes=2),
                  retry_base: timedelta = timedelta(seconds=5),
                  retry_cap: timedelta = timedelta(minutes=10),
-                 workers: int = 2, poll_interval: float = 5.0) -> None:
+                 workers: int = 2, poll_interval: float = 5.0,
+                 may_send: Callable[[], bool] = lambda: True) -> None:
         self.store = store
         self.sender = sender
         self.bot_address = bot_address
@@ -59,6 +61,7 @@ class Delivery:
         self.retry_cap = retry_cap
         self.workers = workers
         self.poll_interval = poll_interval
+        self.may_send = may_send
         self.last_drain: datetime | None = None
         # Outcomes known but not yet written (the database was busy): written
         # before anything else, so a row that went out is never taken for one
@@ -171,6 +174,11 @@ class Delivery:
             await self.store.run(lambda tx: tx.mark_sending(item.id, self.now()))
         except OutboxStateError:
             return None  # its witness copy came back meanwhile: already delivered
+        if not self.may_send():
+            # A platform worker whose lease may have run out (paused, cut off)
+            # while the row was marked: the row stays "sending", and the
+            # worker now serving the team settles it by its witness copy.
+            raise LeaseLost("the team's lease may have expired: not sending")
         recipients = list(item.recipients)
         if self.witness and self.bot_address not in recipients:
             recipients.append(self.bot_address)

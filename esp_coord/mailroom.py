@@ -58,6 +58,7 @@ class Mailroom:
         self.progress = progress
         self.backlog_done = asyncio.Event()
         self.processed = 0
+        self.waiting = 0  # mails in the inbox not yet handled, as of the last look
         self._uidvalidity: int | None = None
 
     async def run(self) -> None:
@@ -110,9 +111,11 @@ class Mailroom:
         while uids := await self.mailbox.pending():
             total = handled + len(uids)
             for start in range(0, len(uids), self.batch_size):
+                self.waiting = len(uids) - start
                 handled += await self._batch(uids[start:start + self.batch_size])
                 if report and self.progress:
                     self.progress(handled, total)
+        self.waiting = 0
         self.on_drained()
         return handled
 

@@ -17,7 +17,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from esp_coord.entrypoints import (
     cli_discover,
     cli_parse,
     cli_plans,
+    cli_platform,
     cli_report,
     cli_roster,
 )
@@ -48,7 +51,7 @@ log = logging.getLogger("esp_coord")
 
 # Each module has ``register(subparsers)``, which adds its subcommand(s) and
 # sets ``run=<function(args) -> int>`` as the parser's default.
-EXTRA_COMMANDS = (cli_parse, cli_audit, cli_plans, cli_roster, cli_report)
+EXTRA_COMMANDS = (cli_parse, cli_audit, cli_plans, cli_roster, cli_report, cli_platform)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -182,6 +185,53 @@ async def _serve(config: Config) -> int:
     return 0
 
 
+def _serve_command(args: argparse.Namespace) -> int:
+    """One team on SQLite: this process alone. On PostgreSQL, one team or
+    many: a platform worker, so that any number of them share the teams."""
+    from sqlalchemy.engine import make_url
+
+    from esp_coord.platform.teams import load_teams, platform_database
+
+    override = args.database_url or os.environ.get(cli_platform.DATABASE_ENV)
+    if args.teams:
+        configs = load_teams(Path(args.teams))
+        migrate = args.migrate
+    else:
+        configs = [_load(args.config)]
+        migrate = True  # as it always did: one team's process owns its schema
+    url = platform_database(configs, override)
+    if make_url(url).get_backend_name() == "postgresql":
+        return asyncio.run(cli_platform.serve(configs, url, migrate=migrate))
+    config = replace(configs[0], database_url=url)
+    with single_process(config):
+        return asyncio.run(_serve(config))
+
+
+@contextlib.contextmanager
+def single_process(config: Config) -> Iterator[None]:
+    """SQLite serves one process: a second ``serve`` on the same file would
+    fetch, answer and remind twice. Refused, plainly."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(config.database_url).database or ""
+    if not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(database + ".serve-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(config.path, [
+                f"another esp-coord serve already uses {database}: SQLite serves one team "
+                "in one process; several workers need PostgreSQL (docs/deployment.md)"]
+            ) from None
+        yield
+
+
 def _keygen(config_path: str | None, key_path: str | None, rotate: bool) -> int:
     if key_path:
         path = Path(key_path)
@@ -251,7 +301,13 @@ def main(argv: list[str] | None = None) -> None:
     source.add_argument("--config")
     cli_discover.add_arguments(p, source)
     p = sub.add_parser("serve", help="run the service until SIGINT/SIGTERM")
-    p.add_argument("--config", required=True)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="one team's configuration")
+    source.add_argument("--teams", help="a folder of team configurations (PostgreSQL)")
+    p.add_argument("--database-url", help="the platform's database, overriding the team "
+                   f"files' (default: ${cli_platform.DATABASE_ENV})")
+    p.add_argument("--migrate", action="store_true",
+                   help="with --teams: bring the schema up to date first (owner role)")
     p = sub.add_parser("demo", help="run the example team on an embedded mail server")
     p.add_argument("--messages", help="folder of .eml files (default: ../shared/examples/messages)")
     p = sub.add_parser("keygen", help="write the data key file")
@@ -282,7 +338,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         code = 0
         with contextlib.suppress(KeyboardInterrupt):
-            code = asyncio.run(_serve(_load(args.config)))
+            code = _serve_command(args)
     elif args.command == "demo":
         from esp_coord.entrypoints.demo import run_demo
 

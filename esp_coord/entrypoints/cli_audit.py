@@ -73,8 +73,9 @@ def _store(config: Config) -> Store:
     # is an operator's mistake worth stopping at); one that is not is no
     # error, and a stand-in keyring neither is checked nor leaves a trace.
     if config.key_file.exists():
-        return Store(config.database_url, Keyring.load(config.key_file))
-    return Store(config.database_url, Keyring.generate(), check_keys=False)
+        return Store(config.database_url, Keyring.load(config.key_file), team=config.team_id)
+    return Store(config.database_url, Keyring.generate(), check_keys=False,
+                 team=config.team_id)
 
 
 async def _verify(config: Config, anchor: tuple[int, str] | None) -> ChainReport:

@@ -88,7 +88,7 @@ def _open(config_path: str) -> tuple[Config, Keyring] | int:
 
 async def _with_store(config: Config, keyring: Keyring, fn: Any) -> Any:
     async with AsyncExitStack() as stack:
-        store = Store(config.database_url, keyring)
+        store = Store(config.database_url, keyring, team=config.team_id)
         await store.start(stack)
         return await store.run(fn)
 

@@ -20,16 +20,15 @@ now serves.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
 from esp_coord.store.errors import StoreError
+from esp_coord.team_id import DEFAULT_TEAM
 
-DEFAULT_TEAM = "default"
-TEAM_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
+__all__ = ["DEFAULT_TEAM", "Fence", "LeaseLost", "enter_team"]
 
 _SET_TEAM = text("SELECT set_config('app.team', :team, true)")
 _HOLDS = text(

@@ -25,7 +25,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -42,6 +42,9 @@ from esp_coord.store.received import ReceivedOps
 from esp_coord.store.reminders import ReminderOps
 from esp_coord.store.teams import DEFAULT_TEAM, Fence, enter_team
 from esp_coord.store.threads import ThreadBatch, retrying
+
+if TYPE_CHECKING:
+    from esp_coord.store.database import Database
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
