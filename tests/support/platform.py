@@ -1,0 +1,71 @@
+"""A platform database for tests: a fresh PostgreSQL schema, migrated by the
+owner (the test's superuser), used by a worker role that is neither owner
+nor superuser, so that row level security applies to it as in production
+(deploy/postgres-setup.sql gives the same grants)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from esp_coord.store.database import Database
+from tests.support.store import PG_DATABASE, PG_HOST, PG_PORT, _pg_admin
+
+WORKER_ROLE = "esp_test_worker"
+
+
+@dataclass
+class PlatformDb:
+    schema: str
+    admin_url: str
+    worker_url: str
+
+    def options(self) -> dict[str, Any]:
+        return {"connect_args": {"options": f"-c search_path={self.schema}",
+                                 "application_name": self.schema}}
+
+    @property
+    def search_path_url(self) -> str:
+        """The worker's URL with the schema in it, for a child process."""
+        return (f"{self.worker_url}?options=-csearch_path%3D{self.schema}"
+                f"&application_name={self.schema}")
+
+
+def grant_worker(admin: Any, schema: str, role: str = WORKER_ROLE) -> None:
+    exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    if exists is None:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
+    admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+    admin.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" '
+                  f'TO "{role}"')
+    admin.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{role}"')
+
+
+@pytest.fixture
+async def platform_db(postgres_user: str) -> AsyncIterator[PlatformDb]:
+    schema = f"p_{secrets.token_hex(6)}"
+    admin = _pg_admin(postgres_user)
+    base = f"postgresql+psycopg://{{}}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+    db = PlatformDb(schema, base.format(postgres_user), base.format(WORKER_ROLE))
+    try:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        async with AsyncExitStack() as stack:
+            owner = Database(db.admin_url, migrate=True, engine_options=db.options())
+            await owner.start(stack)
+        grant_worker(admin, schema)
+        yield db
+        for _ in range(50):  # a closed connection's server process ends a moment later
+            row = admin.execute("SELECT count(*) FROM pg_stat_activity "
+                                "WHERE application_name = %s", (schema,)).fetchone()
+            if not row or row[0] == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.close()
