@@ -7,7 +7,7 @@ PYTHON ?= python3
 BASE := $(VENV)/.base
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz lint dovecot dnsmasq postfix browser clean
+.PHONY: demo test bench fuzz lint dovecot dnsmasq postfix browser postgres clean
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ dovecot:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-lmtpd >/dev/null) \
 	      || echo "NOTICE: Dovecot could not be installed; its tests will skip."; \
 	  else echo "NOTICE: Dovecot is absent and we are not root; its tests will skip."; fi; \
+	fi
+
+# PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`), the platform's
+# database (issue 16): started with Debian's cluster tools when it is installed
+# but stopped; elsewhere its tests skip with a visible notice (in CI, where
+# .ci/run sets ESP_REQUIRE_POSTGRES, they fail instead).
+postgres:
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  if [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then \
+	    echo "Starting PostgreSQL..."; \
+	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start \
+	      || echo "NOTICE: PostgreSQL could not be started; its tests will skip."; \
+	  else echo "NOTICE: PostgreSQL is not answering on 127.0.0.1:5432; its tests will skip."; fi; \
 	fi
 
 # dnsmasq, the DNS server of the `check --discover` tests, likewise: Debian's
@@ -69,7 +82,7 @@ browser:
 	  else echo "NOTICE: chromium or poppler-utils is absent and we are not root; their tests will skip."; fi; \
 	fi
 
-test: $(STAMP) dovecot dnsmasq postfix browser
+test: $(STAMP) dovecot dnsmasq postfix browser postgres
 	$(PY) -m pytest
 
 # Benchmarks against the tests' Dovecot + SMTP front (docs/performance.md).

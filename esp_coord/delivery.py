@@ -25,8 +25,7 @@ from datetime import datetime, timedelta
 
 from esp_coord import witness
 from esp_coord.ports import MailSender, SendRejected, SendTemporaryError, StorePort, UnitOfWork
-from esp_coord.store import OutboxItem, OutboxStateError, StoreBusy
-from esp_coord.store.teams import LeaseLost
+from esp_coord.store import LeaseLost, OutboxItem, OutboxStateError, StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +86,12 @@ class Delivery:
                     await self._resend_unconfirmed(self.last_drain)
             except StoreBusy:
                 log.warning("database busy: outbox delivery paused")
+                busy = False
+            except LeaseLost:
+                # On a platform: the lease may have run out (this worker was
+                # slow or stopped); its next renewal, or the worker taking
+                # the team over, goes on.
+                log.warning("outbox delivery paused: the team's lease may have run out")
                 busy = False
             except Exception as e:
                 # Unforeseen (a library bug, a disk error): the row it hit

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from esp_coord.intake import HeadersOnly
 from esp_coord.ports import Mailbox, MailboxAuthError, MailboxError, MailboxTLSError
 from esp_coord.processing import Processor
-from esp_coord.store import StoreBusy
+from esp_coord.store import LeaseLost, StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,12 @@ class Mailroom:
                 # it will be taken again after a pause.
                 log.warning("database busy: pausing before the next pass")
                 await asyncio.sleep(self.backoff.next())
+            except LeaseLost:
+                # Another platform worker took the team: nothing was committed,
+                # the mail is still in the inbox for it; this worker stops
+                # serving the team at its next beat.
+                log.warning("the team's lease is lost: pausing")
+                await self._pause()
             except (MailboxTLSError, MailboxAuthError) as e:
                 # A configuration problem: keep trying slowly, say it loudly.
                 log.error("mailbox: %s", e)

@@ -49,7 +49,7 @@ async def serve(configs: list[Config], url: str, *, migrate: bool) -> int:
     from esp_coord.entrypoints.cli import _tuning_from_env
     from esp_coord.platform import logs
     from esp_coord.platform.teams import team_specs
-    from esp_coord.platform.worker import Worker, worker_engine_options
+    from esp_coord.platform.worker import IDLE_TIMEOUT, Worker
     from esp_coord.store.database import Database
 
     specs = team_specs(configs)
@@ -59,14 +59,13 @@ async def serve(configs: list[Config], url: str, *, migrate: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tuning = _tuning_from_env()
-    options = worker_engine_options()
     beat = float(os.environ.get("ESP_COORD_BEAT", "2"))
     ttl = float(os.environ.get("ESP_COORD_LEASE_TTL", "10"))
     async with AsyncExitStack() as stack:
-        database = Database(url, migrate=migrate, engine_options=options)
+        database = Database(url, migrate=migrate, idle_timeout=IDLE_TIMEOUT)
         await database.start(stack)
-        worker = Worker(database, specs, tuning=tuning, engine_options=options,
-                        beat=beat, ttl=timedelta(seconds=ttl), errors=errors.of)
+        worker = Worker(database, specs, tuning=tuning, beat=beat,
+                        ttl=timedelta(seconds=ttl), errors=errors.of)
         await worker.run(stop)
     return 0
 

@@ -75,16 +75,6 @@ class Lease:
         return time.monotonic() < self.deadline
 
 
-def worker_engine_options(extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Connection settings of a worker's sessions (see the module's docstring)."""
-    options = dict(extra or {})
-    connect_args = dict(options.pop("connect_args", {}))
-    timeout_ms = int(IDLE_TIMEOUT.total_seconds() * 1000)
-    connect_args["options"] = (connect_args.get("options", "") +
-                               f" -c idle_in_transaction_session_timeout={timeout_ms}").strip()
-    return {**options, "connect_args": connect_args}
-
-
 @dataclass
 class _Team:
     spec: TeamSpec

@@ -61,7 +61,7 @@ from esp_coord.config import Config
 from esp_coord.ports import Clock, StorePort, UnitOfWork
 from esp_coord.scheduling.digest import Entry
 from esp_coord.scheduling.registry import Composers, Rebuild
-from esp_coord.store.errors import StoreBusy
+from esp_coord.store.errors import LeaseLost, StoreBusy
 from esp_coord.store.reminders import Reminder
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,9 @@ class ReminderEngine:
                     log.warning("reminders: database busy; trying again later")
                     await self.clock.sleep_until(self.clock.now() + self.busy_pause)
                     self._again = True
+                except LeaseLost:
+                    # A platform worker's team taken over: it stops serving it.
+                    log.warning("reminders: the team's lease is lost: nothing sent")
                 except Exception as e:  # noqa: BLE001 - the engine must keep running
                     log.error("reminders: dispatch pass failed (%s)", type(e).__name__)
                 if not self._again:

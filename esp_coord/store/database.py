@@ -18,11 +18,12 @@ import asyncio
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from esp_coord.crypto import Keyring
@@ -31,6 +32,20 @@ from esp_coord.store.errors import StoreError, StoreUnavailable
 from esp_coord.store.keycheck import describe_database, reason
 from esp_coord.store.teams import Fence
 from esp_coord.store.transaction import Store
+
+
+def end_idle_transactions(engine: Engine, after: timedelta) -> None:
+    """PostgreSQL ends a session of ``engine`` whose transaction stays idle
+    ``after``: a worker stopped (SIGSTOP, a frozen machine) in the middle of
+    a transaction must not hold its row locks against the worker taking its
+    teams over. Set at each connection, whatever the URL's own options."""
+    milliseconds = int(after.total_seconds() * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _settings(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+        dbapi_connection.commit()
 
 
 def head_revision() -> str:
@@ -42,8 +57,10 @@ def head_revision() -> str:
 
 class Database:
     def __init__(self, url: str, *, threads: int = 8, migrate: bool = False,
-                 engine_options: Mapping[str, Any] | None = None) -> None:
+                 engine_options: Mapping[str, Any] | None = None,
+                 idle_timeout: timedelta | None = None) -> None:
         self.url = url
+        self._idle_timeout = idle_timeout
         self._threads = threads
         self._migrate = migrate
         # The pool matches the threads: a thread never waits for a connection.
@@ -75,6 +92,8 @@ class Database:
         try:
             self._engine = make_engine(self.url, busy_timeout=5.0,
                                        options=self._engine_options)
+            if self._idle_timeout is not None and self.is_postgres:
+                end_idle_transactions(self._engine, self._idle_timeout)
             await asyncio.get_running_loop().run_in_executor(self._executor, self._schema)
         except DBAPIError as exc:
             raise StoreUnavailable(f"cannot open the database {describe_database(self.url)}: "

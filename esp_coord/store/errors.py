@@ -72,3 +72,8 @@ class KeyMismatch(StoreError):
             f"{', '.join(self.problems)}; the database was written with another key file. "
             "Restore the right key file; nothing was changed."
         )
+
+
+class LeaseLost(StoreError):
+    """A platform worker no longer holds the team's lease: nothing was
+    committed (``store.teams.Fence``), or nothing sent (``Delivery``)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from esp_coord.store.errors import StoreError
+from esp_coord.store.errors import LeaseLost
 from esp_coord.team_id import DEFAULT_TEAM
 
 __all__ = ["DEFAULT_TEAM", "Fence", "LeaseLost", "enter_team"]
@@ -34,10 +34,6 @@ _SET_TEAM = text("SELECT set_config('app.team', :team, true)")
 _HOLDS = text(
     "SELECT 1 FROM team_leases WHERE team = :team AND worker = :worker AND token = :token "
     "AND expires_at > clock_timestamp() FOR SHARE")
-
-
-class LeaseLost(StoreError):
-    """This worker no longer holds the team's lease: nothing was committed."""
 
 
 def enter_team(conn: Connection, team: str) -> None:

@@ -7,15 +7,19 @@ so each NOUVEAU PPS must create exactly one plan.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 from stdnum.fr import nir
 
+from esp_coord.config import Config
 from esp_coord.intake import parse_mail
+from esp_coord.triage import read_and_triage
 from tests.servers.smtp_front import SmtpFront
 
 BOT = "coordination@esp-valdelorge.mssante.test"
@@ -71,9 +75,11 @@ def plan_body(family: str, given: str, order: int) -> str:
 
 
 def backlog(seed: int, size: int = 200, *, processed: str = "Traités",
-            quarantine: str = "Quarantaine") -> list[Expected]:
-    """``size`` mails in a seeded random order: 40 % plans, 30 % questions,
-    15 % unknown plans, 10 % strangers, 5 % auto-replies."""
+            quarantine: str = "Quarantaine", bot: str = BOT,
+            patients: str = "") -> list[Expected]:
+    """``size`` mails to ``bot`` in a seeded random order: 40 % plans, 30 %
+    questions, 15 % unknown plans, 10 % strangers, 5 % auto-replies. Family
+    names start with ``patients`` (tells teams' patients apart)."""
     rng = random.Random(seed)
     # A cycle of 20, so that a short backlog has every kind too.
     kinds = ["plan", "help", "plan", "unknown-plan", "help", "plan", "stranger", "help",
@@ -87,7 +93,7 @@ def backlog(seed: int, size: int = 200, *, processed: str = "Traités",
         name, sender = rng.choice(MEMBERS)
         if kind == "plan":
             plans += 1
-            family = f"{rng.choice(FAMILY)}-{plans:03d}"
+            family = f"{patients}{rng.choice(FAMILY)}-{plans:03d}"
             raw = _mail(name="Claire DURAND", sender=MEMBERS[0][1], subject="NOUVEAU PPS",
                         body=plan_body(family, rng.choice(GIVEN), plans), mid=mid)
             out.append(Expected(raw, mid, kind, processed, True, patient=family))
@@ -109,15 +115,72 @@ def backlog(seed: int, size: int = 200, *, processed: str = "Traités",
                         extra="Auto-Submitted: auto-replied\r\n")
             out.append(Expected(raw, mid, kind, processed, False))
     rng.shuffle(out)
+    if bot != BOT:
+        out = [replace(m, raw=m.raw.replace(f"To: {BOT}".encode(), f"To: {bot}".encode()))
+               for m in out]
     return out
 
 
-def answers_by_thread(front: SmtpFront) -> Counter[str]:
-    """How many mails the service sent in reply to each Message-ID."""
+def answers_by_thread(front: SmtpFront, bot: str = BOT) -> Counter[str]:
+    """How many mails ``bot`` sent in reply to each Message-ID."""
     counts: Counter[str] = Counter()
     for received in front.messages:
-        if received.mail_from != BOT:
+        if received.mail_from != bot:
             continue
         for mid in parse_mail(received.content).in_reply_to:
             counts[mid] += 1
     return counts
+
+
+def reminder_mails(front: SmtpFront, bot: str = BOT) -> Counter[str]:
+    """Reminder mails ``bot`` sent, by Message-ID (stable per reminder)."""
+    return Counter(mid for r in front.messages if r.mail_from == bot
+                   and ".rappel." in (mid := parse_mail(r.content).message_id or ""))
+
+
+def check_reminders(rows: list[tuple[str, str, str, str]], sent: Counter[str], seed: int,
+                    now: str) -> None:
+    """Each reminder row (key, source_ref, status, due_at as text) marked sent
+    went out exactly once (``sent``: the mails, by Message-ID), and every
+    reminder due by ``now`` was sent (the weekly action of each plan falls
+    due today)."""
+    done = {f"{ref}.rappel.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+            for key, ref, status, _ in rows if status == "sent"}
+    tags = {mid[1:].split("@", 1)[0] for mid in sent}
+    assert done and tags == done, f"seed {seed}: {len(done)} sent rows, {len(tags)} mails"
+    late = [key for key, _, status, due in rows if status == "pending" and due <= now]
+    assert not late, f"seed {seed}: due reminders never sent: {len(late)}"
+
+
+async def check_store(store: Any, config: Config, mails: list[Expected], seed: int, *,
+                      reminders: int) -> None:
+    """What the store holds after a campaign: each mail's outcome, one plan
+    per NOUVEAU PPS numbered without gaps, and every outbox row sent."""
+    keyring = store.keyring
+    keys = {m.message_id: read_and_triage(m.raw, config, keyring)[0].dedup_key for m in mails}
+
+    def read(tx):  # type: ignore[no-untyped-def]
+        outcomes = {mid: tx.processed(key) for mid, key in keys.items()}
+        plans = tx.find_documents("plan")
+        histories = [len(tx.history("plan", p.ref)) for p in plans]
+        return outcomes, plans, histories, tx.outbox_stats()
+
+    outcomes, plans, histories, stats = await store.run(read)
+    expected_outcome = {"plan": "answered", "help": "answered", "unknown-plan": "answered",
+                        "stranger": "quarantined", "automatic": "ignored"}
+    wrong = {m.message_id: (outcomes[m.message_id].outcome if outcomes[m.message_id] else None)
+             for m in mails
+             if outcomes[m.message_id] is None
+             or outcomes[m.message_id].outcome != expected_outcome[m.kind]}
+    assert not wrong, f"seed {seed}: wrong outcomes {wrong}"
+    created = [m for m in mails if m.kind == "plan"]
+    assert len(plans) == len(created), f"seed {seed}: {len(plans)} plans for {len(created)}"
+    assert sorted(p.ref for p in plans) == [f"PPS-2026-{n:04d}" for n in
+                                            range(1, len(created) + 1)]
+    # Each plan saved once (one history entry, version 1) with its two actions.
+    assert set(histories) == {1} and {p.version for p in plans} == {1}, seed
+    assert {len(p.data["actions"]) for p in plans} == {2}, seed
+    patients = Counter(p.data["patient"]["family_name"] for p in plans)
+    assert set(patients) == {m.patient for m in created} and max(patients.values()) == 1
+    answered = sum(m.answered for m in mails)
+    assert {k: v for k, v in stats.items() if v} == {"sent": answered + reminders}, (seed, stats)

@@ -77,13 +77,20 @@ key_file = "esp.key"
 
 
 class ServiceProcess:
-    """One ``esp-coord serve`` at a time on the same configuration and data."""
+    """One ``esp-coord serve`` at a time on the same configuration and data.
 
-    def __init__(self, config_path: Path, *, tuning: str = FAST_TUNING) -> None:
+    ``args`` replace ``serve --config FILE`` (a platform worker's ``serve
+    --teams DIR``, with ``env`` added and its own ``log_path``)."""
+
+    def __init__(self, config_path: Path, *, tuning: str = FAST_TUNING,
+                 args: list[str] | None = None, env: dict[str, str] | None = None,
+                 log_path: Path | None = None) -> None:
         self.config_path = config_path
         self.config: Config = load_config(config_path)
-        self.log_path = config_path.parent / "service.log"
+        self.log_path = log_path or config_path.parent / "service.log"
         self.tuning = tuning
+        self.args = args or ["serve", "--config", str(config_path)]
+        self.env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
         self._log_offset = 0
@@ -91,14 +98,14 @@ class ServiceProcess:
 
     async def start(self) -> None:
         assert self.proc is None or self.proc.returncode is not None
-        env = {**os.environ, "ESP_COORD_TUNING": self.tuning}
+        env = {**os.environ, "ESP_COORD_TUNING": self.tuning, **self.env}
         self.starts += 1
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             log.write(f"\n=== start {self.starts} ===\n".encode())
             log.flush()
             self.proc = await asyncio.create_subprocess_exec(
-                *COMMAND, "serve", "--config", str(self.config_path),
+                *COMMAND, *self.args,
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env)
 
     async def kill(self) -> None:
@@ -124,6 +131,15 @@ class ServiceProcess:
                 proc.kill()
                 await proc.wait()
         return proc.returncode
+
+    def pause(self) -> None:
+        """SIGSTOP: the process freezes, its connections stay open."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None

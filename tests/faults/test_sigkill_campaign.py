@@ -18,7 +18,6 @@ The seed is printed; ``ESP_FAULT_SEED=<seed>`` replays a campaign.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import random
 import sqlite3
@@ -31,10 +30,16 @@ from pathlib import Path
 import pytest
 
 from esp_coord.crypto import Keyring
-from esp_coord.intake import parse_mail
 from esp_coord.store import Store
-from esp_coord.triage import read_and_triage
-from tests.faults.backlog import BOT, Expected, answers_by_thread, backlog
+from tests.faults.backlog import (
+    BOT,
+    Expected,
+    answers_by_thread,
+    backlog,
+    check_reminders,
+    check_store,
+    reminder_mails,
+)
 from tests.faults.process import ServiceProcess, write_config
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp_front import SmtpFront
@@ -56,25 +61,12 @@ async def _plans_in(service: ServiceProcess, count: int) -> bool:
     return bool(found and found[0] >= count)
 
 
-def _reminder_mails(front: SmtpFront) -> Counter[str]:
-    """Reminder mails the service sent, by Message-ID (stable per reminder)."""
-    return Counter(mid for r in front.messages if r.mail_from == BOT
-                   and ".rappel." in (mid := parse_mail(r.content).message_id or ""))
-
-
 def _check_reminders(service: ServiceProcess, sent: Counter[str], seed: int) -> None:
-    """Each reminder row marked sent went out exactly once, and every reminder
-    due was sent (the weekly action of each plan falls due today)."""
     path = service.config.database_url.split(":///", 1)[1]
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT key, source_ref, status, due_at FROM reminders").fetchall()
-    done = {f"{ref}.rappel.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-            for key, ref, status, _ in rows if status == "sent"}
-    tags = {mid[1:].split("@", 1)[0] for mid in sent}
-    assert done and tags == done, f"seed {seed}: {len(done)} sent rows, {len(tags)} mails"
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    late = [key for key, _, status, due in rows if status == "pending" and str(due) <= now]
-    assert not late, f"seed {seed}: due reminders never sent: {len(late)}"
+    check_reminders([(k, r, s, str(d)) for k, r, s, d in rows], sent, seed, now)
 
 
 async def wait_for(predicate, timeout: float, what: str, service: ServiceProcess) -> None:  # type: ignore[no-untyped-def]
@@ -162,7 +154,7 @@ async def _campaign(service: ServiceProcess, dovecot: DovecotServer, front: Smtp
     assert not doubled, f"seed {seed}: answers not sent exactly once: {doubled}"
     silent = [m.message_id for m in mails if not m.answered and counts[m.message_id]]
     assert not silent, f"seed {seed}: answered what must not be: {silent}"
-    reminders = _reminder_mails(front)
+    reminders = reminder_mails(front)
     assert len([r for r in front.messages if r.mail_from == BOT]) == (
         len(answered) + sum(reminders.values()))
     twice = {mid: n for mid, n in reminders.items() if n != 1}
@@ -186,34 +178,6 @@ async def _check_store(service: ServiceProcess, mails: list[Expected], seed: int
                        reminders: int) -> None:
     config = service.config
     async with AsyncExitStack() as stack:
-        keyring = Keyring.load(config.key_file)
-        store = Store(config.database_url, keyring)
+        store = Store(config.database_url, Keyring.load(config.key_file))
         await store.start(stack)
-        keys = {m.message_id: read_and_triage(m.raw, config, keyring)[0].dedup_key
-                for m in mails}
-
-        def read(tx):  # type: ignore[no-untyped-def]
-            outcomes = {mid: tx.processed(key) for mid, key in keys.items()}
-            plans = tx.find_documents("plan")
-            histories = [len(tx.history("plan", p.ref)) for p in plans]
-            return outcomes, plans, histories, tx.outbox_stats()
-
-        outcomes, plans, histories, stats = await store.run(read)
-    expected_outcome = {"plan": "answered", "help": "answered", "unknown-plan": "answered",
-                        "stranger": "quarantined", "automatic": "ignored"}
-    wrong = {m.message_id: (outcomes[m.message_id].outcome if outcomes[m.message_id] else None)
-             for m in mails
-             if outcomes[m.message_id] is None
-             or outcomes[m.message_id].outcome != expected_outcome[m.kind]}
-    assert not wrong, f"seed {seed}: wrong outcomes {wrong}"
-    created = [m for m in mails if m.kind == "plan"]
-    assert len(plans) == len(created), f"seed {seed}: {len(plans)} plans for {len(created)}"
-    assert sorted(p.ref for p in plans) == [f"PPS-2026-{n:04d}" for n in
-                                            range(1, len(created) + 1)]
-    # Each plan saved once (one history entry, version 1) with its two actions.
-    assert set(histories) == {1} and {p.version for p in plans} == {1}, seed
-    assert {len(p.data["actions"]) for p in plans} == {2}, seed
-    patients = Counter(p.data["patient"]["family_name"] for p in plans)
-    assert set(patients) == {m.patient for m in created} and max(patients.values()) == 1
-    answered = sum(m.answered for m in mails)
-    assert {k: v for k, v in stats.items() if v} == {"sent": answered + reminders}, (seed, stats)
+        await check_store(store, config, mails, seed, reminders=reminders)

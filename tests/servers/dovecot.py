@@ -359,12 +359,13 @@ service stats {{
             for raw in raws:
                 lmtp.sendmail(mail_from, [rcpt], raw)
 
-    async def folder_count(self, folder: str) -> int:
-        """Messages in ``folder`` (a plain name, e.g. "Traités"), by STATUS."""
-        return (await self.folder_status(folder))["MESSAGES"]
+    async def folder_count(self, folder: str, user: str | None = None) -> int:
+        """Messages in ``folder`` (a plain name, e.g. "Traités"), by STATUS, in
+        the bot's mailbox or ``user``'s (one of ``mailboxes``)."""
+        return (await self.folder_status(folder, user))["MESSAGES"]
 
-    async def folder_status(self, folder: str) -> dict[str, int]:
-        return await asyncio.to_thread(self._status_sync, folder)
+    async def folder_status(self, folder: str, user: str | None = None) -> dict[str, int]:
+        return await asyncio.to_thread(self._status_sync, folder, user)
 
     async def folders(self) -> list[str]:
         """Every folder of the bot's mailbox, decoded."""
@@ -378,20 +379,20 @@ service stats {{
     async def seen_uids(self, folder: str = "INBOX") -> list[int]:
         return await asyncio.to_thread(self._search_sync, folder, "SEEN")
 
-    def _imaplib(self):  # type: ignore[no-untyped-def]
+    def _imaplib(self, user: str | None = None):  # type: ignore[no-untyped-def]
         import imaplib
 
         ctx = ssl.create_default_context(cafile=str(self.ca_file))
         if self.require_client_cert:
             ctx.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
         conn = imaplib.IMAP4_SSL(self.host, self.imap_port, ssl_context=ctx, timeout=10)
-        conn.login(self.username, self.password)
+        conn.login(user or self.username, self.password)
         return conn
 
-    def _status_sync(self, folder: str) -> dict[str, int]:
+    def _status_sync(self, folder: str, user: str | None = None) -> dict[str, int]:
         from adapters.mutf7 import encode_mutf7
 
-        conn = self._imaplib()
+        conn = self._imaplib(user)
         try:
             typ, data = conn.status(f'"{encode_mutf7(folder)}"', "(MESSAGES UNSEEN UIDVALIDITY)")
             if typ != "OK":

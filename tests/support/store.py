@@ -20,6 +20,7 @@ its tests about the SQL implementation itself are marked
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -73,6 +74,9 @@ def _find_postgres_user() -> tuple[str | None, str]:
 @pytest.fixture(scope="session")
 def postgres_user() -> str:
     user, reason = _find_postgres_user()
+    if user is None and os.environ.get("ESP_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL is required here (ESP_REQUIRE_POSTGRES) and unreachable at "
+                    f"{PG_HOST}:{PG_PORT}/{PG_DATABASE}: {reason}")
     if user is None:
         pytest.skip(
             f"NOTICE: PostgreSQL is unreachable at {PG_HOST}:{PG_PORT}/{PG_DATABASE} "
