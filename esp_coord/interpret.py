@@ -63,7 +63,7 @@ REPORT_KEYS = (
     "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
     "comment", "time", "meeting", "agenda_plans", "decisions", "mail_date", "errors", "warnings",
     "document_number", "document",
-    "more_lines", "absence", "calendar_reply",
+    "more_lines", "absence", "calendar_reply", "themes",
 )
 
 # Exit codes of ``esp-coord parse``.
@@ -73,7 +73,7 @@ VALID, HAS_ERRORS, IGNORED = 0, 1, 3
 def _empty(mail: IncomingMail) -> dict[str, Any]:
     report: dict[str, Any] = dict.fromkeys(REPORT_KEYS)
     for key in ("team", "problems", "objectives", "preferences", "alerts", "notes", "actions",
-                "protocols", "agenda_plans", "decisions", "errors", "warnings"):
+                "protocols", "agenda_plans", "decisions", "errors", "warnings", "themes"):
         report[key] = []
     report["sender"] = mail.from_address or None
     report["message_id"] = mail.message_id

@@ -79,7 +79,9 @@ def _pct(part: int, whole: int) -> float | None:
 
 def compute(*, team: str, plans: Sequence[Plan], meetings: Sequence[Meeting],
             mail: MailActivity, members: Sequence[Member], period: Period, tz: ZoneInfo,
-            targets: Mapping[str, float] | None = None) -> Report:
+            targets: Mapping[str, float] | None = None,
+            themes: Sequence[str] = ()) -> Report:
+    """``themes``: the team's declared problem themes; none, no figure by theme."""
     targets = targets or {}
     in_period = [p for p in plans if _active_during(p, period, tz)]
     created = [p for p in plans if _day(p.created_at, tz) in period]
@@ -93,6 +95,16 @@ def compute(*, team: str, plans: Sequence[Plan], meetings: Sequence[Meeting],
             **kw: object) -> Figure:
         return Figure(key, label, value, how, target=targets.get(key), **kw)  # type: ignore[arg-type]
 
+    by_theme = Counter(t for p in in_period for t in dict.fromkeys(p.themes) if t in themes)
+    without_theme = sum(1 for p in in_period if not set(p.themes) & set(themes))
+    theme_figures = (fig(
+        "plans_by_theme", "Patients par thème", sum(by_theme.values()),
+        "Plans actifs pendant la période, comptés une fois par thème du projet de santé "
+        "(lignes « Thème : » du plan, parmi les thèmes déclarés par l’équipe) ; « sans "
+        "thème » : plans qui n’en portent aucun.",
+        breakdown={**{t: by_theme[t] for t in themes if by_theme[t]},
+                   **({"sans thème": without_theme} if without_theme else {})}),
+    ) if themes else ()
     patients = Section("Patients suivis", (
         fig("plans_created", "Plans créés", len(created),
             "Plans personnalisés de santé créés pendant la période (date de création)."),
@@ -103,6 +115,7 @@ def compute(*, team: str, plans: Sequence[Plan], meetings: Sequence[Meeting],
         fig("plans_by_protocol", "Patients par protocole", sum(by_protocol.values()),
             "Plans actifs pendant la période, comptés une fois par protocole appliqué.",
             breakdown=dict(by_protocol.most_common())),
+        *theme_figures,
     ))
 
     held = _held_in(meetings, period)
