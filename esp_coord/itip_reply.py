@@ -32,8 +32,8 @@ from icalendar import Calendar
 
 from plans.attendance import STATUSES
 
-__all__ = ["MAX_CALENDAR_BYTES", "PROBLEMS", "DayAnswer", "ItipReply", "meeting_ref_of_uid",
-           "read_reply"]
+__all__ = ["AUDIT_RECORDED", "AUDIT_REFUSED", "MAX_CALENDAR_BYTES", "PROBLEMS", "DayAnswer",
+           "ItipReply", "meeting_ref_of_uid", "read_reply"]
 
 MAX_CALENDAR_BYTES = 64 * 1024  # a real REPLY is 1 to 5 kB (Outlook's with its VTIMEZONE)
 _MAX_LINE = 1000
@@ -43,6 +43,12 @@ _MAX_DEPTH = 8
 _TOP = frozenset(("METHOD",))
 _EVENT = frozenset(("UID", "ATTENDEE", "RECURRENCE-ID", "SEQUENCE"))
 _CALENDAR, _VEVENT = ["VCALENDAR"], ["VCALENDAR", "VEVENT"]
+
+# The audit trail's actions for an answer (``handlers.calendar``): one record
+# per answer recorded (detail « accepted 2026-12-03 », « declined all »), from
+# which ``report.verify`` recounts the figures; one per answer refused, with
+# its problem code.
+AUDIT_RECORDED, AUDIT_REFUSED = "calendar-reply", "calendar-reply-refused"
 
 # Why an answer was not recorded (English codes, for the audit trail and logs).
 PROBLEMS = {

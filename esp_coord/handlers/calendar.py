@@ -23,7 +23,14 @@ from datetime import date
 from typing import NoReturn
 
 from esp_coord.intake import calendar_part
-from esp_coord.itip_reply import MAX_CALENDAR_BYTES, ItipReply, meeting_ref_of_uid, read_reply
+from esp_coord.itip_reply import (
+    AUDIT_RECORDED,
+    AUDIT_REFUSED,
+    MAX_CALENDAR_BYTES,
+    ItipReply,
+    meeting_ref_of_uid,
+    read_reply,
+)
 from esp_coord.meeting_repo import MeetingRepository
 from esp_coord.processing import Request, Unanswered
 from plans.attendance import CalendarReply
@@ -32,8 +39,6 @@ __all__ = ["RECORDED", "UNMATCHED", "answer_detail", "record_calendar_reply"]
 
 # The reasons recorded with the mail (``processed_mail.reason``).
 RECORDED, UNMATCHED = "calendar-reply", "calendar-unmatched"
-# The audit trail's actions: ``report.verify`` recounts the answers from them.
-AUDIT_RECORDED, AUDIT_UNMATCHED = "calendar-reply", "calendar-reply-refused"
 
 
 def answer_detail(status: str, day: date | None) -> str:
@@ -43,7 +48,7 @@ def answer_detail(status: str, day: date | None) -> str:
 
 
 def _refused(request: Request, problem: str) -> NoReturn:
-    request.tx.audit(request.sender.email, AUDIT_UNMATCHED, None, request.mail.message_id,
+    request.tx.audit(request.sender.email, AUDIT_REFUSED, None, request.mail.message_id,
                      problem, request.now)
     raise Unanswered(UNMATCHED)
 

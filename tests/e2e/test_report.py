@@ -4,9 +4,11 @@ real SQLite store, then `esp-coord report`."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
+import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,14 +30,14 @@ from plans.periods import parse_period
 from tests.support.config import offline_config
 from tests.support.mail import example
 from tests.support.paths import EXAMPLE_CONFIG
-from tests.support.report_history import calendar_answers, scripted_history
+from tests.support.report_history import THEMES, calendar_answers, scripted_history
 
 PARIS = ZoneInfo("Europe/Paris")
 T4 = parse_period("T4 2026", today=date(2027, 1, 5))
 @pytest.fixture
 async def history(tmp_path: Path) -> tuple[Report, Plan, Config, Keyring]:
     config = offline_config(tmp_path, key_file=tmp_path / "esp.key",
-                            report_targets={"share_reviewed": 80.0})
+                            report_targets={"share_reviewed": 80.0}, themes=THEMES)
     keyring = Keyring.generate()
     keyring.save(config.key_file)
     report, plan = await scripted_history(config, keyring, T4)
@@ -48,6 +50,8 @@ async def test_the_figures_of_the_scripted_history(history: tuple) -> None:
     assert (value["plans_created"], value["plans_active"], value["plans_closed"]) == (1, 1, 0)
     assert report.figure("plans_by_protocol").breakdown == {
         p.title: 1 for p in plan.protocols}
+    assert plan.themes == ["Diabète et maladies chroniques"]
+    assert report.figure("plans_by_theme").breakdown == {"Diabète et maladies chroniques": 1}
     assert (value["meetings_held"], value["patients_per_meeting"], value["decisions"]) == (
         1, 1, 1)
     assert value["share_reviewed"] == 100.0
@@ -74,7 +78,7 @@ async def test_the_figures_of_the_scripted_history(history: tuple) -> None:
     assert value["coordination"] == "Ana COSTA"
     # The five calendar answers are handled, never answered.
     assert (value["mails_handled"], value["mails_answered"], value["mails_quarantined"]) == (
-        10, 4, 1)
+        11, 5, 1)
     assert value["answer_time"] == 1.5  # minutes: the one answer sent, 90 s after its mail
     assert value["hospital_documents"] is None
     # Every figure says how it is computed.
@@ -170,3 +174,59 @@ def test_a_wrong_period_is_refused_plainly(tmp_path: Path,
               "--output", str(tmp_path / "r.html")])
     assert done.value.code == 2
     assert "n’est pas une période reconnue" in capsys.readouterr().err
+
+
+def _verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    path = write_config(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["report", "--config", str(path), "--from", "01/10/2026", "--to", "31/12/2026",
+              "--verify"])
+    assert isinstance(done.value.code, int)
+    return done.value.code, capsys.readouterr().out
+
+
+def test_every_figure_the_trail_records_is_recounted_from_it(
+        history: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _verify(tmp_path, capsys)
+    assert code == 0, out
+    assert "chaîne intacte" in out
+    for line in ("concorde     Plans créés : 1", "concorde     Plans actifs en fin de période : 1",
+                 "concorde     Réunions tenues : 1", "concorde     Décisions par patient "
+                 "enregistrées : 1", "concorde     Part des patients revus en réunion : 100\xa0%",
+                 "concorde     Participations annoncées par réunion : 3 (03/12/2026 : 3)",
+                 "concorde     Réponses aux invitations : 4 (acceptées : 3, refusées : 1)",
+                 "hors journal Présents par réunion : la ligne « Présents : » des comptes rendus"):
+        assert line in out, line
+    assert "10 chiffre(s) sur 10 recomptés concordent." in out
+
+
+def test_a_meeting_changed_behind_the_trail_s_back_is_told(
+        history: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Léa's answer taken out of the stored meeting without any record: the
+    recount from the trail still has it, and says where the two part."""
+    _, _, config, keyring = history
+
+    def forget_lea(tx: Tx) -> None:
+        doc = tx.load_document(MEETING, "RCP-2026-001")
+        meeting = Meeting.from_dict(doc.data)
+        meeting.replies = [r for r in meeting.replies if not r.attendee.startswith("lea.")]
+        tx.save_document(kind=MEETING, ref=meeting.ref, data=meeting.to_dict(),
+                         status=meeting.status, expected_version=doc.version,
+                         members={meeting.organizer, *meeting.participants},
+                         at=datetime(2026, 12, 4, tzinfo=PARIS))
+
+    asyncio.run(_with_store(config, keyring, forget_lea))
+    code, out = _verify(tmp_path, capsys)
+    assert code == 1
+    assert ("écart        Participations annoncées par réunion : rapport 2 (03/12/2026 : 2), "
+            "journal 3 (03/12/2026 : 3)") in out
+    assert "concorde     Plans créés : 1" in out
+
+
+def test_a_broken_trail_recounts_nothing(history: tuple, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(tmp_path / "esp.db") as db:
+        db.execute("UPDATE audit_log SET detail = 'version 9' WHERE id = 3")
+    code, out = _verify(tmp_path, capsys)
+    assert code == 1
+    assert "chaîne rompue à l’enregistrement 3" in out and "concorde" not in out

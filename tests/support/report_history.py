@@ -16,6 +16,9 @@ The calendar answers to RCP-2026-001 (first Thursday of each month, from
   the attendee: not recorded, told to the coordination;
 - Karim BENALI (kinésithérapeute) does not answer, and comes.
 
+Claire also gives the plan a theme (« Thème : diabète », a MAJ), which
+counts where the team declared its themes (``THEMES``).
+
 So 3 December has three announced (Claire, Julien, Léa), one declined
 (Sophie), three present (Claire, Julien, Karim)."""
 
@@ -45,6 +48,12 @@ MINUTES = ("From: Ana COSTA <ana.costa@esp-valdelorge.mssante.test>\r\n"
            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
            "Présents : Claire DURAND, Julien MARIE, Karim BENALI\r\n"
            "PPS-2026-0001 : poursuite du plan, HbA1c dans 3 mois\r\n").encode()
+THEMES = ("Personnes âgées fragiles", "Diabète et maladies chroniques")
+THEME = ("From: Claire DURAND <claire.durand@medecin.mssante.test>\r\n"
+         "To: coordination@esp-valdelorge.mssante.test\r\n"
+         "Subject: MAJ PPS-2026-0001\r\nMessage-ID: <theme1@medecin.mssante.test>\r\n"
+         "Date: Tue, 24 Nov 2026 10:00:00 +0100\r\n"
+         "Content-Type: text/plain; charset=utf-8\r\n\r\nThème : diabète\r\n").encode()
 
 
 def calendar_answers() -> list[tuple[bytes, datetime]]:
@@ -81,6 +90,7 @@ async def scripted_history(config: Config, keyring: Keyring,
         await store.start(stack)
         processor = make_processor(config, store, now=lambda: clock[0])
         history = [(example("01-nouveau-pps.eml"), datetime(2026, 11, 24, 9, 0, tzinfo=PARIS)),
+                   (THEME, datetime(2026, 11, 24, 10, 0, tzinfo=PARIS)),
                    (example("04-rcp-nouvelle.eml"), datetime(2026, 11, 25, 9, 0, tzinfo=PARIS)),
                    *calendar_answers(),
                    (example("05-fait.eml"), datetime(2026, 11, 26, 19, 30, tzinfo=PARIS)),
