@@ -39,7 +39,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from esp_coord.config import Config
+from esp_coord.calendar_answers import carries_calendar
+from esp_coord.config import Config, domain_is_trusted
 from esp_coord.handlers.parse_steps import Context, error_entry, first_due, unknown
 from esp_coord.handlers.registry import REGISTRY, UNKNOWN
 from esp_coord.intake import IncomingMail, attachment, calendar_part, parse_mail
@@ -137,6 +138,11 @@ def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dic
     reason = ignored_reason(mail, config)
     if reason is not None:
         report["command"], report["ignored_reason"] = "ignored", reason
+        if mail.automatic and carries_calendar(mail) and config.member(mail.from_address) \
+                and domain_is_trusted(mail.from_address, config.trusted_domains):
+            # A server-side calendar's answer: recorded all the same
+            # (``absence_intake.from_automatic``).
+            report["calendar_reply"] = calendar_report(raw, mail, config)
         return report
     detected = detect_command(mail.subject, mail.body, replying=answers_service(mail, config))
     if calendar_reply(mail, detected):

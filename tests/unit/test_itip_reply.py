@@ -155,6 +155,11 @@ def test_parse_reports_what_would_be_recorded() -> None:
     assert other["calendar_reply"] == {"meeting_ref": None, "answers": [],
                                        "problem": "no-attendee"}
     assert parse_mail(raw).attachments  # the calendar is an attachment, never the body
+    # A server-side calendar's answer, marked automatic, is recorded all the same.
+    automatic = interpret(raw.replace(b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\n"
+                                      b"Auto-Submitted: auto-generated\r\n", 1), config)
+    assert "automatic" in automatic["ignored_reason"]
+    assert automatic["calendar_reply"] == report["calendar_reply"]
 
 
 # --- plans.attendance -----------------------------------------------------------------
