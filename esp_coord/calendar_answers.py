@@ -63,31 +63,32 @@ def record(tx: UnitOfWork, mail: IncomingMail, raw: bytes, member: Member, confi
     found = calendar_part(raw, max_bytes=MAX_CALENDAR_BYTES)
     reply: ItipReply | str = "unreadable" if found is None else read_reply(
         found[0], found[1], sender=member.email, tz=config.timezone)
-    problem = reply if isinstance(reply, str) else None
-    if isinstance(reply, ItipReply):
-        ref = meeting_ref_of_uid(reply.uid, config.message_id_domain)
-        meetings = MeetingRepository(tx, author=member.email, message_id=mail.message_id,
-                                     at=now)
-        loaded = meetings.get(ref) if ref is not None else None
-        if loaded is None:
-            problem = "unknown-meeting"
-        else:
-            meeting, _ = loaded
-            recorded = [a for a in reply.answers
-                        if a.day is None or meeting.is_scheduled(a.day)]
-            if not recorded:
-                problem = "unknown-day"
-            else:
-                for answer in recorded:
-                    meeting.record_reply(CalendarReply(member.email, answer.status,
-                                                       answer.day, now, reply.sequence,
-                                                       mail.message_id))
-                meetings.save(meeting, summary="réponse à l'invitation")
-                # Audited last (lock order, see store/audit.py), one record per
-                # answer: the report's figures are recounted from them alone.
-                for answer in recorded:
-                    tx.audit(member.email, AUDIT_RECORDED, meeting.ref, mail.message_id,
-                             answer_detail(answer.status, answer.day), now)
-                return RECORDED
-    tx.audit(member.email, AUDIT_REFUSED, None, mail.message_id, problem or "unreadable", now)
+    problem = reply if isinstance(reply, str) else _keep(tx, reply, mail, member, config, now)
+    if problem is None:
+        return RECORDED
+    tx.audit(member.email, AUDIT_REFUSED, None, mail.message_id, problem, now)
     return UNMATCHED
+
+
+def _keep(tx: UnitOfWork, reply: ItipReply, mail: IncomingMail, member: Member,
+          config: Config, now: datetime) -> str | None:
+    """Keep the answer on its meeting: None when kept, else the problem."""
+    ref = meeting_ref_of_uid(reply.uid, config.message_id_domain)
+    meetings = MeetingRepository(tx, author=member.email, message_id=mail.message_id, at=now)
+    loaded = meetings.get(ref) if ref is not None else None
+    if loaded is None:
+        return "unknown-meeting"
+    meeting, _ = loaded
+    kept = [a for a in reply.answers if a.day is None or meeting.is_scheduled(a.day)]
+    if not kept:
+        return "unknown-day"
+    for answer in kept:
+        meeting.record_reply(CalendarReply(member.email, answer.status, answer.day, now,
+                                           reply.sequence, mail.message_id))
+    meetings.save(meeting, summary="réponse à l'invitation")
+    # Audited last (lock order, see store/audit.py), one record per answer:
+    # the report's figures are recounted from them alone (``report.verify``).
+    for answer in kept:
+        tx.audit(member.email, AUDIT_RECORDED, meeting.ref, mail.message_id,
+                 answer_detail(answer.status, answer.day), now)
+    return None
