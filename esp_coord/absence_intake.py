@@ -1,5 +1,9 @@
 """A member's out-of-office reply: its dates become an absence; it is never answered.
 
+(A member's automatic mail that carries a calendar part is not an absence but
+a calendar answer sent by a server-side calendar: ``from_automatic`` hands it
+to ``calendar_answers``, which records it, never answered either.)
+
 Two ways in, both after the intake has recognised an automatic mail
 (``intake.automatic``, which this module never changes):
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from esp_coord import absence_repo
+from esp_coord import absence_repo, calendar_answers
 from esp_coord.absence_dates import read_period
 from esp_coord.config import Config, domain_is_trusted
 from esp_coord.intake import IncomingMail, read_body
@@ -47,6 +51,9 @@ def from_automatic(tx: UnitOfWork, mail: IncomingMail, raw: bytes, config: Confi
     if member is None or not domain_is_trusted(mail.from_address, config.trusted_domains):
         return False
     read = read_body(raw, mail, max_attachment_bytes=config.limits.max_attachment_bytes)
+    if calendar_answers.carries_calendar(read):
+        return calendar_answers.record(tx, read, raw, member, config, now) \
+            == calendar_answers.RECORDED
     return from_reply(tx, read, config, now)
 
 

@@ -21,6 +21,7 @@ from stdnum import luhn
 from esp_coord.report.keys import FIGURE_KEYS
 from esp_coord.team_id import DEFAULT_TEAM, TEAM_ID
 from plans.days_off import DAY_NAMES, TERRITORIES, DaysOff
+from plans.normalize import fold
 from plans.people import PROFESSIONS, profession_of
 
 Security = Literal["implicit", "starttls", "none"]
@@ -159,6 +160,9 @@ class Config:
     # Whose rows these are in a database shared by several teams (``[team]
     # id``, or the file's name under ``serve --teams DIR``): see store.teams.
     team_id: str = DEFAULT_TEAM
+    # The problem themes of the team's projet de santé (``[team] themes``): a
+    # plan's ``Thème`` lines name them, the report counts plans by theme.
+    themes: tuple[str, ...] = ()
 
     @property
     def message_id_domain(self) -> str:
@@ -431,6 +435,21 @@ def _documents(reader: _Reader) -> DocumentSettings:
                             keep_unmatched_days=days or default.keep_unmatched_days)
 
 
+def _themes(reader: _Reader, team: Mapping[str, Any]) -> tuple[str, ...]:
+    expected = "a list of short theme names, like ['Personnes âgées fragiles']"
+    raw = reader.get(team, "team", "themes", list, expected, [])
+    themes: list[str] = []
+    for value in raw:
+        name = " ".join(value.split()) if isinstance(value, str) else ""
+        if not name or len(name) > 80 or not name.isprintable():
+            reader.problem("team.themes", expected + " (1 to 80 characters)", value)
+        elif fold(name) in {fold(t) for t in themes}:
+            reader.problem("team.themes", "each theme once", value)
+        else:
+            themes.append(name)
+    return tuple(themes)
+
+
 def load_config(path: str | Path, *, default_id: str = DEFAULT_TEAM) -> Config:
     """Read and validate the configuration file. Raises ``ConfigError``.
     ``default_id``: the team's id when the file names none."""
@@ -474,6 +493,7 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path,
                     ["*.mssante.fr"])
     trusted_t = tuple(str(d) for d in trusted)
     members = _members(r, team, trusted_t)
+    themes = _themes(r, team)
     imap = _server(r, "imap", base, {"implicit": 993, "starttls": 143, "none": 143})
     smtp = _server(r, "smtp", base, {"implicit": 465, "starttls": 587, "none": 25})
 
@@ -535,4 +555,4 @@ def config_from_dict(data: Mapping[str, Any], *, path: Path,
                   smtp=smtp, folders=folders, limits=limits, reminders=reminders,
                   documents=documents, database_url=db_url,
                   key_file=key_path, product_reference=product, report_targets=targets,
-                  report_schedule=schedule, team_id=team_id)
+                  report_schedule=schedule, team_id=team_id, themes=themes)

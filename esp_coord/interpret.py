@@ -22,6 +22,11 @@ institution, the patient and its INS, the replacement it announces), or the
 ANS code it would be refused with. Whether a plan has that INS only the
 database knows.
 
+A calendar client's answer to an invitation (iTIP REPLY) is reported as
+``"command": "ignored"`` (never answered) with ``calendar_reply``: the
+meeting and each day's answer the service would record, or the problem
+that keeps it from being recorded (``itip_reply.PROBLEMS``).
+
 For a ``MAJ``, ``team`` lists who joins the plan (the sender at least, unless
 already on its team: only the database knows).
 
@@ -34,18 +39,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from esp_coord.config import Config
+from esp_coord.calendar_answers import carries_calendar
+from esp_coord.config import Config, domain_is_trusted
 from esp_coord.handlers.parse_steps import Context, error_entry, first_due, unknown
 from esp_coord.handlers.registry import REGISTRY, UNKNOWN
-from esp_coord.intake import IncomingMail, attachment, parse_mail
+from esp_coord.intake import IncomingMail, attachment, calendar_part, parse_mail
+from esp_coord.itip_reply import MAX_CALENDAR_BYTES, meeting_ref_of_uid, read_reply
 from esp_coord.received.convention import XDM_ATTACHMENT
 from esp_coord.references import answers_service, calendar_reply
 from esp_coord.triage import triage
 from esp_coord.xdm import OTHER_ERROR, XdmError, read_xdm
 from plans.commands import detect_command
 
-__all__ = ["COMMAND_NAMES", "REPORT_KEYS", "document_report", "exit_code", "first_due",
-           "ignored_reason", "interpret"]
+__all__ = ["COMMAND_NAMES", "REPORT_KEYS", "calendar_report", "document_report", "exit_code",
+           "first_due", "ignored_reason", "interpret"]
 
 COMMAND_NAMES: dict[str | None, str] = {
     **{name: command.report for name, command in REGISTRY.items()}, None: UNKNOWN}
@@ -57,7 +64,7 @@ REPORT_KEYS = (
     "alerts", "notes", "actions", "protocols", "review_date", "action_number", "date",
     "comment", "time", "meeting", "agenda_plans", "decisions", "mail_date", "errors", "warnings",
     "document_number", "document",
-    "more_lines", "absence",
+    "more_lines", "absence", "calendar_reply", "themes",
 )
 
 # Exit codes of ``esp-coord parse``.
@@ -67,7 +74,7 @@ VALID, HAS_ERRORS, IGNORED = 0, 1, 3
 def _empty(mail: IncomingMail) -> dict[str, Any]:
     report: dict[str, Any] = dict.fromkeys(REPORT_KEYS)
     for key in ("team", "problems", "objectives", "preferences", "alerts", "notes", "actions",
-                "protocols", "agenda_plans", "decisions", "errors", "warnings"):
+                "protocols", "agenda_plans", "decisions", "errors", "warnings", "themes"):
         report[key] = []
     report["sender"] = mail.from_address or None
     report["message_id"] = mail.message_id
@@ -93,6 +100,22 @@ def document_report(data: bytes | None, config: Config) -> dict[str, Any]:
         return {"error_code": e.code, "error": e.reason}
 
 
+def calendar_report(raw: bytes, mail: IncomingMail, config: Config) -> dict[str, Any]:
+    """What the service would record of a calendar answer (``handlers.calendar``):
+    the meeting, each day's answer (``null``: the whole meeting), or the
+    problem that keeps it from being recorded. Whether the meeting exists
+    only the database knows."""
+    found = calendar_part(raw, max_bytes=MAX_CALENDAR_BYTES)
+    reply = "unreadable" if found is None else read_reply(
+        found[0], found[1], sender=mail.from_address, tz=config.timezone)
+    if isinstance(reply, str):
+        return {"meeting_ref": None, "answers": [], "problem": reply}
+    ref = meeting_ref_of_uid(reply.uid, config.message_id_domain)
+    return {"meeting_ref": ref, "problem": None if ref else "unknown-meeting",
+            "answers": [{"day": a.day.isoformat() if a.day else None, "status": a.status}
+                        for a in reply.answers]}
+
+
 def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dict[str, Any]:
     """The report of what the service would understand of ``raw`` (see module
     docstring). Relative dates count from the mail's Date header (else ``now``,
@@ -115,11 +138,17 @@ def interpret(raw: bytes, config: Config, *, now: datetime | None = None) -> dic
     reason = ignored_reason(mail, config)
     if reason is not None:
         report["command"], report["ignored_reason"] = "ignored", reason
+        if mail.automatic and carries_calendar(mail) and config.member(mail.from_address) \
+                and domain_is_trusted(mail.from_address, config.trusted_domains):
+            # A server-side calendar's answer: recorded all the same
+            # (``absence_intake.from_automatic``).
+            report["calendar_reply"] = calendar_report(raw, mail, config)
         return report
     detected = detect_command(mail.subject, mail.body, replying=answers_service(mail, config))
     if calendar_reply(mail, detected):
         report["command"] = "ignored"
-        report["ignored_reason"] = "calendar answer to an invitation: never answered"
+        report["ignored_reason"] = "calendar answer to an invitation: recorded, never answered"
+        report["calendar_reply"] = calendar_report(raw, mail, config)
         return report
     command = REGISTRY[detected.name] if detected.name is not None else None
     report["command"] = command.report if command is not None else UNKNOWN

@@ -46,13 +46,16 @@ BATCH_HOLD = 0.25
 
 @dataclass(frozen=True)
 class Request:
-    """What a handler gets: the parsed mail, its (trusted) sender, the open transaction."""
+    """What a handler gets: the parsed mail, its (trusted) sender, the open
+    transaction, and the raw mail (for what the intake does not keep: the
+    content of an attachment, such as a calendar answer)."""
 
     mail: IncomingMail
     sender: Member
     config: Config
     tx: UnitOfWork
     now: datetime
+    raw: bytes = b""
 
 
 Handler = Callable[[Request], list[Answer]]
@@ -90,9 +93,10 @@ DocumentHandler = Callable[[DocumentRequest], DocumentResult]
 
 class Unanswered(Exception):  # noqa: N818  (a decision, not an error)
     """Raised by a handler that decides that a member's mail gets no answer;
-    ``reason`` (one of ``SILENCED_REASONS``) is recorded and the coordinators'
-    daily notice reports the mail. What the handler recorded before (an
-    out-of-office reply's absence, nothing else) is kept with the mail."""
+    ``reason`` is recorded with the mail, and the coordinators' daily notice
+    reports the mail when it is one of ``SILENCED_REASONS``. What the
+    handler recorded before (an out-of-office reply's absence, a calendar
+    answer) is kept with the mail."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -344,7 +348,7 @@ class Processor:
             return _Decision("answered", folders.processed, [too_large_answer(mail)], counted,
                              thread)
         request = Request(mail=mail, sender=verdict.member, config=self.config, tx=tx,
-                          now=now)
+                          now=now, raw=raw)
         try:
             answers = self.handler(request)
         except Unanswered as left:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from esp_coord.config import Config
-from esp_coord.intake import IncomingMail
+from esp_coord.intake import CALENDAR_TYPES, IncomingMail
 from plans.commands import Detected
 from plans.drafts import LineError, LineWarning
 from plans.meeting_grammar import parse_plan_refs
@@ -65,9 +65,10 @@ def answers_service(mail: IncomingMail, config: Config) -> bool:
 
 def calendar_reply(mail: IncomingMail, detected: Detected) -> bool:
     """A calendar client's answer to an invitation (accepted, declined): not a
-    command, never answered (that would start a mail loop with the client)."""
-    return detected.name is None and any(a.content_type.lower().startswith("text/calendar")
-                                         for a in mail.attachments)
+    command, never answered (that would start a mail loop with the client);
+    recorded by ``esp_coord.calendar_answers``."""
+    return detected.name is None and any(
+        a.content_type.lower() in CALENDAR_TYPES for a in mail.attachments)
 
 
 @dataclass(frozen=True)

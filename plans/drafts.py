@@ -75,6 +75,7 @@ class PlanDraft:
     actions: list[ActionDraft] = field(default_factory=list)  # the mail's, then protocols'
     protocols: list[str] = field(default_factory=list)
     review_date: date | None = None
+    themes: list[str] = field(default_factory=list)  # among the team's declared themes
 
 
 @dataclass
@@ -89,12 +90,13 @@ class PlanUpdate:
     actions: list[ActionDraft] = field(default_factory=list)
     protocols: list[str] = field(default_factory=list)
     review_date: date | None = None
+    themes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not any((self.referent, self.problems, self.objectives, self.preferences,
                         self.alerts, self.notes, self.actions, self.protocols,
-                        self.review_date))
+                        self.review_date, self.themes))
 
 
 @dataclass

@@ -320,6 +320,47 @@ def _protocols(reader: _Reader, library: Mapping[str, ProtocolDef]) -> list[Prot
     return found
 
 
+def _theme_of(value: str, declared: Sequence[str]) -> str | None:
+    """The declared theme ``value`` names: the same words (case and accents
+    aside), or the only theme that contains them (« diabète » for
+    « Diabète et maladies chroniques »)."""
+    folded = fold(value).strip(" .")
+    if not folded:
+        return None
+    for theme in declared:
+        if fold(theme) == folded:
+            return theme
+    within = [t for t in declared if folded in fold(t)]
+    return within[0] if len(within) == 1 else None
+
+
+def _themes(reader: _Reader, declared: Sequence[str]) -> list[str]:
+    """The team's themes (``[team] themes``) that the ``Thème`` lines name,
+    several on a line separated by commas. Without declared themes a line is
+    kept as a note, as an unknown key was before themes existed."""
+    found: list[str] = []
+    for line in reader.values("theme"):
+        if not declared:
+            reader.notes.append(f"{line.label} : {line.value}")
+            reader.warn(line, f"« {line.label} » : l'équipe n'a pas déclaré de thèmes "
+                        "dans sa configuration, ligne gardée en note")
+            continue
+        whole = _theme_of(line.value, declared)
+        values = [line.value] if whole is not None else [
+            v for v in line.value.replace(";", ",").split(",") if v.strip()]
+        for value in values:
+            theme = _theme_of(value, declared)
+            if theme is None:
+                folded = {fold(t): t for t in declared}
+                close = difflib.get_close_matches(fold(value), list(folded), n=1, cutoff=0.4)
+                reader.error(line, "theme", f"« {value.strip()} » n'est pas un thème de "
+                             "l'équipe", "un de ces thèmes : " + ", ".join(declared),
+                             folded[close[0]] if close else declared[0])
+            elif theme not in found:
+                found.append(theme)
+    return found
+
+
 def _expand(reader: _Reader, protocols: list[ProtocolDef], *, today: date, team: list[Person],
             roster: Sequence[Person], referent: str | None,
             earliest: date | None = None) -> list[ActionDraft]:
@@ -400,9 +441,11 @@ def _identity(reader: _Reader, today: date, *, required: bool
 def parse_new_plan(lines: Sequence[tuple[int, str]], *, today: date, sender: Person,
                    roster: Sequence[Person],
                    library: Mapping[str, ProtocolDef] | None = None,
-                   earliest: date | None = None) -> Parsed[PlanDraft]:
+                   earliest: date | None = None,
+                   themes: Sequence[str] = ()) -> Parsed[PlanDraft]:
     """A ``NOUVEAU PPS`` body -> the draft of a new plan, or every error.
-    ``earliest``: the first day a rhythm may start on (``parse_when``)."""
+    ``earliest``: the first day a rhythm may start on (``parse_when``);
+    ``themes``: the team's declared problem themes (``Thème`` lines)."""
     library = load_library() if library is None else library
     reader = _Reader(lines, people=[sender, *roster], identity=True)
     name, birth, sex, ins = _identity(reader, today, required=True)
@@ -437,11 +480,13 @@ def parse_new_plan(lines: Sequence[tuple[int, str]], *, today: date, sender: Per
     actions += _expand(reader, protocols, today=today, team=team, roster=roster,
                        earliest=earliest,
                        referent=referent.email)
+    plan_themes = _themes(reader, themes)
     if reader.errors or name is None or birth is None or sex is None or ins is None:
         return Parsed(None, reader.errors, reader.warnings)
     draft = PlanDraft(patient=Patient(name[0], name[1], birth, sex, ins), consent=True,
                       referent=referent.email, team=[p.email for p in team], actions=actions,
-                      protocols=[p.name for p in protocols], review_date=review)
+                      protocols=[p.name for p in protocols], review_date=review,
+                      themes=plan_themes)
     _lists(reader, draft)
     return Parsed(draft, [], reader.warnings)
 
@@ -451,7 +496,8 @@ def parse_update(lines: Sequence[tuple[int, str]], *, today: date, sender: Perso
                  library: Mapping[str, ProtocolDef] | None = None,
                  patient: Patient | None = None,
                  applied_protocols: Sequence[str] = (),
-                 earliest: date | None = None) -> Parsed[PlanUpdate]:
+                 earliest: date | None = None,
+                 themes: Sequence[str] = ()) -> Parsed[PlanUpdate]:
     """A ``MAJ`` body -> what to add to the plan, or every error. ``team`` is
     the plan's current team; ``patient`` (when given) is checked against any
     identity line; ``earliest`` as for ``parse_new_plan``."""
@@ -484,6 +530,7 @@ def parse_update(lines: Sequence[tuple[int, str]], *, today: date, sender: Perso
                               earliest=earliest,
                               referent=update.referent)
     update.protocols = [p.name for p in protocols]
+    update.themes = _themes(reader, themes)
     _lists(reader, update)
     update.team = [p.email for p in members if p.email not in before]
     if not reader.errors and update.empty and not set(update.team) - {sender.email}:

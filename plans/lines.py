@@ -51,6 +51,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "note": ("note", "notes", "commentaire", "commentaires", "remarque", "remarques"),
     "action": ("action", "actions"),
     "protocol": ("protocole", "protocoles"),
+    "theme": ("theme", "themes", "thematique", "thematiques", "theme du projet de sante"),
     "review_date": ("reevaluation", "date de reevaluation", "prochaine reevaluation",
                     "a reevaluer le", "revision"),
 }
@@ -62,7 +63,7 @@ FIELD_LABELS: dict[str, str] = {
     "birth_date": "Né le", "sex": "Sexe", "ins": "INS", "consent": "Consentement",
     "referent": "Référent", "team": "Équipe", "problem": "Problème", "objective": "Objectif",
     "preference": "Souhaits du patient", "alert": "Alerte", "note": "Note", "action": "Action",
-    "protocol": "Protocole", "review_date": "Réévaluation",
+    "protocol": "Protocole", "review_date": "Réévaluation", "theme": "Thème",
 }
 
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦–—]+\s*|\d{1,2}[.)]\s+)")

@@ -22,6 +22,9 @@ Rules decided here (``docs/guide.md`` tells users the same):
 - A decision is added to its plan as a note naming the meeting, and the plan
   is marked reviewed: its review date moves to the meeting day plus
   ``REVIEW_AFTER`` (6 months), so it leaves the following agendas until then.
+- A participant's calendar answer (iTIP REPLY) is kept in ``replies``
+  (``plans.attendance``): who said they would come, which the minutes'
+  « Présents : » line confirms or not.
 
 ``to_dict()``/``from_dict()`` give a JSON-safe form (ISO strings) for the
 encrypted store; the round trip is lossless.
@@ -37,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from plans.attendance import CalendarReply, with_reply
 from plans.dates import format_date, format_date_long, format_time
 from plans.model import Entry, Note, Plan, PlanError, Version
 from plans.recurrence import Rhythm
@@ -118,6 +122,8 @@ class Meeting:
     cancelled: list[date] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
     history: list[Entry] = field(default_factory=list)
+    # The participants' calendar answers (``plans.attendance``): one per person and day.
+    replies: list[CalendarReply] = field(default_factory=list)
 
     # --- time -------------------------------------------------------------------
 
@@ -200,6 +206,19 @@ class Meeting:
     def held_on(self, day: date) -> Held | None:
         return next((h for h in self.held if h.day == day), None)
 
+    def days_between(self, first: date, last: date) -> list[date]:
+        """The scheduled days from ``first`` to ``last`` (included), cancelled
+        days left out; none for a cancelled series."""
+        if not self.is_active:
+            return []
+        days: list[date] = []
+        for day in self._days(first):
+            if day > last:
+                break
+            if day not in self.cancelled:
+                days.append(day)
+        return days
+
     # --- changes ----------------------------------------------------------------
 
     def cancel_occurrence(self, day: date, *, by: str, at: datetime) -> None:
@@ -245,6 +264,12 @@ class Meeting:
         self.history.append(Entry(at, by, "held", day.isoformat()))
         return held
 
+    def record_reply(self, reply: CalendarReply) -> None:
+        """A participant's calendar answer: kept in place of their earlier one
+        about the same day (or the whole meeting). Not a change of what the
+        calendars show: the sequence stays."""
+        self.replies = with_reply(self.replies, reply)
+
     def _require_active(self) -> None:
         if not self.is_active:
             raise MeetingError("cancelled", self.ref)
@@ -275,6 +300,7 @@ class Meeting:
             "cancelled": [d.isoformat() for d in self.cancelled],
             "held": [h.to_dict() for h in self.held],
             "history": [h.to_dict() for h in self.history],
+            "replies": [r.to_dict() for r in self.replies],
         }
 
     @classmethod
@@ -293,6 +319,7 @@ class Meeting:
             cancelled=[date.fromisoformat(x) for x in d.get("cancelled", [])],
             held=[Held.from_dict(h) for h in d.get("held", [])],
             history=[Entry.from_dict(h) for h in d.get("history", [])],
+            replies=[CalendarReply.from_dict(r) for r in d.get("replies", [])],
         )
 
 

@@ -267,6 +267,9 @@ class Plan:
     closed_at: datetime | None = None
     closed_by: str | None = None
     close_reason: str = ""
+    # The team's problem themes the plan belongs to (``[team] themes``), for
+    # the evaluation report's figures by theme.
+    themes: list[str] = field(default_factory=list)
 
     # --- creation and changes -------------------------------------------------
 
@@ -286,6 +289,7 @@ class Plan:
         plan.objectives = list(draft.objectives)
         plan.alerts = list(draft.alerts)
         plan.review_date = draft.review_date
+        plan.themes = list(dict.fromkeys(draft.themes))
         plan.notes = [Note(text, author, at) for text in draft.notes]
         plan._add_protocols(draft.protocols, protocols, at.date())
         for action in draft.actions:
@@ -298,7 +302,7 @@ class Plan:
               protocols: Mapping[str, ProtocolDef] | None = None) -> list[tuple[str, str]]:
         """Apply a ``MAJ``. Returns the changes as (kind, value) pairs, kinds:
         "team" and "referent" (value: an address), "problem", "objective",
-        "preference", "alert", "note", "review_date" (ISO), "protocol",
+        "preference", "alert", "note", "review_date" (ISO), "protocol", "theme",
         "action" (value: the action number as text). The new version's summary
         names the kinds and counts in French, never the free text (patient data)."""
         self._require_active()
@@ -322,6 +326,9 @@ class Plan:
         if update.review_date and update.review_date != self.review_date:
             self.review_date = update.review_date
             changes.append(("review_date", update.review_date.isoformat()))
+        fresh_themes = [t for t in dict.fromkeys(update.themes) if t not in self.themes]
+        self.themes.extend(fresh_themes)
+        changes += [("theme", t) for t in fresh_themes]
         known = {p.name for p in self.protocols}
         fresh = [n for n in update.protocols if n not in known]
         self._add_protocols(fresh, protocols, at.date())
@@ -458,6 +465,7 @@ class Plan:
             "created_at": self.created_at.isoformat(),
             "closed_at": self.closed_at.isoformat() if self.closed_at else None,
             "closed_by": self.closed_by, "close_reason": self.close_reason,
+            "themes": list(self.themes),
         }
 
     @classmethod
@@ -475,6 +483,7 @@ class Plan:
             created_at=_pdt(d["created_at"]),
             closed_at=_pdt(d["closed_at"]) if d.get("closed_at") else None,
             closed_by=d.get("closed_by"), close_reason=d.get("close_reason", ""),
+            themes=list(d.get("themes", [])),
         )
 
     # --- internals --------------------------------------------------------------
@@ -532,7 +541,8 @@ _KIND_WORDS = {"team": ("membre d'équipe", "membres d'équipe"),
                "problem": ("problème", "problèmes"), "objective": ("objectif", "objectifs"),
                "preference": ("souhait", "souhaits"), "alert": ("alerte", "alertes"),
                "note": ("note", "notes"), "review_date": ("réévaluation", "réévaluation"),
-               "protocol": ("protocole", "protocoles"), "action": ("action", "actions")}
+               "protocol": ("protocole", "protocoles"), "action": ("action", "actions"),
+               "theme": ("thème", "thèmes")}
 
 
 def _summary(changes: list[tuple[str, str]]) -> str:

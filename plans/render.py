@@ -141,6 +141,7 @@ def _plan_body(plan: Plan, people: Sequence[Person],
     """The plan's content; ``notes`` replaces the plain list of its notes."""
     lines = [f"Référent : {_who(plan.referent, people)}",
              "Équipe : " + ", ".join(_who(m, people) for m in plan.team), ""]
+    lines += _section("Thèmes", plan.themes)
     lines += _section("Problèmes", plan.problems)
     lines += _section("Souhaits du patient", plan.preferences)
     lines += _section("Objectifs", plan.objectives)
@@ -171,7 +172,8 @@ _CHANGE_TITLES = {"team": "Rejoint l'équipe", "referent": "Nouveau référent",
                   "problem": "Nouveau problème", "objective": "Nouvel objectif",
                   "preference": "Souhait du patient", "alert": "Nouvelle alerte",
                   "note": "Note", "review_date": "Réévaluation le",
-                  "protocol": "Protocole appliqué", "action": "Nouvelle action"}
+                  "protocol": "Protocole appliqué", "action": "Nouvelle action",
+                  "theme": "Thème"}
 
 
 def render_updated(plan: Plan, changes: Sequence[tuple[str, str]], *, people: Sequence[Person],

@@ -21,6 +21,7 @@ from plans.normalize import fold
 from plans.signature import SignOff, is_greeting
 
 from .basics import not_understood_answer
+from .calendar import record_calendar_reply
 from .registry import REGISTRY, CommandHandler
 
 __all__ = ["REGISTRY", "CommandHandler", "make_handler"]
@@ -31,7 +32,8 @@ def make_handler(config: Config) -> Handler:
         detected = detect_command(request.mail.subject, request.mail.body,
                                   replying=answers_service(request.mail, config))
         if calendar_reply(request.mail, detected):
-            return []  # "accepted"/"declined" from a calendar: never answered
+            # "Accepted"/"declined" from a calendar: recorded, never answered.
+            record_calendar_reply(request)
         auto = automatic_subject(request.mail.subject)
         if auto and (detected.name is None or (
                 detected.name == "ABSENCE" and _out_of_office(request, detected))):

@@ -132,6 +132,7 @@ class Context:
         r["team"] = list(draft.team)
         r["actions"] = [_action(a, self.today) for a in draft.actions]
         r["protocols"] = list(draft.protocols)
+        r["themes"] = list(draft.themes)
         r["review_date"] = _iso(draft.review_date)
         for key in ("problems", "objectives", "preferences", "alerts", "notes"):
             r[key] = list(getattr(draft, key))
@@ -139,7 +140,8 @@ class Context:
 
 def new_plan(ctx: Context) -> None:
     parsed = parse_new_plan(ctx.detected.lines, today=ctx.today, sender=ctx.sender,
-                            roster=ctx.people, library=library(), earliest=ctx.earliest)
+                            roster=ctx.people, library=library(), earliest=ctx.earliest,
+                            themes=ctx.config.themes)
     ctx.grammar_result(parsed.errors, parsed.warnings)
     draft = parsed.value
     if not parsed.ok or draft is None:
@@ -153,7 +155,8 @@ def update_plan(ctx: Context) -> None:
     ctx.plan_ref()
     # Without the plan, its team is unknown: people are resolved on the roster.
     parsed = parse_update(ctx.detected.lines, today=ctx.today, sender=ctx.sender, team=[],
-                          roster=ctx.people, library=library(), earliest=ctx.earliest)
+                          roster=ctx.people, library=library(), earliest=ctx.earliest,
+                          themes=ctx.config.themes)
     ctx.grammar_result(parsed.errors, parsed.warnings)
     update = parsed.value
     if not parsed.ok or update is None:

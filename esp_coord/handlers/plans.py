@@ -52,7 +52,8 @@ def new_plan(request: Request, detected: Detected) -> list[Answer]:
     parsed = parse_new_plan(detected.lines, today=today_of(request),
                             sender=sender_of(request, people), roster=people,
                             library=library(),
-                            earliest=earliest_start(request.config, request.now))
+                            earliest=earliest_start(request.config, request.now),
+                            themes=request.config.themes)
     if not parsed.ok:
         return [plan_answer(request, render_errors(parsed.errors, parsed.warnings,
                                                    command="NOUVEAU_PPS"), refused=True)]
@@ -178,7 +179,8 @@ def update_plan(request: Request, detected: Detected) -> list[Answer]:
                           sender=sender_of(request, people), team=team, roster=people,
                           library=library(), patient=plan.patient,
                           applied_protocols=[p.name for p in plan.protocols],
-                          earliest=earliest_start(request.config, request.now))
+                          earliest=earliest_start(request.config, request.now),
+                          themes=request.config.themes)
     if (parsed.ok and parsed.value is not None and parsed.value.referent
             and not access.may_change_referent(request.sender, plan)):
         parsed.errors.append(LineError(

@@ -2,6 +2,18 @@
 
 The figures and the files of ``esp_coord.report.mail``. For anyone else the
 command does not exist: the answer is the one an unknown command gets.
+
+Known cost, left as it is: the files are rendered inside the mail's
+transaction, since an answer becomes an outbox row in that transaction (the
+exactly-once rule of ``processing``). The figures are read in a few
+milliseconds, the HTML in under one, but the PDF (WeasyPrint) takes 0.3 to
+1 s of CPU, during which the write transaction stays open (SQLite's write
+lock; on PostgreSQL, the audit head's row lock), and the scheduled report
+(``scheduling.report_schedule``) does the same once per coordinator. Moving
+it out is not a local change: it needs an outbox row whose attachment is
+rendered later, outside any transaction (by the delivery, or by a job that
+renders and then enqueues under the row's key, to stay exactly-once). Worth
+doing if INDICATEURS becomes frequent or the team large.
 """
 
 from __future__ import annotations

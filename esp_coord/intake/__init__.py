@@ -29,12 +29,20 @@ from .headers import (
     typed_address,
     yes_no,
 )
-from .mime import MAX_DEPTH, MAX_PARTS, PARSER, extract, find_attachment
+from .mime import (
+    CALENDAR_TYPES,
+    MAX_DEPTH,
+    MAX_PARTS,
+    PARSER,
+    extract,
+    find_attachment,
+    find_calendar,
+)
 from .model import Attachment, IncomingMail
 from .quotes import extract_body
 
-__all__ = ["Attachment", "HeadersOnly", "IncomingMail", "attachment", "content_key",
-           "message_key", "parse_head", "parse_mail", "read_body"]
+__all__ = ["CALENDAR_TYPES", "Attachment", "HeadersOnly", "IncomingMail", "attachment",
+           "calendar_part", "content_key", "message_key", "parse_head", "parse_mail", "read_body"]
 
 # The stdlib parser recurses once per nesting level (RecursionError near 1000
 # levels, and quadratic before that): count containers before parsing.
@@ -272,6 +280,20 @@ def attachment(raw: bytes, name: str, *, max_bytes: int) -> bytes | None:
         if _too_complex(raw) is not None:
             return None
         return find_attachment(_tree(raw), name, max_bytes)
+    except Exception:
+        return None
+
+
+def calendar_part(raw: bytes, *, max_bytes: int) -> tuple[str, str] | None:
+    """(its ``method`` parameter in upper case, its text) of the mail's
+    calendar part (``mime.find_calendar``), None when there is none, it is
+    over ``max_bytes``, or the mail is too complex to walk. Never raises; for
+    a member's mail that ``read_body`` said carries one."""
+    raw = _as_bytes(raw)
+    try:
+        if _too_complex(raw) is not None:
+            return None
+        return find_calendar(_tree(raw), max_bytes)
     except Exception:
         return None
 

@@ -303,3 +303,45 @@ def find_attachment(root: Message, wanted: str, max_bytes: int) -> bytes | None:
             return None
         return data if isinstance(data, bytes) and len(data) <= max_bytes else None
     return None
+
+
+CALENDAR_TYPES = ("text/calendar", "application/ics")
+
+
+def find_calendar(root: Message, max_bytes: int) -> tuple[str, str] | None:
+    """(the ``method`` parameter, the decoded text) of the mail's calendar
+    part: the first ``text/calendar`` one, else an ``application/ics`` file
+    (Thunderbird sends both). None when there is none or it is over
+    ``max_bytes`` (measured before decoding). The walk has the bounds of
+    ``extract``."""
+    parts = _Parts()
+    stack: list[tuple[Message, int]] = [(root, 0)]
+    seen = 0
+    fallback: Message | None = None
+    found: Message | None = None
+    while stack and found is None:
+        part, depth = stack.pop()
+        seen += 1
+        if seen > MAX_PARTS or depth > MAX_DEPTH:
+            break
+        children = parts.children(part)
+        if children:
+            stack.extend((child, depth + 1) for child in reversed(children))
+            continue
+        ctype = parts.info(part).content_type
+        if ctype == "text/calendar":
+            found = part
+        elif ctype == "application/ics" and fallback is None:
+            fallback = part
+    chosen = found or fallback
+    if chosen is None or _encoded_size(chosen) > max_bytes:
+        return None
+    try:
+        data = chosen.get_payload(decode=True)
+    except Exception:
+        return None
+    if not isinstance(data, bytes) or len(data) > max_bytes:
+        return None
+    info = parts.info(chosen)
+    text, _ = decode_bytes(data, info.params.get("charset") or "utf-8")
+    return info.params.get("method", "").upper(), text

@@ -23,4 +23,4 @@ def build_report(tx: UnitOfWork, config: Config, period: Period) -> Report:
     until = datetime.combine(period.end + timedelta(days=1), time(0), tz)
     return compute(team=config.team_name, plans=plans, meetings=meetings,
                    mail=tx.mail_activity(since, until), members=config.members,
-                   period=period, tz=tz, targets=config.report_targets)
+                   period=period, tz=tz, targets=config.report_targets, themes=config.themes)

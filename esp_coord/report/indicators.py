@@ -17,6 +17,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from esp_coord.config import Member
+from esp_coord.report.attendance import attendance
 from esp_coord.store.records import MailActivity
 from plans.meetings import Held, Meeting
 from plans.model import CLOSED, TODO, Plan
@@ -72,29 +73,15 @@ def _held_in(meetings: Iterable[Meeting], period: Period) -> list[tuple[Meeting,
                   key=lambda pair: pair[1].day)
 
 
-def _present(meeting: Meeting, held: Held, members: Sequence[Member]) -> list[Member]:
-    """Who the minutes' « Présents : » line names (« tous »: every participant)."""
-    by_address = {m.email: m for m in members}
-    for note in held.notes:
-        key, _, value = note.partition(":")
-        if key.strip().lower().rstrip(" s") not in ("présent", "present"):
-            continue
-        if value.strip().lower() in ("tous", "toutes", "tout le monde"):
-            return [by_address[a] for a in meeting.participants if a in by_address]
-        words = [w.strip().lower() for w in value.replace(";", ",").split(",") if w.strip()]
-        return [m for m in members
-                if any(w in (m.email, m.name.lower()) or w in m.name.lower().split()
-                       for w in words)]
-    return []
-
-
 def _pct(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
 def compute(*, team: str, plans: Sequence[Plan], meetings: Sequence[Meeting],
             mail: MailActivity, members: Sequence[Member], period: Period, tz: ZoneInfo,
-            targets: Mapping[str, float] | None = None) -> Report:
+            targets: Mapping[str, float] | None = None,
+            themes: Sequence[str] = ()) -> Report:
+    """``themes``: the team's declared problem themes; none, no figure by theme."""
     targets = targets or {}
     in_period = [p for p in plans if _active_during(p, period, tz)]
     created = [p for p in plans if _day(p.created_at, tz) in period]
@@ -108,6 +95,16 @@ def compute(*, team: str, plans: Sequence[Plan], meetings: Sequence[Meeting],
             **kw: object) -> Figure:
         return Figure(key, label, value, how, target=targets.get(key), **kw)  # type: ignore[arg-type]
 
+    by_theme = Counter(t for p in in_period for t in dict.fromkeys(p.themes) if t in themes)
+    without_theme = sum(1 for p in in_period if not set(p.themes) & set(themes))
+    theme_figures = (fig(
+        "plans_by_theme", "Patients par thème", sum(by_theme.values()),
+        "Plans actifs pendant la période, comptés une fois par thème du projet de santé "
+        "(lignes « Thème : » du plan, parmi les thèmes déclarés par l’équipe) ; « sans "
+        "thème » : plans qui n’en portent aucun.",
+        breakdown={**{t: by_theme[t] for t in themes if by_theme[t]},
+                   **({"sans thème": without_theme} if without_theme else {})}),
+    ) if themes else ()
     patients = Section("Patients suivis", (
         fig("plans_created", "Plans créés", len(created),
             "Plans personnalisés de santé créés pendant la période (date de création)."),
@@ -118,15 +115,14 @@ def compute(*, team: str, plans: Sequence[Plan], meetings: Sequence[Meeting],
         fig("plans_by_protocol", "Patients par protocole", sum(by_protocol.values()),
             "Plans actifs pendant la période, comptés une fois par protocole appliqué.",
             breakdown=dict(by_protocol.most_common())),
+        *theme_figures,
     ))
 
     held = _held_in(meetings, period)
     decisions = [(h, d) for _, h in held for d in h.decisions]
     reviewed = {d.plan for _, d in decisions}
     active_refs = {p.ref for p in in_period}
-    attendance = {f"{h.day:%d/%m/%Y}": len(_present(m, h, members)) for m, h in held}
-    present_by_profession: Counter[str] = Counter(
-        profession_name(member.profession) for m, h in held for member in _present(m, h, members))
+    came = attendance(meetings, period, members)
     per_meeting = [len({d.plan for d in h.decisions}) for _, h in held]
     concertation = Section("Concertation pluriprofessionnelle", (
         fig("meetings_held", "Réunions tenues", len(held),
@@ -143,13 +139,29 @@ def compute(*, team: str, plans: Sequence[Plan], meetings: Sequence[Meeting],
         fig("decisions", "Décisions par patient enregistrées", len(decisions),
             "Décisions nominatives (une ligne par plan) des comptes rendus : le compte "
             "rendu daté et interrogeable, patient par patient."),
-        fig("attendance", "Présents par réunion", sum(attendance.values()),
-            "Personnes de l’équipe nommées par la ligne « Présents : » de chaque compte "
-            "rendu.", count=False, breakdown=attendance),
+        fig("attendance", "Présents par réunion", sum(came.present.values()),
+            "Présence effective : personnes de l’équipe nommées par la ligne « Présents : » "
+            "du compte rendu de chaque réunion tenue.", count=False, breakdown=came.present),
         fig("attendance_by_profession", "Présences par profession",
-            sum(present_by_profession.values()),
-            "Les mêmes présences, par profession de l’annuaire de l’équipe.", count=False,
-            breakdown=dict(present_by_profession.most_common())),
+            sum(came.present_by_profession.values()),
+            "Les mêmes présences effectives (comptes rendus), par profession de l’annuaire "
+            "de l’équipe.", count=False,
+            breakdown=dict(came.present_by_profession.most_common())),
+        fig("attendance_intended", "Participations annoncées par réunion",
+            sum(came.intended.values()),
+            "Présence annoncée, pas la présence effective : invitations acceptées depuis "
+            "l’agenda des participants (réponse « Accepter » d’Outlook, Thunderbird, Apple, "
+            "Gmail…), pour chaque date de réunion de la période tenue ou ayant reçu des "
+            "réponses ; la dernière réponse de chacun pour cette date compte.", count=False,
+            breakdown=came.intended),
+        fig("attendance_intended_by_profession", "Participations annoncées par profession",
+            sum(came.intended_by_profession.values()),
+            "Les mêmes invitations acceptées, par profession de l’annuaire de l’équipe.",
+            count=False, breakdown=dict(came.intended_by_profession.most_common())),
+        fig("calendar_answers", "Réponses aux invitations", sum(came.answers.values()),
+            "Réponses des agendas des participants (acceptées, provisoires, refusées) pour "
+            "ces mêmes dates, la dernière de chacun par date.", count=False,
+            breakdown=dict(came.answers.most_common())),
     ))
 
     on_time = late = still_open = 0

@@ -70,6 +70,10 @@ SILENCED = {
     "loop-paused": "le service lui a déjà beaucoup répondu en quelques minutes (probable "
                    "boucle avec un répondeur ou une règle de transfert) : ses réponses à ce "
                    "membre sont suspendues une dizaine de minutes",
+    "calendar-unmatched": "c'est une réponse d'agenda à une invitation, mais elle n'a pas pu "
+                          "être enregistrée (illisible, proposition d'un autre horaire, réunion "
+                          "inconnue ou réponse au nom d'une autre adresse) : demandez à la "
+                          "personne si elle vient",
 }
 _FAILED = "le service n'a pas pu traiter ce message (erreur interne)"
 _UNKNOWN = "motif non enregistré (message reçu avant la mise à jour du service)"

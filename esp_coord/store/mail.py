@@ -16,8 +16,11 @@ from esp_coord.store.tables import counters, outbox, processed_mail
 QUARANTINE_OUTCOMES: tuple[str, ...] = ("quarantined", "failed")
 # Why a member's mail was left unanswered ("ignored"), for the ones the
 # coordinators' daily notice reports (``loop_guard``; ``auto-subject``: a
-# subject that reads like an auto-reply, and no command in the mail).
-SILENCED_REASONS: tuple[str, ...] = ("echo", "loop-paused", "auto-subject")
+# subject that reads like an auto-reply, and no command in the mail;
+# ``calendar-unmatched``: a calendar answer that could not be recorded,
+# ``handlers.calendar``).
+SILENCED_REASONS: tuple[str, ...] = ("echo", "loop-paused", "auto-subject",
+                                     "calendar-unmatched")
 # The mails the daily notice reports: quarantined, or a member's left unanswered.
 _REPORTED = or_(processed_mail.c.outcome.in_(QUARANTINE_OUTCOMES),
                 and_(processed_mail.c.outcome == "ignored",

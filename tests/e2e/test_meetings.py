@@ -15,10 +15,12 @@ from icalendar import Calendar
 
 from esp_coord.clock import DrivenClock
 from esp_coord.intake import IncomingMail, parse_mail
+from plans.attendance import answers_on
 from plans.meetings import Meeting
 from plans.model import Plan
 from tests.e2e.clocked import start_at_date_of
 from tests.e2e.harness import Team, wait_until
+from tests.support.calendar_replies import outlook_reply, thunderbird_reply
 
 PARIS = ZoneInfo("Europe/Paris")
 ANA = ("Ana COSTA", "ana.costa@esp-valdelorge.mssante.test")
@@ -227,26 +229,44 @@ async def test_rights_and_listing(team: Team, example_messages: dict[str, bytes]
     assert meeting.is_active and meeting.sequence == 0
 
 
-async def test_calendar_answers_are_never_answered(team: Team) -> None:
-    """« Accepté » from a calendar client (iMIP REPLY): no answer, no mail loop."""
-    await team.start()
-    accepted = (f"From: Claire DURAND <{CLAIRE}>\r\nTo: coordination@{BOT_DOMAIN}\r\n"
-                "Subject: Accepté : Réunion de concertation (RCP-2026-001)\r\n"
-                "Message-ID: <accept-1@esp.test>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0100\r\n"
-                "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
-                "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-                "Claire DURAND a accepté.\r\n--b\r\n"
-                "Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n"
-                "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n"
-                f"UID:RCP-2026-001@{BOT_DOMAIN}\r\n"
-                f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{CLAIRE}\r\nEND:VEVENT\r\n"
-                "END:VCALENDAR\r\n--b--\r\n").encode()
-    sent = await team.submit(accepted)
-    assert await team.wait_outcome(sent) == "answered"
+async def test_calendar_answers_are_recorded_never_answered(
+        team: Team, example_messages: dict[str, bytes]) -> None:
+    """« Accepté » from Outlook, « Refusé » for one day from Thunderbird, and
+    an unreadable answer, through the real mailbox: the first two are kept on
+    the meeting, none gets a mail back (no loop with the client), and the
+    unreadable one waits for the coordination's morning notice."""
+    clock = await start_at_date_of(team, example_messages["01-nouveau-pps"])
+    await submit_and_answer(team, example_messages["01-nouveau-pps"], clock)
+    ack = await submit_and_answer(team, example_messages["04-rcp-nouvelle"], clock)
+    assert "RCP-2026-001" in ack.text
+    await wait_until(lambda: sent_raw(team, CLAIRE), what="invitation to Claire")
     assert team.service is not None
-    stats = await team.service.store.run(lambda tx: tx.outbox_stats())
-    assert not any(stats.values()), stats      # nothing was even queued
-    assert team.answers_to(CLAIRE) == []
+    store = team.service.store
+    queued = sum((await store.run(lambda tx: tx.outbox_stats())).values())
+    when = datetime(2026, 11, 25, 10, 0, tzinfo=PARIS)
+    julien = ("Julien MARIE", "julien.marie@infirmier.mssante.test")
+    answers = [
+        outlook_reply(name="DURAND Claire", address=CLAIRE, status="ACCEPTED", when=when,
+                      mid="e2e-accept"),
+        thunderbird_reply(name=julien[0], address=julien[1], status="ACCEPTED", when=when,
+                          mid="e2e-decline", days={date(2026, 12, 3): "DECLINED"}),
+        outlook_reply(name="DURAND Claire", address=CLAIRE, status="TENTATIVE", when=when,
+                      mid="e2e-broken", calendar="BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\n"
+                      "BEGIN:VEVENT\r\nATTENDEE;PARTSTAT=TENTATIVE:mailto:" + CLAIRE + "\r\n"),
+    ]
+    for raw in answers:
+        assert await team.wait_outcome(await team.submit(raw)) == "ignored"
+    meeting = Meeting.from_dict(await load(team, "meeting", "RCP-2026-001"))
+    assert {(r.attendee, r.status, r.day) for r in meeting.replies} == {
+        (CLAIRE, "accepted", None), (julien[1], "accepted", None),
+        (julien[1], "declined", date(2026, 12, 3))}
+    assert answers_on(meeting.replies, date(2026, 12, 3)) == {
+        CLAIRE: "accepted", julien[1]: "declined"}
+    assert sum((await store.run(lambda tx: tx.outbox_stats())).values()) == queued
+    reasons = await store.run(lambda tx: [r.reason for r in tx.recent_of_sender(
+        CLAIRE, datetime(2026, 11, 1, tzinfo=PARIS))])
+    assert reasons[:2] == ["calendar-unmatched", "calendar-reply"]  # newest first
+    assert await store.run(lambda tx: tx.unreported_quarantine())
 
 
 async def test_a_team_overseas_meets_on_its_own_clock(team: Team) -> None:

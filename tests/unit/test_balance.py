@@ -56,7 +56,7 @@ def test_workers_joining_and_leaving_settle_to_an_even_spread(
         else:
             for gone in rng.sample(sorted(held), min(-change, len(held) - 1)):
                 del held[gone]  # its leases expire: its teams are free
-        for beats in range(1, 4 + 2 * len(held)):
+        for _ in range(1, 4 + 2 * len(held)):
             beat(held, names, rng)
             served = [t for ts in held.values() for t in ts]
             assert len(served) == len(set(served)), "a team served by two workers"
