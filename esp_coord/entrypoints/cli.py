@@ -215,13 +215,19 @@ def single_process(config: Config) -> Iterator[None]:
 
     from sqlalchemy.engine import make_url
 
+    from esp_coord.store.engine import private_database_file
+
     database = make_url(config.database_url).database or ""
-    if not database or database == ":memory:":
+    if not database or database == ":memory:" or database.startswith("file:"):
         yield
         return
-    lock_path = Path(database + ".serve-lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as lock:
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The lock is on the database file itself (created 0600 as the store
+    # would): no file of its own left behind. flock does not meet SQLite's
+    # own locks, which are POSIX record locks.
+    private_database_file(path)
+    with path.open("rb") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
