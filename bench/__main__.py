@@ -35,6 +35,7 @@ from bench.hostile import hostile_table, run_hostile
 from bench.latency import run_latency
 from bench.mail import mail_servers
 from bench.parsing import run_parsing
+from bench.platform_scale import platform_problems, platform_table, run_platform
 from bench.scheduler import run_scheduler
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -97,6 +98,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result["latency_p95_s"] = result["latency"]["p95_s"]
         with phase(progress, "Scheduler scale", None):
             result["scheduler"] = await run_scheduler(args)
+        if not args.no_platform:
+            with phase(progress, "Platform: teams and workers (issue 16)", None):
+                result["platform"] = await run_platform()
     result["scheduler_rebuild_s"] = result["scheduler"].get("rebuild_s")
     result["scheduler_rss_mb"] = result["scheduler"].get("rss_mb")
     result["environment"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -162,6 +166,8 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--parse-seconds", type=float, default=0.5,
                         help="length of each of the 3 parsing rounds (best counts)")
     parser.add_argument("--no-scheduler", action="store_true", help="skip scheduler scale")
+    parser.add_argument("--no-platform", action="store_true",
+                        help="skip the teams-and-workers scale (BENCH_PLATFORM sets its matrix)")
     parser.add_argument("-o", "--output", type=Path, default=RESULTS / "latest.json")
     return parser
 
@@ -176,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                            encoding="utf-8")
     Console().print(table(result))
     Console().print(hostile_table(result["hostile"]))
+    if "platform" in result:
+        Console().print(platform_table(result["platform"]))
     console.print(f"results written to {args.output}")
-    found = problems(result)
+    found = problems(result) + platform_problems(result.get("platform", {}))
     for problem in found:
         console.print(f"[red]PROBLEM[/red]: {problem}")
     return 1 if found else 0

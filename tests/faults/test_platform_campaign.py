@@ -51,8 +51,7 @@ from tests.faults.process import FAST_TUNING, ServiceProcess
 from tests.servers.dovecot import PASSWORD, DovecotServer, dovecot_available
 from tests.servers.smtp_front import Received, SmtpFront
 from tests.servers.tls import TLSMaterial
-from tests.support.paths import EXAMPLE_CONFIG
-from tests.support.platform import PlatformDb, platform_db
+from tests.support.platform import PlatformDb, bot, platform_db, write_team
 from tests.support.store import postgres_user
 
 __all__ = ["platform_db", "postgres_user"]
@@ -64,51 +63,6 @@ MAILS = 25  # per team
 KILLS = 6
 BEAT, TTL = 0.5, 3.0  # seconds: failover in a few seconds instead of ~12
 REMINDERS_IN = 20.0
-
-
-def bot(i: int) -> str:
-    return f"coordination@equipe-{i}.mssante.test"
-
-
-def write_team(folder: Path, i: int, dovecot: DovecotServer, front: SmtpFront,
-               database_url: str, reminder_hour: str) -> Path:
-    """Team ``i``: the example team's roster, its own mailbox, key and id."""
-    head = EXAMPLE_CONFIG.read_text(encoding="utf-8").split("# The applicative MSSanté")[0]
-    head = head.replace('name = "ESP du Val de Lorge"',
-                        f'id = "equipe-{i}"\nname = "ESP numéro {i}"')
-    head = head.replace('bot_address = "coordination@esp-valdelorge.mssante.test"',
-                        f'bot_address = "{bot(i)}"')
-    Keyring.generate().save(folder / f"equipe-{i}.key")
-    path = folder / f"equipe-{i}.toml"
-    path.write_text(head + f"""
-[imap]
-host = "{dovecot.host}"
-port = {dovecot.imap_port}
-security = "implicit"
-ca_file = "{dovecot.ca_file}"
-revocation = "when-named"
-username = "{bot(i)}"
-password_file = "imap.pw"
-timeout = 10
-
-[smtp]
-host = "{front.host}"
-port = {front.port}
-security = "starttls"
-ca_file = "{dovecot.ca_file}"
-revocation = "when-named"
-auth = "none"
-timeout = 10
-
-[reminders]
-hour = "{reminder_hour}"
-digest = false  # one mail per reminder row: counted by its stable Message-ID
-
-[storage]
-database_url = "{database_url}"
-key_file = "equipe-{i}.key"
-""", encoding="utf-8")
-    return path
 
 
 async def wait_for(predicate, timeout: float, what: str,  # type: ignore[no-untyped-def]

@@ -8,13 +8,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from esp_coord.crypto import Keyring
 from esp_coord.store.database import Database
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp_front import SmtpFront
+from tests.support.paths import EXAMPLE_CONFIG
 from tests.support.store import PG_DATABASE, PG_HOST, PG_PORT, _pg_admin
 
 WORKER_ROLE = "esp_test_worker"
@@ -47,8 +52,9 @@ def grant_worker(admin: Any, schema: str, role: str = WORKER_ROLE) -> None:
     admin.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{role}"')
 
 
-@pytest.fixture
-async def platform_db(postgres_user: str) -> AsyncIterator[PlatformDb]:
+@asynccontextmanager
+async def new_platform_db(postgres_user: str) -> AsyncIterator[PlatformDb]:
+    """A fresh schema, migrated, granted to the worker role; dropped after."""
     schema = f"p_{secrets.token_hex(6)}"
     admin = _pg_admin(postgres_user)
     base = f"postgresql+psycopg://{{}}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
@@ -69,3 +75,54 @@ async def platform_db(postgres_user: str) -> AsyncIterator[PlatformDb]:
     finally:
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.close()
+
+
+@pytest.fixture
+async def platform_db(postgres_user: str) -> AsyncIterator[PlatformDb]:
+    async with new_platform_db(postgres_user) as db:
+        yield db
+
+
+def bot(i: int) -> str:
+    return f"coordination@equipe-{i}.mssante.test"
+
+
+def write_team(folder: Path, i: int, dovecot: DovecotServer, front: SmtpFront,
+               database_url: str, reminder_hour: str) -> Path:
+    """Team ``i``: the example team's roster, its own mailbox, key and id."""
+    head = EXAMPLE_CONFIG.read_text(encoding="utf-8").split("# The applicative MSSanté")[0]
+    head = head.replace('name = "ESP du Val de Lorge"',
+                        f'id = "equipe-{i}"\nname = "ESP numéro {i}"')
+    head = head.replace('bot_address = "coordination@esp-valdelorge.mssante.test"',
+                        f'bot_address = "{bot(i)}"')
+    Keyring.generate().save(folder / f"equipe-{i}.key")
+    path = folder / f"equipe-{i}.toml"
+    path.write_text(head + f"""
+[imap]
+host = "{dovecot.host}"
+port = {dovecot.imap_port}
+security = "implicit"
+ca_file = "{dovecot.ca_file}"
+revocation = "when-named"
+username = "{bot(i)}"
+password_file = "imap.pw"
+timeout = 10
+
+[smtp]
+host = "{front.host}"
+port = {front.port}
+security = "starttls"
+ca_file = "{dovecot.ca_file}"
+revocation = "when-named"
+auth = "none"
+timeout = 10
+
+[reminders]
+hour = "{reminder_hour}"
+digest = false  # one mail per reminder row: counted by its stable Message-ID
+
+[storage]
+database_url = "{database_url}"
+key_file = "equipe-{i}.key"
+""", encoding="utf-8")
+    return path
