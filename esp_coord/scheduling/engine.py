@@ -316,20 +316,30 @@ class ReminderEngine:
         registered = self.composers[first.kind]
         assert registered.digest is not None
         digest = self.composers.digests[registered.digest]
-        rows = tx.reminders_due(now, 1000, recipient=first.recipient,
-                                kinds=self.composers.digest_kinds(registered.digest))
+        kinds = self.composers.digest_kinds(registered.digest)
         items: list[tuple[Reminder, Entry]] = []
-        for row in rows:
-            reminder = self._pending(tx, row.id, now)
-            if reminder is None:
-                continue
-            item = self.composers[reminder.kind].item
-            assert item is not None  # Registered checks it
-            entry = item(tx, reminder, now, self.config)
-            if entry is None:
-                tx.mark_reminder_dropped(reminder.id, now)
-                continue
-            items.append((reminder, entry))
+        seen: set[int] = set()
+        # Composing an item reconciles its source, which may write rows due
+        # now (what today's mail must also tell): they join this mail rather
+        # than make a second one, hence the rounds (few: a reconcile writes
+        # rows of its own source only, each once).
+        for _ in range(10):
+            rows = [r for r in tx.reminders_due(now, 1000, recipient=first.recipient, kinds=kinds)
+                    if r.id not in seen]
+            if not rows:
+                break
+            for row in rows:
+                seen.add(row.id)
+                reminder = self._pending(tx, row.id, now)
+                if reminder is None:
+                    continue
+                item = self.composers[reminder.kind].item
+                assert item is not None  # Registered checks it
+                entry = item(tx, reminder, now, self.config)
+                if entry is None:
+                    tx.mark_reminder_dropped(reminder.id, now)
+                    continue
+                items.append((reminder, entry))
         # Composing an item reconciles its source from now on, keeping that
         # row only: a row composed earlier that it no longer wants (a recall
         # or an occurrence missed during a long stop) was cancelled then, and

@@ -30,8 +30,14 @@ from esp_coord import absence_repo
 from esp_coord.config import Config, Member
 from esp_coord.plan_repo import KIND as PLAN_KIND
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.times import first_actable_day, local_day, reminder_instant
-from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
+from esp_coord.scheduling.reconcile import reconcile
+from esp_coord.scheduling.times import (
+    first_actable_day,
+    local_day,
+    reminder_instant,
+    told_ahead,
+)
+from esp_coord.store.reminders import Reminder, ReminderSpec
 from plans.absences import Absences
 from plans.dates import format_date
 from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
@@ -66,9 +72,11 @@ def plan_specs(plan: Plan, config: Config, now: datetime,
     whoever covers for them (``Absences.cover``), marked ``covering``."""
     settings = config.reminders
     coordinators = [m.email for m in config.members if m.is_coordinator]
+    today = local_day(now, config.timezone)
     followups = plan_followups(
-        plan, today=local_day(now, config.timezone), overdue_days=settings.overdue_days,
-        roster=[m.email for m in config.members], coordinators=coordinators)
+        plan, today=today, overdue_days=settings.overdue_days,
+        roster=[m.email for m in config.members], coordinators=coordinators,
+        ahead=told_ahead(today, settings.days_off))
     absences = absences or Absences()
     specs = []
     for f in followups:
@@ -101,7 +109,7 @@ def schedule_plan(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
     if absences is None:
         absences, _ = absence_repo.load(tx)
-    tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now, absences), keep), now)
+    reconcile(tx, plan.ref, plan_specs(plan, config, now, absences), now, keep)
 
 
 def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
@@ -113,7 +121,7 @@ def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
     specs = plan_specs(plan, config, now, absences)
     if previous is not None and plan_specs(previous, config, now, absences) == specs:
         return False
-    tx.replace_reminders(plan.ref, specs, now)
+    reconcile(tx, plan.ref, specs, now)
     return True
 
 

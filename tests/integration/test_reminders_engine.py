@@ -111,12 +111,14 @@ class Rig:
             await self.settle()
         return mail
 
-    async def run_until(self, end: datetime) -> None:
+    async def run_until(self, end: datetime, lag: timedelta = timedelta(0)) -> None:
         """Move the clock to ``end``, stopping at each due time on the way (as
-        real time would), and let the engine catch up at each stop."""
+        real time would), and let the engine catch up at each stop. ``lag``:
+        stop that long after each due time, as a real scheduler wakes a moment
+        late (what is written during a pass is then already past its time)."""
         while self.clock.now() < end:
             nxt = await self.store.run(lambda tx: tx.next_reminder_due())
-            target = end if nxt is None or nxt <= self.clock.now() else min(end, nxt)
+            target = end if nxt is None or nxt <= self.clock.now() else min(end, nxt + lag)
             await self.clock.set(target)
             await self.settle()
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from esp_coord.scheduling.times import first_actable_day, reminder_instant
+from esp_coord.scheduling.times import first_actable_day, reminder_instant, told_ahead
 from plans.days_off import TERRITORIES, DaysOff
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -80,3 +80,15 @@ def test_a_rhythm_written_on_friday_afternoon_starts_on_monday() -> None:
     # Before Christmas and a weekend: Monday 28/12.
     assert first_actable_day(datetime(2026, 12, 24, 9, tzinfo=PARIS), PARIS, EIGHT,
                              DaysOff()) == date(2026, 12, 28)
+
+
+@pytest.mark.parametrize(("today", "ahead"), [
+    (date(2026, 11, 25), date(2026, 11, 26)),   # Wednesday: Thursday's mail tells Thursday
+    (date(2026, 11, 26), date(2026, 11, 29)),   # Thursday: Friday's tells the weekend
+    (date(2026, 11, 27), date(2026, 11, 30)),   # Friday: Monday's tells Monday
+    (date(2026, 12, 23), date(2026, 12, 27)),   # Wednesday: Christmas Friday and the weekend
+])
+def test_told_ahead_reaches_the_days_the_next_working_days_mail_tells(
+        today: date, ahead: date) -> None:
+    assert told_ahead(today, DaysOff()) == ahead
+    assert told_ahead(today, DaysOff.none()) == date.fromordinal(today.toordinal() + 1)
