@@ -34,6 +34,7 @@ from esp_coord.scheduling.reconcile import reconcile
 from esp_coord.scheduling.times import (
     first_actable_day,
     local_day,
+    notice_instant,
     reminder_instant,
     told_ahead,
 )
@@ -67,9 +68,11 @@ def earliest_start(config: Config, now: datetime) -> date:
 
 def plan_specs(plan: Plan, config: Config, now: datetime,
                absences: Absences | None = None) -> list[ReminderSpec]:
-    """The reminder rows ``plan`` wants, timed at the team's reminder hour (the
-    working day before a day off). What falls due for someone absent goes to
-    whoever covers for them (``Absences.cover``), marked ``covering``."""
+    """The reminder rows ``plan`` wants, timed at the team's reminder hour: a
+    due-day reminder on the working day before a day off, an overdue notice
+    on the working day after (it says « not done N days after »: never
+    before them). What falls due for someone absent goes to whoever covers
+    for them (``Absences.cover``), marked ``covering``."""
     settings = config.reminders
     coordinators = [m.email for m in config.members if m.is_coordinator]
     today = local_day(now, config.timezone)
@@ -79,8 +82,21 @@ def plan_specs(plan: Plan, config: Config, now: datetime,
         ahead=told_ahead(today, settings.days_off))
     absences = absences or Absences()
     specs = []
+    told: dict[tuple[int, date, str, str], date] = {}
     for f in followups:
-        due_at = reminder_instant(f.day, settings.hour, config.timezone, settings.days_off, now)
+        if f.kind == DUE:
+            due_at = reminder_instant(f.day, settings.hour, config.timezone, settings.days_off,
+                                      now)
+        else:
+            due_at = notice_instant(f.day, settings.hour, config.timezone, settings.days_off)
+            # A first notice moved past a weekend to a Monday says that morning
+            # what the Monday recall would: the recall is left out.
+            sent_on, about = local_day(due_at, config.timezone), (
+                f.number, f.occurrence, f.kind, f.recipient)
+            if not f.recall:
+                told[about] = sent_on
+            elif sent_on <= told.get(about, date.min):
+                continue
         days = (local_day(due_at, config.timezone), f.occurrence if f.kind == DUE else f.day)
         # An absent watcher's note goes to their substitute only: the other
         # watchers get theirs.

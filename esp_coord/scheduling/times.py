@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from plans.days_off import MAX_SHIFT, DaysOff
 
-__all__ = ["first_actable_day", "local_day", "local_instant", "reminder_instant", "told_ahead"]
+__all__ = ["first_actable_day", "local_day", "local_instant", "notice_instant", "reminder_instant",
+           "told_ahead"]
 
 
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -46,6 +47,18 @@ def reminder_instant(day: date, hour: time, tz: ZoneInfo, days_off: DaysOff,
         if at >= now:
             return at
         shifted += timedelta(days=1)
+    return local_instant(day, hour, tz)
+
+
+def notice_instant(day: date, hour: time, tz: ZoneInfo, days_off: DaysOff) -> datetime:
+    """When a notice about ``day`` goes out (an action overdue since then):
+    at ``hour`` on the first working day from ``day``, unlike a reminder,
+    which comes before (a notice cannot say « not done after 3 days » on the
+    second)."""
+    for _ in range(MAX_SHIFT + 1):
+        if not days_off.is_off(day):
+            break
+        day += timedelta(days=1)
     return local_instant(day, hour, tz)
 
 
