@@ -103,7 +103,8 @@ def schedule(tx: UnitOfWork, meeting: Meeting, config: Config, now: datetime,
     if absences is None:
         absences, _ = absence_repo.load(tx)
     specs = reminder_specs(meeting, config, now, absences)
-    reconcile(tx, meeting.ref, specs, now, keep)
+    reconcile(tx, meeting.ref, specs, now, keep, days_off=config.reminders.days_off,
+              tz=meeting.tz)
     owed = [spec for spec in specs if spec.due_at < now]
     if owed:
         tx.add_reminders(owed, now)

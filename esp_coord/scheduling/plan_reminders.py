@@ -125,7 +125,8 @@ def schedule_plan(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
     if absences is None:
         absences, _ = absence_repo.load(tx)
-    reconcile(tx, plan.ref, plan_specs(plan, config, now, absences), now, keep)
+    reconcile(tx, plan.ref, plan_specs(plan, config, now, absences), now, keep,
+              days_off=config.reminders.days_off, tz=config.timezone)
 
 
 def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
@@ -137,7 +138,7 @@ def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
     specs = plan_specs(plan, config, now, absences)
     if previous is not None and plan_specs(previous, config, now, absences) == specs:
         return False
-    reconcile(tx, plan.ref, specs, now)
+    reconcile(tx, plan.ref, specs, now, days_off=config.reminders.days_off, tz=config.timezone)
     return True
 
 

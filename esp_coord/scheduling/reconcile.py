@@ -15,22 +15,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from esp_coord.ports import UnitOfWork
 from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
+from plans.days_off import DaysOff
 
 __all__ = ["reconcile"]
 
 
 def reconcile(tx: UnitOfWork, source_ref: str, specs: list[ReminderSpec], now: datetime,
-              keep: Reminder | None = None) -> None:
+              keep: Reminder | None = None, *, days_off: DaysOff, tz: ZoneInfo) -> None:
     """``tx.replace_reminders(source_ref, specs)``, with ``keep`` (the row being
     sent) as planned and every pending row due by ``now`` left at its time
-    when its spec would only make it later (see the module docstring)."""
+    when its spec would only make it later (see the module docstring).
+
+    Only a time that passed is moved, and always to a day off (the days
+    between a working day and the one it told are off): without such a spec
+    there is nothing to hold, and the source's rows are not read."""
     specs = keeping(specs, keep)
-    due = {row.key: row.due_at for row in tx.reminders_of(source_ref, status="pending")
-           if row.due_at <= now}
-    if due:
+    if any(days_off.is_off(s.due_at.astimezone(tz).date()) for s in specs):
+        due = {row.key: row.due_at for row in tx.reminders_of(source_ref, status="pending")
+               if row.due_at <= now}
         specs = [replace(s, due_at=due[s.key]) if s.key in due and s.due_at > due[s.key] else s
                  for s in specs]
     tx.replace_reminders(source_ref, specs, now)
