@@ -58,8 +58,10 @@ class FollowUp:
 
 
 def plan_followups(plan: Plan, *, today: date, overdue_days: int, roster: Collection[str],
-                   coordinators: Sequence[str] = ()) -> list[FollowUp]:
-    """The follow-ups ``plan`` wants as of ``today`` (see the module docstring)."""
+                   coordinators: Sequence[str] = (), ahead: date | None = None
+                   ) -> list[FollowUp]:
+    """The follow-ups ``plan`` wants as of ``today`` (see the module docstring);
+    ``ahead``: see ``occurrences_to_remind``."""
     if not plan.is_active:
         return []
     on_roster = {a.strip().lower() for a in roster}
@@ -71,7 +73,7 @@ def plan_followups(plan: Plan, *, today: date, overdue_days: int, roster: Collec
         assignee = action.assignee.strip().lower() if action.assignee else None
         if assignee in on_roster:
             assert assignee is not None
-            for occurrence in occurrences_to_remind(action, today, overdue_days):
+            for occurrence in occurrences_to_remind(action, today, overdue_days, ahead):
                 wanted.append(FollowUp(DUE, plan.ref, action.number, occurrence, occurrence,
                                        assignee))
         late_day = action.due + timedelta(days=overdue_days)
@@ -100,11 +102,18 @@ def recall_days(late_day: date, today: date) -> list[date]:
     return [first + timedelta(weeks=n) for n in range(RECALLS_AHEAD)]
 
 
-def occurrences_to_remind(action: Action, today: date, overdue_days: int) -> list[date]:
+def occurrences_to_remind(action: Action, today: date, overdue_days: int,
+                          ahead: date | None = None) -> list[date]:
     """The current due date, then for a recurring action the occurrences after
-    it that fall within ``overdue_days`` before ``today`` or on it, and the first
-    one after ``today``, none past the day the current one is overdue (the
-    recalls take over). Bounded whatever the rhythm or how long ago it began."""
+    it that fall within ``overdue_days`` before ``today`` or on it, those up to
+    ``ahead`` (default ``today``) and the first one after it, none past the day
+    the current one is overdue (the recalls take over). Bounded whatever the
+    rhythm or how long ago it began.
+
+    ``ahead`` is the last day told by the next reminders to go out: with days
+    off, Friday's mail tells Saturday's and Sunday's occurrences, so their
+    rows must exist before Friday's reminders leave (a row written by the
+    Friday pass itself would be past its time already)."""
     assert action.due is not None
     found = [action.due]
     rhythm = action.when.rhythm
@@ -119,7 +128,7 @@ def occurrences_to_remind(action: Action, today: date, overdue_days: int) -> lis
         if nxt is None or (until is not None and nxt > until) or nxt > late_day:
             break
         found.append(nxt)
-        if nxt > today:
+        if nxt > max(today, ahead or today):
             break
         previous = nxt
     return found

@@ -19,6 +19,11 @@ orders and lays them out, the same for every digest:
 
 Entries carry no greeting and no typography: the digest is passed through
 ``french`` once, as a whole.
+
+A digest may go ``into`` another one: when a person has entries of both in
+the same morning, they get one mail, the host's, with the other's entries as
+a ``Part`` after its own (the team follow-up of a referent who also has
+actions of their own that day: one mail a day, at most).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from plans.typography import french
 if TYPE_CHECKING:
     from esp_coord.ports import UnitOfWork
 
-__all__ = ["Digest", "Entry", "digest_answer", "late_words", "layout", "merged",
+__all__ = ["Digest", "Entry", "Part", "digest_answer", "late_words", "layout", "merged",
            "single_section"]
 
 MEETING, PLAN = 0, 1
@@ -73,14 +78,36 @@ class Entry:
     Sunday, told on Friday)."""
 
 
-Write = Callable[["UnitOfWork", str, Sequence[Entry], datetime, Config], Answer]
+@dataclass(frozen=True)
+class Part:
+    """Another digest's entries in a host digest's mail (``Digest.into``)."""
+
+    summary: str
+    """What the subject adds (« suivi : 2 actions en retard »)."""
+    opening: tuple[str, ...]
+    """The lines before its entries: what they are."""
+    entries: tuple[Entry, ...]
+
+
+Write = Callable[["UnitOfWork", str, Sequence[Entry], datetime, Config, Sequence[Part]],
+                 Answer]
+PartOf = Callable[["UnitOfWork", str, Sequence[Entry], datetime, Config], Part]
 
 
 @dataclass(frozen=True)
 class Digest:
-    """A digest: how its mail is written from the entries due for one person."""
+    """A digest: how its mail is written from the entries due for one person
+    (and the ``Part`` of other digests that went into it)."""
 
     write: Write
+    into: str | None = None
+    """The digest whose mail this one joins when both are due (module docstring)."""
+    part: PartOf | None = None
+    """Its entries as a ``Part`` of that mail; required with ``into``."""
+
+    def __post_init__(self) -> None:
+        if (self.into is None) != (self.part is None):
+            raise ValueError("a digest that goes into another gives its part, and only then")
 
 
 def late_words(days: int) -> str:
@@ -146,18 +173,24 @@ def single_section(entries: Sequence[Entry]) -> str | None:
 
 def digest_answer(*, recipient: str, subject: str, opening: Sequence[str],
                   entries: Sequence[Entry], closing: Sequence[str], config: Config,
-                  tag: str) -> Answer:
-    """The digest mail: greeting, ``opening``, the entries laid out, ``closing``.
+                  tag: str, parts: Sequence[Part] = ()) -> Answer:
+    """The digest mail: greeting, ``opening``, the entries laid out, each of
+    ``parts`` (its opening and its entries), ``closing``.
 
-    When every entry is about one plan, the Message-ID starts with its
-    reference, so that a reply « FAIT 3 » finds the plan without writing it."""
+    When every entry (parts' included) is about one plan, the Message-ID
+    starts with its reference, so that a reply « FAIT 3 » finds the plan
+    without writing it."""
     member = config.member(recipient)
     greeting = f"Bonjour {member.name}," if member else "Bonjour,"
-    text = "\n".join([greeting, "", *opening, "", *layout(entries), *closing]).rstrip()
-    only = single_section(entries)
+    body = [greeting, "", *opening, "", *layout(entries)]
+    for part in parts:
+        body += [*part.opening, "", *layout(part.entries)]
+    text = "\n".join([*body, *closing]).rstrip()
+    everything = [*entries, *(e for part in parts for e in part.entries)]
+    only = single_section(everything)
     if only is not None and only.startswith("PPS-"):
         tag = f"{only}.rappel.{tag}"
-    attachments = _attachments(entries)
+    attachments = _attachments(everything)
     return Answer(subject=french(subject), text=french(text + "\n"), to=(recipient,),
                   attachments=attachments, message_id_tag=tag,
                   auto_submitted="auto-generated")

@@ -314,25 +314,36 @@ class ReminderEngine:
         return 1
 
     def _send_digest(self, tx: UnitOfWork, first: Reminder, now: datetime) -> int:
-        """Every row due for ``first``'s recipient in ``first``'s digest, in one
-        mail (``digest``); rows whose item is gone are dropped."""
+        """Every row due for ``first``'s recipient in ``first``'s digest and
+        those it shares a mail with (``Composers.one_mail``), in one mail;
+        rows whose item is gone are dropped."""
         registered = self.composers[first.kind]
         assert registered.digest is not None
-        digest = self.composers.digests[registered.digest]
-        rows = tx.reminders_due(now, 1000, recipient=first.recipient,
-                                kinds=self.composers.digest_kinds(registered.digest))
+        names = self.composers.one_mail(registered.digest)
+        digest_of = {kind: name for name in names for kind in self.composers.digest_kinds(name)}
         items: list[tuple[Reminder, Entry]] = []
-        for row in rows:
-            reminder = self._pending(tx, row.id, now)
-            if reminder is None:
-                continue
-            item = self.composers[reminder.kind].item
-            assert item is not None  # Registered checks it
-            entry = item(tx, reminder, now, self.config)
-            if entry is None:
-                tx.mark_reminder_dropped(reminder.id, now)
-                continue
-            items.append((reminder, entry))
+        seen: set[int] = set()
+        # Composing an item reconciles its source, which may write rows due
+        # now (what today's mail must also tell): they join this mail rather
+        # than make a second one, hence the rounds (few: a reconcile writes
+        # rows of its own source only, each once).
+        for _ in range(10):
+            rows = [r for r in tx.reminders_due(now, 1000, recipient=first.recipient,
+                                                kinds=list(digest_of)) if r.id not in seen]
+            if not rows:
+                break
+            for row in rows:
+                seen.add(row.id)
+                reminder = self._pending(tx, row.id, now)
+                if reminder is None:
+                    continue
+                item = self.composers[reminder.kind].item
+                assert item is not None  # Registered checks it
+                entry = item(tx, reminder, now, self.config)
+                if entry is None:
+                    tx.mark_reminder_dropped(reminder.id, now)
+                    continue
+                items.append((reminder, entry))
         # Composing an item reconciles its source from now on, keeping that
         # row only: a row composed earlier that it no longer wants (a recall
         # or an occurrence missed during a long stop) was cancelled then, and
@@ -340,7 +351,17 @@ class ReminderEngine:
         items = [(r, e) for r, e in items if _still_pending(tx, r)]
         if not items:
             return 0
-        answer = digest.write(tx, first.recipient, [e for _, e in items], now, self.config)
+        entries = {name: [e for r, e in items if digest_of[r.kind] == name] for name in names}
+        present = [name for name in names if entries[name]]
+        # The host writes the mail when it has entries; the others are its parts.
+        writer, *guests = present
+        parts = []
+        for name in guests:
+            part = self.composers.digests[name].part
+            assert part is not None  # Digest checks it: only hosts have none
+            parts.append(part(tx, first.recipient, entries[name], now, self.config))
+        answer = self.composers.digests[writer].write(tx, first.recipient, entries[writer], now,
+                                                      self.config, parts)
         self._enqueue(tx, self._on_roster([answer]), now, cause=f"digest:{first.key}")
         for reminder, _ in items:
             self._mark_sent(tx, reminder, now)

@@ -39,9 +39,10 @@ from esp_coord.ports import UnitOfWork
 from esp_coord.roster import people_of
 from esp_coord.scheduling.digest import MEETING, Entry
 from esp_coord.scheduling.plan_digest import DAILY
+from esp_coord.scheduling.reconcile import reconcile
 from esp_coord.scheduling.registry import Registered
 from esp_coord.scheduling.times import reminder_instant
-from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
+from esp_coord.store.reminders import Reminder, ReminderSpec
 from plans.absences import Absences
 from plans.meeting_render import AgendaView, days_before_words, reminder_lines, render_reminder
 from plans.meetings import Meeting
@@ -102,7 +103,8 @@ def schedule(tx: UnitOfWork, meeting: Meeting, config: Config, now: datetime,
     if absences is None:
         absences, _ = absence_repo.load(tx)
     specs = reminder_specs(meeting, config, now, absences)
-    tx.replace_reminders(meeting.ref, keeping(specs, keep), now)
+    reconcile(tx, meeting.ref, specs, now, keep, days_off=config.reminders.days_off,
+              tz=meeting.tz)
     owed = [spec for spec in specs if spec.due_at < now]
     if owed:
         tx.add_reminders(owed, now)

@@ -4,8 +4,10 @@
   and their own overdue ones, and the meetings coming (``meeting_reminders``
   gives those entries). At most one a day per person.
 - ``TEAM`` (« Suivi de l'équipe du … »): the overdue notes to the plan's
-  referent and the coordination, in their own mail: they follow the team's
-  work, they do not do it.
+  referent and the coordination, apart from what they have to do: they
+  follow the team's work, they do not do it. On a morning when they also
+  have their own ``DAILY``, the follow-up is the last part of that one mail
+  (``team_part``): still one mail a day, at most.
 
 Each entry re-checks its row as the one-mail composers do
 (``plan_reminders.still_wanted``); None drops the row.
@@ -23,6 +25,7 @@ from esp_coord.scheduling.digest import (
     MEETING,
     Digest,
     Entry,
+    Part,
     digest_answer,
     late_words,
     merged,
@@ -34,8 +37,7 @@ from plans.dates import format_date, format_date_long
 from plans.model import Action, Plan
 
 __all__ = ["DAILY", "DIGESTS", "TEAM", "due_item", "due_words", "note_item", "overdue_item",
-           "write_daily",
-           "write_team"]
+           "team_part", "write_daily", "write_team"]
 
 DAILY, TEAM = "rappels", "suivi"
 
@@ -162,7 +164,7 @@ def _daily_summary(entries: Sequence[Entry]) -> str:
 
 
 def write_daily(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: datetime,
-                config: Config) -> Answer:
+                config: Config, parts: Sequence[Part] = ()) -> Answer:
     entries = merged(entries)
     today = local_day(now, config.timezone)
     summary = _daily_summary(entries)
@@ -178,15 +180,14 @@ def write_daily(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: d
         closing = ["Pour changer une date, la même ligne avec REPORTER et la nouvelle date :",
                    f"    {example} au {later}",
                    f"STATUT {plan_entry.section} donne l'état complet d'un plan."]
-    return digest_answer(recipient=recipient, subject=f"Rappels du {format_date(today)} : "
-                         f"{summary}", opening=opening, entries=entries, closing=closing,
-                         config=config, tag="digest")
+    subject = " ; ".join([f"Rappels du {format_date(today)} : {summary}",
+                          *(part.summary for part in parts)])
+    return digest_answer(recipient=recipient, subject=subject, opening=opening,
+                         entries=entries, closing=closing, config=config, tag="digest",
+                         parts=parts)
 
 
-def write_team(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: datetime,
-               config: Config) -> Answer:
-    entries = merged(entries)
-    today = local_day(now, config.timezone)
+def _team_summary(entries: Sequence[Entry]) -> str:
     fresh = [e for e in entries if not e.recall]
     still = len(entries) - len(fresh)
     said = []
@@ -194,19 +195,42 @@ def write_team(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: da
         said.append(f"{_count(len(fresh), 'action')} en retard")
     if still:
         said.append(f"{still} toujours en retard")
-    summary = " et ".join(said)
+    return " et ".join(said)
+
+
+def _team_purpose(config: Config) -> str:
+    return (f"Pour information : ces actions ne sont pas notées faites "
+            f"{config.reminders.overdue_days} jours après leur échéance ; la personne "
+            "chargée de chacune a reçu un rappel.")
+
+
+def write_team(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: datetime,
+               config: Config, parts: Sequence[Part] = ()) -> Answer:
+    entries = merged(entries)
+    today = local_day(now, config.timezone)
+    summary = _team_summary(entries)
     opening = [f"Suivi de l'équipe au {format_date(today)} : {summary} dans les plans que "
-               "vous suivez.",
-               f"Pour information : ces actions ne sont pas notées faites "
-               f"{config.reminders.overdue_days} jours après leur échéance ; la personne "
-               "chargée de chacune a reçu un rappel."]
+               "vous suivez.", _team_purpose(config)]
     first = entries[0].section
     closing = [f"STATUT {first} (ou un autre plan) donne l'état complet d'un plan.",
                "Ce suivi ne part que les jours où une action passe en retard, et le lundi pour "
                "rappeler celles qui le sont toujours."]
     return digest_answer(recipient=recipient, subject=f"Suivi de l'équipe du "
                          f"{format_date(today)} : {summary}", opening=opening,
-                         entries=entries, closing=closing, config=config, tag="suivi")
+                         entries=entries, closing=closing, config=config, tag="suivi",
+                         parts=parts)
 
 
-DIGESTS = {DAILY: Digest(write_daily), TEAM: Digest(write_team)}
+def team_part(tx: UnitOfWork, recipient: str, entries: Sequence[Entry], now: datetime,
+              config: Config) -> Part:
+    """The team follow-up as the last part of the person's daily digest."""
+    entries = merged(entries)
+    summary = _team_summary(entries)
+    return Part(summary=f"suivi de l'équipe : {summary}",
+                opening=(f"Suivi de l'équipe : {summary} dans les plans que vous suivez.",
+                         _team_purpose(config)),
+                entries=tuple(entries))
+
+
+DIGESTS = {DAILY: Digest(write_daily),
+           TEAM: Digest(write_team, into=DAILY, part=team_part)}

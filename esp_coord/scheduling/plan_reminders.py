@@ -30,8 +30,15 @@ from esp_coord import absence_repo
 from esp_coord.config import Config, Member
 from esp_coord.plan_repo import KIND as PLAN_KIND
 from esp_coord.ports import UnitOfWork
-from esp_coord.scheduling.times import first_actable_day, local_day, reminder_instant
-from esp_coord.store.reminders import Reminder, ReminderSpec, keeping
+from esp_coord.scheduling.reconcile import reconcile
+from esp_coord.scheduling.times import (
+    first_actable_day,
+    local_day,
+    notice_instant,
+    reminder_instant,
+    told_ahead,
+)
+from esp_coord.store.reminders import Reminder, ReminderSpec
 from plans.absences import Absences
 from plans.dates import format_date
 from plans.followups import DUE, OVERDUE, OVERDUE_NOTE, FollowUp, plan_followups
@@ -61,18 +68,35 @@ def earliest_start(config: Config, now: datetime) -> date:
 
 def plan_specs(plan: Plan, config: Config, now: datetime,
                absences: Absences | None = None) -> list[ReminderSpec]:
-    """The reminder rows ``plan`` wants, timed at the team's reminder hour (the
-    working day before a day off). What falls due for someone absent goes to
-    whoever covers for them (``Absences.cover``), marked ``covering``."""
+    """The reminder rows ``plan`` wants, timed at the team's reminder hour: a
+    due-day reminder on the working day before a day off, an overdue notice
+    on the working day after (it says « not done N days after »: never
+    before them). What falls due for someone absent goes to whoever covers
+    for them (``Absences.cover``), marked ``covering``."""
     settings = config.reminders
     coordinators = [m.email for m in config.members if m.is_coordinator]
+    today = local_day(now, config.timezone)
     followups = plan_followups(
-        plan, today=local_day(now, config.timezone), overdue_days=settings.overdue_days,
-        roster=[m.email for m in config.members], coordinators=coordinators)
+        plan, today=today, overdue_days=settings.overdue_days,
+        roster=[m.email for m in config.members], coordinators=coordinators,
+        ahead=told_ahead(today, settings.days_off))
     absences = absences or Absences()
     specs = []
+    told: dict[tuple[int, date, str, str], date] = {}
     for f in followups:
-        due_at = reminder_instant(f.day, settings.hour, config.timezone, settings.days_off, now)
+        if f.kind == DUE:
+            due_at = reminder_instant(f.day, settings.hour, config.timezone, settings.days_off,
+                                      now)
+        else:
+            due_at = notice_instant(f.day, settings.hour, config.timezone, settings.days_off)
+            # A first notice moved past a weekend to a Monday says that morning
+            # what the Monday recall would: the recall is left out.
+            sent_on, about = local_day(due_at, config.timezone), (
+                f.number, f.occurrence, f.kind, f.recipient)
+            if not f.recall:
+                told[about] = sent_on
+            elif sent_on <= told.get(about, date.min):
+                continue
         days = (local_day(due_at, config.timezone), f.occurrence if f.kind == DUE else f.day)
         # An absent watcher's note goes to their substitute only: the other
         # watchers get theirs.
@@ -101,7 +125,8 @@ def schedule_plan(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
     """Reconcile the plan's reminder rows (``keep``: a row being sent now)."""
     if absences is None:
         absences, _ = absence_repo.load(tx)
-    tx.replace_reminders(plan.ref, keeping(plan_specs(plan, config, now, absences), keep), now)
+    reconcile(tx, plan.ref, plan_specs(plan, config, now, absences), now, keep,
+              days_off=config.reminders.days_off, tz=config.timezone)
 
 
 def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
@@ -113,7 +138,7 @@ def plan_changed(tx: UnitOfWork, plan: Plan, config: Config, now: datetime,
     specs = plan_specs(plan, config, now, absences)
     if previous is not None and plan_specs(previous, config, now, absences) == specs:
         return False
-    tx.replace_reminders(plan.ref, specs, now)
+    reconcile(tx, plan.ref, specs, now, days_off=config.reminders.days_off, tz=config.timezone)
     return True
 
 

@@ -13,7 +13,8 @@ and write through ``tx`` (e.g. schedule the next occurrence); it must not do
 any other I/O: the transaction can run again after a busy database.
 
 ``digest="rappels"`` (a digest's name) and ``item`` let the engine gather
-that kind into one mail per person and digest when the person takes digests
+that kind into one mail per person and digest (a digest that goes ``into``
+another shares that one's mail) when the person takes digests
 (``[reminders] digest``, on by default): ``item(tx, reminder, now, config)``
 returns the reminder's ``digest.Entry`` (or None to drop it, as ``compose``
 returns ``[]``), and the ``Digest`` of that name, declared by one of the
@@ -70,6 +71,11 @@ class Composers(Mapping[str, Registered]):
                  digests: Mapping[str, Digest] | None = None) -> None:
         self._kinds: dict[str, Registered] = {}
         self.digests: dict[str, Digest] = dict(digests or {})
+        for name, digest in self.digests.items():
+            host = self.digests.get(digest.into) if digest.into is not None else None
+            if digest.into is not None and (host is None or host.into is not None):
+                raise ValueError(f"digest {name!r} goes into {digest.into!r}, which is not a "
+                                 "declared digest of its own")
         for kinds in declared:
             for kind, registered in kinds.items():
                 self.add(kind, registered)
@@ -87,6 +93,12 @@ class Composers(Mapping[str, Registered]):
     def digest_kinds(self, name: str) -> list[str]:
         """The kinds gathered in the digest ``name``."""
         return [kind for kind, r in self._kinds.items() if r.digest == name]
+
+    def one_mail(self, name: str) -> list[str]:
+        """The digests that make one mail with ``name``: their host first, then
+        those that go into it (``Digest.into``), in declaration order."""
+        host = self.digests[name].into or name
+        return [host, *(n for n, d in self.digests.items() if d.into == host)]
 
     def __getitem__(self, kind: str) -> Registered:
         return self._kinds[kind]

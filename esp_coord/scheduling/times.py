@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from plans.days_off import DaysOff
+from plans.days_off import MAX_SHIFT, DaysOff
 
-__all__ = ["first_actable_day", "local_day", "local_instant", "reminder_instant"]
+__all__ = ["first_actable_day", "local_day", "local_instant", "notice_instant", "reminder_instant",
+           "told_ahead"]
 
 
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -49,6 +50,18 @@ def reminder_instant(day: date, hour: time, tz: ZoneInfo, days_off: DaysOff,
     return local_instant(day, hour, tz)
 
 
+def notice_instant(day: date, hour: time, tz: ZoneInfo, days_off: DaysOff) -> datetime:
+    """When a notice about ``day`` goes out (an action overdue since then):
+    at ``hour`` on the first working day from ``day``, unlike a reminder,
+    which comes before (a notice cannot say « not done after 3 days » on the
+    second)."""
+    for _ in range(MAX_SHIFT + 1):
+        if not days_off.is_off(day):
+            break
+        day += timedelta(days=1)
+    return local_instant(day, hour, tz)
+
+
 def first_actable_day(now: datetime, tz: ZoneInfo, hour: time,
                       days_off: DaysOff | None = None) -> date:
     """The first day, from ``now``'s, whose reminder (at ``hour``, on the
@@ -61,4 +74,20 @@ def first_actable_day(now: datetime, tz: ZoneInfo, hour: time,
         if local_instant(days_off.previous_working_day(day), hour, tz) >= now:
             return day
         day += timedelta(days=1)
+    return day
+
+
+def told_ahead(today: date, days_off: DaysOff) -> date:
+    """The last day whose reminders go out by the next working day after
+    ``today``: the eve of the working day after that one (from a Thursday,
+    Sunday: Friday's reminders tell the weekend's)."""
+    day = _next_working_day(_next_working_day(today, days_off), days_off)
+    return day - timedelta(days=1)
+
+
+def _next_working_day(day: date, days_off: DaysOff) -> date:
+    for _ in range(MAX_SHIFT + 1):
+        day += timedelta(days=1)
+        if not days_off.is_off(day):
+            return day
     return day

@@ -8,8 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from esp_coord.scheduling.times import first_actable_day, reminder_instant
+from esp_coord.scheduling.plan_reminders import plan_specs
+from esp_coord.scheduling.times import (
+    first_actable_day,
+    notice_instant,
+    reminder_instant,
+    told_ahead,
+)
 from plans.days_off import TERRITORIES, DaysOff
+from tests.support.config import offline_config
+from tests.support.plans_examples import plan_01
 
 PARIS = ZoneInfo("Europe/Paris")
 EIGHT = time(8)
@@ -80,3 +88,41 @@ def test_a_rhythm_written_on_friday_afternoon_starts_on_monday() -> None:
     # Before Christmas and a weekend: Monday 28/12.
     assert first_actable_day(datetime(2026, 12, 24, 9, tzinfo=PARIS), PARIS, EIGHT,
                              DaysOff()) == date(2026, 12, 28)
+
+
+@pytest.mark.parametrize(("today", "ahead"), [
+    (date(2026, 11, 25), date(2026, 11, 26)),   # Wednesday: Thursday's mail tells Thursday
+    (date(2026, 11, 26), date(2026, 11, 29)),   # Thursday: Friday's tells the weekend
+    (date(2026, 11, 27), date(2026, 11, 30)),   # Friday: Monday's tells Monday
+    (date(2026, 12, 23), date(2026, 12, 27)),   # Wednesday: Christmas Friday and the weekend
+])
+def test_told_ahead_reaches_the_days_the_next_working_days_mail_tells(
+        today: date, ahead: date) -> None:
+    assert told_ahead(today, DaysOff()) == ahead
+    assert told_ahead(today, DaysOff.none()) == date.fromordinal(today.toordinal() + 1)
+
+
+def test_a_notice_of_lateness_goes_the_working_day_after_never_before() -> None:
+    off = DaysOff()
+    at = time(8)
+    # Saturday 28/11 -> Monday 30/11; Christmas Friday -> Monday 28/12.
+    assert notice_instant(date(2026, 11, 28), at, PARIS, off) == datetime(
+        2026, 11, 30, 8, tzinfo=PARIS)
+    assert notice_instant(date(2026, 12, 25), at, PARIS, off) == datetime(
+        2026, 12, 28, 8, tzinfo=PARIS)
+    assert notice_instant(date(2026, 11, 27), at, PARIS, off) == datetime(
+        2026, 11, 27, 8, tzinfo=PARIS)
+
+
+def test_an_overdue_notice_past_a_weekend_replaces_that_mondays_recall() -> None:
+    plan = plan_01()
+    weekly = plan.action(1)
+    weekly.due = date(2026, 11, 25)   # a Wednesday: three days later is a Saturday
+    specs = [s for s in plan_specs(plan, offline_config(), datetime(2026, 11, 24, 9,
+                                                                    tzinfo=PARIS))
+             if s.payload["number"] == 1 and s.kind != "plan_due"]
+    for recipient in {s.recipient for s in specs}:
+        days = sorted((s.due_at.astimezone(PARIS).date(), bool(s.payload.get("recall")))
+                      for s in specs if s.recipient == recipient)
+        assert days == [(date(2026, 11, 30), False), (date(2026, 12, 7), True)], recipient
+    assert len({s.recipient for s in specs}) == 3   # the nurse, the referent, the coordination

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
 from esp_coord.outgoing import OutAttachment
 from esp_coord.scheduling.digest import (
     MEETING,
+    Digest,
     Entry,
+    Part,
     digest_answer,
     late_words,
     layout,
     merged,
 )
+from esp_coord.scheduling.plan_digest import DAILY, DIGESTS, TEAM
+from esp_coord.scheduling.registry import Composers
 from tests.support.config import offline_config
 
 JULIEN = "julien.marie@infirmier.mssante.test"
@@ -81,3 +87,31 @@ def test_one_entry_per_action_the_most_overdue() -> None:
     # Not overdue: each occurrence stays (Saturday's and Sunday's, told on Friday).
     saturday = _entry("PPS-2026-0001", 1, late=0, about="PPS-2026-0001:1")
     assert merged([due, saturday]) == [due, saturday]
+
+
+def test_a_part_comes_after_the_own_entries_and_counts_for_the_plan_tag() -> None:
+    config = offline_config()
+    own = [_entry("PPS-2026-0001", 4, late=3)]
+    part = Part("suivi de l'équipe : 1 action en retard",
+                ("Suivi de l'équipe : 1 action en retard.",),
+                (Entry("PPS-2026-0002", "PPS-2026-0002 - PATIENT 2",
+                       ("Action 1 : soin, confiée à Julien MARIE",), late=3),))
+    answer = digest_answer(recipient=JULIEN, subject="s", opening=["Vos rappels."],
+                           entries=own, closing=["Fin."], config=config, tag="digest",
+                           parts=[part])
+    text = answer.text
+    assert text.index("FAIT 4 PPS-2026-0001") < text.index("Suivi de l'équipe") < text.index(
+        "PPS-2026-0002 - PATIENT 2") < text.index("Fin.")
+    # Two plans in the mail: a bare « FAIT 4 » in reply must not pick one.
+    assert answer.message_id_tag == "digest"
+
+
+def test_only_a_digest_of_its_own_may_host_another() -> None:
+    with pytest.raises(ValueError, match="gives its part"):
+        Digest(DIGESTS[DAILY].write, into=DAILY)
+    with pytest.raises(ValueError, match="not a declared digest"):
+        Composers(digests={TEAM: DIGESTS[TEAM]})
+    with pytest.raises(ValueError, match="not a declared digest"):
+        Composers(digests={"a": DIGESTS[TEAM], DAILY: Digest(DIGESTS[DAILY].write, into="a",
+                                                              part=DIGESTS[TEAM].part)})
+    assert Composers(digests=DIGESTS).one_mail(TEAM) == [DAILY, TEAM]

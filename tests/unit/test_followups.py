@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from plans.followups import (
     plan_followups,
     recall_days,
 )
+from plans.recurrence import Rhythm
 from tests.support.plans_examples import BENALI, DURAND, MARIE, ROSTER, plan_01
 
 EVERYONE = [p.email for p in ROSTER]
@@ -126,3 +128,22 @@ def test_overseas_teams(zone: str, utc_hour: int) -> None:
 def test_a_time_in_the_spring_gap_moves_forward() -> None:
     instant = local_instant(date(2027, 3, 28), time(2, 30), PARIS)
     assert instant.astimezone(PARIS).time() == time(3, 30)
+
+
+def test_a_daily_actions_weekend_is_wanted_before_fridays_mail() -> None:
+    """``ahead``: on Thursday, the occurrences Friday's mail will tell (the
+    weekend's) and Monday's, so that they exist before Friday's pass."""
+    plan = plan_01()
+    action = plan.action(1)
+    action.when = dataclasses.replace(action.when, rhythm=Rhythm("DAILY"))
+    action.start = action.due = date(2026, 11, 27)   # a Friday
+    thursday = date(2026, 11, 26)
+    assert occurrences_to_remind(action, thursday, overdue_days=3) == [
+        date(2026, 11, 27), date(2026, 11, 28)]
+    assert occurrences_to_remind(action, thursday, overdue_days=3,
+                                 ahead=date(2026, 11, 29)) == [
+        date(2026, 11, 27), date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
+    # Never past the day the current one is overdue, whatever ``ahead``.
+    assert occurrences_to_remind(action, thursday, overdue_days=1,
+                                 ahead=date(2026, 12, 20)) == [
+        date(2026, 11, 27), date(2026, 11, 28)]
