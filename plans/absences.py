@@ -186,6 +186,10 @@ def parse_absence(args: str, lines: Iterable[tuple[int, str]], *, today: date,
         text = next((" ".join(t.split()) for _, t in lines
                      if t.strip() and ":" not in t.split()[0]), "")
     words = fold(text[:_MAX_TEXT]).replace("jusqu au", "jusqu'au").split()
+    # « Absence » as the subject and the command again on the body's line
+    # (« ABSENCE du 20/12 au 04/01 »): the period is what follows it.
+    if words[:1] == ["absence"]:
+        words = words[1:]
     if words[:2] in (["a", "partir"], ["a", "compter"]):
         words = words[2:]
     while words and words[0] in _STARTS:

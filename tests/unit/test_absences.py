@@ -75,6 +75,15 @@ def test_the_absence_command_reads_its_period(args: str, start: date, end: date)
     assert asked.substitute is not None and asked.substitute.email == PAUL
 
 
+def test_the_period_may_repeat_the_command_on_the_body_line() -> None:
+    # Subject « Absence », body « ABSENCE du … au … »: what a member writes
+    # when the subject was filled in first.
+    lines = [(1, "ABSENCE du 20/12/2026 au 04/01/2027"), (2, "Remplaçant : Dr GIRARD")]
+    asked = parse_absence("", lines, today=TODAY, sender=MARIE, roster=ROSTER)
+    assert (asked.start, asked.end) == (date(2026, 12, 20), date(2027, 1, 4))
+    assert asked.substitute is not None and asked.substitute.email == PAUL
+
+
 @pytest.mark.parametrize(("args", "problem"), [
     ("", "la période d'absence manque"),
     ("du 04/01/2027 au 20/12/2026", "précède le début"),
