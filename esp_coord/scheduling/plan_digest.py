@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+from esp_coord import absence_repo
 from esp_coord.answers import Answer
 from esp_coord.config import Config
 from esp_coord.ports import UnitOfWork
@@ -133,9 +134,12 @@ def note_item(tx: UnitOfWork, reminder: Reminder, now: datetime, config: Config
     if reminder.payload.get("recall"):
         return Entry(plan.ref, _heading(plan), (f"{who} : {late_words(late)}",), late=late,
                      recall=True, about=f"{plan.ref}:{action.number}")
+    away = absence_repo.load(tx)[0].on((action.assignee or "").lower(), today)
+    told = ("un rappel lui a été envoyé" if away is None else
+            f"en l'absence de {name_of(config, action.assignee)} (jusqu'au "
+            f"{format_date(away.end)}), le rappel va à qui assure le remplacement")
     lines = (who, *_covering(tx, reminder, config, today),
-             f"{late_words(late).capitalize()} (prévue le {format_date(due)}) ; un rappel "
-             "lui a été envoyé.")
+             f"{late_words(late).capitalize()} (prévue le {format_date(due)}) ; {told}.")
     return Entry(plan.ref, _heading(plan), lines, late=late,
                  about=f"{plan.ref}:{action.number}")
 

@@ -121,6 +121,11 @@ async def test_without_substitute_the_referent_and_coordination_cover(tmp_path: 
                 and s.local.date() == date(2026, 11, 27)]
         assert sorted(s.recipient for s in late) == [ANA, CLAIRE]
         assert all("En remplacement de Julien MARIE" in flat(s.mail.body) for s in late)
+        # Their team follow-up says where the reminder went, not « sent to him ».
+        for s in late:
+            assert ("confiée à Julien MARIE En retard de 3 jours (prévue le 24/11/2026) ; en "
+                    "l'absence de Julien MARIE (jusqu'au 02/12/2026), le rappel va à qui "
+                    "assure le remplacement.") in flat(s.mail.body)
     finally:
         await rig.stop()
 
