@@ -117,15 +117,21 @@ async def _failover(dovecot: DovecotServer, front: SmtpFront, user: str, teams: 
         for p in procs:
             await p.start()
 
+        held: dict[str, list[str]] = {}
+
         async def spread() -> bool:
+            nonlocal held
             held = rig.held()
             return len(held) == 2 and sum(len(t) for t in held.values()) == teams
 
-        await _until(spread, 120)
+        if await _until(spread, 120) is None:
+            raise RuntimeError(f"two workers did not share {teams} teams within 120 s: {held}")
         victim = procs[0]
         assert victim.proc is not None
         pid = f":{victim.proc.pid}:"
-        lost = [t for w, ts in rig.held().items() if pid in w for t in ts]
+        # From the snapshot that showed the share: on a loaded machine a lease
+        # may change hands a moment later, and a second look could miss it.
+        lost = [t for w, ts in held.items() if pid in w for t in ts]
         team = int(lost[0].rsplit("-", 1)[1])
         probe = backlog(random.randrange(10**6), 3, bot=bot(team), patients="F")
         probe_mid = next(m.message_id for m in probe if m.answered)
