@@ -315,7 +315,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--migrate", action="store_true",
                    help="with --teams: bring the schema up to date first (owner role)")
     p = sub.add_parser("demo", help="run the example team on an embedded mail server")
-    p.add_argument("--messages", help="folder of .eml files (default: ../shared/examples/messages)")
+    p.add_argument("--messages", help="folder of .eml files "
+                   "(default: config/examples/messages and config/demo)")
     p = sub.add_parser("keygen", help="write the data key file")
     p.add_argument("--config")
     p.add_argument("--key-file")

@@ -27,6 +27,8 @@ from rich.panel import Panel
 
 from adapters.embedded import EmbeddedMailServer
 from adapters.smtp import SmtpSender
+from esp_coord import absence_repo
+from esp_coord.absence_repo import absence_words
 from esp_coord.bootstrap import Service, Tuning, build_service
 from esp_coord.clock import DrivenClock
 from esp_coord.config import Config, config_from_dict
@@ -35,12 +37,17 @@ from esp_coord.intake import IncomingMail, parse_mail
 from esp_coord.report.gather import build_report
 from esp_coord.report.render import headline, to_html
 from esp_coord.triage import read_and_triage
+from plans.absences import AUTO_REPLY, Absence
 from plans.dates import format_date
 from plans.periods import Period
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "esp.example.toml"
 EXAMPLE_MESSAGES = ROOT / "config" / "examples" / "messages"
+# The demo's own scenes beyond the shared examples (issue 17: a declared
+# absence, an action due on Fridays that meets Christmas): kept apart so that
+# config/examples stays a copy of ../shared/examples.
+DEMO_SCENES = ROOT / "config" / "demo"
 
 OUTCOME_WORDS = {
     "quarantined": "aucune réponse : expéditeur hors de l'équipe, message mis en quarantaine",
@@ -86,13 +93,15 @@ async def run_demo(messages: Path | None = None, *, console: Console | None = No
     logging.getLogger("esp_coord").setLevel(logging.WARNING)
     logging.getLogger("adapters").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    folder_in = messages or EXAMPLE_MESSAGES
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)  # the report's PDF
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
+    folders = [messages] if messages else [EXAMPLE_MESSAGES, DEMO_SCENES]
     # In the order they were written: reminders fall in between, as in real life.
-    files = sorted(folder_in.glob("*.eml"),
+    files = sorted((p for folder in folders for p in folder.glob("*.eml")),
                    key=lambda p: (parse_mail(p.read_bytes()).date or datetime.max.replace(
                        tzinfo=UTC), p.name))
     if not files:
-        console.print(f"Aucun message d'exemple dans {folder_in}.")
+        console.print(f"Aucun message d'exemple dans {folders[0]}.")
         return 1
     with tempfile.TemporaryDirectory(prefix="esp-coord-demo-") as tmp:
         config = example_config(Path(tmp))
@@ -243,9 +252,11 @@ _SHORT = {"digest": "rappels : ", "digest-meeting": "rappels : ", "team": "suivi
 class _Timeline:
     """Prints what the service sends on its own: in full the first digest of
     each sort (a person's daily reminders with actions, one with a meeting,
-    the team follow-up), the first quarantine notice and the first mail of
-    each other sort (each text variant with who received it), then one line
-    per morning for the others, each recipient with what their subject says."""
+    the team follow-up, the first covering for someone absent, the first
+    moved before a day off), the first quarantine notice and the first mail
+    of each other sort (each text variant with who received it), then one
+    line per morning for the others, each recipient with what their subject
+    says."""
 
     def __init__(self, console: Console, config: Config) -> None:
         self.console, self.config = console, config
@@ -267,18 +278,30 @@ class _Timeline:
                 return kind
         return "plan"
 
+    @classmethod
+    def _features(cls, mail: IncomingMail) -> set[str]:
+        """What a mail shows: its sort, and whether it covers for someone
+        absent or was moved before a day off (each shown in full once)."""
+        text = mail.text.replace("\xa0", " ").replace("\u202f", " ")
+        found = {cls._kind(mail)}
+        if "En remplacement de" in text:
+            found.add("covering")
+        if "dernier jour ouvré" in text:
+            found.add("day-off")
+        return found
+
     def show(self, at: datetime, mails: list[tuple[str, bytes]]) -> None:
         when = at.astimezone(self.config.timezone).strftime("%d/%m/%Y %H:%M")
         others: list[str] = []
         for variants in _variants(mails):
             mail, raw = variants[0][1], variants[0][2]
             recipients = [a for v in variants for a in v[0]]
-            kind = self._kind(mail)
-            if kind in self.shown:
+            kind, features = self._kind(mail), self._features(mail)
+            if features <= self.shown:
                 said = _SHORT.get(kind, "") + mail.subject.split(" : ", 1)[-1]
                 others += [f"{_name(self.config, a)} ({said})" for a in recipients]
                 continue
-            self.shown.add(kind)
+            self.shown |= features
             self.console.print(f"[bold magenta]⏰ {when} service[/] → "
                                f"{escape(self._names(recipients))}   Objet : "
                                f"{escape(mail.subject)}")
@@ -333,6 +356,7 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
                   clock: DrivenClock, inboxes: _Inboxes, console: Console,
                   service: Service) -> None:
     raw = path.read_bytes()
+    known = await _absences(service)
     mail = parse_mail(raw)
     key = read_and_triage(raw, service_config, service.store.keyring)[0].dedup_key
     if mail.date is not None:
@@ -369,6 +393,18 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
             console.print(f"  [dim]{line}[/]")
     if not answered and record is not None:
         console.print(f"[yellow]  ({OUTCOME_WORDS.get(record.outcome, record.outcome)})[/]")
+    # An absence read from an out-of-office reply has no answer to show it.
+    for absence in await _absences(service) - known:
+        if absence.source == AUTO_REPLY:
+            console.print(f"[yellow]  (absence enregistrée : "
+                          f"{escape(absence_words(absence, service_config))}, lue dans la "
+                          "réponse automatique ; ses rappels iront à qui assure le "
+                          "remplacement)[/]")
+
+
+async def _absences(service: Service) -> set[Absence]:
+    absences, _ = await service.store.run(absence_repo.load)
+    return set(absences.items)
 
 
 def _local(mail: IncomingMail, config: Config) -> str:

@@ -10,14 +10,14 @@ import pytest
 from rich.console import Console
 
 from esp_coord.entrypoints.demo import run_demo
-from tests.support.paths import EXAMPLES
 
 
 @pytest.mark.slow
 async def test_demo_shows_invitation_and_reminders() -> None:
     out = io.StringIO()
     console = Console(file=out, width=240, highlight=False, soft_wrap=True, color_system=None)
-    assert await run_demo(EXAMPLES / "messages", console=console) == 0
+    # What `make demo` replays: the shared examples and the demo's own scenes.
+    assert await run_demo(console=console) == 0
     text = out.getvalue()
     # Example 04: the invitation, read back from the mail as iCalendar.
     assert "[RCP-2026-001] Invitation : concertation le 03/12/2026" in text
@@ -57,8 +57,10 @@ async def test_demo_shows_invitation_and_reminders() -> None:
             assert "détails réservés" not in body
         else:
             assert "PPS-2026-0001 MARTIN Jeanne :" in body
-    # A person's digest with actions, and the team follow-up, in full once each.
-    assert text.count("Quand c'est fait, répondez à ce message en recopiant la ligne FAIT") == 1
+    # A person's digest with actions, and the team follow-up, in full once
+    # each; so are the first digest covering for someone absent (18/12) and
+    # the first moved before a holiday (24/12, for Christmas).
+    assert text.count("Quand c'est fait, répondez à ce message en recopiant la ligne FAIT") == 3
     assert text.count("Ce suivi ne part que les jours où une action passe en retard") == 1
     assert "(rappels : " in text and "(suivi : " in text
     # The stranger of example 08 (27/11 at 12:00): the coordinator is told the
@@ -67,4 +69,26 @@ async def test_demo_shows_invitation_and_reminders() -> None:
     assert len(notice) == 2, "the quarantine notice is not shown in full"
     shown = notice[1].split("⏰")[0]
     assert "marc.petit" in shown.lower() and "STATUT PPS-2026-0001" not in shown
-    assert "Le temps passe : horloge avancée jusqu'au 08/01/2027" in text
+    assert "Le temps passe : horloge avancée jusqu'au 11/01/2027" in text
+    # Issue 17: absences (read from example 09's out-of-office reply, declared
+    # in the demo's scene 11) and a holiday shift (scene 12's action, due on
+    # Fridays). Answers carry French typography: no-break spaces.
+    text = text.replace("\xa0", " ").replace("\u202f", " ")
+    assert ("(absence enregistrée : Sophie LEROY, du 15/12/2026 au 04/01/2027, lue dans la "
+            "réponse automatique") in text
+    assert "Absence enregistrée : Julien MARIE, du 21/12/2026 au 27/12/2026." in text
+    covering = text.split("⏰ 18/12/2026 08:00 service → Ana COSTA, Claire DURAND   Objet : "
+                          "Rappels du 18/12/2026")
+    assert len(covering) == 2, "the first covering digest is not shown in full"
+    assert "En remplacement de Sophie LEROY (absence jusqu'au 04/01/2027)." in covering[1]
+    shifted = text.split("⏰ 24/12/2026 08:00 service → Ana COSTA, Claire DURAND   Objet : "
+                         "Rappels du 24/12/2026")
+    assert len(shifted) == 2, "the digest moved before Christmas is not shown in full"
+    assert ("Prévue le vendredi 25 décembre 2026, jour férié (Noël) : ce rappel part le "
+            "dernier jour ouvré d'avant.") in shifted[1].split("⏰")[0]
+    # Nobody gets a reminder while away; and no weasyprint chatter.
+    for day in ("22/12/2026", "23/12/2026", "24/12/2026"):
+        for line in text.splitlines():
+            if line.startswith(f"⏰ {day}"):
+                assert "Julien MARIE" not in line and "Sophie LEROY" not in line
+    assert "weasyprint" not in text
