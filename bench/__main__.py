@@ -3,7 +3,9 @@
 Writes bench/results/latest.json and prints the table of docs/performance.md.
 Targets (issue 12): backlog_ratio >= 0.2, latency_p95_s <= 0.6, and the CPU per
 mail reported in baseline mails (the service's CPU per mail over the raw
-transport's); scheduler_rebuild_s <= 10, scheduler_rss_mb <= 400 (issue 6).
+transport's); scheduler_rebuild_s <= 10, scheduler_rss_mb <= 400 (issue 6);
+a year of reminders for a team of 12 (issue 17): one reminder mail a day per
+person at most, p95 of all mails per person per day <= 2.
 A benchmark never asserts timings: it reports them.
 It does fail (exit 1) when the service got something wrong on the way (a mail
 without its answer, an answer sent twice).
@@ -37,6 +39,9 @@ from bench.mail import mail_servers
 from bench.parsing import run_parsing
 from bench.platform_scale import platform_problems, platform_table, run_platform
 from bench.scheduler import run_scheduler
+from bench.year_simulation import problems as year_problems
+from bench.year_simulation import run as run_year
+from bench.year_simulation import year_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 console = Console(stderr=True)
@@ -101,6 +106,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if not args.no_platform:
             with phase(progress, "Platform: teams and workers (issue 16)", None):
                 result["platform"] = await run_platform()
+        if args.year_days:
+            with phase(progress, f"Reminders over {args.year_days} days (issue 17)", None):
+                result["year"] = await asyncio.to_thread(run_year, args.year_days)
     result["scheduler_rebuild_s"] = result["scheduler"].get("rebuild_s")
     result["scheduler_rss_mb"] = result["scheduler"].get("rss_mb")
     result["environment"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -168,6 +176,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--no-scheduler", action="store_true", help="skip scheduler scale")
     parser.add_argument("--no-platform", action="store_true",
                         help="skip the teams-and-workers scale (BENCH_PLATFORM sets its matrix)")
+    parser.add_argument("--year-days", type=int,
+                        default=int(os.environ.get("BENCH_YEAR_DAYS", "365")),
+                        help="days of the reminder simulation, 0 to skip (env BENCH_YEAR_DAYS)")
     parser.add_argument("-o", "--output", type=Path, default=RESULTS / "latest.json")
     return parser
 
@@ -184,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     Console().print(hostile_table(result["hostile"]))
     if "platform" in result:
         Console().print(platform_table(result["platform"]))
+    if "year" in result:
+        Console().print(year_table(result["year"]))
     console.print(f"results written to {args.output}")
-    found = problems(result) + platform_problems(result.get("platform", {}))
+    found = (problems(result) + platform_problems(result.get("platform", {}))
+             + year_problems(result.get("year", {})))
     for problem in found:
         console.print(f"[red]PROBLEM[/red]: {problem}")
     return 1 if found else 0
