@@ -162,7 +162,8 @@ class Simulation:
 
     async def _meeting(self, day: date) -> None:
         refs = list(self.year.plans.values())[:5]
-        body = ("Date : 07/01/2027 à 12h30\nDurée : 1h30\nLieu : Maison de santé\n"
+        thursday = day + timedelta(days=(3 - day.weekday()) % 7 or 7)
+        body = (f"Date : {thursday:%d/%m/%Y} à 12h30\nDurée : 1h30\nLieu : Maison de santé\n"
                 "Participants : tous\nRécurrence : le premier jeudi de chaque mois\n"
                 + (f"Patients : {', '.join(refs)}\n" if refs else ""))
         await self._send(team.COORDINATOR, "RCP nouvelle", body, self.at(day, 11))
@@ -297,6 +298,7 @@ def _figures(counts: Counter[tuple[str, date]], members: set[str], days: list[da
     of the period, zeros included, and the same over the days with mail."""
     values = sorted(counts.get((m, d), 0) for m in members for d in days)
     busy = sorted(v for v in values if v)
+    top = max(counts, key=lambda k: (counts[k], k[1]), default=None)
 
     def pct(xs: list[int], q: float) -> int:
         return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else 0
@@ -305,7 +307,11 @@ def _figures(counts: Counter[tuple[str, date]], members: set[str], days: list[da
             "total": sum(values), "per_person": round(sum(values) / len(members)),
             "days_with_mail_share": round(len(busy) / len(values), 3) if values else 0,
             "p50_days_with_mail": pct(busy, 0.5), "p95_days_with_mail": pct(busy, 0.95),
-            "mean": round(statistics.fmean(values), 2) if values else 0}
+            "mean": round(statistics.fmean(values), 2) if values else 0,
+            # Who got the most in one day, and when: a profession, not a name.
+            "max_on": None if top is None else {
+                "profession": next(p.profession for p in team.PROS if p.email == top[0]),
+                "day": f"{top[1]:%A %Y-%m-%d}"}}
 
 
 def year_table(result: dict[str, Any]) -> Any:
