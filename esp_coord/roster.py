@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from esp_coord.config import Config
+from esp_coord.config import Config, Member
 from plans.people import Person
 
-__all__ = ["coordination", "names", "people_of"]
+__all__ = ["coordination", "names", "people_of", "people_of_members"]
 
 
 def people_of(config: Config) -> list[Person]:
     """The roster as the plan grammar and renderings know people."""
+    return people_of_members(config.members)
+
+
+def people_of_members(members: Sequence[Member]) -> list[Person]:
     return [Person(name=m.name, email=m.email, profession=m.profession, roles=m.roles)
-            for m in config.members]
+            for m in members]
 
 
 def names(config: Config, addresses: Sequence[str]) -> list[tuple[str, str]]:

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from plans.errors import FieldError
+from plans.people import Person, parse_people
+
 __all__ = ["ACCEPTED", "DECLINED", "DELEGATED", "STATUSES", "STATUS_LABELS", "TENTATIVE",
-           "CalendarReply", "answer_on", "answers_on", "with_reply"]
+           "CalendarReply", "answer_on", "answers_on", "named_present", "with_reply"]
 
 ACCEPTED, DECLINED, TENTATIVE, DELEGATED = "accepted", "declined", "tentative", "delegated"
 # RFC 5545 PARTSTAT of a VEVENT, as an answer (NEEDS-ACTION is no answer).
@@ -77,3 +80,18 @@ def answers_on(replies: Sequence[CalendarReply], day: date) -> dict[str, str]:
     people = dict.fromkeys(r.attendee for r in replies if r.day in (None, day))
     found = {a: answer_on(replies, a, day) for a in people}
     return {a: r.status for a, r in found.items() if r is not None}
+
+
+def named_present(notes: Sequence[str], *, participants: Sequence[str],
+                  roster: Sequence[Person]) -> tuple[list[Person], list[FieldError]] | None:
+    """Who the minutes' « Présents : » line names, as people are named in any
+    other line (« Dr DURAND, IDE MARIE, kiné BENALI », addresses, « tous »:
+    every participant), and a problem for each name that designates nobody or
+    several (not counted); None without such a line."""
+    for note in notes:
+        key, _, value = note.partition(":")
+        if key.strip().lower().rstrip(" s") in ("présent", "present"):
+            invited = set(participants)
+            return parse_people(value, roster=roster,
+                                team=[p for p in roster if p.email in invited])
+    return None

@@ -172,6 +172,11 @@ def _is_greeting(text: str) -> bool:
         and len(folded.split()) <= 5
 
 
+# « Présents : … », « Excusés : … »: who came, kept with the meeting and
+# read by the activity report (``plans.attendance.named_present``).
+_ATTENDANCE_KEYS = frozenset(("present", "excuse", "absent"))
+
+
 def _is_chatter(text: str) -> bool:
     return _is_greeting(text) or len(fold(text).strip(" ,.!").split()) <= 3  # a name, a title
 
@@ -416,7 +421,10 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
             continue
         last = None
         if line.key is None and _is_chatter(line.text):
-            continue  # a short key line (« Présents : tous ») is kept, not a signature
+            continue  # a name or a greeting: a signature, not the meeting's
+        if line.key is not None and fold(line.key).strip().rstrip("s") in _ATTENDANCE_KEYS:
+            report.notes.append(line.text)  # the answer says who it counts
+            continue
         out.warn(line, "ligne sans référence de plan : gardée dans le compte-rendu de la "
                        "réunion, pas dans un plan")
         report.notes.append(line.text)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from plans.dates import format_date, format_date_long
 from plans.drafts import LineWarning
+from plans.errors import FieldError
 from plans.meetings import AgendaItem, Meeting, describe_start
 from plans.people import Person
 from plans.render import Rendered
@@ -194,9 +195,11 @@ def render_meeting_cancelled(meeting: Meeting, *, day: date | None, by: str,
 
 def render_meeting_report(meeting: Meeting, *, day: date,
                           decisions: Sequence[tuple[str, str, date]],
-                          notes: Sequence[str], warnings: Sequence[LineWarning] = ()
+                          notes: Sequence[str], warnings: Sequence[LineWarning] = (),
+                          present: tuple[Sequence[Person], Sequence[FieldError]] | None = None
                           ) -> Rendered:
-    """Acknowledgement of ``COMPTE-RENDU``: (plan ref, decision, new review date)."""
+    """Acknowledgement of ``COMPTE-RENDU``: (plan ref, decision, new review date);
+    ``present``: who the « Présents : » line names, and the names not counted."""
     lines = [f"Compte-rendu de la réunion {meeting.ref} du {format_date_long(day)} "
              "enregistré : la réunion est notée tenue.", "", "Décisions ajoutées aux plans :"]
     for ref, text, review in decisions:
@@ -205,9 +208,25 @@ def render_meeting_report(meeting: Meeting, *, day: date,
     lines.append("")
     if notes:
         lines += ["Gardé dans le compte-rendu de la réunion :", *(f" - {n}" for n in notes), ""]
+    lines += _present_lines(present)
     if warnings:
         lines += ["À noter :", *(f" - {w}" for w in warnings), ""]
     return _done(f"[{meeting.ref}] Compte-rendu du {format_date(day)} enregistré", lines)
+
+
+def _present_lines(present: tuple[Sequence[Person], Sequence[FieldError]] | None) -> list[str]:
+    # The report counts attendance from this line only: say what it counted.
+    if present is None:
+        return ["Sans ligne « Présents : » (par exemple « Présents : Dr DURAND, IDE MARIE, "
+                "kiné BENALI »), le rapport d'activité ne compte personne présent à cette "
+                "réunion ; les réponses aux invitations y restent, comme présence annoncée.",
+                ""]
+    people, errors = present
+    names = ", ".join(p.name for p in people) or "personne"
+    lines = [f"Comptés présents dans le rapport d'activité : {names}."]
+    lines += [f" - {e.problem} : pas compté (une personne hors de l'équipe ne l'est "
+              f"jamais ; pour l'équipe, écrivez par exemple « {e.example} »)" for e in errors]
+    return [*lines, ""]
 
 
 def days_before_words(days_before: int) -> str:

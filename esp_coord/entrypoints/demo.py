@@ -424,5 +424,6 @@ async def _summary(service) -> str:  # type: ignore[no-untyped-def]
     reminders = await service.store.run(lambda tx: tx.reminder_stats())
     return (f"Messages lus dans la boîte : {service.mailroom.processed} (dont les copies "
             f"des réponses, preuves d'envoi) · messages envoyés : {stats.get('sent', 0)} · "
-            f"rappels envoyés : {reminders.get('sent', 0)}, à venir : "
+            f"échéances rappelées : {reminders.get('sent', 0)} (regroupées par personne et par "
+            f"jour), à venir : "
             f"{reminders.get('pending', 0)} · en quarantaine : {quarantined}")

@@ -27,6 +27,7 @@ from esp_coord.roster import people_of
 from esp_coord.scheduling.meeting_reminders import schedule
 from esp_coord.scheduling.plan_reminders import plan_changed
 from plans.absences import Absences
+from plans.attendance import named_present
 from plans.commands import Detected
 from plans.drafts import LineError
 from plans.meeting_grammar import Report, parse_cancel, parse_new_meeting, parse_report
@@ -319,8 +320,10 @@ def meeting_report(request: Request, detected: Detected) -> list[Answer]:
         done.append((decision.plan, decision.text, review))
     meetings.save(meeting, summary=f"compte-rendu du {day.isoformat()}")
     schedule(request.tx, meeting, request.config, request.now)
+    present = named_present(report.notes, participants=participants_of(meeting, request.config),
+                            roster=people_of(request.config))
     rendered = render_meeting_report(meeting, day=day, decisions=done, notes=report.notes,
-                                     warnings=parsed.warnings)
+                                     warnings=parsed.warnings, present=present)
     for ref in decided:
         record(request, "meeting_decision", ref, f"{meeting.ref} {day.isoformat()}")
     record(request, "meeting_report", meeting.ref,

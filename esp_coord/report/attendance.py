@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from esp_coord.config import Member
-from plans.attendance import ACCEPTED, STATUS_LABELS, answers_on
+from esp_coord.roster import people_of_members
+from plans.attendance import ACCEPTED, STATUS_LABELS, answers_on, named_present
 from plans.meetings import Held, Meeting
 from plans.people import profession_name
 from plans.periods import Period
@@ -25,19 +26,12 @@ __all__ = ["Attendance", "attendance", "present"]
 
 
 def present(meeting: Meeting, held: Held, members: Sequence[Member]) -> list[Member]:
-    """Who the minutes' « Présents : » line names (« tous »: every participant)."""
-    by_address = {m.email: m for m in members}
-    for note in held.notes:
-        key, _, value = note.partition(":")
-        if key.strip().lower().rstrip(" s") not in ("présent", "present"):
-            continue
-        if value.strip().lower() in ("tous", "toutes", "tout le monde"):
-            return [by_address[a] for a in meeting.participants if a in by_address]
-        words = [w.strip().lower() for w in value.replace(";", ",").split(",") if w.strip()]
-        return [m for m in members
-                if any(w in (m.email, m.name.lower()) or w in m.name.lower().split()
-                       for w in words)]
-    return []
+    """Who the minutes' « Présents : » line names (``plans.attendance.named_present``)."""
+    people = {m.email: m for m in members}
+    # As access.participants_of: « Participants : tous » follows the roster.
+    invited = [m.email for m in members] if meeting.everyone else meeting.participants
+    named = named_present(held.notes, participants=invited, roster=people_of_members(members))
+    return [] if named is None else [people[p.email] for p in named[0]]
 
 
 @dataclass(frozen=True)

@@ -164,9 +164,16 @@ async def test_example_04_invitation_reminders_report_and_cancellations(
 
     # The compte-rendu after the meeting: note in the plan, plan reviewed, meeting held.
     report = await submit_and_answer(team, _mail(
-        "COMPTE-RENDU RCP-2026-001", "PPS-2026-0001 : poursuite du plan, HbA1c dans 3 mois",
+        "COMPTE-RENDU RCP-2026-001", "Présents : Dr DURAND, IDE MARIE, Dr HOUSE (CHU)\n"
+        "PPS-2026-0001 : poursuite du plan, HbA1c dans 3 mois",
         "cr1", datetime(2026, 12, 3, 15, 0, tzinfo=PARIS)), clock)
     assert "03/06/2027" in report.text
+    # What the activity report will count as attendance, and who it will not.
+    text = report.text.replace("\xa0", " ")  # French typography's spaces
+    assert "Comptés présents dans le rapport d'activité : Claire DURAND, Julien MARIE." in text
+    assert "« Dr HOUSE (CHU) » ne désigne personne de l'équipe ni de l'annuaire : pas compté" \
+        in text
+    assert "ligne sans référence de plan" not in text
     plan = Plan.from_dict(await load(team, "plan", "PPS-2026-0001"))
     assert plan.review_date == date(2027, 6, 3)
     assert any("RCP-2026-001" in n.text and "HbA1c dans 3 mois" in n.text

@@ -157,15 +157,17 @@ def test_report_lines() -> None:
     parsed = parse_report("", lines(
         "Bonjour,\nPPS-2026-0001 : poursuite du plan, HbA1c à recontrôler\n"
         "dans 3 mois\n- PPS 2026 0002 - kiné à renforcer\nPrésents : 5 personnes\n"
-        "Cordialement"), today=TODAY)
+        "Remarque : salle trop petite\nCordialement"), today=TODAY)
     report = parsed.value
     assert report is not None, parsed.errors
     assert report.day is None
     assert report.decisions == [
         (2, "PPS-2026-0001", "poursuite du plan, HbA1c à recontrôler dans 3 mois"),
         (4, "PPS-2026-0002", "kiné à renforcer")]
-    assert report.notes == ["Présents : 5 personnes"]
-    assert len(parsed.warnings) == 1
+    assert report.notes == ["Présents : 5 personnes", "Remarque : salle trop petite"]
+    # Attendance lines are the meeting's (the answer says who they count); any
+    # other line without a plan is kept with a warning.
+    assert [w.line for w in parsed.warnings] == [6]
 
 
 def test_a_key_line_never_continues_a_decision() -> None:
