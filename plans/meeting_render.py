@@ -224,8 +224,7 @@ def _present_lines(present: tuple[Sequence[Person], Sequence[FieldError]] | None
     people, errors = present
     names = ", ".join(p.name for p in people) or "personne"
     lines = [f"Comptés présents dans le rapport d'activité : {names}."]
-    lines += [f" - {e.problem} : pas compté (une personne hors de l'équipe ne l'est "
-              f"jamais ; pour l'équipe, écrivez par exemple « {e.example} »)" for e in errors]
+    lines += [f" - pas compté : {e.problem} (exemple : « {e.example} »)" for e in errors]
     return [*lines, ""]
 
 

@@ -34,10 +34,13 @@ from esp_coord.clock import DrivenClock
 from esp_coord.config import Config, config_from_dict
 from esp_coord.crypto import Keyring
 from esp_coord.intake import IncomingMail, parse_mail
+from esp_coord.meeting_repo import MeetingRepository
+from esp_coord.ports import UnitOfWork
 from esp_coord.report.gather import build_report
 from esp_coord.report.render import headline, to_html
 from esp_coord.triage import read_and_triage
 from plans.absences import AUTO_REPLY, Absence
+from plans.attendance import ACCEPTED, DECLINED, DELEGATED, TENTATIVE, CalendarReply
 from plans.dates import format_date
 from plans.periods import Period
 
@@ -45,10 +48,13 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "esp.example.toml"
 EXAMPLE_MESSAGES = ROOT / "config" / "examples" / "messages"
 # The demo's own scenes beyond the shared examples (issue 17: a declared
-# absence, an action due on Fridays that meets Christmas): kept apart so that
+# absence, an action due on Fridays that meets Christmas; issue 15: calendar
+# answers and the meeting's compte-rendu): kept apart so that
 # config/examples stays a copy of ../shared/examples.
 DEMO_SCENES = ROOT / "config" / "demo"
 
+REPLY_WORDS = {ACCEPTED: "accepte", DECLINED: "décline", TENTATIVE: "accepte provisoirement",
+               DELEGATED: "délègue"}
 OUTCOME_WORDS = {
     "quarantined": "aucune réponse : expéditeur hors de l'équipe, message mis en quarantaine",
     "ignored": "aucune réponse : message automatique (absence, accusé…), jamais de boucle",
@@ -356,7 +362,7 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
                   clock: DrivenClock, inboxes: _Inboxes, console: Console,
                   service: Service) -> None:
     raw = path.read_bytes()
-    known = await _absences(service)
+    known, replied = await _absences(service), await _replies(service)
     mail = parse_mail(raw)
     key = read_and_triage(raw, service_config, service.store.keyring)[0].dedup_key
     if mail.date is not None:
@@ -391,7 +397,14 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
             console.print(f"  │ {line}", markup=False)
         for line in _calendar_lines(raw_answer):
             console.print(f"  [dim]{line}[/]")
-    if not answered and record is not None:
+    replies = await _replies(service) - replied
+    for ref, reply in sorted(replies, key=lambda r: r[1].at):
+        when = "toute la série" if reply.day is None else f"le {reply.day:%d/%m/%Y}"
+        console.print(f"[yellow]  (aucune réponse : réponse à l'invitation {ref} enregistrée, "
+                      f"{_name(service_config, reply.attendee)} "
+                      f"{REPLY_WORDS.get(reply.status, reply.status)} pour {when} ; "
+                      "le rapport d'activité la compte parmi les réponses aux invitations)[/]")
+    if not answered and not replies and record is not None:
         console.print(f"[yellow]  ({OUTCOME_WORDS.get(record.outcome, record.outcome)})[/]")
     # An absence read from an out-of-office reply has no answer to show it.
     for absence in await _absences(service) - known:
@@ -405,6 +418,12 @@ async def _replay(path: Path, *, server: EmbeddedMailServer, service_config: Con
 async def _absences(service: Service) -> set[Absence]:
     absences, _ = await service.store.run(absence_repo.load)
     return set(absences.items)
+
+
+async def _replies(service: Service) -> set[tuple[str, CalendarReply]]:
+    def read(tx: UnitOfWork) -> set[tuple[str, CalendarReply]]:
+        return {(m.ref, r) for m in MeetingRepository(tx).active() for r in m.replies}
+    return await service.store.run(read)
 
 
 def _local(mail: IncomingMail, config: Config) -> str:

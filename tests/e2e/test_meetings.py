@@ -171,7 +171,7 @@ async def test_example_04_invitation_reminders_report_and_cancellations(
     # What the activity report will count as attendance, and who it will not.
     text = report.text.replace("\xa0", " ")  # French typography's spaces
     assert "Comptés présents dans le rapport d'activité : Claire DURAND, Julien MARIE." in text
-    assert "« Dr HOUSE (CHU) » ne désigne personne de l'équipe ni de l'annuaire : pas compté" \
+    assert "pas compté : « Dr HOUSE (CHU) » ne désigne personne de l'équipe ni de l'annuaire" \
         in text
     assert "ligne sans référence de plan" not in text
     plan = Plan.from_dict(await load(team, "plan", "PPS-2026-0001"))

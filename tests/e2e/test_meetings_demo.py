@@ -92,3 +92,13 @@ async def test_demo_shows_invitation_and_reminders() -> None:
             if line.startswith(f"⏰ {day}"):
                 assert "Julien MARIE" not in line and "Sophie LEROY" not in line
     assert "weasyprint" not in text
+    # Issue 15: two calendar answers (scenes 13 and 14), never answered, and
+    # the compte-rendu (scene 15) that says whom the report counts present;
+    # the demo's report then has a meeting held, with its attendance.
+    assert ("(aucune réponse : réponse à l'invitation RCP-2026-001 enregistrée, Karim BENALI "
+            "accepte pour toute la série") in text
+    assert ("RCP-2026-001 enregistrée, Sophie LEROY décline pour le 03/12/2026") in text
+    assert ("Comptés présents dans le rapport d'activité : Claire DURAND, Julien MARIE, "
+            "Karim BENALI, Ana COSTA.") in text
+    assert "pas compté : « Dr ROUX (cardiologue du CH) »" in text
+    assert "Réunions tenues : 1" in text.split("Rapport d'activité de la période")[1]
