@@ -29,6 +29,7 @@ sees what the first committed, as a restarted service would.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections import Counter
@@ -553,7 +554,7 @@ class MemoryStore:
             raise StoreError("the store is not started (call MemoryStore.start first)")
         return await retrying(
             lambda: asyncio.get_running_loop().run_in_executor(
-                executor, self._transact, fn, readonly),
+                executor, contextvars.copy_context().run, self._transact, fn, readonly),
             attempts=attempts, delay=self._retry_delay, max_delay=self._max_retry_delay)
 
     def batch(self) -> MemoryBatch:

@@ -5,6 +5,7 @@ thread of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import time
@@ -69,7 +70,10 @@ class ThreadBatch(Generic[U]):
         raise NotImplementedError
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        # The caller's context goes along (as asyncio.to_thread does): the
+        # handlers run here, and their log lines say whose team they are about.
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, contextvars.copy_context().run, fn, *args)
 
     async def run(self, fn: Callable[[U], T]) -> T:
         return await self._in_thread(self._run, fn)

@@ -21,6 +21,7 @@ message for the operator.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -210,7 +211,10 @@ class Store:
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
             raise StoreError("the store is not started (call Store.start first)")
-        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        # The caller's context goes along (as asyncio.to_thread does): the
+        # handlers run here, and their log lines say whose team they are about.
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, contextvars.copy_context().run, fn, *args)
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
         return await future

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib.util
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta, timezone
@@ -498,3 +499,23 @@ async def test_migrations_create_exactly_the_tables_of_the_code(store: Store) ->
                              ("add_constraint", table, ("team", *columns)))}
     assert {described(c) for c in changes} == expected
     assert len(changes) == len(expected)
+
+
+async def test_a_unit_of_work_runs_in_its_callers_context(store: Store) -> None:
+    # The handlers run in the store's threads: their log lines and the team's
+    # last error (esp_coord.platform.logs) read the caller's context there.
+    team: contextvars.ContextVar[str] = contextvars.ContextVar("team", default="-")
+
+    async def as_team(name: str) -> list[str]:
+        team.set(name)
+        seen = [await store.run(lambda tx: team.get())]
+        batch = store.batch()
+        try:
+            seen.append(await batch.run(lambda tx: team.get()))
+            await batch.commit()
+        finally:
+            batch.close()
+        return seen
+
+    assert await asyncio.gather(as_team("a"), as_team("b")) == [["a", "a"], ["b", "b"]]
+    assert await store.run(lambda tx: team.get()) == "-"
