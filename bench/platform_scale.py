@@ -39,6 +39,10 @@ from tests.support.store import _find_postgres_user
 DEFAULT_MATRIX = "1x1,1x10,2x10,3x10,3x50"
 
 
+# What a worker logs for each team it gives back to even the spread.
+HANDED_OVER = "handed over to spread the teams"
+
+
 def matrix() -> list[tuple[int, int]]:
     text = os.environ.get("BENCH_PLATFORM", DEFAULT_MATRIX)
     return [(int(w), int(t)) for w, t in (item.split("x") for item in text.split(","))]
@@ -98,6 +102,9 @@ async def _throughput(dovecot: DovecotServer, front: SmtpFront, user: str, worke
         elapsed = await _until(done, 600)
         for p in procs:
             await p.stop()
+        # Teams a worker gave back to even the spread: workers started together
+        # should not need any.
+        handovers = sum(p.log().count(HANDED_OVER) for p in procs)
         doubled = sum(1 for i, mids in expected.items()
                       for m in mids if answers_by_thread(front, bot(i))[m] > 1)
         total = sum(len(r) for r in sent.values())
@@ -105,7 +112,7 @@ async def _throughput(dovecot: DovecotServer, front: SmtpFront, user: str, worke
                 "answered_expected": sum(len(m) for m in expected.values()),
                 "seconds": round(elapsed, 2) if elapsed else None,
                 "mails_per_s": round(total / elapsed, 1) if elapsed else None,
-                "unanswered": 0 if elapsed else 1, "doubled": doubled}
+                "unanswered": 0 if elapsed else 1, "doubled": doubled, "handovers": handovers}
 
 
 async def _failover(dovecot: DovecotServer, front: SmtpFront, user: str, teams: int,
@@ -203,11 +210,11 @@ def platform_problems(result: dict[str, Any]) -> list[str]:
 
 def platform_table(result: dict[str, Any]) -> Table:
     t = Table(title=f"platform: {result.get('mails_per_team', '?')} mails per team")
-    for col in ("workers", "teams", "mails", "seconds", "mails/s"):
+    for col in ("workers", "teams", "mails", "seconds", "mails/s", "handovers"):
         t.add_column(col)
     for cell in result.get("throughput", []):
         t.add_row(str(cell["workers"]), str(cell["teams"]), str(cell["mails"]),
-                  str(cell["seconds"]), str(cell["mails_per_s"]))
+                  str(cell["seconds"]), str(cell["mails_per_s"]), str(cell["handovers"]))
     failover = result.get("failover")
     if failover:
         t.caption = (f"failover after SIGKILL (beat 2 s, lease 10 s), {failover['teams']} teams "

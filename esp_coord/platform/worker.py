@@ -127,7 +127,8 @@ class Worker:
             log.info("worker %s: %d team(s) on the platform", self.id, len(self.teams))
             while not stop.is_set():
                 try:
-                    await self.step()
+                    if await self.step():
+                        continue  # teams left to take: renew, look again, go on
                 except Exception as e:  # noqa: BLE001 - the database may be away a while
                     log.error("worker %s: beat failed (%s): retrying", self.id, type(e).__name__)
                 self._wake.clear()
@@ -148,8 +149,9 @@ class Worker:
             self._thread.shutdown(wait=True)
             self._engine.dispose()
 
-    async def step(self) -> None:
-        """One beat: heartbeat and renewals, then give back and take teams."""
+    async def step(self) -> bool:
+        """One beat: heartbeat and renewals, then give back and take teams;
+        True when teams were left to take at the end of the beat's time."""
         for team in sorted(self._lost):
             self._lost.discard(team)
             if team in self.serving:
@@ -178,11 +180,18 @@ class Worker:
         for team in moves.give:
             log.info("team %s: handed over to spread the teams", team)
             await self._stop_team(team, release=True)
+        # Starting a team takes a while (its key check, an IMAP login): takes
+        # stop after one beat's time, so that the leases already held are
+        # renewed before they run short, and so that workers started together
+        # see each other before the first one takes every team.
         now = time.monotonic()
         for team in moves.take:
+            if time.monotonic() - now > self.beat:
+                return True
             if self._cooling.get(team, 0.0) > now:
                 continue
             await self._take(team)
+        return False
 
     async def _take(self, team: str) -> None:
         started = time.monotonic()
