@@ -1,10 +1,13 @@
-"""The platform's commands: serve on PostgreSQL (one team or many), status, migrate.
+"""The platform's commands: serve on PostgreSQL (one team or many), status,
+migrate, import.
 
 ``esp-coord serve --teams DIR`` (and ``serve --config FILE`` on PostgreSQL:
 one team is a platform of one) runs a worker (esp_coord.platform.worker).
 ``esp-coord status`` shows workers, leases, teams, backlog and the last
 error per team; ``esp-coord migrate`` brings the schema to this version's,
-as the database's owner role, before the workers of a new version start.
+as the database's owner role, before the workers of a new version start;
+``esp-coord import`` moves a team that ran alone on SQLite onto the platform
+(``store.transfer``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from esp_coord.config import Config
 from esp_coord.store.engine import make_engine, upgrade_to_head
@@ -38,6 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                        "(as the owner role)")
     p.add_argument("--database-url", help=f"default: ${DATABASE_ENV}")
     p.set_defaults(run=_migrate)
+    p = sub.add_parser("import", help="move a team's own SQLite database onto the platform "
+                                      "(once, before the team's first worker)")
+    p.add_argument("--config", required=True,
+                   help="the team's file in the platform's folder (its id and key file)")
+    p.add_argument("--from", dest="source", required=True,
+                   help="the team's SQLite database (a file, or a sqlite:/// URL)")
+    p.add_argument("--database-url", help="the platform's database, overriding the team "
+                   f"file's (default: ${DATABASE_ENV})")
+    p.set_defaults(run=_import)
 
 
 def _url(args: argparse.Namespace) -> str | None:
@@ -141,4 +154,31 @@ def _migrate(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"The schema is at revision {version} (this esp-coord: {head_revision()}).")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from esp_coord.config import load_config
+    from esp_coord.crypto import Keyring
+    from esp_coord.store.transfer import TransferRefused, transfer_team
+
+    path = Path(args.config)
+    config = load_config(path, default_id=path.stem.lower())
+    target = _url(args) or config.database_url
+    source = args.source if "://" in args.source else f"sqlite:///{Path(args.source).resolve()}"
+    if not Path(make_url(source).database or "").exists():
+        print(f"{args.source}: no database there", file=sys.stderr)
+        return 2
+    try:
+        moved = transfer_team(source, target, team=config.team_id,
+                              keyring=Keyring.load(config.key_file))
+    except TransferRefused as e:
+        print(f"esp-coord import: nothing moved: {e}", file=sys.stderr)
+        return 1
+    total = sum(moved.rows.values())
+    print(f"Team {moved.team}: {total} rows moved onto the platform "
+          f"({', '.join(f'{t} {n}' for t, n in sorted(moved.rows.items()))}).")
+    print("Check it with: esp-coord audit verify --config " + str(path))
+    print(f"From now on the team is served by the platform's workers; keep {args.source} "
+          "as a backup and do not serve it again.")
     return 0
