@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import signal
 import sys
@@ -166,15 +167,23 @@ def _import(args: argparse.Namespace) -> int:
     config = load_config(path, default_id=path.stem.lower())
     target = _url(args) or config.database_url
     source = args.source if "://" in args.source else f"sqlite:///{Path(args.source).resolve()}"
-    if not Path(make_url(source).database or "").exists():
+    database = Path(make_url(source).database or "")
+    if not database.is_file():
         print(f"{args.source}: no database there", file=sys.stderr)
         return 2
-    try:
-        moved = transfer_team(source, target, team=config.team_id,
-                              keyring=Keyring.load(config.key_file))
-    except TransferRefused as e:
-        print(f"esp-coord import: nothing moved: {e}", file=sys.stderr)
-        return 1
+    with database.open("rb") as lock:
+        try:  # the lock a serve holds on its SQLite file (cli.single_process)
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"esp-coord import: nothing moved: an esp-coord serve still uses "
+                  f"{args.source}: stop it first", file=sys.stderr)
+            return 1
+        try:
+            moved = transfer_team(source, target, team=config.team_id,
+                                  keyring=Keyring.load(config.key_file))
+        except TransferRefused as e:
+            print(f"esp-coord import: nothing moved: {e}", file=sys.stderr)
+            return 1
     total = sum(moved.rows.values())
     print(f"Team {moved.team}: {total} rows moved onto the platform "
           f"({', '.join(f'{t} {n}' for t, n in sorted(moved.rows.items()))}).")

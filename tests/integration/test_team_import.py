@@ -12,6 +12,7 @@ platform behind the schema move nothing.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -116,6 +117,11 @@ async def test_a_team_moves_from_sqlite_onto_the_platform_with_everything_it_had
 
     path = platform_file(tmp_path, platform_db.search_path_url, tls_material.ca_file,
                          "esp.key")
+    with (tmp_path / "esp.db").open("rb") as serving:  # as a serve still running holds it
+        fcntl.flock(serving, fcntl.LOCK_EX)
+        code, said = run(["import", "--config", str(path), "--from",
+                          str(tmp_path / "esp.db")], capsys)
+    assert code == 1 and "still uses" in said and "stop it first" in said
     code, said = run(["import", "--config", str(path), "--from", str(tmp_path / "esp.db")],
                      capsys)
     assert code == 0, said
