@@ -32,8 +32,7 @@ from esp_coord.store.database import Database
 from plans.commands import SYNTAXES
 from tests.faults.backlog import plan_body
 from tests.servers.tls import TLSMaterial
-from tests.support.paths import EXAMPLE_CONFIG
-from tests.support.platform import PlatformDb, platform_db
+from tests.support.platform import PlatformDb, offline_team_file, platform_db
 
 __all__ = ["platform_db"]
 pytestmark = pytest.mark.postgres
@@ -88,31 +87,9 @@ class Desk:
 def team(folder: Path, team_id: str, bot: str, database_url: str, ca_file: Path) -> Config:
     """The example team's roster under its own id, mailbox, key and file."""
     folder.mkdir()
-    head = EXAMPLE_CONFIG.read_text(encoding="utf-8").split("# The applicative MSSanté")[0]
-    head = head.replace("[team]\n", f'[team]\nid = "{team_id}"\n', 1).replace(
-        "coordination@esp-valdelorge.mssante.test", bot)
-    (folder / "imap.pw").write_text("pw", encoding="utf-8")
     Keyring.generate().save(folder / "esp.key")
-    path = folder / "esp.toml"
-    path.write_text(head + f"""
-[imap]
-host = "127.0.0.1"
-port = 1
-security = "implicit"
-ca_file = "{ca_file}"
-username = "bot"
-password_file = "imap.pw"
-[smtp]
-host = "127.0.0.1"
-port = 1
-security = "implicit"
-ca_file = "{ca_file}"
-auth = "none"
-[storage]
-database_url = "{database_url}"
-key_file = "esp.key"
-""", encoding="utf-8")
-    return load_config(path)
+    return load_config(offline_team_file(folder, team_id, bot=bot, database_url=database_url,
+                                         ca_file=ca_file))
 
 
 async def test_nothing_of_one_team_reaches_another_by_mail_or_cli(

@@ -35,8 +35,7 @@ from plans.periods import parse_period
 from tests.servers.tls import TLSMaterial
 from tests.support.config import offline_config
 from tests.support.mail import example
-from tests.support.paths import EXAMPLE_CONFIG
-from tests.support.platform import PlatformDb, platform_db
+from tests.support.platform import PlatformDb, offline_team_file, platform_db
 from tests.support.report_history import THEMES, scripted_history
 from tests.support.store import postgres_user
 
@@ -45,34 +44,6 @@ pytestmark = pytest.mark.postgres
 
 TEAM = "esp-val-de-lorge"
 T4 = parse_period("T4 2026", today=date(2027, 1, 5))
-
-
-def platform_file(folder: Path, url: str, ca_file: Path, key: str) -> Path:
-    """The team's file in the platform's folder: the example team, with an id."""
-    head = EXAMPLE_CONFIG.read_text(encoding="utf-8").split("# The applicative MSSanté")[0]
-    head = head.replace('name = "ESP du Val de Lorge"',
-                        f'id = "{TEAM}"\nname = "ESP du Val de Lorge"')
-    (folder / "imap.pw").write_text("pw", encoding="utf-8")
-    path = folder / f"{TEAM}.toml"
-    path.write_text(head + f"""
-[imap]
-host = "127.0.0.1"
-port = 1
-security = "implicit"
-ca_file = "{ca_file}"
-username = "bot"
-password_file = "imap.pw"
-[smtp]
-host = "127.0.0.1"
-port = 1
-security = "implicit"
-ca_file = "{ca_file}"
-auth = "none"
-[storage]
-database_url = "{url}"
-key_file = "{key}"
-""", encoding="utf-8")
-    return path
 
 
 async def on_platform(config: Config, keyring: Keyring, db: PlatformDb, fn):  # type: ignore[no-untyped-def]
@@ -115,8 +86,9 @@ async def test_a_team_moves_from_sqlite_onto_the_platform_with_everything_it_had
         async with processor.batch():
             await processor.process(example("01-nouveau-pps.eml"))
 
-    path = platform_file(tmp_path, platform_db.search_path_url, tls_material.ca_file,
-                         "esp.key")
+    # The team's file in the platform's folder: its id, the platform, the same key.
+    path = offline_team_file(tmp_path, TEAM, database_url=platform_db.search_path_url,
+                             ca_file=tls_material.ca_file)
     with (tmp_path / "esp.db").open("rb") as serving:  # as a serve still running holds it
         fcntl.flock(serving, fcntl.LOCK_EX)
         code, said = run(["import", "--config", str(path), "--from",

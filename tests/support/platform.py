@@ -126,3 +126,35 @@ database_url = "{database_url}"
 key_file = "equipe-{i}.key"
 """, encoding="utf-8")
     return path
+
+
+def offline_team_file(folder: Path, team_id: str, *, database_url: str, ca_file: Path,
+                      bot: str = "coordination@esp-valdelorge.mssante.test",
+                      key_file: str = "esp.key") -> Path:
+    """``folder/esp.toml``: the example team's roster under its own id and
+    mailbox, on the platform's database, with mail servers never reached (a
+    closed port). The key file is the caller's to write."""
+    head = EXAMPLE_CONFIG.read_text(encoding="utf-8").split("# The applicative MSSanté")[0]
+    head = head.replace("[team]\n", f'[team]\nid = "{team_id}"\n', 1).replace(
+        "coordination@esp-valdelorge.mssante.test", bot)
+    (folder / "imap.pw").write_text("pw", encoding="utf-8")
+    path = folder / "esp.toml"
+    path.write_text(head + f"""
+[imap]
+host = "127.0.0.1"
+port = 1
+security = "implicit"
+ca_file = "{ca_file}"
+username = "bot"
+password_file = "imap.pw"
+[smtp]
+host = "127.0.0.1"
+port = 1
+security = "implicit"
+ca_file = "{ca_file}"
+auth = "none"
+[storage]
+database_url = "{database_url}"
+key_file = "{key_file}"
+""", encoding="utf-8")
+    return path
