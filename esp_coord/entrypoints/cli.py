@@ -211,8 +211,6 @@ def _serve_command(args: argparse.Namespace) -> int:
 def single_process(config: Config) -> Iterator[None]:
     """SQLite serves one process: a second ``serve`` on the same file would
     fetch, answer and remind twice. Refused, plainly."""
-    import fcntl
-
     from sqlalchemy.engine import make_url
 
     from esp_coord.store.engine import private_database_file
@@ -227,14 +225,31 @@ def single_process(config: Config) -> Iterator[None]:
     # would): no file of its own left behind. flock does not meet SQLite's
     # own locks, which are POSIX record locks.
     private_database_file(path)
+    try:
+        with hold_sqlite_file(path):
+            yield
+    except FileInUse:  # raised by the lock only, never by what runs under it
+        raise ConfigError(config.path, [
+            f"another esp-coord serve already uses {database}: SQLite serves one team "
+            "in one process; several workers need PostgreSQL (docs/deployment.md)"]
+        ) from None
+
+
+class FileInUse(Exception):
+    """Another process holds the SQLite file's lock (``hold_sqlite_file``)."""
+
+
+@contextlib.contextmanager
+def hold_sqlite_file(path: Path) -> Iterator[None]:
+    """The lock a ``serve`` holds on its SQLite file, for as long as it runs
+    (``import`` takes it too); ``FileInUse`` at once if another process has it."""
+    import fcntl
+
     with path.open("rb") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigError(config.path, [
-                f"another esp-coord serve already uses {database}: SQLite serves one team "
-                "in one process; several workers need PostgreSQL (docs/deployment.md)"]
-            ) from None
+            raise FileInUse(str(path)) from None
         yield
 
 

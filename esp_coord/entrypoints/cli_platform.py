@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import os
 import signal
 import sys
@@ -161,6 +160,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from esp_coord.config import load_config
     from esp_coord.crypto import Keyring
+    from esp_coord.entrypoints.cli import FileInUse, hold_sqlite_file
     from esp_coord.store.transfer import TransferRefused, transfer_team
 
     path = Path(args.config)
@@ -171,19 +171,17 @@ def _import(args: argparse.Namespace) -> int:
     if not database.is_file():
         print(f"{args.source}: no database there", file=sys.stderr)
         return 2
-    with database.open("rb") as lock:
-        try:  # the lock a serve holds on its SQLite file (cli.single_process)
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"esp-coord import: nothing moved: an esp-coord serve still uses "
-                  f"{args.source}: stop it first", file=sys.stderr)
-            return 1
-        try:
+    try:
+        with hold_sqlite_file(database):
             moved = transfer_team(source, target, team=config.team_id,
                                   keyring=Keyring.load(config.key_file))
-        except TransferRefused as e:
-            print(f"esp-coord import: nothing moved: {e}", file=sys.stderr)
-            return 1
+    except FileInUse:
+        print(f"esp-coord import: nothing moved: an esp-coord serve still uses "
+              f"{args.source}: stop it first", file=sys.stderr)
+        return 1
+    except TransferRefused as e:
+        print(f"esp-coord import: nothing moved: {e}", file=sys.stderr)
+        return 1
     total = sum(moved.rows.values())
     print(f"Team {moved.team}: {total} rows moved onto the platform "
           f"({', '.join(f'{t} {n}' for t, n in sorted(moved.rows.items()))}).")
