@@ -20,10 +20,12 @@ from datetime import date, datetime
 from typing import Any
 
 from plans.errors import FieldError
+from plans.normalize import fold
 from plans.people import Person, parse_people
 
 __all__ = ["ACCEPTED", "DECLINED", "DELEGATED", "STATUSES", "STATUS_LABELS", "TENTATIVE",
-           "CalendarReply", "answer_on", "answers_on", "named_present", "with_reply"]
+           "CalendarReply", "answer_on", "answers_on", "attendance_key", "named_present",
+           "with_reply"]
 
 ACCEPTED, DECLINED, TENTATIVE, DELEGATED = "accepted", "declined", "tentative", "delegated"
 # RFC 5545 PARTSTAT of a VEVENT, as an answer (NEEDS-ACTION is no answer).
@@ -82,6 +84,13 @@ def answers_on(replies: Sequence[CalendarReply], day: date) -> dict[str, str]:
     return {a: r.status for a, r in found.items() if r is not None}
 
 
+def attendance_key(key: str) -> str | None:
+    """« Présents », « excusés », « Absent » -> "present", "excuse", "absent";
+    None for any other key of a minutes' line."""
+    folded = fold(key).strip().removesuffix("s")
+    return folded if folded in ("present", "excuse", "absent") else None
+
+
 def named_present(notes: Sequence[str], *, participants: Sequence[str],
                   roster: Sequence[Person]) -> tuple[list[Person], list[FieldError]] | None:
     """Who the minutes' « Présents : » line names, as people are named in any
@@ -90,7 +99,7 @@ def named_present(notes: Sequence[str], *, participants: Sequence[str],
     several (not counted); None without such a line."""
     for note in notes:
         key, _, value = note.partition(":")
-        if key.strip().lower().rstrip(" s") in ("présent", "present"):
+        if attendance_key(key) == "present":
             invited = set(participants)
             return parse_people(value, roster=roster,
                                 team=[p for p in roster if p.email in invited])

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
+from plans.attendance import attendance_key
 from plans.dates import format_date, parse_date, parse_date_time, parse_duration
 from plans.drafts import LineError, LineWarning, Parsed
 from plans.errors import FieldError
@@ -170,11 +171,6 @@ def _is_greeting(text: str) -> bool:
     folded = fold(text).strip(" ,.!")
     return any(folded == g or folded.startswith(g + " ") for g in _GREETINGS) \
         and len(folded.split()) <= 5
-
-
-# « Présents : … », « Excusés : … »: who came, kept with the meeting and
-# read by the activity report (``plans.attendance.named_present``).
-_ATTENDANCE_KEYS = frozenset(("present", "excuse", "absent"))
 
 
 def _is_chatter(text: str) -> bool:
@@ -422,8 +418,10 @@ def parse_report(args: str, lines: Sequence[tuple[int, str]], *,
         last = None
         if line.key is None and _is_chatter(line.text):
             continue  # a name or a greeting: a signature, not the meeting's
-        if line.key is not None and fold(line.key).strip().rstrip("s") in _ATTENDANCE_KEYS:
-            report.notes.append(line.text)  # the answer says who it counts
+        if line.key is not None and attendance_key(line.key) is not None:
+            # Who came: kept with the meeting, read by the activity report
+            # (``plans.attendance.named_present``); the answer says who it counts.
+            report.notes.append(line.text)
             continue
         out.warn(line, "ligne sans référence de plan : gardée dans le compte-rendu de la "
                        "réunion, pas dans un plan")
