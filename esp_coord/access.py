@@ -36,7 +36,7 @@ the same answer for "unknown" and "not yours".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from esp_coord.config import Config, Member
 from plans.meetings import Meeting
@@ -101,7 +101,11 @@ def readable_refs(member: Member | None, plans: Iterable[Plan]) -> set[str]:
 
 def participants_of(meeting: Meeting, config: Config) -> list[str]:
     """Who is invited now: « tous » follows the roster; others must still be on it."""
-    roster = [m.email for m in config.members]
+    return participants_among(meeting, config.members)
+
+
+def participants_among(meeting: Meeting, members: Sequence[Member]) -> list[str]:
+    roster = [m.email for m in members]
     if meeting.everyone:
         return roster
     return [a for a in meeting.participants if a in roster]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from esp_coord.access import participants_among
 from esp_coord.config import Member
 from esp_coord.roster import people_of_members
 from plans.attendance import ACCEPTED, STATUS_LABELS, answers_on, named_present
@@ -28,9 +29,8 @@ __all__ = ["Attendance", "attendance", "present"]
 def present(meeting: Meeting, held: Held, members: Sequence[Member]) -> list[Member]:
     """Who the minutes' « Présents : » line names (``plans.attendance.named_present``)."""
     people = {m.email: m for m in members}
-    # As access.participants_of: « Participants : tous » follows the roster.
-    invited = [m.email for m in members] if meeting.everyone else meeting.participants
-    named = named_present(held.notes, participants=invited, roster=people_of_members(members))
+    named = named_present(held.notes, participants=participants_among(meeting, members),
+                          roster=people_of_members(members))
     return [] if named is None else [people[p.email] for p in named[0]]
 
 
