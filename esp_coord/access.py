@@ -43,8 +43,8 @@ from plans.meetings import Meeting
 from plans.model import Plan
 
 __all__ = ["lists_meeting", "listed_member", "may_change_referent", "may_cite", "may_close",
-           "may_manage", "may_reach", "may_read", "participants_of", "readable_refs",
-           "sees_every_plan", "takes_part"]
+           "may_manage", "may_reach", "may_read", "participants_among", "participants_of",
+           "readable_refs", "sees_every_plan", "takes_part"]
 
 
 # --- plans -------------------------------------------------------------------------
