@@ -29,7 +29,6 @@ sees what the first committed, as a restarted service would.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 from collections import Counter
@@ -75,7 +74,7 @@ from esp_coord.store.records import (
     ProcessedMail,
     RecentMail,
 )
-from esp_coord.store.threads import ThreadBatch, retrying
+from esp_coord.store.threads import ThreadBatch, in_executor, retrying
 
 __all__ = ["MemoryBatch", "MemoryData", "MemoryStore", "MemoryTx"]
 
@@ -553,8 +552,7 @@ class MemoryStore:
         if executor is None:
             raise StoreError("the store is not started (call MemoryStore.start first)")
         return await retrying(
-            lambda: asyncio.get_running_loop().run_in_executor(
-                executor, contextvars.copy_context().run, self._transact, fn, readonly),
+            lambda: in_executor(executor, self._transact, fn, readonly),
             attempts=attempts, delay=self._retry_delay, max_delay=self._max_retry_delay)
 
     def batch(self) -> MemoryBatch:

@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -45,6 +45,14 @@ async def retrying(attempt: Callable[[], Awaitable[T]], *, attempts: int, delay:
     raise AssertionError("unreachable")
 
 
+def in_executor(executor: Executor, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """``fn(*args)`` in one of the store's threads, in the caller's context (as
+    asyncio.to_thread does): the handlers run there, and their log lines say
+    whose team they are about."""
+    return asyncio.get_running_loop().run_in_executor(
+        executor, contextvars.copy_context().run, fn, *args)
+
+
 class ThreadBatch(Generic[U]):
     """One transaction over several trips (``run``), each in a savepoint: a
     failing ``fn`` undoes only its own work. Opened on the first ``run``;
@@ -70,10 +78,7 @@ class ThreadBatch(Generic[U]):
         raise NotImplementedError
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        # The caller's context goes along (as asyncio.to_thread does): the
-        # handlers run here, and their log lines say whose team they are about.
-        return await asyncio.get_running_loop().run_in_executor(
-            self._thread, contextvars.copy_context().run, fn, *args)
+        return await in_executor(self._thread, fn, *args)
 
     async def run(self, fn: Callable[[U], T]) -> T:
         return await self._in_thread(self._run, fn)

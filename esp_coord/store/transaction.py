@@ -21,7 +21,6 @@ message for the operator.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,7 @@ from esp_coord.store.outbox import OutboxOps
 from esp_coord.store.received import ReceivedOps
 from esp_coord.store.reminders import ReminderOps
 from esp_coord.store.teams import DEFAULT_TEAM, Fence, enter_team
-from esp_coord.store.threads import ThreadBatch, retrying
+from esp_coord.store.threads import ThreadBatch, in_executor, retrying
 
 if TYPE_CHECKING:
     from esp_coord.store.database import Database
@@ -211,10 +210,7 @@ class Store:
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
             raise StoreError("the store is not started (call Store.start first)")
-        # The caller's context goes along (as asyncio.to_thread does): the
-        # handlers run here, and their log lines say whose team they are about.
-        future = asyncio.get_running_loop().run_in_executor(
-            self._executor, contextvars.copy_context().run, fn, *args)
+        future = in_executor(self._executor, fn, *args)
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
         return await future
