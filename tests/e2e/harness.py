@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import smtplib
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -138,11 +139,30 @@ def _trusting(front: SmtpFront):  # type: ignore[no-untyped-def]
     return ssl.create_default_context(cafile=str(front.tls.ca_file))
 
 
+LOCAL_DELIVERY_ATTEMPTS = 50  # 10 s: a Dovecot restart takes about one
+
+
 def lmtp_into(dovecot: DovecotServer, bot: str) -> Callable[[Received], Awaitable[None]]:
     """The front's delivery: what is addressed to the bot goes into Dovecot."""
 
     async def deliver(received: Received) -> None:
-        if bot in received.rcpt_tos:
-            await dovecot.deliver(received.content, bot)
+        if bot not in received.rcpt_tos:
+            return
+        # Like an MTA that has queued the message: a failed local delivery is
+        # tried again, never answered 451. Dovecot restarting may have saved
+        # the copy and dropped the LMTP session before its reply; a 451 then
+        # would tell the client "not accepted" while the bot's copy (the
+        # witness that the answer left) is in the inbox, and the other
+        # recipients would never get it. Delivering twice is what a real
+        # queue may do too.
+        for attempt in range(LOCAL_DELIVERY_ATTEMPTS):
+            try:
+                await dovecot.deliver(received.content, bot)
+                return
+            except OSError as e:
+                refused = isinstance(e, smtplib.SMTPResponseException) and e.smtp_code >= 500
+                if refused or attempt == LOCAL_DELIVERY_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2)
 
     return deliver
