@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiosmtplib
 from aiosmtplib import (
@@ -36,7 +36,7 @@ from adapters.revocation import RevocationChecker, RevocationError
 from adapters.tls import client_context, describe_tls_error, no_starttls_message
 from adapters.tls_probe import ambiguous, diagnose
 from esp_coord.config import ServerSettings
-from esp_coord.ports import SendError, SendRejected, SendTemporaryError
+from esp_coord.ports import SendAborted, SendError, SendRejected, SendTemporaryError
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ class SmtpSender:
 
     # --- public API -------------------------------------------------------------
 
-    async def send(self, message: bytes, *, sender: str, recipients: Sequence[str]) -> None:
+    async def send(self, message: bytes, *, sender: str, recipients: Sequence[str],
+                   proceed: Callable[[], bool] = lambda: True) -> None:
         if not recipients:
             raise SendRejected("no recipient given", code=None)
         async with self._slots:
@@ -108,7 +109,7 @@ class SmtpSender:
             self._busy.add(session)
             try:
                 try:
-                    await self._transaction(session, message, sender, recipients)
+                    await self._transaction(session, message, sender, recipients, proceed)
                 except _StaleConnection as stale:
                     if not reused:
                         raise self._translate(stale.cause, stage=stale.stage) from stale.cause
@@ -121,7 +122,7 @@ class SmtpSender:
                     session = await self._open()
                     self._busy.add(session)
                     try:
-                        await self._transaction(session, message, sender, recipients)
+                        await self._transaction(session, message, sender, recipients, proceed)
                     except _StaleConnection as stale:
                         raise self._translate(stale.cause, stage=stale.stage) from stale.cause
             except SendError:
@@ -252,7 +253,7 @@ class SmtpSender:
     # --- transaction ------------------------------------------------------------
 
     async def _transaction(self, session: _Session, message: bytes, sender: str,
-                           recipients: Sequence[str]) -> None:
+                           recipients: Sequence[str], proceed: Callable[[], bool]) -> None:
         client = session.client
         stage = "mail"
         try:
@@ -268,6 +269,10 @@ class SmtpSender:
                 with contextlib.suppress(SMTPException):
                     await client.rset()
                 raise _refused_recipients(refused, self._where)
+            if not proceed():
+                with contextlib.suppress(SMTPException):
+                    await client.rset()
+                raise SendAborted("not sending: the caller withdrew before the message data")
             stage = "data"
             await client.data(message)
         except SendError:

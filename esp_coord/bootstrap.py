@@ -144,8 +144,8 @@ def build_service(config: Config, *, keyring: Keyring | None = None,
     """The service of one team. ``store``: the team's store on a platform's
     shared database (``esp_coord.platform``), else one of its own on
     ``database_url`` or the configuration's; ``may_send``: asked just before
-    each SMTP transaction (a platform worker whose lease may have run out
-    sends nothing: the worker that took the team over will)."""
+    each message's data is sent (a platform worker whose lease may have run
+    out sends nothing: the worker that took the team over will)."""
     if mailbox is None:
         from adapters.imap import ImapMailbox
 

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from esp_coord import witness
-from esp_coord.ports import MailSender, SendRejected, SendTemporaryError, StorePort, UnitOfWork
+from esp_coord.ports import (
+    MailSender,
+    SendAborted,
+    SendRejected,
+    SendTemporaryError,
+    StorePort,
+    UnitOfWork,
+)
 from esp_coord.store import LeaseLost, OutboxItem, OutboxStateError, StoreBusy
 
 log = logging.getLogger(__name__)
@@ -179,17 +186,20 @@ class Delivery:
             await self.store.run(lambda tx: tx.mark_sending(item.id, self.now()))
         except OutboxStateError:
             return None  # its witness copy came back meanwhile: already delivered
-        if not self.may_send():
-            # A platform worker whose lease may have run out (paused, cut off)
-            # while the row was marked: the row stays "sending", and the
-            # worker now serving the team settles it by its witness copy.
-            raise LeaseLost("the team's lease may have expired: not sending")
         recipients = list(item.recipients)
         if self.witness and self.bot_address not in recipients:
             recipients.append(self.bot_address)
         try:
             raw = witness.stamp(item.raw, self.store.keyring, item.message_id)
-            await self.sender.send(raw, sender=self.bot_address, recipients=recipients)
+            await self.sender.send(raw, sender=self.bot_address, recipients=recipients,
+                                   proceed=self.may_send)
+        except SendAborted as e:
+            # ``may_send``, asked just before the message data: a platform
+            # worker whose lease may have run out (paused, cut off) since the
+            # row was marked. The row stays "sending", and the worker now
+            # serving the team settles it by its witness copy (none will come:
+            # it sends the row again after the grace).
+            raise LeaseLost("the team's lease may have expired: not sending") from e
         except SendTemporaryError as e:
             delay = min(self.retry_cap, self.retry_base * 2 ** min(item.attempts, 16))
             log.warning("outbox %s: temporary failure (%s), retry in %ss",

@@ -145,13 +145,24 @@ class SendRejected(SendError):
         self.code = code
 
 
+class SendAborted(SendError):
+    """``proceed`` said no just before the message data: nothing was submitted."""
+
+
 class MailSender(Protocol):
     """Submission of outgoing mail."""
 
-    async def send(self, message: bytes, *, sender: str, recipients: Sequence[str]) -> None:
+    async def send(self, message: bytes, *, sender: str, recipients: Sequence[str],
+                   proceed: Callable[[], bool] = lambda: True) -> None:
         """Submit one message. Returns once the server accepted it for every
         recipient. Raises ``SendTemporaryError`` or ``SendRejected``.
         Connections may be kept open and reused between calls.
+
+        ``proceed`` is asked once the envelope is accepted, just before the
+        message data, the point after which the server may take it: on False
+        the transaction is reset and ``SendAborted`` raised. (A platform
+        worker frozen mid-session past its lease must not deliver what the
+        team's new worker will send again.)
         """
 
     async def close(self) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from adapters.smtp import SmtpSender
-from esp_coord.ports import MailSender, SendRejected, SendTemporaryError
+from esp_coord.ports import MailSender, SendAborted, SendRejected, SendTemporaryError
 from tests.servers.smtp_front import SmtpFront
 from tests.servers.tls import TLSMaterial
 from tests.support.mail import BOT, NURSE, SECRET_BODY
@@ -125,6 +125,24 @@ async def test_451_is_temporary_and_the_session_survives(front: SmtpFront,
     await sender.send(mail(), sender=BOT, recipients=[NURSE])
     assert len(front.messages) == 1
     assert front.sessions == 1
+
+
+async def test_withdrawn_before_the_data_sends_nothing_and_keeps_the_session(
+        front: SmtpFront, sender: SmtpSender) -> None:
+    asked: list[int] = []
+
+    def withdrawn() -> bool:
+        # Asked once the envelope is in: the server has the recipients.
+        asked.append(len(front.accepted_rcpts))
+        return False
+
+    with pytest.raises(SendAborted):
+        await sender.send(mail(), sender=BOT, recipients=[NURSE, BOT], proceed=withdrawn)
+    assert asked == [2]
+    assert front.messages == []
+    await sender.send(mail(), sender=BOT, recipients=[NURSE], proceed=lambda: True)
+    assert [m.rcpt_tos for m in front.messages] == [[NURSE]]
+    assert front.sessions == 1  # reset, not dropped
 
 
 @pytest.mark.parametrize("stage", ["mail", "rcpt", "data"])

@@ -79,6 +79,7 @@ class _Handler:
             return refusal
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
+        self.front.accepted_rcpts.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -140,6 +141,8 @@ class SmtpFront:
         self.deliver = deliver
         self.hostname = hostname
         self.messages: list[Received] = []
+        #: Every recipient accepted at RCPT, message or not.
+        self.accepted_rcpts: list[str] = []
         #: Number of SMTP sessions (TCP connections) opened so far.
         self.sessions = 0
         self.auth_attempts: list[tuple[str, bool]] = []

@@ -7,7 +7,7 @@ same database and mailbox must finish the work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from adapters.imap import ImapMailbox
@@ -39,10 +39,11 @@ class CrashingSender(SmtpSender):
         super().__init__(*args, **kwargs)
         self.when = when
 
-    async def send(self, message: bytes, *, sender: str, recipients: Sequence[str]) -> None:
+    async def send(self, message: bytes, *, sender: str, recipients: Sequence[str],
+                   proceed: Callable[[], bool] = lambda: True) -> None:
         if self.when == "before-send":
             raise Crash("between move and send")
-        await super().send(message, sender=sender, recipients=recipients)
+        await super().send(message, sender=sender, recipients=recipients, proceed=proceed)
         if self.when == "after-send":
             raise Crash("between send and record")
 
